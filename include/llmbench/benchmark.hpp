@@ -1,0 +1,204 @@
+// llmbench/benchmark.hpp - the runner: warm-up, then runs x prompts, one RunRecord each.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "llmbench/detail/json_parse.hpp"
+#include "llmbench/error.hpp"
+#include "llmbench/json.hpp"
+#include "llmbench/metrics.hpp"
+#include "llmbench/ollama_client.hpp"
+#include "llmbench/run_record.hpp"
+#include "llmbench/stream_timer.hpp"
+
+namespace llmbench {
+
+struct Prompt {
+    std::string id;  ///< from the file, else "prompt-N" (1-based)
+    std::string text;
+    std::optional<std::string> system;
+    std::optional<int> num_predict;  ///< overrides the benchmark's num_predict
+};
+
+/// Parses JSONL prompts: one object per line with "prompt" (required) and optional "id",
+/// "system", "num_predict". Blank lines are skipped. Errors name `source:line`.
+inline std::vector<Prompt> parse_prompts(std::string_view content, const std::string& source) {
+    if (content.substr(0, 3) == "\xEF\xBB\xBF") content.remove_prefix(3);  // UTF-8 BOM
+    std::vector<Prompt> prompts;
+    std::map<std::string, std::size_t> seen;  // id -> line
+    simdjson::ondemand::parser parser;
+    std::string storage;
+    std::size_t line_no = 0;
+    while (!content.empty()) {
+        ++line_no;
+        const auto nl = content.find('\n');
+        std::string_view line = content.substr(0, nl);
+        content.remove_prefix(nl == std::string_view::npos ? content.size() : nl + 1);
+        if (detail::trim(line, " \t\r").empty()) continue;
+        const std::string where = source + ":" + std::to_string(line_no) + ": ";
+        Prompt p;
+        bool has_prompt = false;
+        try {
+            auto doc = parser.iterate(detail::padded(storage, line));
+            simdjson::ondemand::object obj;
+            if (doc.get_object().get(obj)) throw error(errc::usage, where + "expected a JSON object");
+            for (auto field : obj) {
+                const std::string_view key = field.unescaped_key().value();
+                simdjson::ondemand::value value = field.value();
+                auto string_field = [&](const char* name) {
+                    std::string_view s;
+                    if (value.get_string().get(s))
+                        throw error(errc::usage, where + "field \"" + name + "\" must be a string");
+                    return std::string(s);
+                };
+                if (key == "prompt") {
+                    p.text = string_field("prompt");
+                    has_prompt = true;
+                } else if (key == "id") {
+                    std::int64_t number = 0;
+                    if (value.get_int64().get(number) == simdjson::SUCCESS) p.id = std::to_string(number);
+                    else p.id = string_field("id");
+                } else if (key == "system") {
+                    p.system = string_field("system");
+                } else if (key == "num_predict") {
+                    std::int64_t n = 0;
+                    if (value.get_int64().get(n) || n < -1 || n > 1'000'000)
+                        throw error(errc::usage, where + "field \"num_predict\" must be an integer from -1 to 1000000");
+                    p.num_predict = static_cast<int>(n);
+                }
+            }
+        } catch (const simdjson::simdjson_error& e) {
+            throw error(errc::usage, where + "invalid JSON (" + e.what() + ")");
+        }
+        if (!has_prompt) throw error(errc::usage, where + "missing required field \"prompt\"");
+        if (p.text.empty()) throw error(errc::usage, where + "field \"prompt\" is empty");
+        if (p.id.empty()) p.id = "prompt-" + std::to_string(prompts.size() + 1);
+        if (auto [it, fresh] = seen.emplace(p.id, line_no); !fresh)
+            throw error(errc::usage, where + "duplicate id \"" + p.id + "\" (first on line " + std::to_string(it->second) + ")");
+        prompts.push_back(std::move(p));
+    }
+    if (prompts.empty()) throw error(errc::usage, source + ": no prompts (expected one JSON object per line)");
+    return prompts;
+}
+
+/// Reads and parses a JSONL prompts file; see parse_prompts.
+inline std::vector<Prompt> load_prompts(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw error(errc::io, "cannot open prompts file '" + path + "'");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parse_prompts(ss.str(), path);
+}
+
+struct BenchmarkConfig {
+    std::string model;
+    std::vector<Prompt> prompts;
+    int runs = 5;    ///< timed passes over all prompts
+    int warmup = 1;  ///< untimed requests first (cycling through the prompts), excluded from stats
+    Options options;
+    std::optional<std::string> keep_alive;
+    std::string backend_label = "ollama";  ///< copied into every record ("mock" for demos)
+    bool preload = true;                   ///< load the model with an empty prompt before anything
+};
+
+/// Runs the benchmark. Order: warm-up, then `runs` passes, each over every prompt in file
+/// order (so slow drift spreads over all prompts). Failed requests become failed records
+/// and the benchmark goes on.
+class Benchmark {
+public:
+    using RecordCallback = std::function<void(const RunRecord&)>;
+
+    Benchmark(OllamaClient& client, BenchmarkConfig config) : client_(client), config_(std::move(config)) {
+        if (config_.model.empty()) throw error(errc::usage, "benchmark: no model given");
+        if (config_.prompts.empty()) throw error(errc::usage, "benchmark: no prompts given");
+        if (config_.runs < 1) throw error(errc::usage, "benchmark: runs must be at least 1");
+        if (config_.warmup < 0) throw error(errc::usage, "benchmark: warmup must not be negative");
+    }
+
+    /// Called for every record (warm-up included) as soon as it is measured.
+    Benchmark& on_record(RecordCallback callback) {
+        on_record_ = std::move(callback);
+        return *this;
+    }
+    /// Checked between runs: when it turns true, the benchmark stops after the current run.
+    Benchmark& stop_when(const std::atomic<bool>* flag) {
+        stop_ = flag;
+        return *this;
+    }
+
+    std::size_t total_runs() const { return config_.prompts.size() * static_cast<std::size_t>(config_.runs); }
+    bool interrupted() const noexcept { return interrupted_; }
+
+    /// The JSON object of every parameter sent with each request (for RunMetadata).
+    std::string request_json() const {
+        JsonWriter w;
+        w.begin_object().kv("model", config_.model).kv("runs", config_.runs).kv("warmup", config_.warmup);
+        w.key("keep_alive");
+        if (config_.keep_alive) w.value(*config_.keep_alive);
+        else w.null();
+        w.key("options");
+        config_.options.write_json(w);
+        w.end_object();
+        return w.take();
+    }
+
+    /// Loads the model (empty prompt) so the first timed request does not pay for it.
+    StreamResult preload() { return client_.load(config_.model, config_.keep_alive); }
+
+    MetricsAccumulator run() {
+        MetricsAccumulator acc;
+        if (config_.preload) preload();  // a failure here shows again, measured, in the first run
+        const std::size_t n = config_.prompts.size();
+        for (int i = 0; i < config_.warmup && !stopped(); ++i)
+            measure(config_.prompts[static_cast<std::size_t>(i) % n], i, true, acc);
+        for (int run = 0; run < config_.runs; ++run)
+            for (std::size_t p = 0; p < n && !stopped(); ++p) measure(config_.prompts[p], run, false, acc);
+        return acc;
+    }
+
+private:
+    bool stopped() {
+        if (stop_ != nullptr && stop_->load()) interrupted_ = true;
+        return interrupted_;
+    }
+
+    void measure(const Prompt& prompt, int run_index, bool warmup, MetricsAccumulator& acc) {
+        GenerateRequest req;
+        req.model = config_.model;
+        req.prompt = prompt.text;
+        req.system = prompt.system;
+        req.options = config_.options;
+        if (prompt.num_predict) req.options.num_predict = prompt.num_predict;
+        req.keep_alive = config_.keep_alive;
+        StreamTimer timer;
+        const StreamResult result = client_.generate(req, timer);
+        RunContext ctx{config_.backend_label, config_.model, prompt.id, run_index, warmup, req.options.num_predict};
+        RunRecord record = make_run_record(result, timer, ctx);
+        auto first = first_of_prompt_.find(prompt.id);
+        flag_run(record, first == first_of_prompt_.end() ? nullptr : &first->second);
+        if (first == first_of_prompt_.end() && record.ok) first_of_prompt_.emplace(prompt.id, record);
+        acc.add(record);
+        if (on_record_) on_record_(record);
+    }
+
+    OllamaClient& client_;
+    BenchmarkConfig config_;
+    RecordCallback on_record_;
+    const std::atomic<bool>* stop_ = nullptr;
+    bool interrupted_ = false;
+    std::map<std::string, RunRecord> first_of_prompt_;
+};
+
+}  // namespace llmbench

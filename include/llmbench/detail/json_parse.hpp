@@ -1,0 +1,77 @@
+// llmbench/detail/json_parse.hpp - small helpers around simdjson On-Demand.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <simdjson.h>
+
+namespace llmbench::detail {
+
+/// Copies `text` into `storage` with the padding simdjson reads past the end, reusing
+/// the allocation from line to line.
+inline simdjson::padded_string_view padded(std::string& storage, std::string_view text) {
+    if (storage.capacity() < text.size() + simdjson::SIMDJSON_PADDING)
+        storage.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+    storage.assign(text.data(), text.size());
+    return simdjson::padded_string_view(storage.data(), storage.size(), storage.capacity());
+}
+
+/// An integer field; floats are rounded (some servers send 1.5e9), null means unknown.
+inline simdjson::error_code read_int(simdjson::ondemand::value& v, std::optional<std::int64_t>& out) {
+    simdjson::ondemand::json_type type;
+    if (auto err = v.type().get(type)) return err;
+    if (type == simdjson::ondemand::json_type::null) {
+        out.reset();
+        return simdjson::SUCCESS;
+    }
+    std::int64_t i = 0;
+    if (v.get_int64().get(i) == simdjson::SUCCESS) {
+        out = i;
+        return simdjson::SUCCESS;
+    }
+    double d = 0;
+    if (auto err = v.get_double().get(d)) return err;
+    out = static_cast<std::int64_t>(d + (d < 0 ? -0.5 : 0.5));
+    return simdjson::SUCCESS;
+}
+
+/// A string field; null reads as empty.
+inline simdjson::error_code read_string(simdjson::ondemand::value& v, std::string_view& out) {
+    simdjson::ondemand::json_type type;
+    if (auto err = v.type().get(type)) return err;
+    if (type == simdjson::ondemand::json_type::null) {
+        out = {};
+        return simdjson::SUCCESS;
+    }
+    return v.get_string().get(out);
+}
+
+/// The message inside an error body: {"error":"text"} (Ollama) or {"error":{"message":...}}
+/// (OpenAI style). Falls back to the raw body, shortened.
+inline std::string error_message_from_body(std::string_view body) {
+    std::string storage;
+    simdjson::ondemand::parser parser;
+    simdjson::ondemand::document doc;
+    if (parser.iterate(padded(storage, body)).get(doc) == simdjson::SUCCESS) {
+        simdjson::ondemand::object obj;
+        if (doc.get_object().get(obj) == simdjson::SUCCESS) {
+            simdjson::ondemand::value err;
+            if (obj.find_field_unordered("error").get(err) == simdjson::SUCCESS) {
+                std::string_view text;
+                if (err.get_string().get(text) == simdjson::SUCCESS) return std::string(text);
+                simdjson::ondemand::object nested;
+                if (err.get_object().get(nested) == simdjson::SUCCESS &&
+                    nested.find_field_unordered("message").get_string().get(text) == simdjson::SUCCESS)
+                    return std::string(text);
+            }
+        }
+    }
+    std::string raw(body.substr(0, 300));
+    while (!raw.empty() && (raw.back() == '\n' || raw.back() == '\r')) raw.pop_back();
+    return raw;
+}
+
+}  // namespace llmbench::detail

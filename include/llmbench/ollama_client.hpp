@@ -1,0 +1,532 @@
+// llmbench/ollama_client.hpp - OllamaClient: Ollama's native API over cpp-httplib.
+//
+// Streams are timestamped on arrival, framed into NDJSON lines and parsed with simdjson
+// On-Demand. A failed stream is returned as a StreamResult with a typed failure (it is
+// a measurement); metadata calls (version, show, ...) throw llmbench::error instead.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <httplib.h>
+#include <simdjson.h>
+
+#include "llmbench/detail/json_parse.hpp"
+#include "llmbench/detail/stall_guard.hpp"
+#include "llmbench/endpoint.hpp"
+#include "llmbench/error.hpp"
+#include "llmbench/framing.hpp"
+#include "llmbench/json.hpp"
+#include "llmbench/response.hpp"
+#include "llmbench/stream_timer.hpp"
+#include "llmbench/version.hpp"
+
+namespace llmbench {
+
+/// Ollama's `options` object. Only the fields that are set are sent, so the server's
+/// (or Modelfile's) defaults apply to the rest; benchmarks should set every sampling value.
+struct Options {
+    // Load-time options: changing one reloads the model.
+    std::optional<int> num_ctx, num_batch, num_gpu, num_thread;
+    // Per-request sampling options.
+    std::optional<int> num_predict, top_k, seed, repeat_last_n;
+    std::optional<double> temperature, top_p, min_p, repeat_penalty;
+    std::optional<std::vector<std::string>> stop;
+
+    void write_json(JsonWriter& w) const {
+        w.begin_object();
+        auto put = [&w](const char* name, const auto& v) {
+            if (v) w.kv(name, *v);
+        };
+        put("num_ctx", num_ctx);
+        put("num_batch", num_batch);
+        put("num_gpu", num_gpu);
+        put("num_thread", num_thread);
+        put("num_predict", num_predict);
+        put("temperature", temperature);
+        put("top_p", top_p);
+        put("top_k", top_k);
+        put("min_p", min_p);
+        put("repeat_penalty", repeat_penalty);
+        put("repeat_last_n", repeat_last_n);
+        put("seed", seed);
+        if (stop) {
+            w.key("stop").begin_array();
+            for (const auto& s : *stop) w.value(s);
+            w.end_array();
+        }
+        w.end_object();
+    }
+};
+
+namespace detail {
+/// keep_alive is a duration string ("10m") or a number of seconds (-1 = forever).
+inline void write_keep_alive(JsonWriter& w, const std::optional<std::string>& keep_alive) {
+    if (!keep_alive) return;
+    const std::string& k = *keep_alive;
+    char* end = nullptr;
+    const double number = std::strtod(k.c_str(), &end);
+    w.key("keep_alive");
+    if (!k.empty() && end == k.c_str() + k.size()) w.value(number);
+    else w.value(k);
+}
+}  // namespace detail
+
+struct GenerateRequest {
+    std::string model;
+    std::string prompt;
+    std::optional<std::string> system;
+    Options options;
+    std::optional<bool> raw;
+    std::optional<std::string> keep_alive;  ///< "5m", "300", "-1", "0"
+    bool stream = true;
+
+    std::string to_json() const {
+        JsonWriter w;
+        w.begin_object().kv("model", model).kv("prompt", prompt);
+        if (system) w.kv("system", *system);
+        if (raw) w.kv("raw", *raw);
+        detail::write_keep_alive(w, keep_alive);
+        w.kv("stream", stream);
+        w.key("options");
+        options.write_json(w);
+        w.end_object();
+        return w.take();
+    }
+};
+
+struct ChatMessage {
+    std::string role;  ///< system, user, assistant, tool
+    std::string content;
+};
+
+struct ChatRequest {
+    std::string model;
+    std::vector<ChatMessage> messages;
+    Options options;
+    std::optional<std::string> keep_alive;
+    bool stream = true;
+
+    std::string to_json() const {
+        JsonWriter w;
+        w.begin_object().kv("model", model).key("messages").begin_array();
+        for (const auto& m : messages) w.begin_object().kv("role", m.role).kv("content", m.content).end_object();
+        w.end_array();
+        detail::write_keep_alive(w, keep_alive);
+        w.kv("stream", stream);
+        w.key("options");
+        options.write_json(w);
+        w.end_object();
+        return w.take();
+    }
+};
+
+/// One parsed chunk as it arrived, for callers who want to watch the stream.
+struct StreamEvent {
+    StreamTimer::time_point arrival;  ///< when the bytes that completed this line arrived
+    std::string_view text;            ///< content of this chunk (may be empty)
+    bool done = false;
+};
+using EventCallback = std::function<void(const StreamEvent&)>;
+
+/// `details` of /api/tags, /api/show and /api/ps.
+struct ModelDetails {
+    std::string format, family, parameter_size, quantization_level;
+};
+
+struct ModelSummary {  ///< one entry of /api/tags
+    std::string name, digest, modified_at;
+    std::int64_t size_bytes = 0;
+    ModelDetails details;
+};
+
+struct ModelInfo {  ///< /api/show
+    ModelDetails details;
+    std::string architecture;
+    std::optional<std::int64_t> context_length;  ///< trained context, from model_info
+    std::optional<std::int64_t> parameter_count;
+};
+
+struct RunningModel {  ///< one entry of /api/ps
+    std::string name, digest, expires_at;
+    std::int64_t size_bytes = 0;
+    std::int64_t size_vram_bytes = 0;
+    std::optional<std::int64_t> context_length;  ///< loaded num_ctx (Ollama 0.10+)
+    ModelDetails details;
+};
+
+struct ClientOptions {
+    Timeouts timeouts;
+    std::size_t max_line_bytes = LineFramer::default_max_line_bytes;
+};
+
+/// A client for one Ollama server. Not thread-safe: use one client per thread.
+class OllamaClient {
+public:
+    /// The server named by OLLAMA_HOST, else 127.0.0.1:11434.
+    OllamaClient() : OllamaClient(endpoint_from_env()) {}
+    explicit OllamaClient(Endpoint endpoint, ClientOptions options = {})
+        : endpoint_(std::move(endpoint)), options_(options), http_(endpoint_.url()) {
+        const auto& t = options_.timeouts;
+        http_.set_connection_timeout(to_duration(t.connect_s));
+        // The stall guard enforces first-byte and idle deadlines; httplib's own read
+        // timeout is only a backstop behind them.
+        http_.set_read_timeout(to_duration(std::max(t.first_byte_s, t.idle_s) + 5.0));
+        http_.set_write_timeout(to_duration(std::max(t.connect_s, 30.0)));
+        http_.set_keep_alive(true);
+        http_.set_tcp_nodelay(true);
+        http_.set_default_headers({{"User-Agent", std::string("llmbench/") + version_string}});
+    }
+    explicit OllamaClient(std::string_view host, ClientOptions options = {})
+        : OllamaClient(parse_ollama_host(host), options) {}
+
+    const Endpoint& endpoint() const noexcept { return endpoint_; }
+    const ClientOptions& options() const noexcept { return options_; }
+
+    /// GET /api/version, e.g. "0.5.12".
+    std::string version() {
+        const std::string body = call("GET", "/api/version", "");
+        return parse_fields(body, [](std::string_view key, simdjson::ondemand::value& v, std::string& out) {
+            if (key == "version") out = std::string(v.get_string().value());
+        }, std::string{});
+    }
+
+    /// GET /api/tags: the models pulled on the server.
+    std::vector<ModelSummary> list_models() {
+        const std::string body = call("GET", "/api/tags", "");
+        return parse_model_list<ModelSummary>(body, [](ModelSummary& m, std::string_view key, simdjson::ondemand::value& v) {
+            if (key == "name") m.name = std::string(v.get_string().value());
+            else if (key == "digest") m.digest = std::string(v.get_string().value());
+            else if (key == "modified_at") m.modified_at = std::string(v.get_string().value());
+            else if (key == "size") m.size_bytes = v.get_int64().value();
+            else if (key == "details") read_details(v, m.details);
+        });
+    }
+
+    /// POST /api/show: family, quantization and trained context length of `model`.
+    /// Throws errc::model_not_found when the server does not have it.
+    ModelInfo show(const std::string& model) {
+        JsonWriter w;
+        w.begin_object().kv("model", model).end_object();
+        const std::string body = call("POST", "/api/show", w.str(), model);
+        std::vector<std::pair<std::string, std::int64_t>> context_lengths;
+        ModelInfo info = parse_fields(body, [&](std::string_view key, simdjson::ondemand::value& v, ModelInfo& out) {
+            if (key == "details") {
+                read_details(v, out.details);
+            } else if (key == "model_info") {
+                for (auto field : v.get_object()) {
+                    const std::string_view k = field.unescaped_key().value();
+                    simdjson::ondemand::value value = field.value();
+                    if (k == "general.architecture") {
+                        out.architecture = std::string(value.get_string().value());
+                    } else if (k == "general.parameter_count") {
+                        out.parameter_count = value.get_int64().value();
+                    } else if (k.size() > 15 && k.substr(k.size() - 15) == ".context_length") {
+                        context_lengths.emplace_back(std::string(k.substr(0, k.size() - 15)), value.get_int64().value());
+                    }
+                }
+            }
+        }, ModelInfo{});
+        for (const auto& [arch, length] : context_lengths)
+            if (arch == info.architecture || !info.context_length) info.context_length = length;
+        return info;
+    }
+
+    /// GET /api/ps: the models loaded now, with their memory split.
+    std::vector<RunningModel> running() {
+        const std::string body = call("GET", "/api/ps", "");
+        return parse_model_list<RunningModel>(body, [](RunningModel& m, std::string_view key, simdjson::ondemand::value& v) {
+            if (key == "name") m.name = std::string(v.get_string().value());
+            else if (key == "digest") m.digest = std::string(v.get_string().value());
+            else if (key == "expires_at") m.expires_at = std::string(v.get_string().value());
+            else if (key == "size") m.size_bytes = v.get_int64().value();
+            else if (key == "size_vram") m.size_vram_bytes = v.get_int64().value();
+            else if (key == "context_length") m.context_length = v.get_int64().value();
+            else if (key == "details") read_details(v, m.details);
+        });
+    }
+
+    /// POST /api/generate, streamed. Never throws for server or network trouble: the
+    /// result says what failed, and `timer` holds the marks taken before it did.
+    StreamResult generate(const GenerateRequest& request, StreamTimer& timer, const EventCallback& on_event = {}) {
+        return stream("/api/generate", request.to_json(), request.model, timer, on_event);
+    }
+
+    /// POST /api/chat, streamed; as generate().
+    StreamResult chat(const ChatRequest& request, StreamTimer& timer, const EventCallback& on_event = {}) {
+        return stream("/api/chat", request.to_json(), request.model, timer, on_event);
+    }
+
+    /// Loads `model` without generating (an empty prompt) and keeps it for `keep_alive`.
+    /// The result's server.load_duration_ns tells how long the load took.
+    StreamResult load(const std::string& model, const std::optional<std::string>& keep_alive = std::nullopt) {
+        GenerateRequest r;
+        r.model = model;
+        r.keep_alive = keep_alive;
+        r.stream = false;
+        StreamTimer timer;
+        return stream("/api/generate", r.to_json(), model, timer, {});
+    }
+
+    /// Unloads `model` now (keep_alive 0).
+    StreamResult unload(const std::string& model) { return load(model, std::string("0")); }
+
+private:
+    static std::chrono::milliseconds to_duration(double seconds) {
+        return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+    }
+
+    std::string path(std::string_view api_path) const {
+        return endpoint_.base_path.empty() ? std::string(api_path) : "/" + endpoint_.base_path + std::string(api_path);
+    }
+
+    error connect_error(httplib::Error err) const {
+        if (err == httplib::Error::ConnectionTimeout)
+            return error(errc::timeout, "connecting to " + endpoint_.url() + " timed out after " +
+                                            std::to_string(options_.timeouts.connect_s) + " s");
+        return error(errc::connect, "cannot reach Ollama at " + endpoint_.url() + " (" + httplib::to_string(err) +
+                                        "): is it running? Start it with `ollama serve`, or set OLLAMA_HOST / --host");
+    }
+
+    error status_error(int status, std::string_view api_path, std::string_view body, const std::string& model) const {
+        const std::string message = detail::error_message_from_body(body);
+        if (status == 404 && !model.empty())
+            return error(errc::model_not_found,
+                         "model '" + model + "' not found on " + endpoint_.url() + ": pull it with `ollama pull " + model +
+                             "` (server said: " + message + ")",
+                         status);
+        return error(errc::http_status,
+                     "HTTP " + std::to_string(status) + " from " + endpoint_.url() + std::string(api_path) + ": " + message,
+                     status);
+    }
+
+    /// A non-streamed call; returns the body of a 200 response or throws.
+    std::string call(const char* method, std::string_view api_path, const std::string& body,
+                     const std::string& model = {}) {
+        const std::string p = path(api_path);
+        auto res = std::string_view(method) == "GET" ? http_.Get(p) : http_.Post(p, body, "application/json");
+        if (!res) throw connect_error(res.error());
+        if (res->status != 200) throw status_error(res->status, api_path, res->body, model);
+        return std::move(res->body);
+    }
+
+    template <class T, class OnField>
+    T parse_fields(const std::string& body, OnField&& on_field, T out) const {
+        try {
+            simdjson::ondemand::parser parser;
+            simdjson::padded_string padded_body(body);
+            auto doc = parser.iterate(padded_body);
+            for (auto field : doc.get_object()) {
+                const std::string_view key = field.unescaped_key().value();
+                simdjson::ondemand::value value = field.value();
+                on_field(key, value, out);
+            }
+        } catch (const simdjson::simdjson_error& e) {
+            throw error(errc::protocol, "unexpected JSON from " + endpoint_.url() + ": " + e.what());
+        }
+        return out;
+    }
+
+    template <class Model, class OnField>
+    std::vector<Model> parse_model_list(const std::string& body, OnField&& on_field) const {
+        return parse_fields(body, [&](std::string_view key, simdjson::ondemand::value& v, std::vector<Model>& out) {
+            if (key != "models") return;
+            for (auto item : v.get_array()) {
+                Model m;
+                for (auto field : item.get_object()) {
+                    const std::string_view k = field.unescaped_key().value();
+                    simdjson::ondemand::value value = field.value();
+                    on_field(m, k, value);
+                }
+                out.push_back(std::move(m));
+            }
+        }, std::vector<Model>{});
+    }
+
+    static void read_details(simdjson::ondemand::value& v, ModelDetails& d) {
+        for (auto field : v.get_object()) {
+            const std::string_view k = field.unescaped_key().value();
+            simdjson::ondemand::value value = field.value();
+            if (value.type().value() != simdjson::ondemand::json_type::string) continue;
+            const std::string s(value.get_string().value());
+            if (k == "format") d.format = s;
+            else if (k == "family") d.family = s;
+            else if (k == "parameter_size") d.parameter_size = s;
+            else if (k == "quantization_level") d.quantization_level = s;
+        }
+    }
+
+    /// Parses one NDJSON line of a generate/chat stream into `result`. Returns false
+    /// (with result.failure set) when the stream must stop.
+    bool on_line(std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival, StreamResult& result,
+                 StreamTimer& timer, const EventCallback& on_event) {
+        if (line.find_first_not_of(" \t\r") == std::string_view::npos) return true;  // blank line
+        if (result.done) return true;  // nothing after the final chunk counts
+        ++result.lines;
+        std::string_view text;
+        bool done = false, has_error = false;
+        auto fail = [&](simdjson::error_code code) {
+            result.failure = error(errc::protocol, "malformed JSON in stream line " + std::to_string(result.lines) +
+                                                      " at byte offset " + std::to_string(offset) + ": " +
+                                                      simdjson::error_message(code));
+            return false;
+        };
+        simdjson::ondemand::document doc;
+        if (auto err = parser_.iterate(detail::padded(line_buffer_, line)).get(doc)) return fail(err);
+        simdjson::ondemand::object obj;
+        if (auto err = doc.get_object().get(obj)) return fail(err);
+        ServerTimings& s = result.server;
+        for (auto field_result : obj) {
+            simdjson::ondemand::field field;
+            if (auto err = std::move(field_result).get(field)) return fail(err);
+            std::string_view key;
+            if (auto err = field.unescaped_key().get(key)) return fail(err);
+            simdjson::ondemand::value value = field.value();
+            simdjson::error_code err = simdjson::SUCCESS;
+            if (key == "response") {
+                err = detail::read_string(value, text);
+            } else if (key == "message") {
+                simdjson::ondemand::object message;
+                if (!(err = value.get_object().get(message))) {
+                    for (auto m : message) {
+                        simdjson::ondemand::field mf;
+                        std::string_view mk;
+                        if ((err = std::move(m).get(mf)) || (err = mf.unescaped_key().get(mk))) break;
+                        if (mk == "content") {
+                            simdjson::ondemand::value content = mf.value();
+                            if ((err = detail::read_string(content, text))) break;
+                        }
+                    }
+                }
+            } else if (key == "done") {
+                err = value.get_bool().get(done);
+            } else if (key == "done_reason") {
+                std::string_view reason;
+                if (!(err = detail::read_string(value, reason))) result.done_reason = std::string(reason);
+            } else if (key == "error") {
+                has_error = true;  // the message is read below, from the whole line
+            } else if (key == "total_duration") {
+                err = detail::read_int(value, s.total_duration_ns);
+            } else if (key == "load_duration") {
+                err = detail::read_int(value, s.load_duration_ns);
+            } else if (key == "prompt_eval_count") {
+                err = detail::read_int(value, s.prompt_eval_count);
+            } else if (key == "prompt_eval_duration") {
+                err = detail::read_int(value, s.prompt_eval_duration_ns);
+            } else if (key == "eval_count") {
+                err = detail::read_int(value, s.eval_count);
+            } else if (key == "eval_duration") {
+                err = detail::read_int(value, s.eval_duration_ns);
+            } else if (key == "prompt_eval_cached_count") {
+                err = detail::read_int(value, s.prompt_eval_cached_count);
+            }
+            if (err) return fail(err);
+        }
+        if (has_error) {
+            result.failure = error(errc::server, "server error after " + std::to_string(timer.content_chunks()) +
+                                                     " content chunks: " + detail::error_message_from_body(line));
+            return false;
+        }
+        if (!text.empty()) {
+            timer.mark_content(arrival);
+            result.text.append(text.data(), text.size());
+        }
+        if (done) {
+            result.done = true;
+            timer.mark_done(arrival);
+        }
+        if (on_event) on_event(StreamEvent{arrival, text, done});
+        return true;
+    }
+
+    StreamResult stream(std::string_view api_path, std::string body, const std::string& model, StreamTimer& timer,
+                        const EventCallback& on_event) {
+        StreamResult result;
+        LineFramer framer(options_.max_line_bytes);
+        std::string error_body;
+        int status = 0;
+
+        httplib::Request req;
+        req.method = "POST";
+        req.path = path(api_path);
+        req.headers = {{"Content-Type", "application/json"}, {"Accept", "application/x-ndjson"}};
+        req.body = std::move(body);
+
+        detail::StallGuard<httplib::Client> guard(http_, options_.timeouts.first_byte_s, options_.timeouts.idle_s);
+        req.response_handler = [&](const httplib::Response& response) {
+            timer.mark_first_byte(timer.now());
+            guard.touch();
+            status = response.status;
+            return true;
+        };
+        req.content_receiver = [&](const char* data, std::size_t size, std::uint64_t, std::uint64_t) {
+            const auto arrival = timer.now();  // before any parsing
+            guard.touch();
+            result.bytes_received += size;
+            if (status != 200) {
+                if (error_body.size() < 65536) error_body.append(data, std::min<std::size_t>(size, 65536));
+                return true;
+            }
+            return framer.feed(data, size, [&](std::string_view line, std::uint64_t offset) {
+                return on_line(line, offset, arrival, result, timer, on_event);
+            });
+        };
+
+        httplib::Response response;
+        httplib::Error err = httplib::Error::Success;
+        timer.mark_sent(timer.now());
+        http_.send(req, response, err);
+        const auto end = timer.now();
+        const auto fired = guard.finish();
+        if (!result.done) timer.mark_done(end);
+        result.http_status = status;
+
+        const auto& t = options_.timeouts;
+        if (result.failure) {
+            // Set while parsing: a malformed line or an error line mid-stream.
+        } else if (fired == decltype(guard)::fired_by::first_byte) {
+            result.failure = error(errc::timeout, "no response from " + endpoint_.url() + std::string(api_path) +
+                                                      " within " + std::to_string(t.first_byte_s) +
+                                                      " s (first-byte timeout; a cold model load can take minutes)");
+        } else if (fired == decltype(guard)::fired_by::idle) {
+            result.failure = error(errc::timeout, "stream from " + endpoint_.url() + " stalled: no bytes for " +
+                                                      std::to_string(t.idle_s) + " s after " +
+                                                      std::to_string(result.lines) + " lines (idle timeout)");
+        } else if (status == 0) {
+            result.failure = connect_error(err);
+        } else if (status != 200) {
+            result.failure = status_error(status, api_path, error_body, model);
+        } else if (framer.overflowed()) {
+            result.failure = error(errc::protocol, "stream line at byte offset " + std::to_string(framer.pending_offset()) +
+                                                      " is longer than " + std::to_string(framer.max_line_bytes()) +
+                                                      " bytes");
+        } else {
+            if (!framer.pending().empty() && !result.done) {  // a last line without "\n"
+                const std::string last(framer.pending());
+                on_line(last, framer.pending_offset(), end, result, timer, on_event);
+            }
+            if (!result.failure && !result.done) {
+                std::string why = err == httplib::Error::Success ? "the server closed the stream"
+                                                                 : "the connection failed (" + httplib::to_string(err) + ")";
+                result.failure = error(errc::protocol, "stream ended before done:true: " + why + " after " +
+                                                          std::to_string(result.lines) + " lines and " +
+                                                          std::to_string(result.bytes_received) + " bytes");
+            }
+        }
+        return result;
+    }
+
+    Endpoint endpoint_;
+    ClientOptions options_;
+    httplib::Client http_;
+    simdjson::ondemand::parser parser_;
+    std::string line_buffer_;
+};
+
+}  // namespace llmbench

@@ -1,0 +1,254 @@
+// llmbench/run_record.hpp - one measured request: client timings, server fields, flags.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "llmbench/detail/sha256.hpp"
+#include "llmbench/error.hpp"
+#include "llmbench/json.hpp"
+#include "llmbench/response.hpp"
+#include "llmbench/statistics.hpp"
+#include "llmbench/stream_timer.hpp"
+#include "llmbench/version.hpp"
+
+namespace llmbench {
+
+/// Warnings about a run that still succeeded. Each is explained in docs/metrics.md.
+struct RunFlags {
+    /// The prompt was probably served from the KV cache: prefill too fast to be real
+    /// (< 1 ms for >= 32 tokens, or > 20x the first run's rate), or the prompt count fell
+    /// below the first run's. prompt_toks_per_s then overstates prefill speed.
+    bool prompt_cache_suspected = false;
+    /// Fewer tokens than num_predict asked for (the model stopped on its own).
+    bool short_output = false;
+    /// Client TTFT < server load + prompt_eval durations: the server's clock or fields are off.
+    bool ttft_below_server = false;
+};
+
+/// Where a run sits in a benchmark; copied into its record.
+struct RunContext {
+    std::string backend = "ollama";  ///< "ollama", or "mock" for the in-process mock server
+    std::string model;
+    std::string prompt_id;
+    int run_index = 0;
+    bool warmup = false;
+    std::optional<int> num_predict;
+};
+
+struct RunRecord {
+    std::string backend = "ollama";
+    std::string model;
+    std::string prompt_id;
+    int run_index = 0;
+    bool warmup = false;
+
+    bool ok = false;
+    std::optional<errc> error_kind;
+    std::string error_message;
+    int http_status = 0;
+
+    // Client clock (StreamTimer).
+    std::optional<double> ttft_s;
+    std::optional<double> first_byte_s;
+    std::optional<double> wall_s;
+    std::size_t content_chunks = 0;
+    std::optional<double> itl_p50_s, itl_p95_s, itl_max_s;
+    std::optional<double> decode_window_s;
+
+    // Server fields.
+    ServerTimings server;
+    std::string done_reason;
+
+    std::optional<int> num_predict;
+    std::size_t output_bytes = 0;
+    std::string output_sha256;
+    RunFlags flags;
+
+    /// eval_count / eval_duration: the rate the reference script and `ollama run --verbose` print.
+    std::optional<double> gen_toks_per_s() const { return rate(server.eval_count, server.eval_duration_ns); }
+    /// prompt_eval_count / prompt_eval_duration, as the reference script prints it.
+    std::optional<double> prompt_toks_per_s() const {
+        return rate(server.prompt_eval_count, server.prompt_eval_duration_ns);
+    }
+    /// (eval_count - 1) / eval_duration: the true decode rate. eval_count includes the
+    /// first token, whose compute belongs to prompt_eval_duration.
+    std::optional<double> decode_toks_per_s() const {
+        if (!server.eval_count || *server.eval_count < 2) return std::nullopt;
+        return rate(*server.eval_count - 1, server.eval_duration_ns);
+    }
+    /// (eval_count - 1) / (last content chunk - first content chunk) on the client clock.
+    std::optional<double> client_decode_toks_per_s() const {
+        if (!server.eval_count || *server.eval_count < 2 || !decode_window_s || *decode_window_s <= 0)
+            return std::nullopt;
+        return static_cast<double>(*server.eval_count - 1) / *decode_window_s;
+    }
+    std::optional<double> load_s() const { return ns_to_s(server.load_duration_ns); }
+    std::optional<double> prompt_eval_s() const { return ns_to_s(server.prompt_eval_duration_ns); }
+    std::optional<double> eval_s() const { return ns_to_s(server.eval_duration_ns); }
+    std::optional<double> total_s() const { return ns_to_s(server.total_duration_ns); }
+
+    /// Every summarised metric by name, in output order. Names carry their unit.
+    std::vector<std::pair<std::string_view, std::optional<double>>> metrics() const {
+        return {{"ttft_s", ttft_s},
+                {"wall_s", wall_s},
+                {"gen_toks_per_s", gen_toks_per_s()},
+                {"decode_toks_per_s", decode_toks_per_s()},
+                {"client_decode_toks_per_s", client_decode_toks_per_s()},
+                {"prompt_toks_per_s", prompt_toks_per_s()},
+                {"itl_p50_s", itl_p50_s},
+                {"itl_p95_s", itl_p95_s},
+                {"load_s", load_s()},
+                {"prompt_eval_s", prompt_eval_s()},
+                {"eval_s", eval_s()},
+                {"total_s", total_s()},
+                {"prompt_eval_count", as_double(server.prompt_eval_count)},
+                {"eval_count", as_double(server.eval_count)}};
+    }
+
+    void write_json(JsonWriter& w) const {
+        w.begin_object()
+            .kv("type", "run")
+            .kv("schema_version", schema_version)
+            .kv("backend", backend)
+            .kv("model", model)
+            .kv("prompt_id", prompt_id)
+            .kv("run", run_index)
+            .kv("warmup", warmup)
+            .kv("ok", ok);
+        w.key("error");
+        if (error_kind) {
+            w.begin_object().kv("kind", to_string(*error_kind)).kv("message", error_message);
+            if (http_status != 0) w.kv("http_status", http_status);
+            w.end_object();
+        } else {
+            w.null();
+        }
+        w.kv("ttft_s", ttft_s)
+            .kv("gen_toks_per_s", gen_toks_per_s())
+            .kv("prompt_toks_per_s", prompt_toks_per_s())
+            .kv("decode_toks_per_s", decode_toks_per_s())
+            .kv("client_decode_toks_per_s", client_decode_toks_per_s())
+            .kv("wall_s", wall_s)
+            .kv("first_byte_s", first_byte_s)
+            .kv("content_chunks", content_chunks)
+            .kv("itl_p50_s", itl_p50_s)
+            .kv("itl_p95_s", itl_p95_s)
+            .kv("itl_max_s", itl_max_s)
+            .kv("load_s", load_s())
+            .kv("prompt_eval_s", prompt_eval_s())
+            .kv("eval_s", eval_s())
+            .kv("total_s", total_s());
+        w.key("server")
+            .begin_object()
+            .kv("total_duration_ns", server.total_duration_ns)
+            .kv("load_duration_ns", server.load_duration_ns)
+            .kv("prompt_eval_count", server.prompt_eval_count)
+            .kv("prompt_eval_duration_ns", server.prompt_eval_duration_ns)
+            .kv("eval_count", server.eval_count)
+            .kv("eval_duration_ns", server.eval_duration_ns);
+        if (server.prompt_eval_cached_count) w.kv("prompt_eval_cached_count", server.prompt_eval_cached_count);
+        w.end_object();
+        w.key("done_reason");
+        if (done_reason.empty()) w.null();
+        else w.value(done_reason);
+        w.kv("num_predict", num_predict)
+            .kv("output_bytes", output_bytes)
+            .kv("output_sha256", output_sha256);
+        w.key("flags")
+            .begin_object()
+            .kv("prompt_cache_suspected", flags.prompt_cache_suspected)
+            .kv("short_output", flags.short_output)
+            .kv("ttft_below_server", flags.ttft_below_server)
+            .end_object();
+        w.end_object();
+    }
+
+    std::string to_json() const {
+        JsonWriter w;
+        write_json(w);
+        return w.take();
+    }
+
+private:
+    static std::optional<double> rate(std::optional<std::int64_t> count, std::optional<std::int64_t> duration_ns) {
+        if (!count || !duration_ns || *duration_ns <= 0) return std::nullopt;
+        return static_cast<double>(*count) / (static_cast<double>(*duration_ns) / 1e9);
+    }
+    static std::optional<double> ns_to_s(std::optional<std::int64_t> ns) {
+        if (!ns) return std::nullopt;
+        return static_cast<double>(*ns) / 1e9;
+    }
+    static std::optional<double> as_double(std::optional<std::int64_t> v) {
+        if (!v) return std::nullopt;
+        return static_cast<double>(*v);
+    }
+};
+
+/// Builds the record of one request from what the client received and when.
+inline RunRecord make_run_record(const StreamResult& result, const StreamTimer& timer, const RunContext& ctx) {
+    RunRecord r;
+    r.backend = ctx.backend;
+    r.model = ctx.model;
+    r.prompt_id = ctx.prompt_id;
+    r.run_index = ctx.run_index;
+    r.warmup = ctx.warmup;
+    r.num_predict = ctx.num_predict;
+    r.ok = result.ok();
+    if (result.failure) {
+        r.error_kind = result.failure->code();
+        r.error_message = result.failure->what();
+    }
+    r.http_status = result.http_status;
+    r.ttft_s = timer.ttft_s();
+    r.first_byte_s = timer.first_byte_s();
+    r.wall_s = timer.wall_s();
+    r.content_chunks = timer.content_chunks();
+    r.decode_window_s = timer.decode_window_s();
+    if (!timer.gaps_s().empty()) {
+        std::vector<double> gaps = timer.gaps_s();
+        std::sort(gaps.begin(), gaps.end());
+        r.itl_p50_s = percentile_sorted(gaps, 50);
+        r.itl_p95_s = percentile_sorted(gaps, 95);
+        r.itl_max_s = gaps.back();
+    }
+    r.server = result.server;
+    r.done_reason = result.done_reason;
+    r.output_bytes = result.text.size();
+    r.output_sha256 = detail::sha256_hex(result.text);
+    return r;
+}
+
+/// Sets the run's flags. `first` is the first recorded run of the same prompt (warm-up
+/// included), or nullptr when this is it.
+inline void flag_run(RunRecord& r, const RunRecord* first) {
+    if (!r.ok) return;
+    const auto& s = r.server;
+    if (r.num_predict && *r.num_predict > 0 && s.eval_count && *s.eval_count < *r.num_predict)
+        r.flags.short_output = true;
+    if (r.ttft_s && s.prompt_eval_duration_ns) {
+        const double server_s =
+            static_cast<double>(*s.prompt_eval_duration_ns + s.load_duration_ns.value_or(0)) / 1e9;
+        r.flags.ttft_below_server = *r.ttft_s < server_s;
+    }
+    bool cached = false;
+    if (s.prompt_eval_count && *s.prompt_eval_count >= 32 && s.prompt_eval_duration_ns &&
+        *s.prompt_eval_duration_ns < 1'000'000)
+        cached = true;
+    if (s.prompt_eval_cached_count && *s.prompt_eval_cached_count > 0) cached = true;
+    if (first != nullptr && first != &r && first->ok) {
+        const auto& f = first->server;
+        if (f.prompt_eval_count && (!s.prompt_eval_count || *s.prompt_eval_count < *f.prompt_eval_count))
+            cached = true;
+        const auto first_rate = first->prompt_toks_per_s(), this_rate = r.prompt_toks_per_s();
+        if (first_rate && this_rate && *this_rate > 20 * *first_rate) cached = true;
+    }
+    r.flags.prompt_cache_suspected = cached;
+}
+
+}  // namespace llmbench

@@ -1,0 +1,189 @@
+// OllamaClient against the in-process mock server.
+#include <llmbench/ollama_client.hpp>
+#include <llmbench/run_metadata.hpp>
+#include <llmbench/run_record.hpp>
+#include <llmbench/testing/mock_ollama.hpp>
+
+#include <simdjson.h>
+
+#include <chrono>
+
+#include <doctest/doctest.h>
+
+#include "../test_util.hpp"
+
+using doctest::Approx;
+using namespace llmbench;
+using namespace std::chrono_literals;
+using testing::MockConfig;
+using testing::MockOllama;
+
+namespace {
+GenerateRequest request(std::string prompt, int num_predict) {
+    GenerateRequest r;
+    r.model = "llama3.1:8b";
+    r.prompt = std::move(prompt);
+    r.options.temperature = 0;
+    r.options.num_predict = num_predict;
+    return r;
+}
+
+/// The keys of each line of an NDJSON body, in order.
+std::vector<std::vector<std::string>> key_order(const std::string& body) {
+    std::vector<std::vector<std::string>> out;
+    simdjson::ondemand::parser parser;
+    std::size_t start = 0;
+    while (start < body.size()) {
+        auto end = body.find('\n', start);
+        if (end == std::string::npos) end = body.size();
+        simdjson::padded_string line(body.substr(start, end - start));
+        start = end + 1;
+        if (line.size() == 0) continue;
+        std::vector<std::string> keys;
+        auto doc = parser.iterate(line);
+        for (auto field : doc.get_object()) keys.emplace_back(field.unescaped_key().value());
+        out.push_back(keys);
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("streamed generate: text, server fields and rates agree with the final chunk") {
+    MockConfig cfg;
+    cfg.token_delay = 2ms;
+    MockOllama mock(cfg);
+    OllamaClient client(mock.endpoint());
+    StreamTimer timer;
+    std::size_t events = 0;
+    const auto r = client.generate(request("Why is the sky blue?", 12), timer, [&](const StreamEvent&) { ++events; });
+    REQUIRE_MESSAGE(r.ok(), std::string(r.failure ? r.failure->what() : ""));
+    CHECK(r.done);
+    CHECK(r.done_reason == "length");
+    CHECK(r.server.eval_count == 12);
+    CHECK(events == 13);
+    CHECK(timer.content_chunks() == 12);
+    const auto rec = make_run_record(r, timer, RunContext{"mock", "llama3.1:8b", "p", 0, false, 12});
+    // gen_toks_per_s is exactly eval_count / eval_duration of the final chunk.
+    CHECK(*rec.gen_toks_per_s() == Approx(12.0 / (static_cast<double>(*r.server.eval_duration_ns) / 1e9)));
+    // The mock's eval_duration covers 11 gaps of >= 2 ms.
+    CHECK(*r.server.eval_duration_ns >= 22'000'000);
+    CHECK(rec.itl_p50_s.value() >= 0.002);
+}
+
+TEST_CASE("client TTFT is at least the injected first-token delay and close to the mock's ground truth") {
+    MockConfig cfg;
+    cfg.first_token_delay = 80ms;
+    cfg.token_delay = 1ms;
+    MockOllama mock(cfg);
+    OllamaClient client(mock.endpoint());
+    for (int i = 0; i < 3; ++i) {
+        StreamTimer timer;
+        const auto r = client.generate(request("prompt " + std::to_string(i), 4), timer);
+        REQUIRE(r.ok());
+        const double ttft = *timer.ttft_s();
+        CHECK(ttft >= 0.080);
+        CHECK(ttft < 0.080 + 1.0);  // generous: these machines are noisy
+        const auto truth = mock.stream_requests().back();
+        REQUIRE(truth.first_content_write.has_value());
+        const double lag = std::chrono::duration<double>(*timer.first_content_at() - *truth.first_content_write).count();
+        CHECK(lag >= 0.0);  // the client cannot see the token before it was written
+        CHECK(lag < 0.5);
+        // Server-side accounting is consistent with its own sleeps.
+        CHECK(*r.server.prompt_eval_duration_ns >= 80'000'000);
+    }
+}
+
+TEST_CASE("chat streams, and load/unload requests") {
+    MockOllama mock;
+    OllamaClient client(mock.endpoint());
+    StreamTimer timer;
+    ChatRequest chat{"llama3.1:8b", {{"system", "be brief"}, {"user", "hello"}}, {}, std::string("5m"), true};
+    chat.options.num_predict = 5;
+    const auto r = client.chat(chat, timer);
+    REQUIRE(r.ok());
+    CHECK(r.server.eval_count == 5);
+    CHECK(!r.text.empty());
+    CHECK(client.load("llama3.1:8b").ok());
+    CHECK(client.unload("llama3.1:8b").done_reason == "unload");
+    CHECK(client.running().empty());
+}
+
+TEST_CASE("metadata endpoints and RunMetadata") {
+    MockOllama mock;
+    OllamaClient client(mock.endpoint());
+    CHECK(client.version() == "0.5.12");
+    CHECK(client.list_models().at(0).name == "llama3.1:8b");
+    CHECK(client.show("llama3.1:8b").context_length == 131072);
+    CHECK(client.load("llama3.1:8b", std::string("-1")).ok());
+    auto meta = RunMetadata::collect(client, "llama3.1:8b");
+    meta.backend_kind = "mock";
+    CHECK(meta.quantization == "Q4_K_M");
+    CHECK(meta.size_vram_bytes == 6654289920);
+    CHECK(meta.loaded_context_length == 4096);
+    CHECK(meta.digest.size() == 64);
+    simdjson::ondemand::parser parser;
+    simdjson::padded_string json(meta.to_json());
+    auto doc = parser.iterate(json);
+    auto obj = doc.get_object();
+    std::vector<std::string> keys;
+    for (auto field : obj) keys.emplace_back(field.unescaped_key().value());
+    CHECK(keys == std::vector<std::string>{"type", "schema_version", "timestamp_utc", "llmbench_version", "backend", "model",
+                                           "host", "request", "prompts", "command_line", "notes"});
+}
+
+TEST_CASE("the mock's lines have the field order of a real Ollama 0.5.12 stream") {
+    MockOllama mock;
+    const auto body_of = [&](const std::string& path, const std::string& json) {
+        httplib::Client http(mock.url());
+        auto res = http.Post(path, json, "application/json");
+        REQUIRE(res);
+        return res->body;
+    };
+    const auto gen = key_order(body_of("/api/generate", R"({"model":"llama3.1:8b","prompt":"hi","options":{"num_predict":3}})"));
+    const auto real_gen = key_order(test_util::read_capture("ollama_generate_stream.txt").body);
+    REQUIRE(gen.size() == 4);
+    CHECK(gen.front() == real_gen.front());
+    CHECK(gen.back() == real_gen.back());
+    const auto chat = key_order(body_of("/api/chat", R"({"model":"llama3.1:8b","messages":[{"role":"user","content":"hi"}],"options":{"num_predict":3}})"));
+    const auto real_chat = key_order(test_util::read_capture("ollama_chat_stream.txt").body);
+    CHECK(chat.front() == real_chat.front());
+    CHECK(chat.back() == real_chat.back());
+    const auto unknown = body_of("/api/generate", R"({"model":"no-such-model:latest","prompt":"hi"})");
+    CHECK(unknown == test_util::read_capture("ollama_error_unknown_model_generate.txt").body);
+}
+
+TEST_CASE("a repeated prompt hits the mock's prompt cache and is flagged") {
+    MockConfig cfg;
+    cfg.prefill_per_token = 200us;
+    MockOllama mock(cfg);
+    OllamaClient client(mock.endpoint());
+    const std::string prompt(400, 'a');
+    StreamTimer t1, t2;
+    auto first = make_run_record(client.generate(request(prompt, 4), t1), t1, RunContext{});
+    auto second = make_run_record(client.generate(request(prompt, 4), t2), t2, RunContext{});
+    flag_run(first, nullptr);
+    flag_run(second, &first);
+    CHECK_FALSE(first.flags.prompt_cache_suspected);
+    CHECK(second.flags.prompt_cache_suspected);
+    CHECK(mock.stream_requests().back().prompt_cache_hit);
+}
+
+TEST_CASE("nothing listening: a connect error that names the URL and suggests ollama serve") {
+    int port = 0;
+    {
+        MockOllama probe;  // take a free port, then free it
+        port = probe.port();
+    }
+    Endpoint ep{"http", "127.0.0.1", port, ""};
+    ClientOptions opts;
+    opts.timeouts.connect_s = 2;
+    OllamaClient client(ep, opts);
+    StreamTimer timer;
+    const auto r = client.generate(request("hi", 4), timer);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.failure->code() == errc::connect);
+    const std::string what = r.failure->what();
+    CHECK(what.find(ep.url()) != std::string::npos);
+    CHECK(what.find("ollama serve") != std::string::npos);
+    CHECK_THROWS_AS(client.version(), llmbench::error);
+}

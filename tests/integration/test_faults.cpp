@@ -1,0 +1,151 @@
+// Every scripted fault of the mock becomes a typed failure, and the client recovers.
+#include <llmbench/benchmark.hpp>
+#include <llmbench/ollama_client.hpp>
+#include <llmbench/testing/mock_ollama.hpp>
+
+#include <chrono>
+
+#include <doctest/doctest.h>
+
+using namespace llmbench;
+using namespace std::chrono_literals;
+using testing::MockConfig;
+using testing::MockFault;
+using testing::MockOllama;
+
+namespace {
+GenerateRequest request(int num_predict = 8) {
+    GenerateRequest r;
+    r.model = "llama3.1:8b";
+    r.prompt = "Tell me a story";
+    r.options.num_predict = num_predict;
+    return r;
+}
+
+struct Case {
+    MockFault fault;
+    std::optional<errc> expected;  // nullopt: the run succeeds
+    const char* message_part;
+};
+}  // namespace
+
+TEST_CASE("each fault produces its typed error, and the next request succeeds") {
+    MockConfig cfg;
+    cfg.token_delay = 1ms;
+    cfg.stall_for = 1500ms;
+    MockOllama mock(cfg);
+    const Case cases[] = {
+        {MockFault::http_500, errc::http_status, "HTTP 500"},
+        {MockFault::error_mid_stream, errc::server, "unexpected EOF"},
+        {MockFault::eof_without_done, errc::protocol, "before done:true"},
+        {MockFault::malformed_json, errc::protocol, "byte offset"},
+        {MockFault::invalid_utf8, errc::protocol, "UTF-8"},
+        {MockFault::stall, errc::timeout, "idle timeout"},
+        {MockFault::drip_one_byte, std::nullopt, ""},
+        {MockFault::giant_final_line, std::nullopt, ""},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(static_cast<int>(c.fault));
+        ClientOptions opts;
+        // Short idle timeout only for the stall: building a 17 MiB line is real silence too.
+        opts.timeouts.idle_s = c.fault == MockFault::stall ? 0.4 : 30;
+        opts.timeouts.first_byte_s = 30;
+        OllamaClient client(mock.endpoint(), opts);
+        mock.script({c.fault});
+        StreamTimer timer;
+        const auto r = client.generate(request(), timer);
+        if (c.expected) {
+            REQUIRE_FALSE(r.ok());
+            CHECK(r.failure->code() == *c.expected);
+            CHECK_MESSAGE(std::string(r.failure->what()).find(c.message_part) != std::string::npos, std::string(r.failure->what()));
+            if (c.fault != MockFault::http_500) CHECK(timer.content_chunks() >= 1);  // partial timings kept
+        } else {
+            REQUIRE_MESSAGE(r.ok(), std::string(r.failure ? r.failure->what() : ""));
+            CHECK(r.server.eval_count == 8);
+            CHECK(timer.content_chunks() == 8);
+        }
+        StreamTimer after;
+        const auto next = client.generate(request(), after);
+        CHECK_MESSAGE(next.ok(), "request after the fault: " << (next.failure ? next.failure->what() : ""));
+    }
+}
+
+TEST_CASE("first-byte timeout when the server says nothing") {
+    MockConfig cfg;
+    cfg.first_token_delay = 1500ms;
+    MockOllama mock(cfg);
+    ClientOptions opts;
+    opts.timeouts.first_byte_s = 0.3;
+    OllamaClient client(mock.endpoint(), opts);
+    StreamTimer timer;
+    const auto r = client.generate(request(), timer);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.failure->code() == errc::timeout);
+    CHECK(std::string(r.failure->what()).find("first-byte") != std::string::npos);
+}
+
+TEST_CASE("a line over the client's limit is a protocol error") {
+    MockOllama mock;
+    ClientOptions opts;
+    opts.max_line_bytes = 1 << 20;
+    OllamaClient client(mock.endpoint(), opts);
+    mock.script({MockFault::giant_final_line});
+    StreamTimer timer;
+    const auto r = client.generate(request(), timer);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.failure->code() == errc::protocol);
+    CHECK(std::string(r.failure->what()).find("longer than") != std::string::npos);
+}
+
+TEST_CASE("faults in a benchmark are counted failed runs; earlier runs stay") {
+    MockConfig cfg;
+    cfg.token_delay = 500us;
+    MockOllama mock(cfg);
+    OllamaClient client(mock.endpoint());
+    BenchmarkConfig bc;
+    bc.model = "llama3.1:8b";
+    bc.prompts = {{"a", "first prompt", {}, {}}, {"b", "second prompt", {}, {}}};
+    bc.runs = 3;
+    bc.warmup = 1;
+    bc.options.num_predict = 6;
+    bc.backend_label = "mock";
+    // warm-up clean; then run 0: a ok, b error line; run 1: a EOF, b ok; run 2: both ok.
+    mock.script({MockFault::none, MockFault::none, MockFault::error_mid_stream, MockFault::eof_without_done});
+    std::vector<RunRecord> records;
+    Benchmark bench(client, bc);
+    const auto acc = bench.on_record([&](const RunRecord& r) { records.push_back(r); }).run();
+    REQUIRE(records.size() == 7);
+    CHECK(records[0].warmup);
+    CHECK(records[1].ok);
+    CHECK_FALSE(records[2].ok);
+    CHECK(records[2].error_kind == errc::server);
+    CHECK_FALSE(records[3].ok);
+    CHECK(records[3].error_kind == errc::protocol);
+    CHECK(records[4].ok);
+    CHECK(acc.runs_ok() == 4);
+    CHECK(acc.runs_failed() == 2);
+    const auto s = acc.summary();
+    CHECK(s.failures_by_kind.at("server") == 1);
+    CHECK(s.failures_by_kind.at("protocol") == 1);
+    CHECK(s.find("ttft_s")->n == 4);
+}
+
+TEST_CASE("a stop flag ends the benchmark after the current run") {
+    MockOllama mock;
+    OllamaClient client(mock.endpoint());
+    BenchmarkConfig bc;
+    bc.model = "llama3.1:8b";
+    bc.prompts = {{"a", "x", {}, {}}, {"b", "y", {}, {}}};
+    bc.runs = 5;
+    bc.warmup = 0;
+    std::atomic<bool> stop{false};
+    int seen = 0;
+    Benchmark bench(client, bc);
+    bench.stop_when(&stop).on_record([&](const RunRecord&) {
+        if (++seen == 3) stop = true;
+    });
+    const auto acc = bench.run();
+    CHECK(seen == 3);
+    CHECK(bench.interrupted());
+    CHECK(acc.runs_ok() == 3);
+}

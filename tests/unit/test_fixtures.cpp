@@ -1,0 +1,136 @@
+// The client against responses captured from a real Ollama v0.5.12 (../shared/fixtures).
+#include <llmbench/ollama_client.hpp>
+#include <llmbench/run_record.hpp>
+
+#include <doctest/doctest.h>
+
+#include "../replay_server.hpp"
+#include "../test_util.hpp"
+
+using doctest::Approx;
+using namespace llmbench;
+
+namespace {
+StreamResult replay_generate(const std::string& fixture, std::size_t chunk_bytes, StreamTimer& timer) {
+    ReplayServer server(test_util::read_capture(fixture), chunk_bytes);
+    OllamaClient client(server.host());
+    GenerateRequest req{"tiny-llama", "Once upon a time", {}, {}, {}, {}, true};
+    return client.generate(req, timer);
+}
+}  // namespace
+
+TEST_CASE("a real generate stream parses whole at any HTTP chunk size") {
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{113}, std::size_t{4096}, std::size_t{100000}}) {
+        CAPTURE(chunk);
+        StreamTimer timer;
+        const auto r = replay_generate("ollama_generate_stream.txt", chunk, timer);
+        REQUIRE_MESSAGE(r.ok(), std::string(r.failure ? r.failure->what() : ""));
+        CHECK(r.done);
+        CHECK(r.done_reason == "length");
+        CHECK(r.server.eval_count == 64);
+        CHECK(r.server.eval_duration_ns == 3612000000);
+        CHECK(r.server.prompt_eval_count == 12);
+        CHECK(r.server.prompt_eval_duration_ns == 73000000);
+        CHECK(r.server.load_duration_ns == 1057428998);
+        CHECK(r.server.total_duration_ns == 4746493601);
+        CHECK(r.lines == 65);
+        CHECK(timer.content_chunks() == 64);
+        CHECK(r.text.rfind("verbandBit Jordan", 0) == 0);
+        const auto rec = make_run_record(r, timer, RunContext{});
+        CHECK(*rec.gen_toks_per_s() == Approx(64 / 3.612));
+        CHECK(*rec.prompt_toks_per_s() == Approx(12 / 0.073));
+    }
+}
+
+TEST_CASE("a real chat stream and a non-streamed reply parse") {
+    {
+        ReplayServer server(test_util::read_capture("ollama_chat_stream.txt"), 64);
+        OllamaClient client(server.host());
+        StreamTimer timer;
+        ChatRequest req{"tiny-llama", {{"user", "hi"}}, {}, {}, true};
+        const auto r = client.chat(req, timer);
+        REQUIRE(r.ok());
+        CHECK(r.server.eval_count == 64);
+        CHECK(r.done_reason == "length");
+        CHECK(r.text.rfind(" Pil мая", 0) == 0);
+    }
+    {
+        StreamTimer timer;
+        const auto r = replay_generate("ollama_generate_nonstream.txt", 0, timer);
+        REQUIRE(r.ok());
+        CHECK(r.server.eval_count == 16);
+        CHECK(timer.content_chunks() == 1);  // the whole text arrives in the final object
+    }
+}
+
+TEST_CASE("the real stream that ends with no done:true and no error is a failed run") {
+    StreamTimer timer;
+    const auto r = replay_generate("ollama_generate_stream_repeat_abort_oldmodel_no_headers.txt", 4096, timer);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.failure->code() == errc::protocol);
+    CHECK(std::string(r.failure->what()).find("before done:true") != std::string::npos);
+    CHECK_FALSE(r.done);
+    CHECK(r.text.find(" Feb Feb Feb") != std::string::npos);  // what arrived is kept
+    CHECK(timer.ttft_s().has_value());
+}
+
+TEST_CASE("real 404 bodies become model_not_found naming the model") {
+    StreamTimer timer;
+    ReplayServer server(test_util::read_capture("ollama_error_unknown_model_generate.txt"), 0, "application/json; charset=utf-8");
+    OllamaClient client(server.host());
+    GenerateRequest req{"no-such-model", "hi", {}, {}, {}, {}, true};
+    const auto r = client.generate(req, timer);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.failure->code() == errc::model_not_found);
+    CHECK(r.http_status == 404);
+    const std::string what = r.failure->what();
+    CHECK(what.find("ollama pull no-such-model") != std::string::npos);
+    CHECK(what.find("model 'no-such-model:latest' not found") != std::string::npos);
+
+    ReplayServer show(test_util::read_capture("ollama_error_unknown_model_show.txt"), 0, "application/json");
+    OllamaClient show_client(show.host());
+    try {
+        show_client.show("no-such-model");
+        FAIL("no error");
+    } catch (const error& e) {
+        CHECK(e.code() == errc::model_not_found);
+    }
+}
+
+TEST_CASE("real metadata replies parse") {
+    {
+        ReplayServer s(test_util::read_capture("ollama_show.txt"), 0, "application/json");
+        OllamaClient c(s.host());
+        const auto info = c.show("tiny-llama");
+        CHECK(info.details.family == "llama");
+        CHECK(info.details.quantization_level == "F16");
+        CHECK(info.details.parameter_size == "19.79M");
+        CHECK(info.details.format == "gguf");
+        CHECK(info.architecture == "llama");
+        CHECK(info.context_length == 8192);
+        CHECK(info.parameter_count == 19794176);
+    }
+    {
+        ReplayServer s(test_util::read_capture("ollama_ps_after.txt"), 0, "application/json");
+        OllamaClient c(s.host());
+        const auto ps = c.running();
+        REQUIRE(ps.size() == 1);
+        CHECK(ps[0].name == "tiny-llama:latest");
+        CHECK(ps[0].size_bytes == 530330624);
+        CHECK(ps[0].size_vram_bytes == 0);
+        CHECK_FALSE(ps[0].context_length.has_value());  // not sent by 0.5.12
+    }
+    {
+        ReplayServer s(test_util::read_capture("ollama_tags.txt"), 0, "application/json");
+        OllamaClient c(s.host());
+        const auto tags = c.list_models();
+        REQUIRE(tags.size() == 1);
+        CHECK(tags[0].digest == "a6c1ecc0ac1f608aa9d64d7b558c5355054ba3753ff63b0b35877400dff70802");
+        CHECK(tags[0].details.quantization_level == "F16");
+    }
+    {
+        ReplayServer s(test_util::read_capture("ollama_version.txt"), 0, "application/json");
+        OllamaClient c(s.host());
+        CHECK(c.version() == "0.5.12");
+    }
+}

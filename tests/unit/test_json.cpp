@@ -1,0 +1,57 @@
+#include <llmbench/detail/json_parse.hpp>
+#include <llmbench/json.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include <doctest/doctest.h>
+
+using llmbench::JsonWriter;
+
+TEST_CASE("JsonWriter places commas and escapes strings") {
+    JsonWriter w;
+    w.begin_object()
+        .kv("a", 1)
+        .kv("text", "quote\" backslash\\ newline\n tab\t ctrl\x01 é")
+        .key("list")
+        .begin_array()
+        .value(true)
+        .null()
+        .value(2.5)
+        .end_array()
+        .key("empty")
+        .begin_object()
+        .end_object()
+        .end_object();
+    CHECK(w.str() ==
+          R"({"a":1,"text":"quote\" backslash\\ newline\n tab\t ctrl\u0001 é","list":[true,null,2.5],"empty":{}})");
+}
+
+TEST_CASE("JsonWriter writes optionals and non-finite numbers as null") {
+    JsonWriter w;
+    w.begin_array()
+        .value(std::optional<double>{})
+        .value(std::optional<int>{7})
+        .value(std::numeric_limits<double>::quiet_NaN())
+        .value(std::numeric_limits<double>::infinity())
+        .end_array();
+    CHECK(w.str() == "[null,7,null,null]");
+}
+
+TEST_CASE("doubles round-trip through simdjson") {
+    for (double x : {0.1, 1e-9, 123456.789, 3.0, -2.5e300}) {
+        JsonWriter w;
+        w.begin_object().kv("x", x).end_object();
+        std::string storage;
+        simdjson::ondemand::parser parser;
+        auto doc = parser.iterate(llmbench::detail::padded(storage, w.str()));
+        CHECK(double(doc["x"]) == x);
+    }
+}
+
+TEST_CASE("error_message_from_body reads Ollama and OpenAI error shapes") {
+    using llmbench::detail::error_message_from_body;
+    CHECK(error_message_from_body(R"({"error":"model 'x' not found"})") == "model 'x' not found");
+    CHECK(error_message_from_body(R"({"error":{"message":"nope","type":"api_error"}})") == "nope");
+    CHECK(error_message_from_body("plain text\n") == "plain text");
+}

@@ -15,7 +15,7 @@
 
 #include <simdjson.h>
 
-#include "llmbench/detail/json_parse.hpp"
+#include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
 #include "llmbench/metrics.hpp"
@@ -38,8 +38,7 @@ inline std::vector<Prompt> parse_prompts(std::string_view content, const std::st
     if (content.substr(0, 3) == "\xEF\xBB\xBF") content.remove_prefix(3);  // UTF-8 BOM
     std::vector<Prompt> prompts;
     std::map<std::string, std::size_t> seen;  // id -> line
-    simdjson::ondemand::parser parser;
-    std::string storage;
+    simdjson::dom::parser parser;  // DOM, not On-Demand: it validates the whole line
     std::size_t line_no = 0;
     while (!content.empty()) {
         ++line_no;
@@ -48,39 +47,34 @@ inline std::vector<Prompt> parse_prompts(std::string_view content, const std::st
         content.remove_prefix(nl == std::string_view::npos ? content.size() : nl + 1);
         if (detail::trim(line, " \t\r").empty()) continue;
         const std::string where = source + ":" + std::to_string(line_no) + ": ";
+        simdjson::dom::element doc;
+        if (auto err = parser.parse(line.data(), line.size()).get(doc))
+            throw error(errc::usage, where + "invalid JSON (" + simdjson::error_message(err) + ")");
+        simdjson::dom::object obj;
+        if (doc.get_object().get(obj)) throw error(errc::usage, where + "expected a JSON object");
         Prompt p;
         bool has_prompt = false;
-        try {
-            auto doc = parser.iterate(detail::padded(storage, line));
-            simdjson::ondemand::object obj;
-            if (doc.get_object().get(obj)) throw error(errc::usage, where + "expected a JSON object");
-            for (auto field : obj) {
-                const std::string_view key = field.unescaped_key().value();
-                simdjson::ondemand::value value = field.value();
-                auto string_field = [&](const char* name) {
-                    std::string_view s;
-                    if (value.get_string().get(s))
-                        throw error(errc::usage, where + "field \"" + name + "\" must be a string");
-                    return std::string(s);
-                };
-                if (key == "prompt") {
-                    p.text = string_field("prompt");
-                    has_prompt = true;
-                } else if (key == "id") {
-                    std::int64_t number = 0;
-                    if (value.get_int64().get(number) == simdjson::SUCCESS) p.id = std::to_string(number);
-                    else p.id = string_field("id");
-                } else if (key == "system") {
-                    p.system = string_field("system");
-                } else if (key == "num_predict") {
-                    std::int64_t n = 0;
-                    if (value.get_int64().get(n) || n < -1 || n > 1'000'000)
-                        throw error(errc::usage, where + "field \"num_predict\" must be an integer from -1 to 1000000");
-                    p.num_predict = static_cast<int>(n);
-                }
+        for (auto [key, value] : obj) {
+            auto string_field = [&, v = value](const char* name) {
+                std::string_view s;
+                if (v.get_string().get(s)) throw error(errc::usage, where + "field \"" + name + "\" must be a string");
+                return std::string(s);
+            };
+            if (key == "prompt") {
+                p.text = string_field("prompt");
+                has_prompt = true;
+            } else if (key == "id") {
+                std::int64_t number = 0;
+                if (value.get_int64().get(number) == simdjson::SUCCESS) p.id = std::to_string(number);
+                else p.id = string_field("id");
+            } else if (key == "system") {
+                p.system = string_field("system");
+            } else if (key == "num_predict") {
+                std::int64_t n = 0;
+                if (value.get_int64().get(n) || n < -1 || n > 1'000'000)
+                    throw error(errc::usage, where + "field \"num_predict\" must be an integer from -1 to 1000000");
+                p.num_predict = static_cast<int>(n);
             }
-        } catch (const simdjson::simdjson_error& e) {
-            throw error(errc::usage, where + "invalid JSON (" + e.what() + ")");
         }
         if (!has_prompt) throw error(errc::usage, where + "missing required field \"prompt\"");
         if (p.text.empty()) throw error(errc::usage, where + "field \"prompt\" is empty");

@@ -377,6 +377,8 @@ private:
                                                       simdjson::error_message(code));
             return false;
         };
+        // On-Demand reads only what it visits; a cheap check catches a cut-off object.
+        if (detail::trim(line, " \t\r").back() != '}') return fail(simdjson::INCOMPLETE_ARRAY_OR_OBJECT);
         simdjson::ondemand::document doc;
         if (auto err = parser_.iterate(detail::padded(line_buffer_, line)).get(doc)) return fail(err);
         simdjson::ondemand::object obj;

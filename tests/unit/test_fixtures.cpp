@@ -134,3 +134,17 @@ TEST_CASE("real metadata replies parse") {
         CHECK(c.version() == "0.5.12");
     }
 }
+
+TEST_CASE("a cut-off JSON object in the middle of a stream is a protocol error with its offset") {
+    test_util::Capture c;
+    c.status = 200;
+    c.body = "{\"response\":\"a\",\"done\":false}\n{\"response\":\"b\",\"done\":false\n{\"response\":\"\",\"done\":true}\n";
+    ReplayServer server(c, 5);
+    OllamaClient client(server.host());
+    StreamTimer timer;
+    const auto r = client.generate(GenerateRequest{"m", "p", {}, {}, {}, {}, true}, timer);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.failure->code() == errc::protocol);
+    CHECK_MESSAGE(std::string(r.failure->what()).find("line 2 at byte offset 30") != std::string::npos, std::string(r.failure->what()));
+    CHECK(r.text == "a");
+}

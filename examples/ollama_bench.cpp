@@ -1,0 +1,182 @@
+// ollama-bench: the reference benchmark's command line, measured properly.
+//
+//   ollama-bench --model llama3.1:8b --prompts prompts.jsonl --runs 5 --temperature 0 --num_predict 256
+//
+// stdout: a metadata object, one JSON object per run (flushed as measured), a summary object.
+// stderr: progress and a human summary table.
+// Exit: 0 all runs ok; 1 some runs failed; 2 setup error (arguments, prompts file, model
+// missing); 3 server unreachable; 130 interrupted (the summary still prints).
+#include <llmbench/llmbench.hpp>
+#include <llmbench/testing/mock_ollama.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_sigint(int) {
+    g_stop = true;
+    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once
+}
+
+/// Writes each JSON line to stdout and, with --output, to a file; flushed per line.
+class JsonLines {
+public:
+    explicit JsonLines(const std::string& path) {
+        if (path.empty()) return;
+        file_.open(path, std::ios::out | std::ios::trunc);
+        if (!file_) throw llmbench::error(llmbench::errc::io, "cannot write output file '" + path + "'");
+    }
+    void write(const std::string& json) {
+        std::cout << json << '\n' << std::flush;
+        if (file_.is_open()) file_ << json << '\n' << std::flush;
+    }
+
+private:
+    std::ofstream file_;
+};
+
+std::string fmt(const std::optional<double>& v, const char* unit, int decimals) {
+    if (!v) return std::string("-") + unit;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f%s", decimals, *v, unit);
+    return buf;
+}
+
+llmbench::testing::MockConfig demo_config() {
+    using namespace std::chrono_literals;
+    llmbench::testing::MockConfig cfg;
+    cfg.load_delay = 300ms;
+    cfg.first_token_delay = 20ms;
+    cfg.prefill_per_token = 50us;
+    cfg.token_delay = 500us;
+    cfg.natural_tokens = 1000;
+    return cfg;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"ollama-bench: time to first token, token rates and latency of an Ollama model, with honest statistics"};
+    std::string model, prompts_path, host, output, keep_alive = "30m";
+    int runs = 5, warmup = 1;
+    double timeout_s = 0;
+    bool demo = false, quiet = false;
+    llmbench::Options opt;
+    std::optional<double> temperature, top_p, repeat_penalty, min_p;
+    std::optional<int> num_predict, top_k, seed, num_ctx;
+
+    app.add_option("--model", model, "Model tag, e.g. llama3.1:8b")->required();
+    app.add_option("--prompts", prompts_path, "JSONL file: {\"prompt\": ..., \"id\"?, \"system\"?, \"num_predict\"?} per line")
+        ->required();
+    app.add_option("--runs", runs, "Timed passes over all prompts")->capture_default_str()->check(CLI::Range(1, 100000));
+    app.add_option("--warmup", warmup, "Untimed requests before the runs, excluded from stats")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1000));
+    app.add_option("--temperature", temperature, "Sampling temperature");
+    app.add_option("--num_predict,--num-predict", num_predict, "Tokens to generate (-1 = until the model stops)");
+    app.add_option("--top_p,--top-p", top_p);
+    app.add_option("--top_k,--top-k", top_k);
+    app.add_option("--min_p,--min-p", min_p);
+    app.add_option("--seed", seed);
+    app.add_option("--repeat_penalty,--repeat-penalty", repeat_penalty);
+    app.add_option("--num_ctx,--num-ctx", num_ctx, "Context window (changing it reloads the model)");
+    app.add_option("--keep_alive,--keep-alive", keep_alive, "How long the model stays loaded (\"30m\", \"-1\" = forever)")
+        ->capture_default_str();
+    app.add_option("--host", host, "Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434)");
+    app.add_option("--timeout", timeout_s, "Seconds to wait for the first byte and between chunks (default 600 / 120)")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--output,-o", output, "Also write the JSON lines to this file");
+    app.add_flag("--demo", demo, "Run against the built-in mock server (no Ollama needed; numbers are not a model's)");
+    app.add_flag("--quiet,-q", quiet, "No progress or table on stderr");
+    CLI11_PARSE(app, argc, argv);
+
+    opt.temperature = temperature;
+    opt.num_predict = num_predict;
+    opt.top_p = top_p;
+    opt.top_k = top_k;
+    opt.min_p = min_p;
+    opt.seed = seed;
+    opt.repeat_penalty = repeat_penalty;
+    opt.num_ctx = num_ctx;
+
+    try {
+        llmbench::BenchmarkConfig config;
+        config.model = model;
+        config.prompts = llmbench::load_prompts(prompts_path);
+        config.runs = runs;
+        config.warmup = warmup;
+        config.options = opt;
+        config.keep_alive = keep_alive;
+        config.preload = false;  // done below, before the metadata is read
+        JsonLines out(output);
+
+        std::unique_ptr<llmbench::testing::MockOllama> mock;
+        llmbench::Endpoint endpoint = host.empty() ? llmbench::endpoint_from_env() : llmbench::parse_ollama_host(host);
+        if (demo) {
+            mock = std::make_unique<llmbench::testing::MockOllama>(demo_config());
+            endpoint = mock->endpoint();
+            config.backend_label = "mock";
+            if (!quiet)
+                std::cerr << "ollama-bench: --demo: talking to the built-in mock server at " << endpoint.url()
+                          << "; its numbers are synthetic, not a model's\n";
+        }
+        llmbench::ClientOptions client_options;
+        if (timeout_s > 0) client_options.timeouts.first_byte_s = client_options.timeouts.idle_s = timeout_s;
+        llmbench::OllamaClient client(endpoint, client_options);
+
+        llmbench::Benchmark bench(client, config);
+        const llmbench::StreamResult loaded = bench.preload();
+        if (!loaded.ok()) {
+            const auto code = loaded.failure->code();
+            if (code == llmbench::errc::connect || code == llmbench::errc::model_not_found || code == llmbench::errc::timeout)
+                throw *loaded.failure;
+            std::cerr << "ollama-bench: warning: preloading the model failed: " << loaded.failure->what() << '\n';
+        }
+        auto meta = llmbench::RunMetadata::collect(client, model);
+        if (demo) meta.backend_kind = "mock";
+        meta.request_json = bench.request_json();
+        meta.set_prompts_file(prompts_path, config.prompts.size());
+        meta.command_line.assign(argv, argv + argc);
+        out.write(meta.to_json());
+
+        std::signal(SIGINT, on_sigint);
+        std::size_t done = 0;
+        const std::size_t total = bench.total_runs();
+        bench.stop_when(&g_stop).on_record([&](const llmbench::RunRecord& r) {
+            out.write(r.to_json());
+            if (!r.warmup) ++done;
+            if (quiet) return;
+            std::cerr << (r.warmup ? "[warm-up] " : "[" + std::to_string(done) + "/" + std::to_string(total) + "] ")
+                      << r.prompt_id << " run " << r.run_index << ": ";
+            if (r.ok)
+                std::cerr << "ttft " << fmt(r.ttft_s, " s", 3) << ", " << fmt(r.gen_toks_per_s(), " tok/s", 1) << ", wall "
+                          << fmt(r.wall_s, " s", 2) << '\n';
+            else
+                std::cerr << "FAILED (" << llmbench::to_string(*r.error_kind) << "): " << r.error_message << '\n';
+        });
+        const auto summary = bench.run().summary();
+        out.write(summary.to_json());
+        if (!quiet) {
+            std::cerr << '\n' << llmbench::format_summary_table(summary);
+            if (demo) std::cerr << "(mock server: these numbers describe the mock, not a model)\n";
+        }
+        if (bench.interrupted()) {
+            std::cerr << "ollama-bench: interrupted; the summary covers the " << summary.runs_ok + summary.runs_failed
+                      << " runs completed\n";
+            return 130;
+        }
+        return summary.runs_failed > 0 ? 1 : 0;
+    } catch (const llmbench::error& e) {
+        std::cerr << "ollama-bench: error: " << e.what() << '\n';
+        const bool unreachable = e.code() == llmbench::errc::connect || e.code() == llmbench::errc::timeout;
+        return unreachable ? 3 : 2;
+    }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds and runs every test: warnings-as-errors build (tests as C++17 and C++20, every
+# header alone, two-TU link, install + find_package consumer), then an ASan+UBSan build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+for preset in dev asan; do
+  echo "== $preset: configure, build, test" >&2
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --preset "$preset" -j "$jobs"
+done

@@ -1,0 +1,226 @@
+// ollama-bench end to end, as a user runs it, against the mock server.
+#include <llmbench/testing/mock_ollama.hpp>
+
+#include <simdjson.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include "../test_util.hpp"
+
+extern char** environ;
+
+using namespace std::chrono_literals;
+using llmbench::testing::MockConfig;
+using llmbench::testing::MockFault;
+using llmbench::testing::MockOllama;
+
+namespace {
+
+struct Outcome {
+    int exit_code = -1;
+    std::vector<std::string> lines;  // stdout
+    std::string err;                 // stderr
+};
+
+std::string temp_path(const std::string& name) {
+    return "/tmp/llmbench_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+std::string write_temp(const std::string& name, const std::string& content) {
+    const std::string path = temp_path(name);
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        auto end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        lines.push_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    return lines;
+}
+
+/// Starts ollama-bench with `args`; `while_running` may act on the child's pid.
+template <class WhileRunning>
+Outcome run_bench(std::vector<std::string> args, WhileRunning&& while_running) {
+    const std::string out_path = temp_path("stdout"), err_path = temp_path("stderr");
+    args.insert(args.begin(), LLMBENCH_OLLAMA_BENCH_PATH);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = 0;
+    REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    while_running(pid, out_path);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    Outcome o;
+    o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    o.lines = split_lines(test_util::read_text(out_path));
+    o.err = test_util::read_text(err_path);
+    std::remove(out_path.c_str());
+    std::remove(err_path.c_str());
+    return o;
+}
+
+Outcome run_bench(std::vector<std::string> args) {
+    return run_bench(std::move(args), [](pid_t, const std::string&) {});
+}
+
+/// The "type" of each line; every line must be a JSON object with a schema_version.
+std::vector<std::string> types_of(const std::vector<std::string>& lines) {
+    std::vector<std::string> types;
+    simdjson::ondemand::parser parser;
+    for (const auto& line : lines) {
+        simdjson::padded_string padded(line);
+        simdjson::ondemand::document doc;
+        REQUIRE_MESSAGE(parser.iterate(padded).get(doc) == simdjson::SUCCESS, line);
+        std::string_view type;
+        REQUIRE_MESSAGE(doc["type"].get_string().get(type) == simdjson::SUCCESS, line);
+        std::int64_t schema = 0;
+        CHECK(doc["schema_version"].get_int64().get(schema) == simdjson::SUCCESS);
+        CHECK(schema == 1);
+        types.emplace_back(type);
+    }
+    return types;
+}
+
+const char* const three_prompts =
+    "{\"id\":\"a\",\"prompt\":\"Why is the sky blue?\"}\n"
+    "\n"
+    "{\"prompt\":\"Write a haiku.\",\"num_predict\":4}\n"
+    "{\"id\":\"c\",\"prompt\":\"Name three rivers.\",\"system\":\"Be brief.\"}\n";
+
+}  // namespace
+
+TEST_CASE("the reference command line: metadata, prompts x runs records, summary last") {
+    MockOllama mock;
+    const auto prompts = write_temp("prompts.jsonl", three_prompts);
+    const auto output = temp_path("out.jsonl");
+    const auto o = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--runs", "2", "--temperature", "0",
+                              "--num_predict", "8", "--host", "127.0.0.1:" + std::to_string(mock.port()), "--output", output});
+    CHECK_MESSAGE(o.exit_code == 0, o.err);
+    const auto types = types_of(o.lines);
+    REQUIRE(types.size() == 1 + 1 + 6 + 1);  // metadata, warm-up, 3 prompts x 2 runs, summary
+    CHECK(types.front() == "metadata");
+    CHECK(types.back() == "summary");
+    for (std::size_t i = 1; i + 1 < types.size(); ++i) CHECK(types[i] == "run");
+    CHECK(o.lines[1].find("\"warmup\":true") != std::string::npos);
+    CHECK(o.lines[3].find("\"prompt_id\":\"prompt-2\"") != std::string::npos);
+    CHECK(o.lines[3].find("\"num_predict\":4") != std::string::npos);  // per-prompt override
+    CHECK(o.lines.back().find("\"runs_ok\":6") != std::string::npos);
+    CHECK(o.err.find("gen_toks_per_s") != std::string::npos);  // the human table
+    CHECK(split_lines(test_util::read_text(output)) == o.lines);  // --output mirrors stdout
+    std::remove(output.c_str());
+    // The request carried every sampling option given.
+    const auto sent = mock.stream_requests().back().body;
+    CHECK(sent.find("\"temperature\":0") != std::string::npos);
+    CHECK(sent.find("\"system\":\"Be brief.\"") != std::string::npos);
+    std::remove(prompts.c_str());
+}
+
+TEST_CASE("--demo runs the whole flow without Ollama and labels every record mock") {
+    const auto prompts = write_temp("demo.jsonl", three_prompts);
+    const auto o = run_bench({"--demo", "--model", "llama3.1:8b", "--prompts", prompts, "--runs", "1", "--num-predict", "4"});
+    CHECK_MESSAGE(o.exit_code == 0, o.err);
+    REQUIRE(types_of(o.lines).size() == 6);
+    for (std::size_t i = 1; i + 1 < o.lines.size(); ++i) CHECK(o.lines[i].find("\"backend\":\"mock\"") != std::string::npos);
+    CHECK(o.lines[0].find("\"kind\":\"mock\"") != std::string::npos);
+    std::remove(prompts.c_str());
+}
+
+TEST_CASE("setup errors exit 2 (3: server unreachable) with a message naming the cause") {
+    const auto prompts = write_temp("ok.jsonl", three_prompts);
+    int free_port = 0;
+    {
+        MockOllama probe;
+        free_port = probe.port();
+    }
+    SUBCASE("unreachable host") {
+        const auto o = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--host", "127.0.0.1:" + std::to_string(free_port)});
+        CHECK(o.exit_code == 3);
+        CHECK(o.err.find("ollama serve") != std::string::npos);
+        CHECK(o.err.find(std::to_string(free_port)) != std::string::npos);
+        CHECK(o.lines.empty());
+    }
+    SUBCASE("unknown model") {
+        MockOllama mock;
+        const auto o = run_bench({"--model", "llama9:70b", "--prompts", prompts, "--host", "127.0.0.1:" + std::to_string(mock.port())});
+        CHECK(o.exit_code == 2);
+        CHECK(o.err.find("ollama pull llama9:70b") != std::string::npos);
+    }
+    SUBCASE("bad prompts file") {
+        const auto bad = write_temp("bad.jsonl", "{\"prompt\":\"fine\"}\n{\"id\":\"x\"}\n");
+        const auto o = run_bench({"--demo", "--model", "llama3.1:8b", "--prompts", bad});
+        CHECK(o.exit_code == 2);
+        CHECK(o.err.find(bad + ":2: missing required field \"prompt\"") != std::string::npos);
+        std::remove(bad.c_str());
+    }
+    SUBCASE("missing prompts file") {
+        const auto o = run_bench({"--demo", "--model", "llama3.1:8b", "--prompts", "/nonexistent/prompts.jsonl"});
+        CHECK(o.exit_code == 2);
+        CHECK(o.err.find("/nonexistent/prompts.jsonl") != std::string::npos);
+    }
+    std::remove(prompts.c_str());
+}
+
+TEST_CASE("failed runs are counted and exit 1; measured runs stay in the output") {
+    MockOllama mock;
+    mock.script({MockFault::none, MockFault::none, MockFault::error_mid_stream});  // warm-up, a, then b fails
+    const auto prompts = write_temp("f.jsonl", "{\"id\":\"a\",\"prompt\":\"x\"}\n{\"id\":\"b\",\"prompt\":\"y\"}\n");
+    const auto o = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--runs", "1", "--num_predict", "6", "--host",
+                              "127.0.0.1:" + std::to_string(mock.port())});
+    CHECK(o.exit_code == 1);
+    REQUIRE(types_of(o.lines).size() == 5);
+    CHECK(o.lines[2].find("\"ok\":true") != std::string::npos);
+    CHECK(o.lines[3].find("\"kind\":\"server\"") != std::string::npos);
+    CHECK(o.lines[4].find("\"runs_failed\":1") != std::string::npos);
+    std::remove(prompts.c_str());
+}
+
+TEST_CASE("Ctrl-C stops after the current run, prints the summary and exits non-zero") {
+    MockConfig cfg;
+    cfg.token_delay = 20ms;
+    MockOllama mock(cfg);
+    const auto prompts = write_temp("slow.jsonl", "{\"prompt\":\"x\"}\n{\"prompt\":\"y\"}\n");
+    const auto o = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--runs", "50", "--num_predict", "5", "--host",
+                              "127.0.0.1:" + std::to_string(mock.port())},
+                             [](pid_t pid, const std::string& out_path) {
+                                 for (int i = 0; i < 1000; ++i) {  // until metadata + warm-up + 2 runs are out
+                                     std::ifstream in(out_path);
+                                     std::string line;
+                                     int n = 0;
+                                     while (std::getline(in, line)) ++n;
+                                     if (n >= 4) break;
+                                     std::this_thread::sleep_for(10ms);
+                                 }
+                                 ::kill(pid, SIGINT);
+                             });
+    CHECK(o.exit_code == 130);
+    const auto types = types_of(o.lines);
+    REQUIRE(types.size() >= 5);
+    CHECK(types.size() < 50);
+    CHECK(types.back() == "summary");
+    CHECK(o.err.find("interrupted") != std::string::npos);
+    std::remove(prompts.c_str());
+}

@@ -2,6 +2,7 @@
 // Parsing is simdjson's job (see detail/json_parse.hpp); this header has no dependency.
 #pragma once
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -10,12 +11,6 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
-
-#if defined(__has_include)
-#if __has_include(<charconv>)
-#include <charconv>
-#endif
-#endif
 
 namespace llmbench {
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <optional>
@@ -278,6 +279,12 @@ public:
     StreamResult unload(const std::string& model) { return load(model, std::string("0")); }
 
 private:
+    static std::string seconds_text(double seconds) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%g s", seconds);
+        return buf;
+    }
+
     static std::chrono::milliseconds to_duration(double seconds) {
         return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
     }
@@ -289,7 +296,7 @@ private:
     error connect_error(httplib::Error err) const {
         if (err == httplib::Error::ConnectionTimeout)
             return error(errc::timeout, "connecting to " + endpoint_.url() + " timed out after " +
-                                            std::to_string(options_.timeouts.connect_s) + " s");
+                                            seconds_text(options_.timeouts.connect_s));
         return error(errc::connect, "cannot reach Ollama at " + endpoint_.url() + " (" + httplib::to_string(err) +
                                         "): is it running? Start it with `ollama serve`, or set OLLAMA_HOST / --host");
     }
@@ -494,11 +501,11 @@ private:
             // Set while parsing: a malformed line or an error line mid-stream.
         } else if (fired == decltype(guard)::fired_by::first_byte) {
             result.failure = error(errc::timeout, "no response from " + endpoint_.url() + std::string(api_path) +
-                                                      " within " + std::to_string(t.first_byte_s) +
-                                                      " s (first-byte timeout; a cold model load can take minutes)");
+                                                      " within " + seconds_text(t.first_byte_s) +
+                                                      " (first-byte timeout; a cold model load can take minutes)");
         } else if (fired == decltype(guard)::fired_by::idle) {
             result.failure = error(errc::timeout, "stream from " + endpoint_.url() + " stalled: no bytes for " +
-                                                      std::to_string(t.idle_s) + " s after " +
+                                                      seconds_text(t.idle_s) + " after " +
                                                       std::to_string(result.lines) + " lines (idle timeout)");
         } else if (status == 0) {
             result.failure = connect_error(err);

@@ -35,7 +35,7 @@ TEST_CASE("each fault produces its typed error, and the next request succeeds") 
     cfg.stall_for = 1500ms;
     MockOllama mock(cfg);
     const Case cases[] = {
-        {MockFault::http_500, errc::http_status, "HTTP 500"},
+        {MockFault::http_500, errc::http_status, "HTTP 500 from http://127.0.0.1"},
         {MockFault::error_mid_stream, errc::server, "unexpected EOF"},
         {MockFault::eof_without_done, errc::protocol, "before done:true"},
         {MockFault::malformed_json, errc::protocol, "byte offset"},
@@ -58,7 +58,13 @@ TEST_CASE("each fault produces its typed error, and the next request succeeds") 
             REQUIRE_FALSE(r.ok());
             CHECK(r.failure->code() == *c.expected);
             CHECK_MESSAGE(std::string(r.failure->what()).find(c.message_part) != std::string::npos, std::string(r.failure->what()));
-            if (c.fault != MockFault::http_500) CHECK(timer.content_chunks() >= 1);  // partial timings kept
+            if (c.fault == MockFault::http_500) {
+                CHECK(r.http_status == 500);
+                CHECK(std::string(r.failure->what()).find("model runner has unexpectedly stopped") != std::string::npos);
+            } else {
+                CHECK(timer.content_chunks() >= 1);  // partial timings kept
+                CHECK(timer.ttft_s().has_value());
+            }
         } else {
             REQUIRE_MESSAGE(r.ok(), std::string(r.failure ? r.failure->what() : ""));
             CHECK(r.server.eval_count == 8);

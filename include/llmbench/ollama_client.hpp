@@ -67,15 +67,21 @@ struct Options {
 };
 
 namespace detail {
-/// keep_alive is a duration string ("10m") or a number of seconds (-1 = forever).
-inline void write_keep_alive(JsonWriter& w, const std::optional<std::string>& keep_alive) {
-    if (!keep_alive) return;
-    const std::string& k = *keep_alive;
-    char* end = nullptr;
-    const double number = std::strtod(k.c_str(), &end);
-    w.key("keep_alive");
-    if (!k.empty() && end == k.c_str() + k.size()) w.value(number);
-    else w.value(k);
+/// The members every generate/chat request ends with, then the closing brace. keep_alive
+/// is a duration string ("10m") or a number of seconds (-1 = forever).
+inline void write_request_tail(JsonWriter& w, const std::optional<std::string>& keep_alive, bool stream,
+                               const Options& options) {
+    if (keep_alive) {
+        const std::string& k = *keep_alive;
+        char* end = nullptr;
+        const double number = std::strtod(k.c_str(), &end);
+        w.key("keep_alive");
+        if (!k.empty() && end == k.c_str() + k.size()) w.value(number);
+        else w.value(k);
+    }
+    w.kv("stream", stream).key("options");
+    options.write_json(w);
+    w.end_object();
 }
 }  // namespace detail
 
@@ -93,11 +99,7 @@ struct GenerateRequest {
         w.begin_object().kv("model", model).kv("prompt", prompt);
         if (system) w.kv("system", *system);
         if (raw) w.kv("raw", *raw);
-        detail::write_keep_alive(w, keep_alive);
-        w.kv("stream", stream);
-        w.key("options");
-        options.write_json(w);
-        w.end_object();
+        detail::write_request_tail(w, keep_alive, stream, options);
         return w.take();
     }
 };
@@ -119,11 +121,7 @@ struct ChatRequest {
         w.begin_object().kv("model", model).key("messages").begin_array();
         for (const auto& m : messages) w.begin_object().kv("role", m.role).kv("content", m.content).end_object();
         w.end_array();
-        detail::write_keep_alive(w, keep_alive);
-        w.kv("stream", stream);
-        w.key("options");
-        options.write_json(w);
-        w.end_object();
+        detail::write_request_tail(w, keep_alive, stream, options);
         return w.take();
     }
 };
@@ -326,14 +324,7 @@ private:
     template <class T, class OnField>
     T parse_fields(const std::string& body, OnField&& on_field, T out) const {
         try {
-            simdjson::ondemand::parser parser;
-            simdjson::padded_string padded_body(body);
-            auto doc = parser.iterate(padded_body);
-            for (auto field : doc.get_object()) {
-                const std::string_view key = field.unescaped_key().value();
-                simdjson::ondemand::value value = field.value();
-                on_field(key, value, out);
-            }
+            detail::for_each_field(body, [&](std::string_view key, simdjson::ondemand::value& value) { on_field(key, value, out); });
         } catch (const simdjson::simdjson_error& e) {
             throw error(errc::protocol, "unexpected JSON from " + endpoint_.url() + ": " + e.what());
         }

@@ -19,6 +19,20 @@ inline simdjson::padded_string_view padded(std::string& storage, std::string_vie
     return simdjson::padded_string_view(storage.data(), storage.size(), storage.capacity());
 }
 
+/// Calls `on_field(std::string_view key, simdjson::ondemand::value& value)` for each member
+/// of the JSON object in `text`. Throws simdjson::simdjson_error on malformed input.
+template <class OnField>
+void for_each_field(std::string_view text, OnField&& on_field) {
+    simdjson::ondemand::parser parser;
+    simdjson::padded_string padded_text(text);
+    auto doc = parser.iterate(padded_text);
+    for (auto field : doc.get_object()) {
+        const std::string_view key = field.unescaped_key().value();
+        simdjson::ondemand::value value = field.value();
+        on_field(key, value);
+    }
+}
+
 /// An integer field; floats are rounded (some servers send 1.5e9), null means unknown.
 inline simdjson::error_code read_int(simdjson::ondemand::value& v, std::optional<std::int64_t>& out) {
     simdjson::ondemand::json_type type;

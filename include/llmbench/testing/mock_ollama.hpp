@@ -207,12 +207,7 @@ private:
 
     static Parsed parse_request(const std::string& body, bool chat) {
         Parsed p;
-        simdjson::ondemand::parser parser;
-        simdjson::padded_string padded(body);
-        auto doc = parser.iterate(padded);
-        for (auto field : doc.get_object()) {
-            const std::string_view key = field.unescaped_key().value();
-            simdjson::ondemand::value value = field.value();
+        detail::for_each_field(body, [&](std::string_view key, simdjson::ondemand::value& value) {
             if (key == "model") {
                 p.model = std::string(value.get_string().value());
             } else if (key == "prompt" && !chat) {
@@ -234,7 +229,7 @@ private:
                     else if (name == "num_ctx") p.num_ctx = option.value().get_int64().value();
                 }
             }
-        }
+        });
         return p;
     }
 
@@ -277,13 +272,9 @@ private:
             log_request(req, clock::now());
             std::string model;
             try {
-                simdjson::ondemand::parser parser;
-                simdjson::padded_string padded(req.body);
-                auto doc = parser.iterate(padded);
-                for (auto field : doc.get_object()) {
-                    const std::string_view key = field.unescaped_key().value();
-                    if (key == "model" || key == "name") model = std::string(field.value().get_string().value());
-                }
+                detail::for_each_field(req.body, [&](std::string_view key, simdjson::ondemand::value& value) {
+                    if (key == "model" || key == "name") model = std::string(value.get_string().value());
+                });
             } catch (const simdjson::simdjson_error& e) {
                 return json_reply(res, 400, error_body(e.what()));
             }

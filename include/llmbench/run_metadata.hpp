@@ -20,6 +20,7 @@
 #endif
 
 #include "llmbench/detail/sha256.hpp"
+#include "llmbench/detail/utc_time.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
 #include "llmbench/ollama_client.hpp"
@@ -105,12 +106,7 @@ inline std::string run_command(const std::string& command) {
 
 inline std::string utc_now_iso8601() {
     const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-#if defined(_WIN32)
-    gmtime_s(&tm, &t);
-#else
-    gmtime_r(&t, &tm);
-#endif
+    const std::tm tm = detail::utc_tm(t);
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
@@ -136,7 +132,7 @@ inline HostInfo HostInfo::probe() {
     if (auto cpu = detail::field_value(detail::read_file("/proc/cpuinfo"), "model name", ':'); !cpu.empty())
         h.cpu_model = cpu;
     if (auto mem = detail::field_value(detail::read_file("/proc/meminfo"), "MemTotal", ':'); !mem.empty())
-        h.total_ram_bytes = std::stoll(mem) * 1024;  // "32768000 kB"
+        h.total_ram_bytes = std::strtoll(mem.c_str(), nullptr, 10) * 1024;  // "32768000 kB"
 #elif defined(__APPLE__)
     char brand[256] = {};
     std::size_t size = sizeof brand;

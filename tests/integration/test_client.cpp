@@ -163,8 +163,13 @@ TEST_CASE("the mock's lines have the field order of a real Ollama 0.5.12 stream"
     const auto real_chat = key_order(test_util::read_capture("ollama_chat_stream.txt").body);
     CHECK(chat.front() == real_chat.front());
     CHECK(chat.back() == real_chat.back());
-    const auto unknown = body_of("/api/generate", R"({"model":"no-such-model:latest","prompt":"hi"})");
-    CHECK(unknown == test_util::read_capture("ollama_error_unknown_model_generate.txt").body);
+    // Error bodies are byte for byte those of the real server.
+    CHECK(body_of("/api/generate", R"({"model":"no-such-model","prompt":"hi"})") ==
+          test_util::read_capture("ollama_error_unknown_model_generate.txt").body);
+    CHECK(body_of("/api/chat", R"({"model":"no-such-model","messages":[{"role":"user","content":"hi"}]})") ==
+          test_util::read_capture("ollama_error_unknown_model_chat.txt").body);
+    CHECK(body_of("/api/show", R"({"model":"no-such-model"})") ==
+          test_util::read_capture("ollama_error_unknown_model_show.txt").body);
 }
 
 TEST_CASE("a repeated prompt hits the mock's prompt cache and is flagged") {

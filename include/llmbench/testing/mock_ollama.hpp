@@ -2,7 +2,8 @@
 //
 // Speaks Ollama's native API as captured from a real v0.5.12 server: chunked NDJSON with
 // the same field order, nanosecond durations measured from its own sleeps, real per-token
-// delays, the metadata endpoints, and scripted faults. It records when it wrote every
+// delays, the metadata endpoints, and scripted faults. (cpp-httplib adds a Keep-Alive
+// header that Ollama does not send; bodies and the other headers match.) It records when it wrote every
 // chunk, so tests can check the client's clock against ground truth. Its numbers say
 // nothing about any real model.
 #pragma once
@@ -26,6 +27,7 @@
 #include <simdjson.h>
 
 #include "llmbench/detail/json_parse.hpp"
+#include "llmbench/detail/utc_time.hpp"
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
@@ -139,8 +141,7 @@ private:
         const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
         const std::time_t t = std::chrono::system_clock::to_time_t(secs);
-        std::tm tm{};
-        gmtime_r(&t, &tm);
+        const std::tm tm = detail::utc_tm(t);
         char buf[64];
         std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
         char frac[16];
@@ -150,8 +151,7 @@ private:
 
     static std::string http_date() {
         const std::time_t t = std::time(nullptr);
-        std::tm tm{};
-        gmtime_r(&t, &tm);
+        const std::tm tm = detail::utc_tm(t);
         char buf[64];
         std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
         return buf;
@@ -372,8 +372,10 @@ private:
         log->model = p.model;
         if (!has_model(p.model)) {
             log->status = 404;
-            return json_reply(res, 404, error_body(chat ? "model \"" + p.model + "\" not found, try pulling it first"
-                                                        : "model '" + p.model + "' not found"));
+            // Ollama names the model with its tag in generate/chat errors (0.5.12 wording).
+            const std::string tagged = p.model.find(':') == std::string::npos ? p.model + ":latest" : p.model;
+            return json_reply(res, 404, error_body(chat ? "model \"" + tagged + "\" not found, try pulling it first"
+                                                        : "model '" + tagged + "' not found"));
         }
         MockFault fault = MockFault::none;
         {

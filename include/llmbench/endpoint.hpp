@@ -16,14 +16,13 @@ struct Endpoint {
     int port = 11434;
     std::string base_path;  ///< without leading or trailing '/', usually empty
 
-    /// "http://127.0.0.1:11434" (IPv6 hosts in brackets), plus "/base_path" when set.
-    std::string url() const {
-        std::string out = scheme + "://";
-        out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
-        out += ":" + std::to_string(port);
-        if (!base_path.empty()) out += "/" + base_path;
-        return out;
+    /// "127.0.0.1:11434", IPv6 hosts in brackets.
+    std::string authority() const {
+        return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
     }
+
+    /// "http://127.0.0.1:11434", plus "/base_path" when set.
+    std::string url() const { return scheme + "://" + authority() + (base_path.empty() ? "" : "/" + base_path); }
 };
 
 /// How long to wait, in seconds. A cold model load or a long prefill sends nothing for

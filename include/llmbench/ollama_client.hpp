@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -171,7 +172,7 @@ public:
     /// The server named by OLLAMA_HOST, else 127.0.0.1:11434.
     OllamaClient() : OllamaClient(endpoint_from_env()) {}
     explicit OllamaClient(Endpoint endpoint, ClientOptions options = {})
-        : endpoint_(std::move(endpoint)), options_(options), http_(endpoint_.url()) {
+        : endpoint_(std::move(endpoint)), options_(options), http_(make_http(endpoint_)) {
         const auto& t = options_.timeouts;
         http_.set_connection_timeout(to_duration(t.connect_s));
         // The stall guard enforces first-byte and idle deadlines; httplib's own read
@@ -277,6 +278,15 @@ public:
     StreamResult unload(const std::string& model) { return load(model, std::string("0")); }
 
 private:
+    static httplib::Client make_http(const Endpoint& endpoint) {
+        try {
+            return httplib::Client(endpoint.scheme + "://" + endpoint.authority());
+        } catch (const std::invalid_argument&) {  // cpp-httplib built without OpenSSL rejects https
+            throw error(errc::usage, "cannot use " + endpoint.url() + ": this cpp-httplib was built without " +
+                                         endpoint.scheme + " support");
+        }
+    }
+
     static std::string seconds_text(double seconds) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%g s", seconds);

@@ -44,3 +44,17 @@ TEST_CASE("endpoint_from_env reads OLLAMA_HOST") {
     ::unsetenv("OLLAMA_HOST");
     CHECK(llmbench::endpoint_from_env().url() == "http://127.0.0.1:11434");
 }
+
+#include <llmbench/ollama_client.hpp>
+
+TEST_CASE("a base path is kept out of the authority; the client accepts IPv6 and https endpoints") {
+    const auto ep = parse_ollama_host("https://[::1]:8443/ollama");
+    CHECK(ep.authority() == "[::1]:8443");
+    CHECK(ep.url() == "https://[::1]:8443/ollama");
+    CHECK_NOTHROW(llmbench::OllamaClient{parse_ollama_host("[::1]:11434")});
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    CHECK_NOTHROW(llmbench::OllamaClient{ep});
+#else
+    CHECK_THROWS_AS(llmbench::OllamaClient{ep}, llmbench::error);
+#endif
+}

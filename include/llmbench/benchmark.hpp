@@ -149,7 +149,7 @@ public:
     }
 
     /// Loads the model (empty prompt) so the first timed request does not pay for it.
-    StreamResult preload() { return client_.load(config_.model, config_.keep_alive); }
+    StreamResult preload() { return client_.load(config_.model, config_.keep_alive, config_.options); }
 
     MetricsAccumulator run() {
         MetricsAccumulator acc;

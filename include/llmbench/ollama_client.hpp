@@ -264,11 +264,15 @@ public:
     }
 
     /// Loads `model` without generating (an empty prompt) and keeps it for `keep_alive`.
+    /// Pass the benchmark's options: load-time ones (num_ctx, num_gpu, ...) decide how the
+    /// model is loaded, and a later request with different ones would reload it.
     /// The result's server.load_duration_ns tells how long the load took.
-    StreamResult load(const std::string& model, const std::optional<std::string>& keep_alive = std::nullopt) {
+    StreamResult load(const std::string& model, const std::optional<std::string>& keep_alive = std::nullopt,
+                      const Options& options = {}) {
         GenerateRequest r;
         r.model = model;
         r.keep_alive = keep_alive;
+        r.options = options;
         r.stream = false;
         StreamTimer timer;
         return stream("/api/generate", r.to_json(), model, timer, {});

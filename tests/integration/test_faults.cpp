@@ -155,3 +155,24 @@ TEST_CASE("a stop flag ends the benchmark after the current run") {
     CHECK(bench.interrupted());
     CHECK(acc.runs_ok() == 3);
 }
+
+TEST_CASE("preloading uses the benchmark's load-time options, so the timed runs do not reload") {
+    MockConfig cfg;
+    cfg.load_delay = 50ms;
+    MockOllama mock(cfg);
+    OllamaClient client(mock.endpoint());
+    BenchmarkConfig bc;
+    bc.model = "llama3.1:8b";
+    bc.prompts = {{"a", "x", {}, {}}};
+    bc.runs = 2;
+    bc.warmup = 0;
+    bc.options.num_ctx = 8192;
+    Benchmark bench(client, bc);
+    REQUIRE(bench.preload().ok());
+    REQUIRE(client.running().size() == 1);
+    CHECK(client.running()[0].context_length == 8192);
+    std::vector<RunRecord> records;
+    bench.on_record([&](const RunRecord& r) { records.push_back(r); }).run();
+    REQUIRE(records.size() == 2);
+    for (const auto& r : records) CHECK(r.load_s().value() < 0.040);  // warm: no 50 ms reload
+}

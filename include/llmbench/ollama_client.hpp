@@ -309,7 +309,9 @@ private:
         if (err == httplib::Error::ConnectionTimeout)
             return error(errc::timeout, "connecting to " + endpoint_.url() + " timed out after " +
                                             seconds_text(options_.timeouts.connect_s));
-        return error(errc::connect, "cannot reach Ollama at " + endpoint_.url() + " (" + httplib::to_string(err) +
+        const std::string why = err == httplib::Error::Connection ? "connection refused or host unreachable"
+                                                                  : "cpp-httplib: " + httplib::to_string(err);
+        return error(errc::connect, "cannot reach Ollama at " + endpoint_.url() + " (" + why +
                                         "): is it running? Start it with `ollama serve`, or set OLLAMA_HOST / --host");
     }
 

@@ -210,12 +210,10 @@ inline RunRecord make_run_record(const StreamResult& result, const StreamTimer& 
     r.wall_s = timer.wall_s();
     r.content_chunks = timer.content_chunks();
     r.decode_window_s = timer.decode_window_s();
-    if (!timer.gaps_s().empty()) {
-        std::vector<double> gaps = timer.gaps_s();
-        std::sort(gaps.begin(), gaps.end());
-        r.itl_p50_s = percentile_sorted(gaps, 50);
-        r.itl_p95_s = percentile_sorted(gaps, 95);
-        r.itl_max_s = gaps.back();
+    if (const Stats gaps = timer.gap_stats(); gaps.n > 0) {
+        r.itl_p50_s = gaps.p50;
+        r.itl_p95_s = gaps.p95;
+        r.itl_max_s = gaps.max;
     }
     r.server = result.server;
     r.done_reason = result.done_reason;

@@ -73,6 +73,8 @@ public:
     std::size_t content_chunks() const { return content_chunks_; }
     /// Gaps between consecutive content chunks (inter-chunk latency), in seconds.
     const std::vector<double>& gaps_s() const { return gaps_s_; }
+    /// n, mean, p50, p95, max, ... of gaps_s() (empty Stats when fewer than two chunks).
+    Stats gap_stats() const { return compute_stats(gaps_s_); }
     /// Content chunks per second after the first: (chunks - 1) / decode window. Chunks are
     /// usually, but not always, single tokens.
     std::optional<double> chunks_per_s() const {

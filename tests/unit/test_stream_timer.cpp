@@ -26,6 +26,11 @@ TEST_CASE("StreamTimer derives TTFT, wall time and inter-chunk gaps from injecte
     CHECK(timer.gaps_s()[0] == Approx(0.010));
     CHECK(timer.gaps_s()[1] == Approx(0.030));
     CHECK(*timer.decode_window_s() == Approx(0.040));
+    const auto gaps = timer.gap_stats();
+    CHECK(gaps.n == 2);
+    CHECK(gaps.p50 == Approx(0.020));  // halfway between 10 ms and 30 ms
+    CHECK(gaps.p95 == Approx(0.029));
+    CHECK(gaps.max == Approx(0.030));
     CHECK(*timer.chunks_per_s() == Approx(2 / 0.040));
 }
 

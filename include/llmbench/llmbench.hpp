@@ -9,6 +9,7 @@
 #include "llmbench/json.hpp"
 #include "llmbench/metrics.hpp"
 #include "llmbench/ollama_client.hpp"
+#include "llmbench/prompts.hpp"
 #include "llmbench/report/console_table.hpp"
 #include "llmbench/response.hpp"
 #include "llmbench/run_metadata.hpp"

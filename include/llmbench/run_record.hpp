@@ -1,7 +1,6 @@
 // llmbench/run_record.hpp - one measured request: client timings, server fields, flags.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -1,4 +1,4 @@
-#include <llmbench/benchmark.hpp>
+#include <llmbench/prompts.hpp>
 
 #include <doctest/doctest.h>
 

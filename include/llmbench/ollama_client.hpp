@@ -5,6 +5,8 @@
 // a measurement); metadata calls (version, show, ...) throw llmbench::error instead.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>

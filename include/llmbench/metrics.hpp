@@ -88,12 +88,12 @@ struct Summary {
     }
 };
 
-/// Collects records and summarises them. Warm-up runs are ignored; failed runs are
-/// counted by kind and kept out of the timing statistics.
+/// Collects records and summarises them. Warm-up and superseded runs are ignored; failed
+/// runs are counted by kind and kept out of the timing statistics.
 class MetricsAccumulator {
 public:
     void add(const RunRecord& record) {
-        if (record.warmup) return;
+        if (record.warmup || record.superseded) return;
         if (!record.ok) {
             ++failed_;
             ++failures_[record.error_kind ? to_string(*record.error_kind) : "unknown"];

@@ -28,6 +28,17 @@ struct RunFlags {
     bool short_output = false;
     /// Client TTFT < server load + prompt_eval durations: the server's clock or fields are off.
     bool ttft_below_server = false;
+    /// The server evaluated far fewer prompt tokens than were sent (< 90% of the target), or
+    /// the prompt cannot fit num_ctx: Ollama silently cuts such prompts and still answers 200.
+    bool truncation_suspected = false;
+};
+
+/// Where a run sits in an experiment matrix.
+struct CellCoordinates {
+    std::string model;
+    std::optional<int> num_ctx;        ///< nullopt: the server's default
+    std::optional<int> prompt_tokens;  ///< target prompt length
+    std::optional<int> num_predict;
 };
 
 /// Where a run sits in a benchmark; copied into its record.
@@ -46,6 +57,10 @@ struct RunRecord {
     std::string prompt_id;
     int run_index = 0;
     bool warmup = false;
+    std::optional<CellCoordinates> cell;
+    std::optional<std::int64_t> prompt_tokens_target;  ///< synthetic prompts: the length asked for
+    int attempt = 0;          ///< 0, or 1..N for re-runs of a short reply
+    bool superseded = false;  ///< replaced by a re-run (kept in the output, left out of statistics)
 
     bool ok = false;
     std::optional<errc> error_kind;
@@ -118,7 +133,21 @@ struct RunRecord {
             .kv("model", model)
             .kv("prompt_id", prompt_id)
             .kv("run", run_index)
-            .kv("warmup", warmup)
+            .kv("warmup", warmup);
+        w.key("cell");
+        if (cell) {
+            w.begin_object()
+                .kv("model", cell->model)
+                .kv("num_ctx", cell->num_ctx)
+                .kv("prompt_tokens", cell->prompt_tokens)
+                .kv("num_predict", cell->num_predict)
+                .end_object();
+        } else {
+            w.null();
+        }
+        w.kv("prompt_tokens_target", prompt_tokens_target)
+            .kv("attempt", attempt)
+            .kv("superseded", superseded)
             .kv("ok", ok);
         w.key("error");
         if (error_kind) {
@@ -164,6 +193,7 @@ struct RunRecord {
             .kv("prompt_cache_suspected", flags.prompt_cache_suspected)
             .kv("short_output", flags.short_output)
             .kv("ttft_below_server", flags.ttft_below_server)
+            .kv("truncation_suspected", flags.truncation_suspected)
             .end_object();
         w.end_object();
     }
@@ -246,6 +276,11 @@ inline void flag_run(RunRecord& r, const RunRecord* first) {
         if (first_rate && this_rate && *this_rate > 20 * *first_rate) cached = true;
     }
     r.flags.prompt_cache_suspected = cached;
+    if (r.prompt_tokens_target && s.prompt_eval_count && !cached &&
+        static_cast<double>(*s.prompt_eval_count) < 0.9 * static_cast<double>(*r.prompt_tokens_target))
+        r.flags.truncation_suspected = true;
+    if (r.cell && r.cell->num_ctx && r.prompt_tokens_target && *r.prompt_tokens_target >= *r.cell->num_ctx)
+        r.flags.truncation_suspected = true;
 }
 
 }  // namespace llmbench

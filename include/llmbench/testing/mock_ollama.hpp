@@ -45,6 +45,7 @@ enum class MockFault {
     giant_final_line,  ///< the final line carries a `context` array of `giant_line_bytes`
     invalid_utf8,      ///< one token's text holds bytes that are not UTF-8
     malformed_json,    ///< a truncated JSON object line after some tokens
+    short_reply,       ///< the "model" stops by itself (done_reason "stop") after some tokens
 };
 
 struct MockConfig {
@@ -429,9 +430,12 @@ private:
         s->log = log;
         s->load_ns = ns_between(entry, loaded_at);
         s->prompt_tokens = count_tokens(p.prompt);
+        // A prompt over the context is cut silently, keeping half the window (ollama #17427).
+        const std::int64_t num_ctx = p.num_ctx.value_or(4096);
+        if (s->prompt_tokens >= num_ctx) s->prompt_tokens = num_ctx / 2;
         const std::int64_t evaluated = cache_hit ? 1 : s->prompt_tokens;
         if (cache_hit && config_.cache_hit_counts_new_tokens_only) s->prompt_tokens = 1;
-        s->tokens = config_.natural_tokens;
+        s->tokens = fault == MockFault::short_reply ? config_.fault_after_tokens : config_.natural_tokens;
         if (p.num_predict && *p.num_predict >= 0 && *p.num_predict <= s->tokens) {
             s->tokens = static_cast<int>(*p.num_predict);
             s->done_reason = "length";

@@ -1,0 +1,357 @@
+// llmbench/matrix.hpp - the experiment matrix: models x num_ctx x prompt length x output length.
+//
+// Each cell gets synthetic prompts calibrated to its target length with the server's own
+// token counts, a unique prefix per run (so prefill is measured cold), reload detection
+// when the model or num_ctx changes, warm-up, and optional re-runs of short replies.
+#pragma once
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "llmbench/endpoint.hpp"
+#include "llmbench/error.hpp"
+#include "llmbench/json.hpp"
+#include "llmbench/metrics.hpp"
+#include "llmbench/ollama_client.hpp"
+#include "llmbench/run_record.hpp"
+#include "llmbench/stream_timer.hpp"
+#include "llmbench/synthetic_prompt.hpp"
+
+namespace llmbench {
+
+struct MatrixSpec {
+    std::vector<std::string> models;
+    std::vector<int> num_ctx;        ///< empty: the server's default context
+    std::vector<int> prompt_tokens;  ///< target prompt lengths, in the server's tokens
+    std::vector<int> num_predict;    ///< output lengths
+    int runs = 3;                    ///< timed runs per cell
+    int warmup = 1;                  ///< untimed runs per cell (at least 1 after a reload)
+    Options options;                 ///< sampling options; num_ctx and num_predict come from the cell
+    std::optional<std::string> keep_alive = std::string("30m");
+    bool allow_prompt_cache = false;  ///< same prompt for every run of a cell (no unique prefix)
+    bool cold = false;                ///< unload the model before every timed run
+    int retry_short = 0;              ///< re-run a reply shorter than num_predict up to N times, with another seed
+    std::uint64_t seed = 1;           ///< for the synthetic text
+    double calibration_tolerance = 0.02;  ///< or one word's tokens, whichever is larger
+    int calibration_max_requests = 8;
+    std::string backend_label = "ollama";
+};
+
+/// Parses "4096,32768" into numbers; names `what` in errors.
+inline std::vector<int> parse_int_list(std::string_view text, const std::string& what) {
+    std::vector<int> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        auto comma = text.find(',', start);
+        if (comma == std::string_view::npos) comma = text.size();
+        const std::string item(detail::trim(text.substr(start, comma - start), " \t"));
+        char* end = nullptr;
+        const long v = std::strtol(item.c_str(), &end, 10);
+        if (item.empty() || end != item.c_str() + item.size() || v < 1 || v > 10'000'000)
+            throw error(errc::usage, what + ": '" + item + "' is not a positive whole number (in '" + std::string(text) + "')");
+        out.push_back(static_cast<int>(v));
+        start = comma + 1;
+    }
+    return out;
+}
+
+/// Parses "a,b" into non-empty strings; names `what` in errors.
+inline std::vector<std::string> parse_string_list(std::string_view text, const std::string& what) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        auto comma = text.find(',', start);
+        if (comma == std::string_view::npos) comma = text.size();
+        std::string item(detail::trim(text.substr(start, comma - start), " \t"));
+        if (item.empty()) throw error(errc::usage, what + ": empty item in '" + std::string(text) + "'");
+        out.push_back(std::move(item));
+        start = comma + 1;
+    }
+    return out;
+}
+
+/// The cells in run order: grouped by model, then num_ctx, so the model reloads only when
+/// it must; then prompt length and output length.
+inline std::vector<CellCoordinates> plan_cells(const MatrixSpec& spec) {
+    if (spec.models.empty()) throw error(errc::usage, "matrix: no models");
+    if (spec.prompt_tokens.empty()) throw error(errc::usage, "matrix: no prompt lengths");
+    if (spec.num_predict.empty()) throw error(errc::usage, "matrix: no output lengths");
+    if (spec.runs < 1) throw error(errc::usage, "matrix: runs must be at least 1");
+    if (spec.warmup < 0 || spec.retry_short < 0) throw error(errc::usage, "matrix: warmup and retry_short must not be negative");
+    std::vector<std::optional<int>> contexts;
+    for (int c : spec.num_ctx) contexts.emplace_back(c);
+    if (contexts.empty()) contexts.emplace_back(std::nullopt);
+    std::vector<CellCoordinates> cells;
+    for (const auto& model : spec.models)
+        for (const auto& ctx : contexts)
+            for (int p : spec.prompt_tokens)
+                for (int n : spec.num_predict) cells.push_back(CellCoordinates{model, ctx, p, n});
+    return cells;
+}
+
+/// Requests the matrix sends at least: per cell, warm-up and timed runs, plus a few
+/// calibration requests per (model, num_ctx, prompt length). Re-runs come on top.
+inline std::size_t planned_requests(const MatrixSpec& spec) {
+    const auto cells = plan_cells(spec);
+    const std::size_t lengths = spec.models.size() * std::max<std::size_t>(1, spec.num_ctx.size()) * spec.prompt_tokens.size();
+    return cells.size() * static_cast<std::size_t>(spec.warmup + spec.runs) + lengths * 3;
+}
+
+/// How a synthetic prompt was sized against the server's tokenizer.
+struct Calibration {
+    int target_tokens = 0;
+    std::size_t words = 0;
+    std::int64_t actual_tokens = 0;  ///< prompt_eval_count for the final word count
+    int requests = 0;
+    bool within_tolerance = false;
+};
+
+/// What happened to the loaded model when a cell started.
+struct ReloadInfo {
+    bool loaded_before = false;
+    std::optional<std::int64_t> context_before, context_after;
+    std::optional<double> load_s;  ///< load_duration of the preload request
+    bool reloaded = false;         ///< not loaded before, context changed, or load took >= 0.25 s
+};
+
+struct CellResult {
+    CellCoordinates cell;
+    Calibration calibration;
+    ReloadInfo reload;
+    Summary summary;
+    std::size_t reruns = 0;
+
+    void write_json(JsonWriter& w) const {
+        w.begin_object().kv("type", "cell").kv("schema_version", schema_version);
+        w.key("cell")
+            .begin_object()
+            .kv("model", cell.model)
+            .kv("num_ctx", cell.num_ctx)
+            .kv("prompt_tokens", cell.prompt_tokens)
+            .kv("num_predict", cell.num_predict)
+            .end_object();
+        w.key("calibration")
+            .begin_object()
+            .kv("target_tokens", calibration.target_tokens)
+            .kv("actual_tokens", calibration.actual_tokens)
+            .kv("words", calibration.words)
+            .kv("requests", calibration.requests)
+            .kv("within_tolerance", calibration.within_tolerance)
+            .end_object();
+        w.key("reload")
+            .begin_object()
+            .kv("reloaded", reload.reloaded)
+            .kv("loaded_before", reload.loaded_before)
+            .kv("context_before", reload.context_before)
+            .kv("context_after", reload.context_after)
+            .kv("load_s", reload.load_s)
+            .end_object();
+        w.kv("reruns", reruns).key("summary");
+        summary.write_json(w);
+        w.end_object();
+    }
+    std::string to_json() const {
+        JsonWriter w;
+        write_json(w);
+        return w.take();
+    }
+};
+
+class MatrixRunner {
+public:
+    using RecordCallback = std::function<void(const RunRecord&)>;
+    using CellCallback = std::function<void(const CellResult&)>;
+
+    MatrixRunner(OllamaClient& client, MatrixSpec spec) : client_(client), spec_(std::move(spec)), cells_(plan_cells(spec_)) {}
+
+    const std::vector<CellCoordinates>& cells() const noexcept { return cells_; }
+
+    MatrixRunner& on_record(RecordCallback f) {
+        on_record_ = std::move(f);
+        return *this;
+    }
+    MatrixRunner& on_cell(CellCallback f) {
+        on_cell_ = std::move(f);
+        return *this;
+    }
+    MatrixRunner& stop_when(const std::atomic<bool>* flag) {
+        stop_ = flag;
+        return *this;
+    }
+    bool interrupted() const noexcept { return interrupted_; }
+
+    std::vector<CellResult> run() {
+        std::vector<CellResult> results;
+        for (const auto& cell : cells_) {
+            if (stopped()) break;
+            results.push_back(run_cell(cell));
+            if (on_cell_) on_cell_(results.back());
+        }
+        return results;
+    }
+
+    /// The prompt for a run: "Request NNNNNNNNN." then the text. A different nonce changes
+    /// the very first tokens, so no prompt cache can reuse any prefix; nine digits keep the
+    /// prefix the same length (and token count) for every nonce.
+    static std::string prompt_text(std::size_t words, std::uint64_t text_seed, std::uint64_t nonce) {
+        char prefix[48];
+        std::snprintf(prefix, sizeof prefix, "Request %09llu. ", static_cast<unsigned long long>(100000000 + nonce % 900000000));
+        return prefix + synthetic_text(words, text_seed);
+    }
+
+private:
+    bool stopped() {
+        if (stop_ != nullptr && stop_->load()) interrupted_ = true;
+        return interrupted_;
+    }
+
+    Options cell_options(const CellCoordinates& cell) const {
+        Options o = spec_.options;
+        o.num_ctx = cell.num_ctx;
+        o.num_predict = cell.num_predict;
+        return o;
+    }
+
+    std::optional<RunningModel> loaded(const std::string& model) {
+        for (auto& r : client_.running())
+            if (r.name == model || r.name == model + ":latest") return r;
+        return std::nullopt;
+    }
+
+    ReloadInfo ensure_loaded(const CellCoordinates& cell) {
+        ReloadInfo info;
+        const auto before = loaded(cell.model);
+        info.loaded_before = before.has_value();
+        if (before) info.context_before = before->context_length;
+        const StreamResult load = client_.load(cell.model, spec_.keep_alive, cell_options(cell));
+        if (load.server.load_duration_ns) info.load_s = static_cast<double>(*load.server.load_duration_ns) / 1e9;
+        if (const auto after = loaded(cell.model)) info.context_after = after->context_length;
+        info.reloaded = !info.loaded_before || info.context_before != info.context_after ||
+                        (info.load_s && *info.load_s >= 0.25);
+        return info;
+    }
+
+    /// One request with num_predict 1; returns prompt_eval_count, or 0 when unknown.
+    std::int64_t count_tokens(const CellCoordinates& cell, std::size_t words) {
+        GenerateRequest req;
+        req.model = cell.model;
+        req.prompt = prompt_text(words, spec_.seed, ++nonce_);
+        req.options = cell_options(cell);
+        req.options.num_predict = 1;
+        req.keep_alive = spec_.keep_alive;
+        StreamTimer timer;
+        const StreamResult r = client_.generate(req, timer);
+        return r.ok() && r.server.prompt_eval_count ? *r.server.prompt_eval_count : 0;
+    }
+
+    /// Finds the word count whose prompt the server counts as the target (within tolerance):
+    /// two points give tokens per word and the template overhead, then Newton steps.
+    Calibration calibrate(const CellCoordinates& cell) {
+        const int target = cell.prompt_tokens.value_or(0);
+        const std::string key = cell.model + "|" + std::to_string(cell.num_ctx.value_or(0)) + "|" + std::to_string(target);
+        if (auto it = calibrations_.find(key); it != calibrations_.end()) return it->second;
+        Calibration c;
+        c.target_tokens = target;
+        std::size_t w0 = std::max<std::size_t>(2, static_cast<std::size_t>(target / 1.3));
+        std::size_t w1 = std::max<std::size_t>(1, w0 / 2);
+        const std::int64_t c0 = count_tokens(cell, w0), c1 = count_tokens(cell, w1);
+        c.requests = 2;
+        double per_word = (c0 > c1 && w0 > w1) ? static_cast<double>(c0 - c1) / static_cast<double>(w0 - w1) : 1.3;
+        // Text moves in whole words, so a short target may not be reachable within 2%.
+        const double tolerance = std::max(spec_.calibration_tolerance * target, per_word);
+        auto within = [&](std::int64_t count) { return std::fabs(static_cast<double>(count - target)) <= tolerance + 0.5; };
+        c.words = w0;
+        c.actual_tokens = c0;
+        while (!within(c.actual_tokens) && c.requests < spec_.calibration_max_requests && c.actual_tokens > 0) {
+            const double step = static_cast<double>(target - c.actual_tokens) / per_word;
+            const auto next = static_cast<std::size_t>(std::max(1.0, std::round(static_cast<double>(c.words) + step)));
+            if (next == c.words) break;
+            c.words = next;
+            c.actual_tokens = count_tokens(cell, c.words);
+            ++c.requests;
+        }
+        c.within_tolerance = within(c.actual_tokens);
+        calibrations_[key] = c;
+        return c;
+    }
+
+    RunRecord measure(const CellCoordinates& cell, const Calibration& cal, int run_index, bool warmup, int attempt,
+                      std::uint64_t nonce) {
+        GenerateRequest req;
+        req.model = cell.model;
+        req.options = cell_options(cell);
+        if (attempt > 0) req.options.seed = spec_.options.seed.value_or(0) + 1000 * attempt;
+        req.keep_alive = spec_.keep_alive;
+        req.prompt = prompt_text(cal.words, spec_.seed, nonce);
+        if (spec_.cold && !warmup) client_.unload(cell.model);
+        StreamTimer timer;
+        const StreamResult result = client_.generate(req, timer);
+        const std::string id = "cell" + std::to_string(cell_index_) + "/" + std::to_string(cell.prompt_tokens.value_or(0)) +
+                               "x" + std::to_string(cell.num_predict.value_or(0));
+        RunRecord record = make_run_record(result, timer,
+                                           RunContext{spec_.backend_label, cell.model, id, run_index, warmup, cell.num_predict});
+        record.cell = cell;
+        record.prompt_tokens_target = cell.prompt_tokens;
+        record.attempt = attempt;
+        // Comparing with the cell's first run only means something when the prompt repeats.
+        flag_run(record, spec_.allow_prompt_cache && first_of_cell_ ? &*first_of_cell_ : nullptr);
+        if (!first_of_cell_ && record.ok) first_of_cell_ = record;
+        return record;
+    }
+
+    CellResult run_cell(const CellCoordinates& cell) {
+        CellResult out;
+        out.cell = cell;
+        out.reload = ensure_loaded(cell);
+        first_of_cell_.reset();
+        out.calibration = calibrate(cell);
+        MetricsAccumulator acc;
+        auto emit = [&](const RunRecord& r) {
+            acc.add(r);
+            if (on_record_) on_record_(r);
+        };
+        const std::uint64_t cell_nonce = ++nonce_;
+        const int warmups = std::max(spec_.warmup, out.reload.reloaded ? 1 : 0);
+        for (int i = 0; i < warmups && !stopped(); ++i)
+            emit(measure(cell, out.calibration, i, true, 0, spec_.allow_prompt_cache ? cell_nonce : ++nonce_));
+        for (int run = 0; run < spec_.runs && !stopped(); ++run) {
+            for (int attempt = 0;; ++attempt) {
+                RunRecord r = measure(cell, out.calibration, run, false, attempt,
+                                      spec_.allow_prompt_cache ? cell_nonce : ++nonce_);
+                const bool retry = r.ok && r.flags.short_output && attempt < spec_.retry_short;
+                r.superseded = retry;
+                emit(r);
+                if (!retry) break;
+                ++out.reruns;
+            }
+        }
+        out.summary = acc.summary();
+        ++cell_index_;
+        return out;
+    }
+
+    OllamaClient& client_;
+    MatrixSpec spec_;
+    std::vector<CellCoordinates> cells_;
+    RecordCallback on_record_;
+    CellCallback on_cell_;
+    const std::atomic<bool>* stop_ = nullptr;
+    bool interrupted_ = false;
+    std::uint64_t nonce_ = 0;
+    std::size_t cell_index_ = 0;
+    std::map<std::string, Calibration> calibrations_;
+    std::optional<RunRecord> first_of_cell_;
+};
+
+}  // namespace llmbench

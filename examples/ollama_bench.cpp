@@ -11,57 +11,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include <atomic>
-#include <csignal>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
-namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_sigint(int) {
-    g_stop = true;
-    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once
-}
-
-/// Writes each JSON line to stdout and, with --output, to a file; flushed per line.
-class JsonLines {
-public:
-    explicit JsonLines(const std::string& path) {
-        if (path.empty()) return;
-        file_.open(path, std::ios::out | std::ios::trunc);
-        if (!file_) throw llmbench::error(llmbench::errc::io, "cannot write output file '" + path + "'");
-    }
-    void write(const std::string& json) {
-        std::cout << json << '\n' << std::flush;
-        if (file_.is_open()) file_ << json << '\n' << std::flush;
-    }
-
-private:
-    std::ofstream file_;
-};
-
-std::string fmt(const std::optional<double>& v, const char* unit, int decimals) {
-    if (!v) return std::string("-") + unit;
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f%s", decimals, *v, unit);
-    return buf;
-}
-
-llmbench::testing::MockConfig demo_config() {
-    using namespace std::chrono_literals;
-    llmbench::testing::MockConfig cfg;
-    cfg.load_delay = 300ms;
-    cfg.first_token_delay = 20ms;
-    cfg.prefill_per_token = 50us;
-    cfg.token_delay = 500us;
-    cfg.natural_tokens = 1000;
-    return cfg;
-}
-
-}  // namespace
+#include "example_support.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"ollama-bench: time to first token, token rates and latency of an Ollama model, with honest statistics"};
@@ -116,12 +69,12 @@ int main(int argc, char** argv) {
         config.options = opt;
         config.keep_alive = keep_alive;
         config.preload = false;  // done below, before the metadata is read
-        JsonLines out(output);
+        example::JsonLines out(output);
 
         std::unique_ptr<llmbench::testing::MockOllama> mock;
         llmbench::Endpoint endpoint = host.empty() ? llmbench::endpoint_from_env() : llmbench::parse_ollama_host(host);
         if (demo) {
-            mock = std::make_unique<llmbench::testing::MockOllama>(demo_config());
+            mock = std::make_unique<llmbench::testing::MockOllama>(example::demo_config());
             endpoint = mock->endpoint();
             config.backend_label = "mock";
             if (!quiet)
@@ -147,18 +100,18 @@ int main(int argc, char** argv) {
         meta.command_line.assign(argv, argv + argc);
         out.write(meta.to_json());
 
-        std::signal(SIGINT, on_sigint);
+        example::stop_on_ctrl_c();
         std::size_t done = 0;
         const std::size_t total = bench.total_runs();
-        bench.stop_when(&g_stop).on_record([&](const llmbench::RunRecord& r) {
+        bench.stop_when(&example::stop_requested).on_record([&](const llmbench::RunRecord& r) {
             out.write(r.to_json());
             if (!r.warmup) ++done;
             if (quiet) return;
             std::cerr << (r.warmup ? "[warm-up] " : "[" + std::to_string(done) + "/" + std::to_string(total) + "] ")
                       << r.prompt_id << " run " << r.run_index << ": ";
             if (r.ok)
-                std::cerr << "ttft " << fmt(r.ttft_s, " s", 3) << ", " << fmt(r.gen_toks_per_s(), " tok/s", 1) << ", wall "
-                          << fmt(r.wall_s, " s", 2) << '\n';
+                std::cerr << "ttft " << example::fixed(r.ttft_s, " s", 3) << ", " << example::fixed(r.gen_toks_per_s(), " tok/s", 1) << ", wall "
+                          << example::fixed(r.wall_s, " s", 2) << '\n';
             else
                 std::cerr << "FAILED (" << llmbench::to_string(*r.error_kind) << "): " << r.error_message << '\n';
         });
@@ -176,7 +129,6 @@ int main(int argc, char** argv) {
         return summary.runs_failed > 0 ? 1 : 0;
     } catch (const llmbench::error& e) {
         std::cerr << "ollama-bench: error: " << e.what() << '\n';
-        const bool unreachable = e.code() == llmbench::errc::connect || e.code() == llmbench::errc::timeout;
-        return unreachable ? 3 : 2;
+        return example::exit_code_for(e);
     }
 }

@@ -7,6 +7,7 @@
 #include "llmbench/error.hpp"
 #include "llmbench/framing.hpp"
 #include "llmbench/json.hpp"
+#include "llmbench/matrix.hpp"
 #include "llmbench/metrics.hpp"
 #include "llmbench/ollama_client.hpp"
 #include "llmbench/prompts.hpp"
@@ -16,4 +17,5 @@
 #include "llmbench/run_record.hpp"
 #include "llmbench/statistics.hpp"
 #include "llmbench/stream_timer.hpp"
+#include "llmbench/synthetic_prompt.hpp"
 #include "llmbench/version.hpp"

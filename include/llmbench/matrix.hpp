@@ -6,9 +6,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -81,6 +83,79 @@ inline std::vector<std::string> parse_string_list(std::string_view text, const s
     return out;
 }
 
+/// Reads a matrix from JSON: {"models": [...], "num_ctx": [...], "prompt_tokens": [...],
+/// "num_predict": [...], "runs", "warmup", "retry_short", "seed", "temperature",
+/// "allow_prompt_cache", "cold"}; every member optional. Errors name `source` and the field.
+inline MatrixSpec parse_matrix_json(std::string_view json, const std::string& source, MatrixSpec spec = {}) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (auto err = parser.parse(json.data(), json.size()).get(doc))
+        throw error(errc::usage, source + ": invalid JSON (" + simdjson::error_message(err) + ")");
+    simdjson::dom::object obj;
+    if (doc.get_object().get(obj)) throw error(errc::usage, source + ": expected a JSON object");
+    for (auto [key, value] : obj) {
+        const std::string where = source + ": field \"" + std::string(key) + "\"";
+        auto ints = [&] {
+            std::vector<int> out;
+            simdjson::dom::array arr;
+            if (value.get_array().get(arr)) throw error(errc::usage, where + " must be an array of whole numbers");
+            for (auto item : arr) {
+                std::int64_t v = 0;
+                if (item.get_int64().get(v) || v < 1 || v > 10'000'000)
+                    throw error(errc::usage, where + " must hold positive whole numbers");
+                out.push_back(static_cast<int>(v));
+            }
+            return out;
+        };
+        auto integer = [&](std::int64_t lo, std::int64_t hi) {
+            std::int64_t v = 0;
+            if (value.get_int64().get(v) || v < lo || v > hi)
+                throw error(errc::usage, where + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
+            return v;
+        };
+        auto flag = [&] {
+            bool b = false;
+            if (value.get_bool().get(b)) throw error(errc::usage, where + " must be true or false");
+            return b;
+        };
+        if (key == "models") {
+            spec.models.clear();
+            simdjson::dom::array arr;
+            if (value.get_array().get(arr)) throw error(errc::usage, where + " must be an array of model tags");
+            for (auto item : arr) {
+                std::string_view tag;
+                if (item.get_string().get(tag) || tag.empty()) throw error(errc::usage, where + " must hold model tags");
+                spec.models.emplace_back(tag);
+            }
+        } else if (key == "num_ctx") {
+            spec.num_ctx = ints();
+        } else if (key == "prompt_tokens") {
+            spec.prompt_tokens = ints();
+        } else if (key == "num_predict") {
+            spec.num_predict = ints();
+        } else if (key == "runs") {
+            spec.runs = static_cast<int>(integer(1, 100000));
+        } else if (key == "warmup") {
+            spec.warmup = static_cast<int>(integer(0, 1000));
+        } else if (key == "retry_short") {
+            spec.retry_short = static_cast<int>(integer(0, 100));
+        } else if (key == "seed") {
+            spec.options.seed = static_cast<int>(integer(0, 2147483647));
+        } else if (key == "temperature") {
+            double t = 0;
+            if (value.get_double().get(t) || t < 0) throw error(errc::usage, where + " must be a number >= 0");
+            spec.options.temperature = t;
+        } else if (key == "allow_prompt_cache") {
+            spec.allow_prompt_cache = flag();
+        } else if (key == "cold") {
+            spec.cold = flag();
+        } else {
+            throw error(errc::usage, source + ": unknown field \"" + std::string(key) + "\"");
+        }
+    }
+    return spec;
+}
+
 /// The cells in run order: grouped by model, then num_ctx, so the model reloads only when
 /// it must; then prompt length and output length.
 inline std::vector<CellCoordinates> plan_cells(const MatrixSpec& spec) {
@@ -121,8 +196,9 @@ struct Calibration {
 struct ReloadInfo {
     bool loaded_before = false;
     std::optional<std::int64_t> context_before, context_after;
-    std::optional<double> load_s;  ///< load_duration of the preload request
-    bool reloaded = false;         ///< not loaded before, context changed, or load took >= 0.25 s
+    std::optional<double> load_s;       ///< server: load_duration of the load request, when reported
+    std::optional<double> load_wall_s;  ///< client: wall time of the load request
+    bool reloaded = false;              ///< not loaded before, context changed, or loading took >= 0.25 s
 };
 
 struct CellResult {
@@ -156,6 +232,7 @@ struct CellResult {
             .kv("context_before", reload.context_before)
             .kv("context_after", reload.context_after)
             .kv("load_s", reload.load_s)
+            .kv("load_wall_s", reload.load_wall_s)
             .end_object();
         w.kv("reruns", reruns).key("summary");
         summary.write_json(w);
@@ -172,6 +249,8 @@ class MatrixRunner {
 public:
     using RecordCallback = std::function<void(const RunRecord&)>;
     using CellCallback = std::function<void(const CellResult&)>;
+    /// Called when a cell's model is loaded, before its first request.
+    using CellStartCallback = std::function<void(const CellCoordinates&, const ReloadInfo&)>;
 
     MatrixRunner(OllamaClient& client, MatrixSpec spec) : client_(client), spec_(std::move(spec)), cells_(plan_cells(spec_)) {}
 
@@ -179,6 +258,10 @@ public:
 
     MatrixRunner& on_record(RecordCallback f) {
         on_record_ = std::move(f);
+        return *this;
+    }
+    MatrixRunner& on_cell_start(CellStartCallback f) {
+        on_cell_start_ = std::move(f);
         return *this;
     }
     MatrixRunner& on_cell(CellCallback f) {
@@ -234,11 +317,13 @@ private:
         const auto before = loaded(cell.model);
         info.loaded_before = before.has_value();
         if (before) info.context_before = before->context_length;
+        const auto t0 = std::chrono::steady_clock::now();
         const StreamResult load = client_.load(cell.model, spec_.keep_alive, cell_options(cell));
+        info.load_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (load.server.load_duration_ns) info.load_s = static_cast<double>(*load.server.load_duration_ns) / 1e9;
         if (const auto after = loaded(cell.model)) info.context_after = after->context_length;
         info.reloaded = !info.loaded_before || info.context_before != info.context_after ||
-                        (info.load_s && *info.load_s >= 0.25);
+                        info.load_s.value_or(0) >= 0.25 || *info.load_wall_s >= 0.25;
         return info;
     }
 
@@ -315,6 +400,7 @@ private:
         out.cell = cell;
         out.reload = ensure_loaded(cell);
         first_of_cell_.reset();
+        if (on_cell_start_) on_cell_start_(cell, out.reload);
         out.calibration = calibrate(cell);
         MetricsAccumulator acc;
         auto emit = [&](const RunRecord& r) {
@@ -346,6 +432,7 @@ private:
     std::vector<CellCoordinates> cells_;
     RecordCallback on_record_;
     CellCallback on_cell_;
+    CellStartCallback on_cell_start_;
     const std::atomic<bool>* stop_ = nullptr;
     bool interrupted_ = false;
     std::uint64_t nonce_ = 0;

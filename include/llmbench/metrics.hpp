@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <string_view>
@@ -50,6 +51,9 @@ struct Summary {
     std::map<std::string, std::size_t> failures_by_kind;
     std::size_t prompt_cache_suspected = 0;
     std::size_t short_outputs = 0;
+    std::size_t prompts_compared = 0;     ///< prompts with two or more successful runs
+    std::size_t identical_outputs = 0;    ///< of those, prompts whose runs all produced the same text
+    std::vector<std::string> warnings;   ///< e.g. too much variance to trust the means
     MetricTable overall;
     std::vector<std::pair<std::string, MetricTable>> per_prompt;  ///< in first-seen order
 
@@ -70,6 +74,13 @@ struct Summary {
         for (const auto& [kind, count] : failures_by_kind) w.kv(kind, count);
         w.end_object();
         w.kv("prompt_cache_suspected_runs", prompt_cache_suspected).kv("short_output_runs", short_outputs);
+        w.key("determinism").begin_object().kv("prompts_compared", prompts_compared).kv("identical_outputs", identical_outputs);
+        w.key("share");
+        if (prompts_compared > 0) w.value(static_cast<double>(identical_outputs) / static_cast<double>(prompts_compared));
+        else w.null();
+        w.end_object().key("warnings").begin_array();
+        for (const auto& text : warnings) w.value(text);
+        w.end_array();
         w.key("percentile_method").value("linear interpolation between closest ranks (numpy default)");
         w.key("metrics");
         write_table_json(w, overall);
@@ -100,6 +111,9 @@ public:
             return;
         }
         ++ok_;
+        auto& outputs = outputs_[record.prompt_id];
+        if (outputs.runs++ == 0) outputs.first_sha256 = record.output_sha256;
+        else if (record.output_sha256 != outputs.first_sha256) outputs.identical = false;
         if (record.flags.prompt_cache_suspected) ++cached_;
         if (record.flags.short_output) ++short_;
         auto& per = prompt_samples(record.prompt_id);
@@ -134,6 +148,20 @@ public:
         s.short_outputs = short_;
         s.overall = table(overall_);
         for (const auto& [id, samples] : per_prompt_) s.per_prompt.emplace_back(id, table(samples));
+        for (const auto& [id, o] : outputs_) {
+            if (o.runs < 2) continue;
+            ++s.prompts_compared;
+            if (o.identical) ++s.identical_outputs;
+        }
+        // Like nanobench: say when the spread is too large for the mean to mean much.
+        if (const Stats* gen = s.find("gen_toks_per_s"); gen != nullptr && gen->n >= 2 && gen->cv > max_cv) {
+            char text[200];
+            std::snprintf(text, sizeof text,
+                          "gen_toks_per_s varies by %.1f%% (CV > %.0f%%): add runs, or idle the machine and check "
+                          "thermal throttling",
+                          gen->cv * 100, max_cv * 100);
+            s.warnings.emplace_back(text);
+        }
         return s;
     }
 
@@ -154,7 +182,15 @@ private:
         return per_prompt_.back().second;
     }
 
+    static constexpr double max_cv = 0.05;
+    struct Outputs {
+        std::size_t runs = 0;
+        std::string first_sha256;
+        bool identical = true;
+    };
+
     std::size_t ok_ = 0, failed_ = 0, cached_ = 0, short_ = 0;
+    std::map<std::string, Outputs> outputs_;
     std::map<std::string, std::size_t> failures_;
     SampleTable overall_;
     std::vector<std::pair<std::string, SampleTable>> per_prompt_;

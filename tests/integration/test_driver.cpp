@@ -58,9 +58,8 @@ std::vector<std::string> split_lines(const std::string& text) {
 
 /// Starts ollama-bench with `args`; `while_running` may act on the child's pid.
 template <class WhileRunning>
-Outcome run_bench(std::vector<std::string> args, WhileRunning&& while_running) {
+Outcome run_program(std::vector<std::string> args, WhileRunning&& while_running) {
     const std::string out_path = temp_path("stdout"), err_path = temp_path("stderr");
-    args.insert(args.begin(), LLMBENCH_OLLAMA_BENCH_PATH);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -83,8 +82,19 @@ Outcome run_bench(std::vector<std::string> args, WhileRunning&& while_running) {
     return o;
 }
 
+template <class WhileRunning>
+Outcome run_bench(std::vector<std::string> args, WhileRunning&& while_running) {
+    args.insert(args.begin(), LLMBENCH_OLLAMA_BENCH_PATH);
+    return run_program(std::move(args), std::forward<WhileRunning>(while_running));
+}
+
 Outcome run_bench(std::vector<std::string> args) {
     return run_bench(std::move(args), [](pid_t, const std::string&) {});
+}
+
+Outcome run_matrix(std::vector<std::string> args) {
+    args.insert(args.begin(), LLMBENCH_BENCH_MATRIX_PATH);
+    return run_program(std::move(args), [](pid_t, const std::string&) {});
 }
 
 /// The "type" of each line; every line must be a JSON object with a schema_version.
@@ -223,4 +233,38 @@ TEST_CASE("Ctrl-C stops after the current run, prints the summary and exits non-
     CHECK(types.back() == "summary");
     CHECK(o.err.find("interrupted") != std::string::npos);
     std::remove(prompts.c_str());
+}
+
+TEST_CASE("bench-matrix: --dry-run plans without sending anything") {
+    MockOllama mock;
+    const auto o = run_matrix({"--dry-run", "--model", "a,b", "--num_ctx", "4096,32768", "--prompt-tokens", "200,4000",
+                               "--num-predict", "128,512", "--runs", "3", "--host", "127.0.0.1:" + std::to_string(mock.port())});
+    CHECK_MESSAGE(o.exit_code == 0, o.err);
+    REQUIRE(types_of(o.lines) == std::vector<std::string>{"plan"});
+    CHECK(o.lines[0].find("\"requests_at_least\":88") != std::string::npos);  // 16 x (1 + 3) + 8 x 3
+    CHECK(o.err.find("16 cells") != std::string::npos);
+    CHECK(mock.requests().empty());
+}
+
+TEST_CASE("bench-matrix: a matrix file, records with cell coordinates, one cell object per cell") {
+    MockOllama mock;
+    const auto file = write_temp("matrix.json",
+                                 R"({"models":["llama3.1:8b"],"num_ctx":[2048],"prompt_tokens":[40,90],"num_predict":[3],"runs":2})");
+    const auto o = run_matrix({"--matrix", file, "--host", "127.0.0.1:" + std::to_string(mock.port()), "--quiet"});
+    CHECK_MESSAGE(o.exit_code == 0, o.err);
+    const auto types = types_of(o.lines);
+    // metadata, then per cell: warm-up + 2 runs + the cell object.
+    REQUIRE(types.size() == 1 + 2 * 4);
+    CHECK(types[0] == "metadata");
+    CHECK(types[4] == "cell");
+    CHECK(types[8] == "cell");
+    CHECK(o.lines[2].find(R"("cell":{"model":"llama3.1:8b","num_ctx":2048,"prompt_tokens":40,"num_predict":3})") !=
+          std::string::npos);
+    std::remove(file.c_str());
+
+    const auto bad = write_temp("bad.json", R"({"models":["m"],"prompt_tokens":[0]})");
+    const auto e = run_matrix({"--matrix", bad, "--num-predict", "4", "--dry-run"});
+    CHECK(e.exit_code == 2);
+    CHECK(e.err.find(bad + ": field \"prompt_tokens\" must hold positive whole numbers") != std::string::npos);
+    std::remove(bad.c_str());
 }

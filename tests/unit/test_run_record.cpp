@@ -99,3 +99,28 @@ TEST_CASE("MetricsAccumulator counts failures by kind and keeps warm-ups out") {
     REQUIRE(s.per_prompt.size() == 1);
     CHECK(s.per_prompt[0].first == "p1");
 }
+
+TEST_CASE("determinism share and the CV warning") {
+    MetricsAccumulator acc;
+    auto add = [&](const char* prompt, const char* sha, std::int64_t eval_ns) {
+        auto r = record_with(10, 10'000'000, 100, eval_ns);
+        r.prompt_id = prompt;
+        r.output_sha256 = sha;
+        acc.add(r);
+    };
+    add("a", "h1", 1'000'000'000);
+    add("a", "h1", 1'000'000'000);
+    add("b", "h2", 1'000'000'000);
+    add("b", "h3", 1'000'000'000);
+    add("c", "h4", 1'000'000'000);  // one run: not compared
+    auto s = acc.summary();
+    CHECK(s.prompts_compared == 2);
+    CHECK(s.identical_outputs == 1);
+    CHECK(s.warnings.empty());
+    CHECK(s.to_json().find(R"("determinism":{"prompts_compared":2,"identical_outputs":1,"share":0.5})") != std::string::npos);
+    add("c", "h4", 2'000'000'000);  // gen_toks_per_s 50 among 100s: CV well over 5%
+    s = acc.summary();
+    REQUIRE(s.warnings.size() == 1);
+    CHECK(s.warnings[0].find("gen_toks_per_s varies by") == 0);
+    CHECK(s.identical_outputs == 2);
+}

@@ -49,6 +49,10 @@ inline std::string format_summary_table(const Summary& s) {
         out += "; " + std::to_string(s.prompt_cache_suspected) + " runs look served from the prompt cache (prompt_toks_per_s overstated)";
     if (s.short_outputs > 0) out += "; " + std::to_string(s.short_outputs) + " runs stopped before num_predict";
     out += "\n";
+    if (s.prompts_compared > 0)
+        out += "determinism: " + std::to_string(s.identical_outputs) + " of " + std::to_string(s.prompts_compared) +
+               " prompts gave identical output on every run\n";
+    for (const auto& w : s.warnings) out += "warning: " + w + "\n";
     return out;
 }
 

@@ -1,0 +1,70 @@
+// Shared by the example programs: JSON-lines output, Ctrl-C handling, the demo server.
+#pragma once
+
+#include <llmbench/error.hpp>
+#include <llmbench/testing/mock_ollama.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+
+namespace example {
+
+/// Set by the first Ctrl-C; a second one ends the program at once.
+inline std::atomic<bool> stop_requested{false};
+
+extern "C" inline void on_sigint(int) {
+    stop_requested = true;
+    std::signal(SIGINT, SIG_DFL);
+}
+
+inline void stop_on_ctrl_c() { std::signal(SIGINT, on_sigint); }
+
+/// Writes each JSON line to stdout and, when a path is given, to a file; flushed per line
+/// so that a crash or Ctrl-C loses nothing already measured.
+class JsonLines {
+public:
+    explicit JsonLines(const std::string& path) {
+        if (path.empty()) return;
+        file_.open(path, std::ios::out | std::ios::trunc);
+        if (!file_) throw llmbench::error(llmbench::errc::io, "cannot write output file '" + path + "'");
+    }
+    void write(const std::string& json) {
+        std::cout << json << '\n' << std::flush;
+        if (file_.is_open()) file_ << json << '\n' << std::flush;
+    }
+
+private:
+    std::ofstream file_;
+};
+
+inline std::string fixed(const std::optional<double>& v, const char* unit, int decimals) {
+    if (!v) return std::string("-") + unit;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f%s", decimals, *v, unit);
+    return buf;
+}
+
+/// The mock behind --demo: fast enough for a quick look, slow enough to show the shape.
+inline llmbench::testing::MockConfig demo_config() {
+    using namespace std::chrono_literals;
+    llmbench::testing::MockConfig cfg;
+    cfg.load_delay = 300ms;
+    cfg.first_token_delay = 20ms;
+    cfg.prefill_per_token = 50us;
+    cfg.token_delay = 500us;
+    cfg.natural_tokens = 1000;
+    return cfg;
+}
+
+/// Exit status for a setup error: 3 when no server answered, else 2.
+inline int exit_code_for(const llmbench::error& e) {
+    return e.code() == llmbench::errc::connect || e.code() == llmbench::errc::timeout ? 3 : 2;
+}
+
+}  // namespace example

@@ -12,6 +12,7 @@
 
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
+#include "llmbench/memory_sampler.hpp"
 #include "llmbench/metrics.hpp"
 #include "llmbench/ollama_client.hpp"
 #include "llmbench/prompts.hpp"
@@ -59,6 +60,12 @@ public:
     std::size_t total_runs() const { return config_.prompts.size() * static_cast<std::size_t>(config_.runs); }
     bool interrupted() const noexcept { return interrupted_; }
 
+    /// Samples memory (and GPU power) around every request; the sampler must outlive the run.
+    Benchmark& memory_sampler(MemorySampler* sampler) {
+        sampler_ = sampler;
+        return *this;
+    }
+
     /// The JSON object of every parameter sent with each request (for RunMetadata).
     std::string request_json() const {
         JsonWriter w;
@@ -101,9 +108,13 @@ private:
         if (prompt.num_predict) req.options.num_predict = prompt.num_predict;
         req.keep_alive = config_.keep_alive;
         StreamTimer timer;
-        const StreamResult result = client_.generate(req, timer);
+        StreamResult result;
+        std::optional<MemoryWindow> memory;
+        if (sampler_) memory = sampler_->around([&] { result = client_.generate(req, timer); });
+        else result = client_.generate(req, timer);
         RunContext ctx{config_.backend_label, config_.model, prompt.id, run_index, warmup, req.options.num_predict};
         RunRecord record = make_run_record(result, timer, ctx);
+        if (memory) attach_memory(record, *memory);
         auto first = first_of_prompt_.find(prompt.id);
         flag_run(record, first == first_of_prompt_.end() ? nullptr : &first->second);
         if (first == first_of_prompt_.end() && record.ok) first_of_prompt_.emplace(prompt.id, record);
@@ -115,6 +126,7 @@ private:
     BenchmarkConfig config_;
     RecordCallback on_record_;
     const std::atomic<bool>* stop_ = nullptr;
+    MemorySampler* sampler_ = nullptr;
     bool interrupted_ = false;
     std::map<std::string, RunRecord> first_of_prompt_;
 };

@@ -8,6 +8,7 @@
 #include "llmbench/framing.hpp"
 #include "llmbench/json.hpp"
 #include "llmbench/matrix.hpp"
+#include "llmbench/memory_sampler.hpp"
 #include "llmbench/metrics.hpp"
 #include "llmbench/ollama_client.hpp"
 #include "llmbench/prompts.hpp"

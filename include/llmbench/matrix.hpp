@@ -24,6 +24,7 @@
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
+#include "llmbench/memory_sampler.hpp"
 #include "llmbench/metrics.hpp"
 #include "llmbench/ollama_client.hpp"
 #include "llmbench/run_record.hpp"
@@ -274,6 +275,12 @@ public:
     }
     bool interrupted() const noexcept { return interrupted_; }
 
+    /// Samples memory (and GPU power) around every request; the sampler must outlive the run.
+    MatrixRunner& memory_sampler(MemorySampler* sampler) {
+        sampler_ = sampler;
+        return *this;
+    }
+
     std::vector<CellResult> run() {
         std::vector<CellResult> results;
         for (const auto& cell : cells_) {
@@ -381,11 +388,15 @@ private:
         req.prompt = prompt_text(cal.words, spec_.seed, nonce);
         if (spec_.cold && !warmup) client_.unload(cell.model);
         StreamTimer timer;
-        const StreamResult result = client_.generate(req, timer);
+        StreamResult result;
+        std::optional<MemoryWindow> memory;
+        if (sampler_) memory = sampler_->around([&] { result = client_.generate(req, timer); });
+        else result = client_.generate(req, timer);
         const std::string id = "cell" + std::to_string(cell_index_) + "/" + std::to_string(cell.prompt_tokens.value_or(0)) +
                                "x" + std::to_string(cell.num_predict.value_or(0));
         RunRecord record = make_run_record(result, timer,
                                            RunContext{spec_.backend_label, cell.model, id, run_index, warmup, cell.num_predict});
+        if (memory) attach_memory(record, *memory);
         record.cell = cell;
         record.prompt_tokens_target = cell.prompt_tokens;
         record.attempt = attempt;
@@ -434,6 +445,7 @@ private:
     CellCallback on_cell_;
     CellStartCallback on_cell_start_;
     const std::atomic<bool>* stop_ = nullptr;
+    MemorySampler* sampler_ = nullptr;
     bool interrupted_ = false;
     std::uint64_t nonce_ = 0;
     std::size_t cell_index_ = 0;

@@ -51,6 +51,7 @@ struct Summary {
     std::map<std::string, std::size_t> failures_by_kind;
     std::size_t prompt_cache_suspected = 0;
     std::size_t short_outputs = 0;
+    std::optional<std::int64_t> peak_rss_bytes, peak_vram_bytes;  ///< over all runs, when sampled
     std::size_t prompts_compared = 0;     ///< prompts with two or more successful runs
     std::size_t identical_outputs = 0;    ///< of those, prompts whose runs all produced the same text
     std::vector<std::string> warnings;   ///< e.g. too much variance to trust the means
@@ -74,6 +75,7 @@ struct Summary {
         for (const auto& [kind, count] : failures_by_kind) w.kv(kind, count);
         w.end_object();
         w.kv("prompt_cache_suspected_runs", prompt_cache_suspected).kv("short_output_runs", short_outputs);
+        w.key("memory").begin_object().kv("peak_rss_bytes", peak_rss_bytes).kv("peak_vram_bytes", peak_vram_bytes).end_object();
         w.key("determinism").begin_object().kv("prompts_compared", prompts_compared).kv("identical_outputs", identical_outputs);
         w.key("share");
         if (prompts_compared > 0) w.value(static_cast<double>(identical_outputs) / static_cast<double>(prompts_compared));
@@ -114,6 +116,13 @@ public:
         auto& outputs = outputs_[record.prompt_id];
         if (outputs.runs++ == 0) outputs.first_sha256 = record.output_sha256;
         else if (record.output_sha256 != outputs.first_sha256) outputs.identical = false;
+        if (record.memory) {
+            auto max_into = [](std::optional<std::int64_t>& peak, const std::optional<std::int64_t>& v) {
+                if (v && (!peak || *v > *peak)) peak = v;
+            };
+            max_into(peak_rss_, record.memory->peak_rss_bytes);
+            max_into(peak_vram_, record.memory->peak_vram_bytes);
+        }
         if (record.flags.prompt_cache_suspected) ++cached_;
         if (record.flags.short_output) ++short_;
         auto& per = prompt_samples(record.prompt_id);
@@ -146,6 +155,8 @@ public:
         s.failures_by_kind = failures_;
         s.prompt_cache_suspected = cached_;
         s.short_outputs = short_;
+        s.peak_rss_bytes = peak_rss_;
+        s.peak_vram_bytes = peak_vram_;
         s.overall = table(overall_);
         for (const auto& [id, samples] : per_prompt_) s.per_prompt.emplace_back(id, table(samples));
         for (const auto& [id, o] : outputs_) {
@@ -191,6 +202,7 @@ private:
 
     std::size_t ok_ = 0, failed_ = 0, cached_ = 0, short_ = 0;
     std::map<std::string, Outputs> outputs_;
+    std::optional<std::int64_t> peak_rss_, peak_vram_;
     std::map<std::string, std::size_t> failures_;
     SampleTable overall_;
     std::vector<std::pair<std::string, SampleTable>> per_prompt_;

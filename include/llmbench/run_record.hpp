@@ -41,6 +41,16 @@ struct CellCoordinates {
     std::optional<int> num_predict;
 };
 
+/// Memory and energy while one request ran (see memory_sampler.hpp); nulls carry a note.
+struct RunMemory {
+    std::optional<std::int64_t> peak_rss_bytes;          ///< server process tree, /proc
+    std::optional<std::int64_t> peak_vram_bytes;         ///< all GPUs, memory used
+    std::optional<std::int64_t> peak_ollama_size_bytes;  ///< /api/ps size of the loaded models
+    std::optional<double> energy_j;                      ///< GPU power integrated over the run
+    std::size_t samples = 0;
+    std::string rss_note, vram_note;
+};
+
 /// Where a run sits in a benchmark; copied into its record.
 struct RunContext {
     std::string backend = "ollama";  ///< "ollama", or "mock" for the in-process mock server
@@ -83,6 +93,13 @@ struct RunRecord {
     std::size_t output_bytes = 0;
     std::string output_sha256;
     RunFlags flags;
+    std::optional<RunMemory> memory;  ///< only when a memory sampler ran
+
+    /// Energy per generated token (joules), when GPU power was sampled.
+    std::optional<double> joules_per_token() const {
+        if (!memory || !memory->energy_j || !server.eval_count || *server.eval_count <= 0) return std::nullopt;
+        return *memory->energy_j / static_cast<double>(*server.eval_count);
+    }
 
     /// eval_count / eval_duration: the rate the reference script and `ollama run --verbose` print.
     std::optional<double> gen_toks_per_s() const { return rate(server.eval_count, server.eval_duration_ns); }
@@ -122,7 +139,8 @@ struct RunRecord {
                 {"eval_s", eval_s()},
                 {"total_s", total_s()},
                 {"prompt_eval_count", as_double(server.prompt_eval_count)},
-                {"eval_count", as_double(server.eval_count)}};
+                {"eval_count", as_double(server.eval_count)},
+                {"joules_per_token", joules_per_token()}};
     }
 
     void write_json(JsonWriter& w) const {
@@ -188,6 +206,26 @@ struct RunRecord {
         w.kv("num_predict", num_predict)
             .kv("output_bytes", output_bytes)
             .kv("output_sha256", output_sha256);
+        w.key("memory");
+        if (memory) {
+            auto note = [&w](const char* name, const std::string& text) {
+                w.key(name);
+                if (text.empty()) w.null();
+                else w.value(text);
+            };
+            w.begin_object()
+                .kv("peak_rss_bytes", memory->peak_rss_bytes)
+                .kv("peak_vram_bytes", memory->peak_vram_bytes)
+                .kv("peak_ollama_size_bytes", memory->peak_ollama_size_bytes)
+                .kv("energy_j", memory->energy_j)
+                .kv("joules_per_token", joules_per_token())
+                .kv("samples", memory->samples);
+            note("rss_note", memory->rss_note);
+            note("vram_note", memory->vram_note);
+            w.end_object();
+        } else {
+            w.null();
+        }
         w.key("flags")
             .begin_object()
             .kv("prompt_cache_suspected", flags.prompt_cache_suspected)

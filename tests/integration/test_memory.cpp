@@ -1,0 +1,129 @@
+// The memory sampler with a fake /proc tree and a fake GPU, so no GPU is needed.
+#include <llmbench/benchmark.hpp>
+#include <llmbench/memory_sampler.hpp>
+#include <llmbench/testing/mock_ollama.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+using namespace llmbench;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+/// A /proc tree: ollama (100) -> runner (200); an unrelated process (300).
+struct FakeProc {
+    fs::path root = fs::temp_directory_path() / ("llmbench_proc_" + std::to_string(::getpid()));
+    FakeProc() {
+        add(100, "ollama", 1, 300'000, 350'000);
+        add(200, "ollama_llama_se", 100, 5'000'000, 5'500'000);
+        add(300, "bash", 1, 4'000, 4'000);
+    }
+    ~FakeProc() { fs::remove_all(root); }
+    void add(int pid, const std::string& comm, int ppid, long rss_kb, long hwm_kb) {
+        const fs::path dir = root / std::to_string(pid);
+        fs::create_directories(dir);
+        std::ofstream(dir / "comm") << comm << "\n";
+        std::ofstream(dir / "stat") << pid << " (" << comm << ") S " << ppid << " 1 1 0 -1 4194560\n";
+        std::ofstream(dir / "status") << "Name:\t" << comm << "\nVmHWM:\t" << hwm_kb << " kB\nVmRSS:\t" << rss_kb << " kB\n";
+    }
+};
+}  // namespace
+
+TEST_CASE("ProcReader finds the server and its runner processes in a /proc tree") {
+    FakeProc proc;
+    ProcReader reader(proc.root.string());
+    CHECK(reader.find_by_name("ollama") == std::vector<int>{100});
+    auto tree = reader.with_descendants({100});
+    std::sort(tree.begin(), tree.end());
+    CHECK(tree == std::vector<int>{100, 200});
+    CHECK(reader.rss_bytes(200) == 5'000'000LL * 1024);
+    CHECK(reader.peak_rss_bytes(100) == 350'000LL * 1024);
+    CHECK_FALSE(reader.rss_bytes(999).has_value());
+}
+
+TEST_CASE("nvidia-smi output parses; anything else means no GPU reading") {
+    const auto g = parse_nvidia_smi("1024, 250.5\n2048, [N/A]\n");
+    REQUIRE(g.has_value());
+    REQUIRE(g->size() == 2);
+    CHECK((*g)[0].used_bytes == 1024LL * 1024 * 1024);
+    CHECK((*g)[0].power_w == 250.5);
+    CHECK_FALSE((*g)[1].power_w.has_value());
+    CHECK_FALSE(parse_nvidia_smi("").has_value());
+    CHECK_FALSE(parse_nvidia_smi("NVIDIA-SMI has failed because it couldn't communicate with the driver").has_value());
+}
+
+TEST_CASE("peaks, Ollama's view and energy over a window, from fake readings") {
+    FakeProc proc;
+    testing::MockOllama mock;
+    OllamaClient client(mock.endpoint());
+    REQUIRE(client.load("llama3.1:8b").ok());
+    SamplerConfig cfg;
+    cfg.proc_root = proc.root.string();
+    cfg.ollama = mock.endpoint();
+    std::int64_t used = 1000;
+    cfg.gpu = [&used]() -> std::optional<std::vector<GpuReading>> {
+        used += 1000;  // rises with every sample
+        return std::vector<GpuReading>{{used, 100.0}, {7, 50.0}};
+    };
+    MemorySampler sampler(cfg);
+    const auto window = sampler.around([] { std::this_thread::sleep_for(200ms); });
+    CHECK(window.samples == 2);
+    CHECK(window.peak_rss_bytes == (300'000LL + 5'000'000LL) * 1024);  // ollama + runner, not bash
+    CHECK(window.peak_vram_bytes == 3000 + 7);
+    CHECK(window.peak_ollama_size_bytes == 6654289920LL);
+    REQUIRE(window.energy_j.has_value());
+    CHECK(*window.energy_j == doctest::Approx(150.0 * 0.2).epsilon(0.25));  // 150 W for ~0.2 s
+    CHECK(window.rss_note.empty());
+}
+
+TEST_CASE("missing sources give nulls with a reason, not zeros") {
+    SamplerConfig cfg;
+    cfg.proc_root = "/nonexistent";
+    cfg.gpu = []() -> std::optional<std::vector<GpuReading>> { return std::nullopt; };
+    MemorySampler sampler(cfg);
+    const auto w = sampler.around([] {});
+    CHECK_FALSE(w.peak_rss_bytes.has_value());
+    CHECK(w.rss_note.find("no process named 'ollama'") == 0);
+    CHECK_FALSE(w.peak_vram_bytes.has_value());
+    CHECK(w.vram_note.find("no GPU reading") == 0);
+    CHECK_FALSE(w.energy_j.has_value());
+}
+
+TEST_CASE("a benchmark with a sampler records peaks per run and in the summary; the thread samples on its own") {
+    FakeProc proc;
+    testing::MockOllama mock;
+    OllamaClient client(mock.endpoint());
+    SamplerConfig cfg;
+    cfg.interval = 20ms;
+    cfg.proc_root = proc.root.string();
+    cfg.gpu = []() -> std::optional<std::vector<GpuReading>> { return std::vector<GpuReading>{{4096, 200.0}}; };
+    MemorySampler sampler(cfg);
+    sampler.start();
+    BenchmarkConfig bc;
+    bc.model = "llama3.1:8b";
+    bc.prompts = {{"a", "x", {}, {}}};
+    bc.runs = 2;
+    bc.options.num_predict = 5;
+    std::vector<RunRecord> records;
+    Benchmark bench(client, bc);
+    const auto summary = bench.memory_sampler(&sampler).on_record([&](const RunRecord& r) { records.push_back(r); }).run().summary();
+    std::this_thread::sleep_for(60ms);
+    sampler.stop();
+    REQUIRE(records.size() == 3);
+    for (const auto& r : records) {
+        REQUIRE(r.memory.has_value());
+        CHECK(r.memory->peak_vram_bytes == 4096);
+        CHECK(r.joules_per_token().has_value());
+        CHECK(r.to_json().find("\"peak_rss_bytes\":" + std::to_string((300'000LL + 5'000'000LL) * 1024)) != std::string::npos);
+    }
+    CHECK(summary.peak_vram_bytes == 4096);
+    CHECK(summary.find("joules_per_token")->n == 2);
+    CHECK(sampler.samples().size() >= 3 * 2 + 2);  // 2 per request, plus the thread's own ticks
+    CHECK(sampler.mean_sample_cost_s() > 0);
+}

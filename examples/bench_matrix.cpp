@@ -65,6 +65,8 @@ int main(int argc, char** argv) {
     app.add_option("--output,-o", output, "Also write the JSON lines to this file");
     app.add_flag("--demo", demo, "Run against the built-in mock server (numbers are not a model's)");
     app.add_flag("--quiet,-q", quiet, "No progress or table on stderr");
+    example::MemoryOptions memory;
+    memory.add_to(app);
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -118,7 +120,9 @@ int main(int argc, char** argv) {
         std::set<std::string> described;
         std::size_t failed = 0;
         example::stop_on_ctrl_c();
+        const auto sampler = memory.start(endpoint, demo);
         llmbench::MatrixRunner runner(client, spec);
+        runner.memory_sampler(sampler.get());
         runner.stop_when(&example::stop_requested)
             .on_cell_start([&](const llmbench::CellCoordinates& c, const llmbench::ReloadInfo& reload) {
                 if (described.insert(c.model).second) {  // metadata once per model, once it is loaded

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <llmbench/error.hpp>
+#include <llmbench/memory_sampler.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
+
+#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -10,8 +13,11 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include <unistd.h>
 
 namespace example {
 
@@ -66,5 +72,32 @@ inline llmbench::testing::MockConfig demo_config() {
 inline int exit_code_for(const llmbench::error& e) {
     return e.code() == llmbench::errc::connect || e.code() == llmbench::errc::timeout ? 3 : 2;
 }
+
+/// --memory, --sample-interval-ms and --server-pid, shared by the examples.
+struct MemoryOptions {
+    bool enabled = false;
+    int interval_ms = 100;
+    std::optional<int> server_pid;
+
+    void add_to(CLI::App& app) {
+        app.add_flag("--memory", enabled,
+                     "Sample peak RAM (server processes), GPU memory and power, and /api/ps during every request");
+        app.add_option("--sample-interval-ms", interval_ms, "Memory sampling interval")->capture_default_str()->check(
+            CLI::Range(10, 60000));
+        app.add_option("--server-pid", server_pid, "PID of the server (default: the process named 'ollama')");
+    }
+
+    /// A started sampler, or nullptr without --memory. In a demo the server is this process.
+    std::unique_ptr<llmbench::MemorySampler> start(const llmbench::Endpoint& endpoint, bool demo) const {
+        if (!enabled) return nullptr;
+        llmbench::SamplerConfig cfg;
+        cfg.interval = std::chrono::milliseconds(interval_ms);
+        cfg.ollama = endpoint;
+        cfg.server_pid = demo ? std::optional<int>(static_cast<int>(::getpid())) : server_pid;
+        auto sampler = std::make_unique<llmbench::MemorySampler>(cfg);
+        sampler->start();
+        return sampler;
+    }
+};
 
 }  // namespace example

@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
     app.add_option("--output,-o", output, "Also write the JSON lines to this file");
     app.add_flag("--demo", demo, "Run against the built-in mock server (no Ollama needed; numbers are not a model's)");
     app.add_flag("--quiet,-q", quiet, "No progress or table on stderr");
+    example::MemoryOptions memory;
+    memory.add_to(app);
     CLI11_PARSE(app, argc, argv);
 
     opt.temperature = temperature;
@@ -100,6 +102,8 @@ int main(int argc, char** argv) {
         meta.command_line.assign(argv, argv + argc);
         out.write(meta.to_json());
 
+        const auto sampler = memory.start(endpoint, demo);
+        bench.memory_sampler(sampler.get());
         example::stop_on_ctrl_c();
         std::size_t done = 0;
         const std::size_t total = bench.total_runs();

@@ -147,12 +147,14 @@ inline std::optional<std::vector<GpuReading>> parse_nvidia_smi(std::string_view 
     return out;
 }
 
-/// Queries nvidia-smi when it is installed (a process per sample: use intervals >= 100 ms).
+/// Queries nvidia-smi (a process per sample: use intervals >= 100 ms). Whether it is
+/// installed is checked once, here, so machines without it pay nothing per sample.
 inline GpuQuery nvidia_smi_query() {
-    return []() -> std::optional<std::vector<GpuReading>> {
-        return parse_nvidia_smi(detail::run_command(
-            "command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=memory.used,power.draw "
-            "--format=csv,noheader,nounits 2>/dev/null"));
+    const bool installed = !detail::run_command("command -v nvidia-smi 2>/dev/null").empty();
+    return [installed]() -> std::optional<std::vector<GpuReading>> {
+        if (!installed) return std::nullopt;
+        return parse_nvidia_smi(
+            detail::run_command("nvidia-smi --query-gpu=memory.used,power.draw --format=csv,noheader,nounits 2>/dev/null"));
     };
 }
 
@@ -221,19 +223,27 @@ public:
             } catch (const error&) {
             }
         }
-        std::vector<int> roots;
-        if (config_.server_pid) roots.push_back(*config_.server_pid);
-        else roots = proc_.find_by_name(config_.process_name);
-        if (!roots.empty()) {
-            std::int64_t rss = 0;
-            bool any = false;
-            for (int pid : proc_.with_descendants(roots))
-                if (auto r = proc_.rss_bytes(pid)) {
-                    rss += *r;
-                    any = true;
-                }
-            if (any) s.process_rss_bytes = rss;
+        // Walking the whole process table is the expensive part: do it once a second (or when
+        // a process went away) and read only the known processes in between.
+        if (!tree_ || t0 - tree_at_ > std::chrono::seconds(1)) {
+            std::vector<int> roots;
+            if (config_.server_pid) roots.push_back(*config_.server_pid);
+            else roots = proc_.find_by_name(config_.process_name);
+            tree_ = roots.empty() ? std::vector<int>{} : proc_.with_descendants(roots);
+            tree_at_ = t0;
         }
+        std::int64_t rss = 0;
+        bool any = false;
+        for (int pid : *tree_) {
+            if (auto r = proc_.rss_bytes(pid)) {
+                rss += *r;
+                any = true;
+            } else {
+                tree_.reset();  // gone: rescan next time
+                break;
+            }
+        }
+        if (any && tree_) s.process_rss_bytes = rss;
         if (config_.gpu) {
             if (auto gpus = config_.gpu()) {
                 std::int64_t used = 0;
@@ -327,6 +337,8 @@ private:
     SamplerConfig config_;
     ProcReader proc_;
     std::unique_ptr<OllamaClient> ps_client_;
+    std::optional<std::vector<int>> tree_;  ///< the server's process tree, rescanned every second
+    std::chrono::steady_clock::time_point tree_at_;
     mutable std::mutex mutex_;
     std::condition_variable cv_;
     bool stopping_ = false;

@@ -27,6 +27,7 @@
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <dirent.h>
+#include <dlfcn.h>
 #endif
 
 #include "llmbench/endpoint.hpp"
@@ -158,13 +159,66 @@ inline GpuQuery nvidia_smi_query() {
     };
 }
 
+/// Reads GPUs through NVIDIA's management library, loaded at run time (no link-time
+/// dependency): memory used and power draw of every device. Returns nullptr when the
+/// library or a GPU is missing; the caller then falls back to nvidia-smi.
+inline GpuQuery nvml_query(const char* library = "libnvidia-ml.so.1") {
+#if defined(__unix__) && !defined(__APPLE__)
+    struct Memory {
+        unsigned long long total, free, used;
+    };
+    using init_fn = int (*)();
+    using count_fn = int (*)(unsigned*);
+    using handle_fn = int (*)(unsigned, void**);
+    using memory_fn = int (*)(void*, Memory*);
+    using power_fn = int (*)(void*, unsigned*);
+    void* lib = ::dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) return nullptr;
+    auto sym = [lib](const char* name) { return ::dlsym(lib, name); };
+    const auto init = reinterpret_cast<init_fn>(sym("nvmlInit_v2"));
+    const auto count = reinterpret_cast<count_fn>(sym("nvmlDeviceGetCount_v2"));
+    const auto handle = reinterpret_cast<handle_fn>(sym("nvmlDeviceGetHandleByIndex_v2"));
+    const auto memory = reinterpret_cast<memory_fn>(sym("nvmlDeviceGetMemoryInfo"));
+    const auto power = reinterpret_cast<power_fn>(sym("nvmlDeviceGetPowerUsage"));
+    unsigned devices = 0;
+    if (!init || !count || !handle || !memory || init() != 0 || count(&devices) != 0 || devices == 0) {
+        ::dlclose(lib);
+        return nullptr;
+    }
+    // The library stays loaded for the life of the process, as NVML expects.
+    return [=]() -> std::optional<std::vector<GpuReading>> {
+        std::vector<GpuReading> out;
+        for (unsigned i = 0; i < devices; ++i) {
+            void* device = nullptr;
+            Memory m{};
+            if (handle(i, &device) != 0 || memory(device, &m) != 0) return std::nullopt;
+            GpuReading g;
+            g.used_bytes = static_cast<std::int64_t>(m.used);
+            unsigned milliwatts = 0;
+            if (power && power(device, &milliwatts) == 0) g.power_w = milliwatts / 1000.0;
+            out.push_back(g);
+        }
+        return out;
+    };
+#else
+    (void)library;
+    return nullptr;
+#endif
+}
+
+/// NVML when it loads, else nvidia-smi.
+inline GpuQuery default_gpu_query() {
+    if (auto nvml = nvml_query()) return nvml;
+    return nvidia_smi_query();
+}
+
 struct SamplerConfig {
     std::chrono::milliseconds interval{100};
     std::optional<Endpoint> ollama;  ///< read /api/ps of this server (own client, own thread)
     std::string process_name = "ollama";
     std::optional<int> server_pid;   ///< instead of finding the process by name
     std::string proc_root = "/proc";
-    GpuQuery gpu = nvidia_smi_query();
+    GpuQuery gpu = default_gpu_query();
 };
 
 struct MemorySample {
@@ -297,10 +351,14 @@ public:
         if (w.samples == 0) {
             w.rss_note = w.vram_note = "no sample inside the run (shorter than the sampling interval)";
         } else {
+#if defined(__linux__)
             if (!w.peak_rss_bytes)
                 w.rss_note = config_.server_pid ? "cannot read /proc for pid " + std::to_string(*config_.server_pid)
                                                 : "no process named '" + config_.process_name + "' (set the server pid)";
-            if (!w.peak_vram_bytes) w.vram_note = "no GPU reading (nvidia-smi not found or failed)";
+#else
+            if (!w.peak_rss_bytes) w.rss_note = "process memory is read from /proc, which this platform lacks";
+#endif
+            if (!w.peak_vram_bytes) w.vram_note = "no GPU reading (NVML and nvidia-smi not found or failed)";
         }
         return w;
     }

@@ -58,6 +58,11 @@ TEST_CASE("nvidia-smi output parses; anything else means no GPU reading") {
     CHECK_FALSE(parse_nvidia_smi("NVIDIA-SMI has failed because it couldn't communicate with the driver").has_value());
 }
 
+TEST_CASE("NVML that cannot be loaded means no NVML query, not a crash") {
+    CHECK_FALSE(static_cast<bool>(nvml_query("libllmbench-no-such-library.so")));
+    CHECK(static_cast<bool>(default_gpu_query()));  // falls back to nvidia-smi
+}
+
 TEST_CASE("peaks, Ollama's view and energy over a window, from fake readings") {
     FakeProc proc;
     testing::MockOllama mock;

@@ -21,7 +21,7 @@ namespace llmbench {
 /// Warnings about a run that still succeeded. Each is explained in docs/metrics.md.
 struct RunFlags {
     /// The prompt was probably served from the KV cache: prefill too fast to be real
-    /// (< 1 ms for >= 32 tokens, or > 20x the first run's rate), or the prompt count fell
+    /// (< 1 ms for >= 32 tokens, or > 5x the first run's rate), or the prompt count fell
     /// below the first run's. prompt_toks_per_s then overstates prefill speed.
     bool prompt_cache_suspected = false;
     /// Fewer tokens than num_predict asked for (the model stopped on its own).
@@ -311,7 +311,7 @@ inline void flag_run(RunRecord& r, const RunRecord* first) {
         if (f.prompt_eval_count && (!s.prompt_eval_count || *s.prompt_eval_count < *f.prompt_eval_count))
             cached = true;
         const auto first_rate = first->prompt_toks_per_s(), this_rate = r.prompt_toks_per_s();
-        if (first_rate && this_rate && *this_rate > 20 * *first_rate) cached = true;
+        if (first_rate && this_rate && *this_rate > 5 * *first_rate) cached = true;
     }
     r.flags.prompt_cache_suspected = cached;
     if (r.prompt_tokens_target && s.prompt_eval_count && !cached &&

@@ -99,7 +99,7 @@ TEST_CASE("with the prompt cache allowed, hits are flagged under both Ollama beh
     for (bool new_only : {false, true}) {
         CAPTURE(new_only);
         MockConfig cfg = two_models();
-        cfg.prefill_per_token = 100us;
+        cfg.prefill_per_token = 500us;  // cold: 100 ms; a hit: one token, far under a fifth of that
         cfg.cache_hit_counts_new_tokens_only = new_only;
         MockOllama mock(cfg);
         OllamaClient client(mock.endpoint());

@@ -92,9 +92,7 @@ int main(int argc, char** argv) {
         if (dry_run) {
             llmbench::JsonWriter w;
             w.begin_object().kv("type", "plan").kv("schema_version", llmbench::schema_version).key("cells").begin_array();
-            for (const auto& c : cells)
-                w.begin_object().kv("model", c.model).kv("num_ctx", c.num_ctx).kv("prompt_tokens", c.prompt_tokens).kv(
-                    "num_predict", c.num_predict).end_object();
+            for (const auto& c : cells) llmbench::write_cell_json(w, c);
             w.end_array().kv("runs_per_cell", spec.runs).kv("warmup_per_cell", spec.warmup);
             w.kv("requests_at_least", llmbench::planned_requests(spec)).end_object();
             out.write(w.str());

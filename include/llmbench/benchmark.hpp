@@ -109,12 +109,12 @@ private:
         req.keep_alive = config_.keep_alive;
         StreamTimer timer;
         StreamResult result;
-        std::optional<MemoryWindow> memory;
+        std::optional<RunMemory> memory;
         if (sampler_) memory = sampler_->around([&] { result = client_.generate(req, timer); });
         else result = client_.generate(req, timer);
         RunContext ctx{config_.backend_label, config_.model, prompt.id, run_index, warmup, req.options.num_predict};
         RunRecord record = make_run_record(result, timer, ctx);
-        if (memory) attach_memory(record, *memory);
+        record.memory = memory;
         auto first = first_of_prompt_.find(prompt.id);
         flag_run(record, first == first_of_prompt_.end() ? nullptr : &first->second);
         if (first == first_of_prompt_.end() && record.ok) first_of_prompt_.emplace(prompt.id, record);

@@ -211,13 +211,8 @@ struct CellResult {
 
     void write_json(JsonWriter& w) const {
         w.begin_object().kv("type", "cell").kv("schema_version", schema_version);
-        w.key("cell")
-            .begin_object()
-            .kv("model", cell.model)
-            .kv("num_ctx", cell.num_ctx)
-            .kv("prompt_tokens", cell.prompt_tokens)
-            .kv("num_predict", cell.num_predict)
-            .end_object();
+        w.key("cell");
+        write_cell_json(w, cell);
         w.key("calibration")
             .begin_object()
             .kv("target_tokens", calibration.target_tokens)
@@ -389,14 +384,14 @@ private:
         if (spec_.cold && !warmup) client_.unload(cell.model);
         StreamTimer timer;
         StreamResult result;
-        std::optional<MemoryWindow> memory;
+        std::optional<RunMemory> memory;
         if (sampler_) memory = sampler_->around([&] { result = client_.generate(req, timer); });
         else result = client_.generate(req, timer);
         const std::string id = "cell" + std::to_string(cell_index_) + "/" + std::to_string(cell.prompt_tokens.value_or(0)) +
                                "x" + std::to_string(cell.num_predict.value_or(0));
         RunRecord record = make_run_record(result, timer,
                                            RunContext{spec_.backend_label, cell.model, id, run_index, warmup, cell.num_predict});
-        if (memory) attach_memory(record, *memory);
+        record.memory = memory;
         record.cell = cell;
         record.prompt_tokens_target = cell.prompt_tokens;
         record.attempt = attempt;

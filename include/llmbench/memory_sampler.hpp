@@ -229,14 +229,6 @@ struct MemorySample {
     std::optional<double> gpu_power_w;                                 ///< all GPUs
 };
 
-/// Peaks and energy over a time window.
-struct MemoryWindow {
-    std::size_t samples = 0;
-    std::optional<std::int64_t> peak_rss_bytes, peak_vram_bytes, peak_ollama_size_bytes;
-    std::optional<double> energy_j;  ///< power integrated over the window (trapezoids)
-    std::string rss_note, vram_note;  ///< why a peak is null
-};
-
 class MemorySampler {
 public:
     using clock = std::chrono::steady_clock;
@@ -322,9 +314,9 @@ public:
     }
 
     /// Peaks and energy between two times (use the request's start and end).
-    MemoryWindow window(clock::time_point from, clock::time_point to) const {
+    RunMemory window(clock::time_point from, clock::time_point to) const {
         std::lock_guard<std::mutex> lock(mutex_);
-        MemoryWindow w;
+        RunMemory w;
         const MemorySample* prev = nullptr;
         auto max_into = [](std::optional<std::int64_t>& peak, const std::optional<std::int64_t>& v) {
             if (v && (!peak || *v > *peak)) peak = v;
@@ -365,7 +357,7 @@ public:
 
     /// Samples now, runs `request`, samples again, and returns the peaks in between.
     template <class Request>
-    MemoryWindow around(Request&& request) {
+    RunMemory around(Request&& request) {
         const auto before = sample_now().at;
         request();
         return window(before, sample_now().at);
@@ -404,18 +396,5 @@ private:
     double cost_s_ = 0;
     std::thread thread_;
 };
-
-/// Copies a window's peaks and energy into a record.
-inline void attach_memory(RunRecord& r, const MemoryWindow& w) {
-    RunMemory m;
-    m.peak_rss_bytes = w.peak_rss_bytes;
-    m.peak_vram_bytes = w.peak_vram_bytes;
-    m.peak_ollama_size_bytes = w.peak_ollama_size_bytes;
-    m.energy_j = w.energy_j;
-    m.samples = w.samples;
-    m.rss_note = w.rss_note;
-    m.vram_note = w.vram_note;
-    r.memory = m;
-}
 
 }  // namespace llmbench

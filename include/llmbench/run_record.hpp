@@ -41,6 +41,16 @@ struct CellCoordinates {
     std::optional<int> num_predict;
 };
 
+/// Writes a cell as {"model", "num_ctx", "prompt_tokens", "num_predict"}.
+inline void write_cell_json(JsonWriter& w, const CellCoordinates& c) {
+    w.begin_object()
+        .kv("model", c.model)
+        .kv("num_ctx", c.num_ctx)
+        .kv("prompt_tokens", c.prompt_tokens)
+        .kv("num_predict", c.num_predict)
+        .end_object();
+}
+
 /// Memory and energy while one request ran (see memory_sampler.hpp); nulls carry a note.
 struct RunMemory {
     std::optional<std::int64_t> peak_rss_bytes;          ///< server process tree, /proc
@@ -153,16 +163,8 @@ struct RunRecord {
             .kv("run", run_index)
             .kv("warmup", warmup);
         w.key("cell");
-        if (cell) {
-            w.begin_object()
-                .kv("model", cell->model)
-                .kv("num_ctx", cell->num_ctx)
-                .kv("prompt_tokens", cell->prompt_tokens)
-                .kv("num_predict", cell->num_predict)
-                .end_object();
-        } else {
-            w.null();
-        }
+        if (cell) write_cell_json(w, *cell);
+        else w.null();
         w.kv("prompt_tokens_target", prompt_tokens_target)
             .kv("attempt", attempt)
             .kv("superseded", superseded)

@@ -51,36 +51,40 @@ struct MatrixSpec {
     std::string backend_label = "ollama";
 };
 
-/// Parses "4096,32768" into numbers; names `what` in errors.
-inline std::vector<int> parse_int_list(std::string_view text, const std::string& what) {
-    std::vector<int> out;
+namespace detail {
+/// Calls on_item(trimmed item) for each comma-separated item of `text`.
+template <class OnItem>
+void for_each_list_item(std::string_view text, OnItem&& on_item) {
     std::size_t start = 0;
     while (start <= text.size()) {
         auto comma = text.find(',', start);
         if (comma == std::string_view::npos) comma = text.size();
-        const std::string item(detail::trim(text.substr(start, comma - start), " \t"));
+        on_item(std::string(trim(text.substr(start, comma - start), " \t")));
+        start = comma + 1;
+    }
+}
+}  // namespace detail
+
+/// Parses "4096,32768" into numbers; names `what` in errors.
+inline std::vector<int> parse_int_list(std::string_view text, const std::string& what) {
+    std::vector<int> out;
+    detail::for_each_list_item(text, [&](const std::string& item) {
         char* end = nullptr;
         const long v = std::strtol(item.c_str(), &end, 10);
         if (item.empty() || end != item.c_str() + item.size() || v < 1 || v > 10'000'000)
             throw error(errc::usage, what + ": '" + item + "' is not a positive whole number (in '" + std::string(text) + "')");
         out.push_back(static_cast<int>(v));
-        start = comma + 1;
-    }
+    });
     return out;
 }
 
 /// Parses "a,b" into non-empty strings; names `what` in errors.
 inline std::vector<std::string> parse_string_list(std::string_view text, const std::string& what) {
     std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        auto comma = text.find(',', start);
-        if (comma == std::string_view::npos) comma = text.size();
-        std::string item(detail::trim(text.substr(start, comma - start), " \t"));
+    detail::for_each_list_item(text, [&](const std::string& item) {
         if (item.empty()) throw error(errc::usage, what + ": empty item in '" + std::string(text) + "'");
-        out.push_back(std::move(item));
-        start = comma + 1;
-    }
+        out.push_back(item);
+    });
     return out;
 }
 
@@ -310,7 +314,7 @@ private:
 
     std::optional<RunningModel> loaded(const std::string& model) {
         for (auto& r : client_.running())
-            if (r.name == model || r.name == model + ":latest") return r;
+            if (detail::same_model(r.name, model)) return r;
         return std::nullopt;
     }
 

@@ -318,9 +318,6 @@ public:
         std::lock_guard<std::mutex> lock(mutex_);
         RunMemory w;
         const MemorySample* prev = nullptr;
-        auto max_into = [](std::optional<std::int64_t>& peak, const std::optional<std::int64_t>& v) {
-            if (v && (!peak || *v > *peak)) peak = v;
-        };
         double energy = 0;
         bool has_energy = false;
         for (const auto& s : samples_) {
@@ -329,9 +326,9 @@ public:
                 continue;
             }
             ++w.samples;
-            max_into(w.peak_rss_bytes, s.process_rss_bytes);
-            max_into(w.peak_vram_bytes, s.gpu_used_bytes);
-            max_into(w.peak_ollama_size_bytes, s.ollama_size_bytes);
+            detail::keep_max(w.peak_rss_bytes, s.process_rss_bytes);
+            detail::keep_max(w.peak_vram_bytes, s.gpu_used_bytes);
+            detail::keep_max(w.peak_ollama_size_bytes, s.ollama_size_bytes);
             if (prev && prev->gpu_power_w && s.gpu_power_w) {
                 const auto start = std::max(prev->at, from);
                 energy += 0.5 * (*prev->gpu_power_w + *s.gpu_power_w) * std::chrono::duration<double>(s.at - start).count();

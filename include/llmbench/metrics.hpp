@@ -117,11 +117,8 @@ public:
         if (outputs.runs++ == 0) outputs.first_sha256 = record.output_sha256;
         else if (record.output_sha256 != outputs.first_sha256) outputs.identical = false;
         if (record.memory) {
-            auto max_into = [](std::optional<std::int64_t>& peak, const std::optional<std::int64_t>& v) {
-                if (v && (!peak || *v > *peak)) peak = v;
-            };
-            max_into(peak_rss_, record.memory->peak_rss_bytes);
-            max_into(peak_vram_, record.memory->peak_vram_bytes);
+            detail::keep_max(peak_rss_, record.memory->peak_rss_bytes);
+            detail::keep_max(peak_vram_, record.memory->peak_vram_bytes);
         }
         if (record.flags.prompt_cache_suspected) ++cached_;
         if (record.flags.short_output) ++short_;

@@ -70,6 +70,11 @@ struct Options {
 };
 
 namespace detail {
+/// Whether two model names mean the same model: Ollama adds ":latest" to an untagged name.
+inline bool same_model(const std::string& a, const std::string& b) {
+    return a == b || a == b + ":latest" || a + ":latest" == b;
+}
+
 /// The members every generate/chat request ends with, then the closing brace. keep_alive
 /// is a duration string ("10m") or a number of seconds (-1 = forever).
 inline void write_request_tail(JsonWriter& w, const std::optional<std::string>& keep_alive, bool stream,

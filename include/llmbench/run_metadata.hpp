@@ -207,7 +207,7 @@ struct RunMetadata {
         m.parameter_count = info.parameter_count;
         m.context_length = info.context_length;
         for (const auto& t : client.list_models())
-            if (same_model(t.name, model)) m.digest = t.digest;
+            if (detail::same_model(t.name, model)) m.digest = t.digest;
         m.refresh_loaded(client);
         m.host = HostInfo::probe();
         return m;
@@ -216,7 +216,7 @@ struct RunMetadata {
     /// Reads /api/ps again (sizes are known only once the model is loaded).
     void refresh_loaded(OllamaClient& client) {
         for (const auto& r : client.running()) {
-            if (!same_model(r.name, model)) continue;
+            if (!detail::same_model(r.name, model)) continue;
             size_bytes = r.size_bytes;
             size_vram_bytes = r.size_vram_bytes;
             loaded_context_length = r.context_length;
@@ -277,11 +277,6 @@ struct RunMetadata {
         JsonWriter w;
         write_json(w);
         return w.take();
-    }
-
-private:
-    static bool same_model(const std::string& a, const std::string& b) {
-        return a == b || a == b + ":latest" || a + ":latest" == b;
     }
 };
 

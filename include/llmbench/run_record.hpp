@@ -51,6 +51,13 @@ inline void write_cell_json(JsonWriter& w, const CellCoordinates& c) {
         .end_object();
 }
 
+namespace detail {
+/// peak = max(peak, value), where either may be unknown.
+inline void keep_max(std::optional<std::int64_t>& peak, const std::optional<std::int64_t>& value) {
+    if (value && (!peak || *value > *peak)) peak = value;
+}
+}  // namespace detail
+
 /// Memory and energy while one request ran (see memory_sampler.hpp); nulls carry a note.
 struct RunMemory {
     std::optional<std::int64_t> peak_rss_bytes;          ///< server process tree, /proc

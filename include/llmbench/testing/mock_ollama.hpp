@@ -31,6 +31,7 @@
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
+#include "llmbench/ollama_client.hpp"  // detail::same_model: one rule for model tags
 
 namespace llmbench::testing {
 
@@ -202,7 +203,7 @@ private:
 
     bool has_model(const std::string& name) const {
         for (const auto& m : config_.models)
-            if (m == name || m + ":latest" == name || m == name + ":latest") return true;
+            if (detail::same_model(m, name)) return true;
         return false;
     }
 

@@ -1,9 +1,10 @@
 // llmbench/memory_sampler.hpp - peak memory and power while requests run.
 //
 // A background thread samples, at a fixed interval, three views of memory: Ollama's own
-// (/api/ps size and size_vram), the server's processes (Linux /proc: RSS of the named
-// process and all its children, e.g. ollama and its model runners), and the GPUs
-// (nvidia-smi: memory used and power draw). Each view that cannot be read says why.
+// (/api/ps size and size_vram), the server's processes (the named process and all its
+// children, e.g. ollama and its model runners: RSS from Linux /proc, physical footprint from
+// macOS libproc), and NVIDIA GPUs (NVML or nvidia-smi: memory used and power draw). Each view
+// that cannot be read says why.
 #pragma once
 
 #include <algorithm>
@@ -29,6 +30,11 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #endif
+#if defined(__APPLE__)
+#include <libproc.h>
+#include <sys/param.h>
+#include <sys/resource.h>
+#endif
 
 #include "llmbench/endpoint.hpp"
 #include "llmbench/run_record.hpp"
@@ -37,40 +43,68 @@
 
 namespace llmbench {
 
-/// Reads process memory from a /proc tree (a folder of the same shape in tests).
-class ProcReader {
-public:
-    explicit ProcReader(std::string root = "/proc") : root_(std::move(root)) {}
+/// One process as a ProcessSource lists it.
+struct ProcessEntry {
+    int pid = 0;
+    int ppid = 0;
+    std::string name;
+};
 
-    /// Processes whose name (/proc/PID/comm) is `name`.
-    std::vector<int> find_by_name(const std::string& name) const {
+/// Where the server's processes and their memory come from: the platform's process table.
+/// One implementation per platform (ProcReader for Linux /proc, DarwinProcessSource for
+/// macOS); the tree walk is shared, so a fake table tests it anywhere.
+class ProcessSource {
+public:
+    virtual ~ProcessSource() = default;
+
+    /// Every process the caller may see.
+    virtual std::vector<ProcessEntry> list() const = 0;
+    /// Memory the process holds now, in bytes (Linux VmRSS; macOS physical footprint, which
+    /// on Apple Silicon includes the GPU's share of unified memory).
+    virtual std::optional<std::int64_t> rss_bytes(int pid) const = 0;
+    /// The kernel's own lifetime peak of the same quantity, where the platform keeps one.
+    virtual std::optional<std::int64_t> peak_rss_bytes(int pid) const = 0;
+    /// What the reading is called in notes ("/proc", "libproc").
+    virtual std::string name() const = 0;
+
+    /// Processes named `name` (Linux comm, macOS process name).
+    std::vector<int> find_by_name(const std::string& process_name) const {
         std::vector<int> out;
-        for (int pid : pids())
-            if (comm(pid) == name) out.push_back(pid);
+        for (const auto& p : list())
+            if (p.name == process_name) out.push_back(p.pid);
+        std::sort(out.begin(), out.end());
         return out;
     }
 
-    /// `roots` and every process descended from them (through /proc/PID/stat's ppid).
+    /// `roots` and every process descended from them, roots first.
     std::vector<int> with_descendants(const std::vector<int>& roots) const {
-        std::map<int, int> parent;
-        for (int pid : pids())
-            if (auto pp = ppid(pid)) parent[pid] = *pp;
+        std::multimap<int, int> children;
+        for (const auto& p : list())
+            if (p.pid != p.ppid) children.emplace(p.ppid, p.pid);
         std::vector<int> out = roots;
-        for (bool grew = true; grew;) {
-            grew = false;
-            for (const auto& [pid, pp] : parent)
-                if (std::find(out.begin(), out.end(), pp) != out.end() && std::find(out.begin(), out.end(), pid) == out.end()) {
-                    out.push_back(pid);
-                    grew = true;
-                }
+        for (std::size_t i = 0; i < out.size(); ++i) {  // breadth first; `out` grows as it goes
+            const auto [first, last] = children.equal_range(out[i]);
+            for (auto it = first; it != last; ++it)
+                if (std::find(out.begin(), out.end(), it->second) == out.end()) out.push_back(it->second);
         }
         return out;
     }
+};
 
-    /// Resident memory (VmRSS) of one process, in bytes.
-    std::optional<std::int64_t> rss_bytes(int pid) const { return status_kb(pid, "VmRSS:"); }
-    /// The kernel's own peak resident memory (VmHWM) of one process, in bytes.
-    std::optional<std::int64_t> peak_rss_bytes(int pid) const { return status_kb(pid, "VmHWM:"); }
+/// Reads process memory from a /proc tree (a folder of the same shape in tests).
+class ProcReader : public ProcessSource {
+public:
+    explicit ProcReader(std::string root = "/proc") : root_(std::move(root)) {}
+
+    std::vector<ProcessEntry> list() const override {
+        std::vector<ProcessEntry> out;
+        for (int pid : pids())
+            if (auto pp = ppid(pid)) out.push_back({pid, *pp, comm(pid)});
+        return out;
+    }
+    std::optional<std::int64_t> rss_bytes(int pid) const override { return status_kb(pid, "VmRSS"); }
+    std::optional<std::int64_t> peak_rss_bytes(int pid) const override { return status_kb(pid, "VmHWM"); }
+    std::string name() const override { return root_; }
 
 private:
     std::vector<int> pids() const {
@@ -106,14 +140,65 @@ private:
         if (!(rest >> state >> pp)) return std::nullopt;
         return pp;
     }
-    std::optional<std::int64_t> status_kb(int pid, const std::string& key) const {
-        const std::string v = detail::field_value(read(pid, "status"), key.substr(0, key.size() - 1), ':');
+    std::optional<std::int64_t> status_kb(int pid, const char* key) const {
+        const std::string v = detail::field_value(read(pid, "status"), key, ':');
         if (v.empty()) return std::nullopt;
         return std::strtoll(v.c_str(), nullptr, 10) * 1024;
     }
 
     std::string root_;
 };
+
+#if defined(__APPLE__)
+/// macOS: libproc. Memory is the physical footprint (what Activity Monitor shows as
+/// "Memory"), which counts Metal buffers in unified memory; processes of other users are
+/// invisible without root, as with `top`.
+class DarwinProcessSource : public ProcessSource {
+public:
+    std::vector<ProcessEntry> list() const override {
+        std::vector<int> pids(static_cast<std::size_t>(std::max(::proc_listallpids(nullptr, 0), 0)) + 64);
+        const int n = ::proc_listallpids(pids.data(), static_cast<int>(pids.size() * sizeof(int)));
+        std::vector<ProcessEntry> out;
+        for (int i = 0; i < n && static_cast<std::size_t>(i) < pids.size(); ++i) {
+            proc_bsdshortinfo info{};
+            if (pids[static_cast<std::size_t>(i)] <= 0 ||
+                ::proc_pidinfo(pids[static_cast<std::size_t>(i)], PROC_PIDT_SHORTBSDINFO, 0, &info, sizeof info) != sizeof info)
+                continue;
+            char buf[2 * MAXCOMLEN + 1] = {};
+            const bool named = ::proc_name(pids[static_cast<std::size_t>(i)], buf, sizeof buf) > 0;
+            out.push_back({pids[static_cast<std::size_t>(i)], static_cast<int>(info.pbsi_ppid), named ? buf : info.pbsi_comm});
+        }
+        return out;
+    }
+    std::optional<std::int64_t> rss_bytes(int pid) const override {
+        rusage_info_v4 ri{};
+        if (!usage(pid, ri)) return std::nullopt;
+        return static_cast<std::int64_t>(ri.ri_phys_footprint);
+    }
+    std::optional<std::int64_t> peak_rss_bytes(int pid) const override {
+        rusage_info_v4 ri{};
+        if (!usage(pid, ri)) return std::nullopt;
+        return static_cast<std::int64_t>(ri.ri_lifetime_max_phys_footprint);
+    }
+    std::string name() const override { return "libproc"; }
+
+private:
+    static bool usage(int pid, rusage_info_v4& ri) {
+        return ::proc_pid_rusage(pid, RUSAGE_INFO_V4, reinterpret_cast<rusage_info_t*>(&ri)) == 0;
+    }
+};
+#endif
+
+/// The platform's process table, or null where llmbench has no reader for it.
+inline std::shared_ptr<const ProcessSource> default_process_source() {
+#if defined(__linux__)
+    return std::make_shared<ProcReader>("/proc");
+#elif defined(__APPLE__)
+    return std::make_shared<DarwinProcessSource>();
+#else
+    return nullptr;
+#endif
+}
 
 struct GpuReading {
     std::int64_t used_bytes = 0;
@@ -148,15 +233,13 @@ inline std::optional<std::vector<GpuReading>> parse_nvidia_smi(std::string_view 
     return out;
 }
 
-/// Queries nvidia-smi (a process per sample: use intervals >= 100 ms). Whether it is
-/// installed is checked once, here, so machines without it pay nothing per sample.
+/// Queries nvidia-smi (a process per sample: use intervals >= 100 ms). It is looked up on
+/// PATH once, here, so machines without it pay nothing per sample.
 inline GpuQuery nvidia_smi_query() {
-    const bool installed = !detail::run_command("command -v nvidia-smi 2>/dev/null").empty();
-    return [installed]() -> std::optional<std::vector<GpuReading>> {
-        if (!installed) return std::nullopt;
-        return parse_nvidia_smi(
-            detail::run_command("nvidia-smi --query-gpu=memory.used,power.draw --format=csv,noheader,nounits 2>/dev/null"));
-    };
+    const std::string found(detail::trim(detail::run_command("command -v nvidia-smi 2>/dev/null"), " \r\n"));
+    if (found.empty() || found.find('\'') != std::string::npos) return [] { return std::optional<std::vector<GpuReading>>{}; };
+    const std::string command = "'" + found + "' --query-gpu=memory.used,power.draw --format=csv,noheader,nounits 2>/dev/null";
+    return [command]() -> std::optional<std::vector<GpuReading>> { return parse_nvidia_smi(detail::run_command(command)); };
 }
 
 /// Reads GPUs through NVIDIA's management library, loaded at run time (no link-time
@@ -217,7 +300,7 @@ struct SamplerConfig {
     std::optional<Endpoint> ollama;  ///< read /api/ps of this server (own client, own thread)
     std::string process_name = "ollama";
     std::optional<int> server_pid;   ///< instead of finding the process by name
-    std::string proc_root = "/proc";
+    std::shared_ptr<const ProcessSource> processes = default_process_source();  ///< null: unsupported
     GpuQuery gpu = default_gpu_query();
 };
 
@@ -233,7 +316,7 @@ class MemorySampler {
 public:
     using clock = std::chrono::steady_clock;
 
-    explicit MemorySampler(SamplerConfig config) : config_(std::move(config)), proc_(config_.proc_root) {}
+    explicit MemorySampler(SamplerConfig config) : config_(std::move(config)) {}
     MemorySampler(const MemorySampler&) = delete;
     MemorySampler& operator=(const MemorySampler&) = delete;
     ~MemorySampler() { stop(); }
@@ -271,25 +354,25 @@ public:
         }
         // Walking the whole process table is the expensive part: do it once a second (or when
         // a process went away) and read only the known processes in between.
-        if (!tree_ || t0 - tree_at_ > std::chrono::seconds(1)) {
+        const ProcessSource* procs = config_.processes.get();
+        if (procs && (!tree_ || t0 - tree_at_ > std::chrono::seconds(1))) {
             std::vector<int> roots;
             if (config_.server_pid) roots.push_back(*config_.server_pid);
-            else roots = proc_.find_by_name(config_.process_name);
-            tree_ = roots.empty() ? std::vector<int>{} : proc_.with_descendants(roots);
+            else roots = procs->find_by_name(config_.process_name);
+            tree_ = roots.empty() ? std::vector<int>{} : procs->with_descendants(roots);
             tree_at_ = t0;
         }
-        std::int64_t rss = 0;
-        bool any = false;
-        for (int pid : *tree_) {
-            if (auto r = proc_.rss_bytes(pid)) {
-                rss += *r;
-                any = true;
-            } else {
-                tree_.reset();  // gone: rescan next time
-                break;
+        if (procs && !tree_->empty()) {
+            std::int64_t rss = 0;
+            bool all_read = true;
+            for (int pid : *tree_) {
+                const auto r = procs->rss_bytes(pid);
+                all_read = all_read && r.has_value();
+                rss += r.value_or(0);
             }
+            if (all_read) s.process_rss_bytes = rss;
+            else tree_.reset();  // a process went away: rescan next time rather than undercount
         }
-        if (any && tree_) s.process_rss_bytes = rss;
         if (config_.gpu) {
             if (auto gpus = config_.gpu()) {
                 std::int64_t used = 0;
@@ -340,14 +423,12 @@ public:
         if (w.samples == 0) {
             w.rss_note = w.vram_note = "no sample inside the run (shorter than the sampling interval)";
         } else {
-#if defined(__linux__)
-            if (!w.peak_rss_bytes)
-                w.rss_note = config_.server_pid ? "cannot read /proc for pid " + std::to_string(*config_.server_pid)
-                                                : "no process named '" + config_.process_name + "' (set the server pid)";
+            if (!w.peak_rss_bytes) w.rss_note = why_no_process_memory();
+#if defined(__APPLE__)
+            if (!w.peak_vram_bytes) w.vram_note = "unified memory: the GPU's share is counted in peak_rss_bytes";
 #else
-            if (!w.peak_rss_bytes) w.rss_note = "process memory is read from /proc, which this platform lacks";
-#endif
             if (!w.peak_vram_bytes) w.vram_note = "no GPU reading (NVML and nvidia-smi not found or failed)";
+#endif
         }
         return w;
     }
@@ -371,6 +452,12 @@ public:
     }
 
 private:
+    std::string why_no_process_memory() const {
+        if (!config_.processes) return "llmbench cannot read process memory on this platform (Linux /proc and macOS libproc only)";
+        if (config_.server_pid) return "cannot read pid " + std::to_string(*config_.server_pid) + " through " + config_.processes->name();
+        return "no process named '" + config_.process_name + "' (set the server pid)";
+    }
+
     void loop() {
         std::unique_lock<std::mutex> lock(mutex_);
         while (!stopping_) {
@@ -382,7 +469,6 @@ private:
     }
 
     SamplerConfig config_;
-    ProcReader proc_;
     std::unique_ptr<OllamaClient> ps_client_;
     std::optional<std::vector<int>> tree_;  ///< the server's process tree, rescanned every second
     std::chrono::steady_clock::time_point tree_at_;

@@ -4,9 +4,12 @@
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <doctest/doctest.h>
@@ -47,6 +50,56 @@ TEST_CASE("ProcReader finds the server and its runner processes in a /proc tree"
     CHECK_FALSE(reader.rss_bytes(999).has_value());
 }
 
+namespace {
+/// A process table in memory, as any platform's source would list it.
+struct FakeTable : ProcessSource {
+    std::vector<ProcessEntry> entries;
+    std::map<int, std::int64_t> rss;
+    std::vector<ProcessEntry> list() const override { return entries; }
+    std::optional<std::int64_t> rss_bytes(int pid) const override {
+        const auto it = rss.find(pid);
+        return it == rss.end() ? std::nullopt : std::optional<std::int64_t>(it->second);
+    }
+    std::optional<std::int64_t> peak_rss_bytes(int pid) const override { return rss_bytes(pid); }
+    std::string name() const override { return "fake table"; }
+};
+}  // namespace
+
+TEST_CASE("the process tree walk is the same for every platform's source") {
+    FakeTable t;
+    // launchd(1) -> ollama(10) -> runner(20) -> helper(30); a second ollama(40); pid 0 is its own parent
+    t.entries = {{0, 0, "kernel_task"}, {1, 0, "launchd"}, {10, 1, "ollama"}, {20, 10, "ollama"}, {30, 20, "helper"}, {40, 1, "ollama"}, {50, 1, "zsh"}};
+    CHECK(t.find_by_name("ollama") == std::vector<int>{10, 20, 40});
+    CHECK(t.with_descendants({10}) == std::vector<int>{10, 20, 30});
+    CHECK(t.with_descendants({10, 20}) == std::vector<int>{10, 20, 30});  // no process twice
+    CHECK(t.with_descendants({0}).size() == t.entries.size());            // a self-parent does not loop
+    CHECK(t.with_descendants({999}) == std::vector<int>{999});
+
+    SamplerConfig cfg;
+    cfg.gpu = nullptr;
+    cfg.server_pid = 10;
+    auto shared = std::make_shared<FakeTable>(t);
+    shared->rss = {{10, 100}, {20, 2000}, {30, 30000}, {40, 400000}};
+    cfg.processes = shared;
+    MemorySampler sampler(cfg);
+    CHECK(sampler.sample_now().process_rss_bytes == 32100);  // pid 40 is another server
+    shared->rss.erase(30);  // the helper exited...
+    CHECK_FALSE(sampler.sample_now().process_rss_bytes.has_value());  // ...between listing and reading: no undercount
+    shared->entries.erase(std::remove_if(shared->entries.begin(), shared->entries.end(), [](const ProcessEntry& e) { return e.pid == 30; }),
+                          shared->entries.end());
+    CHECK(sampler.sample_now().process_rss_bytes == 2100);  // rescanned
+}
+
+TEST_CASE("a platform without a process reader says so") {
+    SamplerConfig cfg;
+    cfg.processes = nullptr;
+    cfg.gpu = nullptr;
+    MemorySampler sampler(cfg);
+    const auto w = sampler.around([] {});
+    CHECK_FALSE(w.peak_rss_bytes.has_value());
+    CHECK(w.rss_note.find("cannot read process memory on this platform") != std::string::npos);
+}
+
 TEST_CASE("nvidia-smi output parses; anything else means no GPU reading") {
     const auto g = parse_nvidia_smi("1024, 250.5\n2048, [N/A]\n");
     REQUIRE(g.has_value());
@@ -63,13 +116,56 @@ TEST_CASE("NVML that cannot be loaded means no NVML query, not a crash") {
     CHECK(static_cast<bool>(default_gpu_query()));  // falls back to nvidia-smi
 }
 
+#if defined(LLMBENCH_FAKE_NVML_PATH)
+TEST_CASE("NVML readings of every GPU, through the library's real entry points (a stand-in library)") {
+    const GpuQuery query = nvml_query(LLMBENCH_FAKE_NVML_PATH);
+    REQUIRE(static_cast<bool>(query));
+    auto gpus = query();
+    REQUIRE(gpus.has_value());
+    REQUIRE(gpus->size() == 2);
+    CHECK((*gpus)[0].used_bytes == 1LL << 30);
+    CHECK((*gpus)[0].power_w == 150.0);
+    CHECK((*gpus)[1].used_bytes == 512LL << 20);
+    CHECK_FALSE((*gpus)[1].power_w.has_value());  // NVML_ERROR_NOT_SUPPORTED: no power, still memory
+
+    void* lib = ::dlopen(LLMBENCH_FAKE_NVML_PATH, RTLD_NOW | RTLD_NOLOAD);
+    REQUIRE(lib != nullptr);
+    const auto set = reinterpret_cast<void (*)(unsigned, unsigned long long, unsigned)>(::dlsym(lib, "fake_nvml_set"));
+    REQUIRE(reinterpret_cast<void*>(set) != nullptr);
+    set(0, 6ULL << 30, 212'500);  // a model loaded: readings change between samples
+    gpus = query();
+    REQUIRE(gpus.has_value());
+    CHECK((*gpus)[0].used_bytes == 6LL << 30);
+    CHECK((*gpus)[0].power_w == 212.5);
+    ::dlclose(lib);
+}
+#endif
+
+#if defined(__unix__)
+TEST_CASE("nvidia-smi is the fallback: found on PATH once, asked once per sample") {
+    const std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+    ::setenv("PATH", (std::string(LLMBENCH_FAKES_DIR) + ":" + old_path).c_str(), 1);
+    const GpuQuery query = nvidia_smi_query();
+    ::setenv("PATH", "/nonexistent", 1);
+    const GpuQuery missing = nvidia_smi_query();
+    ::setenv("PATH", old_path.c_str(), 1);
+    const auto gpus = query();
+    REQUIRE(gpus.has_value());
+    REQUIRE(gpus->size() == 2);
+    CHECK((*gpus)[0].used_bytes == 24268LL * 1024 * 1024);
+    CHECK((*gpus)[0].power_w == 287.45);
+    CHECK_FALSE((*gpus)[1].power_w.has_value());
+    CHECK_FALSE(missing().has_value());
+}
+#endif
+
 TEST_CASE("peaks, Ollama's view and energy over a window, from fake readings") {
     FakeProc proc;
     testing::MockOllama mock;
     OllamaClient client(mock.endpoint());
     REQUIRE(client.load("llama3.1:8b").ok());
     SamplerConfig cfg;
-    cfg.proc_root = proc.root.string();
+    cfg.processes = std::make_shared<ProcReader>(proc.root.string());
     cfg.ollama = mock.endpoint();
     std::int64_t used = 1000;
     cfg.gpu = [&used]() -> std::optional<std::vector<GpuReading>> {
@@ -89,7 +185,7 @@ TEST_CASE("peaks, Ollama's view and energy over a window, from fake readings") {
 
 TEST_CASE("missing sources give nulls with a reason, not zeros") {
     SamplerConfig cfg;
-    cfg.proc_root = "/nonexistent";
+    cfg.processes = std::make_shared<ProcReader>("/nonexistent");
     cfg.gpu = []() -> std::optional<std::vector<GpuReading>> { return std::nullopt; };
     MemorySampler sampler(cfg);
     const auto w = sampler.around([] {});
@@ -106,7 +202,7 @@ TEST_CASE("a benchmark with a sampler records peaks per run and in the summary; 
     OllamaClient client(mock.endpoint());
     SamplerConfig cfg;
     cfg.interval = 20ms;
-    cfg.proc_root = proc.root.string();
+    cfg.processes = std::make_shared<ProcReader>(proc.root.string());
     cfg.gpu = []() -> std::optional<std::vector<GpuReading>> { return std::vector<GpuReading>{{4096, 200.0}}; };
     MemorySampler sampler(cfg);
     sampler.start();

@@ -7,6 +7,7 @@
 // cell with its summary); stderr: progress and one table row per cell. --dry-run prints the
 // plan and sends nothing. Exit: 0 ok, 1 some runs failed, 2 setup error, 3 no server, 130 Ctrl-C.
 #include <llmbench/llmbench.hpp>
+#include <llmbench/report/progress.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <CLI/CLI.hpp>
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
     std::string models, num_ctx, prompt_tokens, num_predict, matrix_file, host, output, keep_alive = "30m";
     std::optional<int> runs, warmup, retry_short, seed;
     std::optional<double> temperature;
-    bool dry_run = false, demo = false, allow_cache = false, cold = false, quiet = false;
+    bool dry_run = false, demo = false, allow_cache = false, cold = false, quiet = false, verbose = false;
     app.add_option("--matrix", matrix_file, "JSON matrix file; command-line lists override its fields");
     app.add_option("--model,--models", models, "Comma list of model tags (e.g. quantizations)");
     app.add_option("--num_ctx,--num-ctx", num_ctx, "Comma list of context sizes");
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
     app.add_option("--output,-o", output, "Also write the JSON lines to this file");
     app.add_flag("--demo", demo, "Run against the built-in mock server (numbers are not a model's)");
     app.add_flag("--quiet,-q", quiet, "No progress or table on stderr");
+    app.add_flag("--verbose,-v", verbose, "A line per cell and per run on stderr instead of the progress bar");
     example::MemoryOptions memory;
     memory.add_to(app);
     CLI11_PARSE(app, argc, argv);
@@ -119,6 +121,9 @@ int main(int argc, char** argv) {
         std::size_t failed = 0;
         example::stop_on_ctrl_c();
         const auto sampler = memory.start(endpoint, demo);
+        llmbench::ProgressOptions progress_options;
+        progress_options.enabled = !quiet && !verbose;
+        llmbench::Progress progress(std::cerr, cells.size() * static_cast<std::size_t>(spec.runs), cells.size(), progress_options);
         llmbench::MatrixRunner runner(client, spec);
         runner.memory_sampler(sampler.get());
         runner.stop_when(&example::stop_requested)
@@ -126,17 +131,19 @@ int main(int argc, char** argv) {
                 if (described.insert(c.model).second) {  // metadata once per model, once it is loaded
                     auto meta = llmbench::RunMetadata::collect(client, c.model);
                     if (demo) meta.backend_kind = "mock";
+                    meta.request_json = spec.to_json();
                     meta.command_line.assign(argv, argv + argc);
                     out.write(meta.to_json());
                 }
-                if (!quiet)
+                if (verbose && !quiet)
                     std::cerr << "== " << cell_label(c) << (reload.reloaded ? " (model (re)loaded" : " (warm")
                               << ", load request " << example::fixed(reload.load_wall_s, " s)", 2) << '\n';
             })
             .on_record([&](const llmbench::RunRecord& r) {
                 out.write(r.to_json());
                 if (!r.ok && !r.warmup) ++failed;
-                if (quiet) return;
+                if (!r.warmup && !r.superseded) progress.run_done(r.gen_toks_per_s());
+                if (!verbose || quiet) return;
                 std::cerr << (r.warmup ? "  [warm-up] " : "  run " + std::to_string(r.run_index) + ": ");
                 if (r.ok)
                     std::cerr << "prompt " << (r.server.prompt_eval_count ? std::to_string(*r.server.prompt_eval_count) : "?")
@@ -146,8 +153,16 @@ int main(int argc, char** argv) {
                 else
                     std::cerr << "FAILED (" << llmbench::to_string(*r.error_kind) << "): " << r.error_message << '\n';
             })
-            .on_cell([&](const llmbench::CellResult& c) { out.write(c.to_json()); });
+            .on_cell([&](const llmbench::CellResult& c) {
+                out.write(c.to_json());
+                progress.cell_done();
+            });
         const auto results = runner.run();
+        progress.finish();
+        if (sampler) {
+            sampler->stop();
+            out.write(sampler->timeline_json());
+        }
 
         if (!quiet) {
             std::cerr << "\ncell                                                        n  ttft p50 s  gen tok/s  prompt tok/s  reload\n";

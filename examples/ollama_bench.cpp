@@ -7,6 +7,7 @@
 // Exit: 0 all runs ok; 1 some runs failed; 2 setup error (arguments, prompts file, model
 // missing); 3 server unreachable; 130 interrupted (the summary still prints).
 #include <llmbench/llmbench.hpp>
+#include <llmbench/report/progress.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <CLI/CLI.hpp>
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
     std::string model, prompts_path, host, output, keep_alive = "30m";
     int runs = 5, warmup = 1;
     double timeout_s = 0;
-    bool demo = false, quiet = false;
+    bool demo = false, quiet = false, verbose = false;
     llmbench::Options opt;
     std::optional<double> temperature, top_p, repeat_penalty, min_p;
     std::optional<int> num_predict, top_k, seed, num_ctx;
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
     app.add_option("--output,-o", output, "Also write the JSON lines to this file");
     app.add_flag("--demo", demo, "Run against the built-in mock server (no Ollama needed; numbers are not a model's)");
     app.add_flag("--quiet,-q", quiet, "No progress or table on stderr");
+    app.add_flag("--verbose,-v", verbose, "A line per run on stderr instead of the progress bar");
     example::MemoryOptions memory;
     memory.add_to(app);
     CLI11_PARSE(app, argc, argv);
@@ -107,10 +109,14 @@ int main(int argc, char** argv) {
         example::stop_on_ctrl_c();
         std::size_t done = 0;
         const std::size_t total = bench.total_runs();
+        llmbench::ProgressOptions progress_options;
+        progress_options.enabled = !quiet && !verbose;
+        llmbench::Progress progress(std::cerr, total, 0, progress_options);
         bench.stop_when(&example::stop_requested).on_record([&](const llmbench::RunRecord& r) {
             out.write(r.to_json());
             if (!r.warmup) ++done;
-            if (quiet) return;
+            if (!r.warmup) progress.run_done(r.gen_toks_per_s());
+            if (!verbose || quiet) return;
             std::cerr << (r.warmup ? "[warm-up] " : "[" + std::to_string(done) + "/" + std::to_string(total) + "] ")
                       << r.prompt_id << " run " << r.run_index << ": ";
             if (r.ok)
@@ -120,7 +126,12 @@ int main(int argc, char** argv) {
                 std::cerr << "FAILED (" << llmbench::to_string(*r.error_kind) << "): " << r.error_message << '\n';
         });
         const auto summary = bench.run().summary();
+        progress.finish();
         out.write(summary.to_json());
+        if (sampler) {
+            sampler->stop();
+            out.write(sampler->timeline_json());
+        }
         if (!quiet) {
             std::cerr << '\n' << llmbench::format_summary_table(summary);
             if (demo) std::cerr << "(mock server: these numbers describe the mock, not a model)\n";

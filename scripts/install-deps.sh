@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what llmbench needs to build and test on Debian/Ubuntu, if anything is missing.
+# --with-browser also installs Chromium, which the HTML report's browser test renders in.
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config git
           libcpp-httplib-dev libsimdjson-dev doctest-dev libcli11-dev)
+if [ "${1:-}" = "--with-browser" ]; then packages+=(chromium); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds and runs every test: warnings-as-errors build (tests as C++17 and C++20, every
-# header alone, two-TU link, install + find_package consumer), then an ASan+UBSan build.
+# header alone, two-TU link, install + find_package consumer, the HTML report in headless
+# Chromium), then an ASan+UBSan build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --with-browser
 
 jobs=$(nproc 2>/dev/null || echo 2)
 for preset in dev asan; do

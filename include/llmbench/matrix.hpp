@@ -49,6 +49,30 @@ struct MatrixSpec {
     double calibration_tolerance = 0.02;  ///< or one word's tokens, whichever is larger
     int calibration_max_requests = 8;
     std::string backend_label = "ollama";
+
+    /// Everything that shapes the requests, for RunMetadata::request_json.
+    std::string to_json() const {
+        JsonWriter w;
+        w.begin_object().key("models").begin_array();
+        for (const auto& m : models) w.value(m);
+        w.end_array();
+        const auto ints = [&w](const char* name, const std::vector<int>& values) {
+            w.key(name).begin_array();
+            for (int v : values) w.value(v);
+            w.end_array();
+        };
+        ints("num_ctx", num_ctx);
+        ints("prompt_tokens", prompt_tokens);
+        ints("num_predict", num_predict);
+        w.kv("runs", runs).kv("warmup", warmup).kv("retry_short", retry_short);
+        w.kv("allow_prompt_cache", allow_prompt_cache).kv("cold", cold).kv("text_seed", seed);
+        w.key("keep_alive");
+        if (keep_alive) w.value(*keep_alive);
+        else w.null();
+        w.key("options");
+        options.write_json(w);
+        return w.end_object().take();
+    }
 };
 
 namespace detail {

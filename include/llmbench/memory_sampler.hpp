@@ -37,6 +37,8 @@
 #endif
 
 #include "llmbench/endpoint.hpp"
+#include "llmbench/json.hpp"
+#include "llmbench/version.hpp"
 #include "llmbench/run_record.hpp"
 #include "llmbench/ollama_client.hpp"
 #include "llmbench/run_metadata.hpp"
@@ -445,6 +447,26 @@ public:
         std::lock_guard<std::mutex> lock(mutex_);
         return samples_;
     }
+    /// Every sample so far as one `"type":"memory_timeline"` object: parallel arrays, time in
+    /// seconds since the first sample, null where a source gave nothing.
+    std::string timeline_json() const {
+        const auto all = samples();
+        JsonWriter w;
+        w.begin_object().kv("type", "memory_timeline").kv("schema_version", schema_version);
+        w.kv("interval_ms", static_cast<std::int64_t>(config_.interval.count()));
+        const auto column = [&](const char* name, auto get) {
+            w.key(name).begin_array();
+            for (const auto& s : all) w.value(get(s));
+            w.end_array();
+        };
+        column("t_s", [&](const MemorySample& s) { return std::chrono::duration<double>(s.at - all.front().at).count(); });
+        column("rss_bytes", [](const MemorySample& s) { return s.process_rss_bytes; });
+        column("vram_bytes", [](const MemorySample& s) { return s.gpu_used_bytes; });
+        column("power_w", [](const MemorySample& s) { return s.gpu_power_w; });
+        column("ollama_size_bytes", [](const MemorySample& s) { return s.ollama_size_bytes; });
+        return w.end_object().take();
+    }
+
     /// Mean wall time one sample takes, in seconds (the sampler's own overhead).
     double mean_sample_cost_s() const {
         std::lock_guard<std::mutex> lock(mutex_);

@@ -256,6 +256,9 @@ TEST_CASE("bench-matrix: a matrix file, records with cell coordinates, one cell 
     // metadata, then per cell: warm-up + 2 runs + the cell object.
     REQUIRE(types.size() == 1 + 2 * 4);
     CHECK(types[0] == "metadata");
+    // the whole spec is logged, so two matrix files can be compared
+    CHECK(o.lines[0].find(R"("request":{"models":["llama3.1:8b"],"num_ctx":[2048],"prompt_tokens":[40,90],"num_predict":[3],"runs":2,)") !=
+          std::string::npos);
     CHECK(types[4] == "cell");
     CHECK(types[8] == "cell");
     CHECK(o.lines[2].find(R"("cell":{"model":"llama3.1:8b","num_ctx":2048,"prompt_tokens":40,"num_predict":3})") !=

@@ -227,4 +227,15 @@ TEST_CASE("a benchmark with a sampler records peaks per run and in the summary; 
     CHECK(summary.find("joules_per_token")->n == 2);
     CHECK(sampler.samples().size() >= 3 * 2 + 2);  // 2 per request, plus the thread's own ticks
     CHECK(sampler.mean_sample_cost_s() > 0);
+
+    const std::string timeline = sampler.timeline_json();
+    CHECK(timeline.find(R"({"type":"memory_timeline","schema_version":1,"interval_ms":20,"t_s":[0,)") == 0);
+    const auto count = [&](const std::string& needle) {
+        std::size_t n = 0;
+        for (auto at = timeline.find(needle); at != std::string::npos; at = timeline.find(needle, at + 1)) ++n;
+        return n;
+    };
+    CHECK(count("4096") == sampler.samples().size());  // one VRAM reading per sample
+    CHECK(timeline.find(R"("power_w":[200,200,)") != std::string::npos);
+    CHECK(timeline.find(R"("ollama_size_bytes":[null,)") != std::string::npos);  // not configured: nulls, not zeros
 }

@@ -1,0 +1,51 @@
+// llmbench-report: result files (JSON lines from ollama-bench or bench-matrix) as a console
+// table, Markdown, CSV or one self-contained HTML page.
+//
+//   llmbench-report run.jsonl                       # tables on stdout
+//   llmbench-report --format html -o report.html a.jsonl b.jsonl
+//
+// Exit: 0 written; 2 a file is missing or malformed (the message names file and line).
+#include <llmbench/report/console_reporter.hpp>
+#include <llmbench/report/csv_reporter.hpp>
+#include <llmbench/report/html_reporter.hpp>
+#include <llmbench/report/markdown_reporter.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+
+int main(int argc, char** argv) {
+    CLI::App app{"llmbench-report: tables, Markdown, CSV or an HTML page with charts from llmbench result files"};
+    std::vector<std::string> files;
+    std::string format = "console", output;
+    app.add_option("files", files, "JSONL result files")->required()->check(CLI::ExistingFile);
+    app.add_option("--format,-f", format, "console, markdown, csv or html")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"console", "markdown", "csv", "html"}));
+    app.add_option("--output,-o", output, "Write here instead of stdout");
+    CLI11_PARSE(app, argc, argv);
+
+    std::map<std::string, std::unique_ptr<llmbench::Reporter>> reporters;
+    reporters["console"] = std::make_unique<llmbench::ConsoleReporter>();
+    reporters["markdown"] = std::make_unique<llmbench::MarkdownReporter>();
+    reporters["csv"] = std::make_unique<llmbench::CsvReporter>();
+    reporters["html"] = std::make_unique<llmbench::HtmlReporter>();
+    try {
+        const auto results = llmbench::load_result_set(files);
+        if (output.empty()) {
+            reporters.at(format)->report(results, std::cout);
+            return std::cout.flush() ? 0 : 2;
+        }
+        std::ofstream out(output, std::ios::binary | std::ios::trunc);
+        if (!out) throw llmbench::error(llmbench::errc::io, "cannot write '" + output + "'");
+        reporters.at(format)->report(results, out);
+        if (!out.flush()) throw llmbench::error(llmbench::errc::io, "writing '" + output + "' failed (disk full?)");
+        return 0;
+    } catch (const llmbench::error& e) {
+        std::cerr << "llmbench-report: error: " << e.what() << '\n';
+        return 2;
+    }
+}

@@ -1,0 +1,370 @@
+// llmbench/report/results.hpp - result files read back: runs grouped into cells, with stats.
+//
+// Reads the JSON lines that ollama-bench and bench-matrix write (metadata, run, cell,
+// summary, memory_timeline) and groups the runs into cells. Statistics are recomputed from
+// the runs, so a file cut short by a crash still reports everything it holds.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "llmbench/endpoint.hpp"
+#include "llmbench/error.hpp"
+#include "llmbench/run_record.hpp"
+#include "llmbench/statistics.hpp"
+#include "llmbench/version.hpp"
+
+namespace llmbench {
+
+/// One run record as read back: what reports group, chart and compare by.
+struct ResultRun {
+    std::string where;  ///< "file:line"
+    std::size_t file_index = 0;
+    std::size_t sequence = 0;  ///< position among the file's runs (warm-ups included)
+    std::string model, prompt_id, backend, error_kind, output_sha256;
+    int run_index = 0;
+    bool warmup = false, ok = false, superseded = false;
+    std::optional<CellCoordinates> cell;
+    std::map<std::string, double> values;  ///< every number: ttft_s, gen_toks_per_s, eval_count, peak_rss_bytes, ...
+
+    /// Counts in statistics: succeeded, timed, not replaced by a re-run.
+    bool timed() const { return ok && !warmup && !superseded; }
+    std::optional<double> value(const std::string& metric) const {
+        const auto it = values.find(metric);
+        return it == values.end() ? std::nullopt : std::optional<double>(it->second);
+    }
+};
+
+/// What a metadata line says about the conditions of a run, for labels and comparability.
+struct ResultMetadata {
+    std::string raw;  ///< the whole line
+    std::string timestamp_utc, llmbench_version, backend_kind, backend_version;
+    std::string model_tag, model_digest, quantization, parameter_size;
+    std::string os, cpu_model, gpus;  ///< gpus: the JSON array as written
+    std::optional<std::int64_t> total_ram_bytes;
+    std::string request_options;  ///< the request's sampling options, as JSON
+};
+
+struct MemoryTimeline {
+    std::vector<double> t_s;
+    std::vector<std::optional<double>> rss_bytes, vram_bytes, power_w, ollama_size_bytes;
+};
+
+struct ResultFile {
+    std::string path;
+    std::vector<ResultMetadata> metadata;  ///< one per model (bench-matrix) or one (ollama-bench)
+    std::vector<ResultRun> runs;
+    std::optional<MemoryTimeline> memory;
+    std::vector<std::string> warnings;  ///< e.g. a last line cut short by a crash
+
+    /// The metadata line describing `model`, else the first, else null.
+    const ResultMetadata* metadata_for(const std::string& model) const {
+        for (const auto& m : metadata)
+            if (m.model_tag == model) return &m;
+        return metadata.empty() ? nullptr : &metadata.front();
+    }
+};
+
+namespace detail {
+
+// Each takes an element or a lookup result (a missing field then reads as empty).
+using dom_result = simdjson::simdjson_result<simdjson::dom::element>;
+
+template <class E>
+std::string dom_string(E e) {
+    std::string_view s;
+    return e.get_string().get(s) == simdjson::SUCCESS ? std::string(s) : std::string();
+}
+template <class E>
+std::optional<double> dom_number(E e) {
+    double d = 0;
+    if (e.get_double().get(d) == simdjson::SUCCESS) return d;  // integers convert too
+    return std::nullopt;
+}
+inline dom_result dom_at(simdjson::dom::object o, std::string_view key) { return o[key]; }
+template <class E>
+bool dom_true(E e) {
+    bool b = false;
+    return e.get_bool().get(b) == simdjson::SUCCESS && b;
+}
+template <class E>
+std::optional<int> dom_int(E e) {
+    std::int64_t i = 0;
+    if (e.get_int64().get(i) == simdjson::SUCCESS) return static_cast<int>(i);
+    return std::nullopt;
+}
+
+inline ResultRun parse_run(simdjson::dom::object o) {
+    ResultRun r;
+    for (auto [key, value] : o) {
+        if (key == "model") r.model = dom_string(value);
+        else if (key == "prompt_id") r.prompt_id = dom_string(value);
+        else if (key == "backend") r.backend = dom_string(value);
+        else if (key == "output_sha256") r.output_sha256 = dom_string(value);
+        else if (key == "run") r.run_index = dom_int(value).value_or(0);
+        else if (key == "warmup") r.warmup = dom_true(value);
+        else if (key == "ok") r.ok = dom_true(value);
+        else if (key == "superseded") r.superseded = dom_true(value);
+        else if (key == "error" && value.is_object()) r.error_kind = dom_string(dom_at(value.get_object().value_unsafe(), "kind"));
+        else if (key == "cell" && value.is_object()) {
+            const auto c = value.get_object().value_unsafe();
+            r.cell = CellCoordinates{dom_string(dom_at(c, "model")), dom_int(dom_at(c, "num_ctx")),
+                                     dom_int(dom_at(c, "prompt_tokens")), dom_int(dom_at(c, "num_predict"))};
+        } else if ((key == "server" || key == "memory") && value.is_object()) {
+            const simdjson::dom::object inner = value.get_object().value_unsafe();  // a copy: the result is a temporary
+            for (auto [k, v] : inner)
+                if (auto d = dom_number(v); d && k.find("_duration_ns") == std::string_view::npos) r.values[std::string(k)] = *d;
+        } else if (key != "schema_version") {
+            if (auto d = dom_number(value)) r.values[std::string(key)] = *d;
+        }
+    }
+    return r;
+}
+
+inline ResultMetadata parse_metadata(simdjson::dom::object o, std::string_view line) {
+    ResultMetadata m;
+    m.raw = std::string(line);
+    m.timestamp_utc = dom_string(dom_at(o, "timestamp_utc"));
+    m.llmbench_version = dom_string(dom_at(o, "llmbench_version"));
+    simdjson::dom::object part;
+    if (dom_at(o, "backend").get_object().get(part) == simdjson::SUCCESS) {
+        m.backend_kind = dom_string(dom_at(part, "kind"));
+        m.backend_version = dom_string(dom_at(part, "version"));
+    }
+    if (dom_at(o, "model").get_object().get(part) == simdjson::SUCCESS) {
+        m.model_tag = dom_string(dom_at(part, "tag"));
+        m.model_digest = dom_string(dom_at(part, "digest"));
+        m.quantization = dom_string(dom_at(part, "quantization"));
+        m.parameter_size = dom_string(dom_at(part, "parameter_size"));
+    }
+    if (dom_at(o, "host").get_object().get(part) == simdjson::SUCCESS) {
+        m.os = dom_string(dom_at(part, "os"));
+        m.cpu_model = dom_string(dom_at(part, "cpu_model"));
+        if (auto ram = dom_number(dom_at(part, "total_ram_bytes"))) m.total_ram_bytes = static_cast<std::int64_t>(*ram);
+        simdjson::dom::element gpus;
+        if (part["gpus"].get(gpus) == simdjson::SUCCESS) m.gpus = simdjson::minify(gpus);
+    }
+    simdjson::dom::element options;
+    if (dom_at(o, "request").get_object().get(part) == simdjson::SUCCESS && part["options"].get(options) == simdjson::SUCCESS)
+        m.request_options = simdjson::minify(options);
+    return m;
+}
+
+inline MemoryTimeline parse_timeline(simdjson::dom::object o) {
+    MemoryTimeline t;
+    const auto column = [&o](const char* name) {
+        std::vector<std::optional<double>> out;
+        simdjson::dom::array a;
+        if (dom_at(o, name).get_array().get(a) == simdjson::SUCCESS)
+            for (auto v : a) out.push_back(dom_number(v));
+        return out;
+    };
+    for (const auto& v : column("t_s")) t.t_s.push_back(v.value_or(0));
+    t.rss_bytes = column("rss_bytes");
+    t.vram_bytes = column("vram_bytes");
+    t.power_w = column("power_w");
+    t.ollama_size_bytes = column("ollama_size_bytes");
+    for (auto* c : {&t.rss_bytes, &t.vram_bytes, &t.power_w, &t.ollama_size_bytes}) c->resize(t.t_s.size());
+    return t;
+}
+
+}  // namespace detail
+
+/// Parses one result file's text. A malformed line is an error naming `source:line`, except
+/// a last line cut short (a crash mid-write): that one is skipped with a warning, because
+/// everything before it was measured and must not be lost.
+inline ResultFile parse_results(std::string_view content, const std::string& source, std::size_t file_index = 0) {
+    ResultFile file;
+    file.path = source;
+    simdjson::dom::parser parser;
+    std::size_t line_no = 0;
+    while (!content.empty()) {
+        ++line_no;
+        const auto nl = content.find('\n');
+        const std::string_view line = content.substr(0, nl);
+        const bool last = nl == std::string_view::npos || detail::trim(content.substr(nl + 1), " \t\r\n").empty();
+        content.remove_prefix(nl == std::string_view::npos ? content.size() : nl + 1);
+        if (detail::trim(line, " \t\r").empty()) continue;
+        const std::string where = source + ":" + std::to_string(line_no);
+        simdjson::dom::element doc;
+        simdjson::dom::object obj;
+        if (auto err = parser.parse(line.data(), line.size()).get(doc); err || doc.get_object().get(obj)) {
+            const std::string why = err ? std::string("invalid JSON (") + simdjson::error_message(err) + ")" : "expected a JSON object";
+            if (last && nl == std::string_view::npos) {
+                file.warnings.push_back(where + ": last line cut short, skipped: " + why);
+                break;
+            }
+            throw error(errc::usage, where + ": " + why);
+        }
+        const auto version = detail::dom_int(detail::dom_at(obj, "schema_version"));
+        if (version && *version > schema_version)
+            throw error(errc::usage, where + ": schema_version " + std::to_string(*version) + " is newer than this llmbench reads (" +
+                                         std::to_string(schema_version) + ")");
+        const std::string type = detail::dom_string(detail::dom_at(obj, "type"));
+        if (type == "run") {
+            ResultRun r = detail::parse_run(obj);
+            r.where = where;
+            r.file_index = file_index;
+            r.sequence = file.runs.size();
+            file.runs.push_back(std::move(r));
+        } else if (type == "metadata") {
+            file.metadata.push_back(detail::parse_metadata(obj, line));
+        } else if (type == "memory_timeline") {
+            file.memory = detail::parse_timeline(obj);
+        } else if (type.empty()) {
+            throw error(errc::usage, where + ": missing field \"type\" (not an llmbench result line)");
+        }  // summary, cell, plan: recomputed from the runs
+    }
+    return file;
+}
+
+/// Reads and parses a result file; see parse_results.
+inline ResultFile load_results(const std::string& path, std::size_t file_index = 0) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw error(errc::io, "cannot open result file '" + path + "'");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parse_results(ss.str(), path, file_index);
+}
+
+/// The metrics reports show, in order, with how to read them.
+struct MetricInfo {
+    const char* name;
+    const char* label;
+    const char* unit;
+    bool higher_is_better;
+};
+inline const std::vector<MetricInfo>& report_metrics() {
+    static const std::vector<MetricInfo> metrics = {
+        {"ttft_s", "TTFT", "s", false},
+        {"gen_toks_per_s", "gen tok/s", "tok/s", true},
+        {"prompt_toks_per_s", "prompt tok/s", "tok/s", true},
+        {"decode_toks_per_s", "decode tok/s", "tok/s", true},
+        {"wall_s", "wall", "s", false},
+        {"itl_p95_s", "ITL p95", "s", false},
+        {"load_s", "load", "s", false},
+        {"prompt_eval_count", "prompt tokens", "tok", true},
+        {"eval_count", "output tokens", "tok", true},
+        {"peak_rss_bytes", "peak RSS", "bytes", false},
+        {"peak_vram_bytes", "peak VRAM", "bytes", false},
+        {"joules_per_token", "energy", "J/tok", false},
+    };
+    return metrics;
+}
+
+/// A cell: one point of the experiment (model, num_ctx, prompt length, output length) from
+/// one file, with every run that belongs to it.
+struct ResultCell {
+    std::size_t file_index = 0;
+    CellCoordinates coordinates;
+    std::vector<const ResultRun*> runs;  ///< all of them, warm-ups and failures included
+    std::map<std::string, Stats> stats;  ///< over timed runs only
+    std::size_t failed = 0;
+    std::map<std::string, std::size_t> failures_by_kind;
+
+    /// "llama3.1:8b ctx=4096 prompt=200 out=128"; parts that are unset are left out.
+    std::string label() const {
+        std::string s = coordinates.model;
+        if (coordinates.num_ctx) s += " ctx=" + std::to_string(*coordinates.num_ctx);
+        if (coordinates.prompt_tokens) s += " prompt=" + std::to_string(*coordinates.prompt_tokens);
+        if (coordinates.num_predict) s += " out=" + std::to_string(*coordinates.num_predict);
+        return s;
+    }
+    /// The cell's stats for `metric`, or empty Stats.
+    Stats stat(const std::string& metric) const {
+        const auto it = stats.find(metric);
+        return it == stats.end() ? Stats{} : it->second;
+    }
+    std::vector<double> samples(const std::string& metric) const {
+        std::vector<double> out;
+        for (const auto* r : runs)
+            if (r->timed())
+                if (auto v = r->value(metric)) out.push_back(*v);
+        return out;
+    }
+    /// Like nanobench: a coefficient of variation above 5% makes a mean untrustworthy.
+    bool unstable(const std::string& metric) const {
+        const Stats s = stat(metric);
+        return s.n >= 2 && s.cv > 0.05;
+    }
+};
+
+namespace detail {
+inline bool same_cell(const CellCoordinates& a, const CellCoordinates& b) {
+    return a.model == b.model && a.num_ctx == b.num_ctx && a.prompt_tokens == b.prompt_tokens && a.num_predict == b.num_predict;
+}
+}  // namespace detail
+
+/// Groups runs into cells, in order of first appearance. Runs of ollama-bench carry no cell:
+/// theirs is (model, num_predict), one per model.
+inline std::vector<ResultCell> group_cells(const std::vector<ResultFile>& files) {
+    std::vector<ResultCell> cells;
+    for (std::size_t f = 0; f < files.size(); ++f) {
+        for (const auto& r : files[f].runs) {
+            CellCoordinates c = r.cell ? *r.cell : CellCoordinates{r.model, std::nullopt, std::nullopt, std::nullopt};
+            if (!r.cell)
+                if (auto n = r.value("num_predict")) c.num_predict = static_cast<int>(*n);
+            auto it = std::find_if(cells.begin(), cells.end(),
+                                   [&](const ResultCell& x) { return x.file_index == f && detail::same_cell(x.coordinates, c); });
+            if (it == cells.end()) {
+                cells.push_back({f, c, {}, {}, 0, {}});
+                it = cells.end() - 1;
+            }
+            it->runs.push_back(&r);
+            if (!r.ok && !r.warmup && !r.superseded) {
+                ++it->failed;
+                ++it->failures_by_kind[r.error_kind.empty() ? "unknown" : r.error_kind];
+            }
+        }
+    }
+    for (auto& cell : cells)
+        for (const auto& m : report_metrics())
+            if (auto s = cell.samples(m.name); !s.empty()) cell.stats[m.name] = compute_stats(std::move(s));
+    return cells;
+}
+
+/// Everything a report shows: the files, and their runs grouped into cells.
+struct ResultSet {
+    std::vector<ResultFile> files;
+    std::vector<ResultCell> cells;  ///< point into `files`: a ResultSet moves, never copies
+
+    ResultSet() = default;
+    ResultSet(ResultSet&&) = default;
+    ResultSet& operator=(ResultSet&&) = default;
+    ResultSet(const ResultSet&) = delete;
+    ResultSet& operator=(const ResultSet&) = delete;
+
+    /// The cell's label, prefixed by its file's name when several files are shown.
+    std::string cell_label(const ResultCell& c) const {
+        if (files.size() < 2) return c.label();
+        const std::string& p = files[c.file_index].path;
+        return p.substr(p.find_last_of('/') + 1) + ": " + c.label();
+    }
+};
+
+/// Loads result files and groups their runs. The ResultSet owns the runs its cells point to.
+inline ResultSet load_result_set(const std::vector<std::string>& paths) {
+    ResultSet set;
+    for (std::size_t i = 0; i < paths.size(); ++i) set.files.push_back(load_results(paths[i], i));
+    set.cells = group_cells(set.files);
+    return set;
+}
+
+/// Same, from texts already in memory (tests, pipes): (name, content) pairs.
+inline ResultSet parse_result_set(const std::vector<std::pair<std::string, std::string>>& texts) {
+    ResultSet set;
+    for (std::size_t i = 0; i < texts.size(); ++i) set.files.push_back(parse_results(texts[i].second, texts[i].first, i));
+    set.cells = group_cells(set.files);
+    return set;
+}
+
+}  // namespace llmbench

@@ -1,0 +1,219 @@
+// llmbench/report/svg.hpp - the two charts reports need, drawn as inline SVG text.
+//
+// A distribution chart (one row per group: box from p25 to p75, whiskers to min and max, p50
+// and p95 marked, every sample as a dot) and an x-y chart (lines with markers, one series per
+// group). No scripts, no fonts, no external references: the SVG stands alone in any page.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "llmbench/statistics.hpp"
+
+namespace llmbench::svg {
+
+/// Okabe-Ito: distinguishable with the common colour-vision deficiencies, and in grey print.
+inline const char* colour(std::size_t i) {
+    static const char* palette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"};
+    return palette[i % (sizeof palette / sizeof *palette)];
+}
+
+/// Formats an axis or label value.
+using Format = std::function<std::string(double)>;
+
+inline std::string escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+inline std::string num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+}
+
+/// Round tick positions covering [lo, hi]: steps of 1, 2 or 5 times a power of ten.
+inline std::vector<double> nice_ticks(double lo, double hi, int target = 5) {
+    if (!(hi > lo)) {
+        const double pad = lo == 0 ? 1 : std::fabs(lo) * 0.1;
+        lo -= pad;
+        hi += pad;
+    }
+    const double raw = (hi - lo) / target;
+    const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+    double step = magnitude;
+    for (double m : {1.0, 2.0, 5.0, 10.0})
+        if (m * magnitude >= raw) {
+            step = m * magnitude;
+            break;
+        }
+    std::vector<double> ticks;  // integer multiples of the step, so 0.1 + 0.05 does not drift
+    const auto first = static_cast<long long>(std::floor(lo / step + 1e-9));
+    for (long long k = first;; ++k) {
+        ticks.push_back(static_cast<double>(k) * step);
+        if (ticks.back() >= hi - step * 1e-9) break;
+    }
+    return ticks;
+}
+
+struct Group {
+    std::string label;
+    std::vector<double> samples;
+};
+
+namespace detail {
+inline std::string open_svg(const std::string& id, double width, double height, const std::string& title) {
+    return "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" data-chart=\"" + escape(id) + "\" viewBox=\"0 0 " +
+           num(width) + " " + num(height) + "\" role=\"img\" aria-label=\"" + escape(title) + "\">\n<title>" + escape(title) +
+           "</title>\n<text x=\"8\" y=\"20\" class=\"chart-title\">" + escape(title) + "</text>\n";
+}
+inline std::string text(double x, double y, const std::string& s, const char* anchor = "start", const char* cls = "") {
+    return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"" + anchor + "\"" +
+           (*cls ? std::string(" class=\"") + cls + "\"" : "") + ">" + escape(s) + "</text>\n";
+}
+inline std::string line(double x1, double y1, double x2, double y2, const std::string& stroke, double width = 1,
+                        const char* dash = nullptr) {
+    return "<line x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" + num(y2) + "\" stroke=\"" + stroke +
+           "\" stroke-width=\"" + num(width) + "\"" + (dash ? std::string(" stroke-dasharray=\"") + dash + "\"" : "") + "/>\n";
+}
+/// At most `max` characters: the middle of a long label gives way to "...".
+inline std::string shorten(const std::string& s, std::size_t max) {
+    if (s.size() <= max) return s;
+    const std::size_t keep = max - 3;
+    return s.substr(0, keep / 2) + "..." + s.substr(s.size() - (keep - keep / 2));
+}
+/// A deterministic jitter in [-1, 1] for the i-th dot, so reports are reproducible.
+inline double jitter(std::size_t i) {
+    const double golden = 0.6180339887498949;
+    const double f = std::fmod(static_cast<double>(i) * golden, 1.0);
+    return 2 * f - 1;
+}
+}  // namespace detail
+
+/// Horizontal box-and-strip plot, one row per group, on a shared linear axis.
+inline std::string distribution_chart(const std::string& id, const std::string& title, const std::string& axis_label,
+                                      const std::vector<Group>& groups, const Format& format) {
+    const double width = 960, left = 380, right = 30, row = 34, top = 40;
+    const double height = top + row * static_cast<double>(std::max<std::size_t>(groups.size(), 1)) + 64;
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    for (const auto& g : groups)
+        for (double v : g.samples) {
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+        }
+    std::string out = detail::open_svg(id, width, height, title);
+    if (!(lo <= hi)) return out + detail::text(left, top + 20, "no samples") + "</svg>\n";
+    const auto ticks = nice_ticks(lo > 0 && lo < 0.5 * hi ? 0 : lo, hi);  // zero in view when it is near
+    const double t0 = ticks.front(), t1 = ticks.back();
+    const auto x = [&](double v) { return left + (v - t0) / (t1 - t0) * (width - left - right); };
+    const double bottom = top + row * static_cast<double>(groups.size());
+    for (double t : ticks) {
+        out += detail::line(x(t), top, x(t), bottom, "#ddd");
+        out += detail::text(x(t), bottom + 16, format(t), "middle", "tick");
+    }
+    out += detail::text((left + width - right) / 2, bottom + 38, axis_label, "middle", "axis-label");
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        const auto& g = groups[i];
+        const double cy = top + row * (static_cast<double>(i) + 0.5);
+        out += "<g class=\"group\" data-label=\"" + escape(g.label) + "\">\n";
+        out += detail::text(left - 8, cy + 4, detail::shorten(g.label, 56), "end", "group-label");
+        if (g.samples.empty()) {
+            out += detail::text(left + 4, cy + 4, "no successful runs", "start", "note") + "</g>\n";
+            continue;
+        }
+        const Stats s = compute_stats(g.samples);
+        const double p25 = percentile(g.samples, 25), p75 = percentile(g.samples, 75);
+        const char* c = colour(i);
+        out += detail::line(x(s.min), cy, x(s.max), cy, c);
+        out += "<rect x=\"" + num(x(p25)) + "\" y=\"" + num(cy - 9) + "\" width=\"" + num(std::max(x(p75) - x(p25), 1.0)) +
+               "\" height=\"18\" fill=\"" + c + "\" fill-opacity=\"0.15\" stroke=\"" + c + "\"/>\n";
+        out += "<line class=\"p50\" x1=\"" + num(x(s.p50)) + "\" y1=\"" + num(cy - 11) + "\" x2=\"" + num(x(s.p50)) + "\" y2=\"" +
+               num(cy + 11) + "\" stroke=\"" + c + "\" stroke-width=\"3\"><title>p50 " + escape(format(s.p50)) + "</title></line>\n";
+        out += "<path class=\"p95\" d=\"M" + num(x(s.p95)) + " " + num(cy - 14) + " l-5 -6 h10 z\" fill=\"" + c + "\"><title>p95 " +
+               escape(format(s.p95)) + "</title></path>\n";
+        for (std::size_t k = 0; k < g.samples.size(); ++k)
+            out += "<circle cx=\"" + num(x(g.samples[k])) + "\" cy=\"" + num(cy + 5 * detail::jitter(k)) + "\" r=\"2.5\" fill=\"" + c +
+                   "\" fill-opacity=\"0.6\"/>\n";
+        out += "</g>\n";
+    }
+    out += detail::text(width - right, height - 4, "box: p25-p75, bar: p50, triangle: p95, whiskers: min-max, dots: runs", "end",
+                        "note");
+    return out + "</svg>\n";
+}
+
+struct Point {
+    double x = 0, y = 0;
+    bool hollow = false;  ///< drawn open (e.g. a warm-up run)
+};
+struct Series {
+    std::string name;
+    std::vector<Point> points;
+    bool lines = true;  ///< join the points
+};
+
+/// Lines with markers on linear axes; a legend names each series.
+inline std::string xy_chart(const std::string& id, const std::string& title, const std::string& x_label, const std::string& y_label,
+                            const std::vector<Series>& series, const Format& format_x, const Format& format_y) {
+    const double width = 960, left = 90, right = 30, top = 40, bottom = 60, legend_row = 18;
+    const double plot_bottom_h = 380;  // plot and axes; the legend adds a row per series below
+    const double height = plot_bottom_h + legend_row * static_cast<double>(series.size());
+    double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_hi = -x_lo;
+    for (const auto& s : series)
+        for (const auto& p : s.points) {
+            x_lo = std::min(x_lo, p.x);
+            x_hi = std::max(x_hi, p.x);
+            y_hi = std::max(y_hi, p.y);
+        }
+    std::string out = detail::open_svg(id, width, height, title);
+    if (!(x_lo <= x_hi)) return out + detail::text(left, top + 20, "no data") + "</svg>\n";
+    const auto xt = nice_ticks(x_lo, x_hi), yt = nice_ticks(0, y_hi);  // rates and times read best from zero
+    const double plot_w = width - left - right, plot_h = plot_bottom_h - top - bottom;
+    const auto x = [&](double v) { return left + (v - xt.front()) / (xt.back() - xt.front()) * plot_w; };
+    const auto y = [&](double v) { return top + plot_h - (v - yt.front()) / (yt.back() - yt.front()) * plot_h; };
+    for (double t : yt) {
+        out += detail::line(left, y(t), left + plot_w, y(t), "#ddd");
+        out += detail::text(left - 6, y(t) + 4, format_y(t), "end", "tick");
+    }
+    for (double t : xt) out += detail::text(x(t), top + plot_h + 16, format_x(t), "middle", "tick");
+    out += detail::line(left, top + plot_h, left + plot_w, top + plot_h, "#888");
+    out += detail::text(left + plot_w / 2, plot_bottom_h - 22, x_label, "middle", "axis-label");
+    out += "<text x=\"16\" y=\"" + num(top + plot_h / 2) + "\" text-anchor=\"middle\" class=\"axis-label\" transform=\"rotate(-90 16 " +
+           num(top + plot_h / 2) + ")\">" + escape(y_label) + "</text>\n";
+    for (std::size_t i = 0; i < series.size(); ++i) {
+        const auto& s = series[i];
+        const char* c = colour(i);
+        out += "<g class=\"series\" data-label=\"" + escape(s.name) + "\">\n";
+        if (s.lines && s.points.size() > 1) {
+            out += "<polyline fill=\"none\" stroke=\"" + std::string(c) + "\" stroke-width=\"1.5\" points=\"";
+            for (const auto& p : s.points) out += num(x(p.x)) + "," + num(y(p.y)) + " ";
+            out += "\"/>\n";
+        }
+        for (const auto& p : s.points)
+            out += "<circle cx=\"" + num(x(p.x)) + "\" cy=\"" + num(y(p.y)) + "\" r=\"3\" fill=\"" + (p.hollow ? "#fff" : c) +
+                   "\" stroke=\"" + c + "\"><title>" + escape(s.name + ": " + format_x(p.x) + ", " + format_y(p.y)) + "</title></circle>\n";
+        const double ly = plot_bottom_h - 4 + legend_row * static_cast<double>(i);
+        out += detail::line(left, ly, left + 20, ly, c, 3);
+        out += detail::text(left + 26, ly + 4, s.name, "start", "legend");
+        out += "</g>\n";
+    }
+    return out + "</svg>\n";
+}
+
+}  // namespace llmbench::svg

@@ -1,0 +1,142 @@
+// A/B comparison: the statistics against hand-computed values, and the verdicts on planted
+// differences and on no difference.
+#include <llmbench/report/compare_report.hpp>
+
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+using namespace llmbench;
+
+namespace {
+/// Normal samples from a fixed seed (Box-Muller on mt19937_64, the same on every platform).
+std::vector<double> normal_samples(std::size_t n, double mean, double sd, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    const auto uniform = [&rng] { return (static_cast<double>(rng() >> 11) + 0.5) / 9007199254740992.0; };
+    std::vector<double> out;
+    for (std::size_t i = 0; i < n; ++i)
+        out.push_back(mean + sd * std::sqrt(-2 * std::log(uniform())) * std::cos(6.283185307179586 * uniform()));
+    return out;
+}
+
+std::string run_line(const std::string& model, double ttft, double gen) {
+    return R"({"type":"run","schema_version":1,"model":")" + model + R"(","ok":true,"num_predict":64,"ttft_s":)" + std::to_string(ttft) +
+           R"(,"gen_toks_per_s":)" + std::to_string(gen) + "}\n";
+}
+std::string meta_line(const std::string& digest, const std::string& options, const std::string& cpu) {
+    return R"({"type":"metadata","schema_version":1,"model":{"tag":"m","digest":")" + digest + R"("},"host":{"cpu_model":")" + cpu +
+           R"(","gpus":[],"total_ram_bytes":1024},"request":{"options":)" + options + "}}\n";
+}
+}  // namespace
+
+TEST_CASE("Mann-Whitney U: exact p-values without ties") {
+    auto r = mann_whitney_u({1, 2, 3}, {4, 5, 6});
+    CHECK(r.exact);
+    CHECK(r.u == 0);
+    CHECK(r.p_value == doctest::Approx(0.1));  // 2 * 1 / C(6, 3)
+    r = mann_whitney_u({1, 2, 3, 4, 5}, {6, 7, 8, 9, 10});
+    CHECK(r.p_value == doctest::Approx(2.0 / 252));  // 2 * 1 / C(10, 5)
+    r = mann_whitney_u({1, 4, 5}, {2, 3, 6});          // U = 0 + 2 + 2 = 4 of 9: the middle
+    CHECK(r.u == 4);
+    CHECK(r.p_value == doctest::Approx(1.0));
+    CHECK(mann_whitney_u({6, 7, 8, 9, 10}, {1, 2, 3, 4, 5}).p_value == doctest::Approx(2.0 / 252));  // symmetric
+}
+
+TEST_CASE("Mann-Whitney U: ties use mid-ranks and the corrected normal approximation") {
+    // ranks: 1 | 2 2 2 -> 3 | 3 3 -> 5.5 | 4 -> 7 | 5 -> 8; R_a = 1 + 3 + 3 + 5.5 = 12.5, U = 2.5
+    // var = 4*4/12 * (9 - (24 + 6) / (8*7)); z = (|2.5 - 8| - 0.5) / sqrt(var)
+    const auto r = mann_whitney_u({1, 2, 2, 3}, {2, 3, 4, 5});
+    CHECK_FALSE(r.exact);
+    CHECK(r.u == 2.5);
+    CHECK(r.p_value == doctest::Approx(0.13665824773814753));
+    CHECK(mann_whitney_u({7, 7, 7}, {7, 7, 7}).p_value == 1.0);  // all equal: no evidence
+}
+
+TEST_CASE("bootstrap interval of the relative change of medians") {
+    const std::vector<double> a = {100, 101, 99, 100, 102, 98, 100, 101, 99, 100};
+    std::vector<double> b;
+    for (double v : a) b.push_back(v * 1.1);
+    const auto [low, high] = bootstrap_relative_change(a, b, 2000);
+    CHECK(low <= 0.1 + 1e-12);
+    CHECK(high >= 0.1 - 1e-12);
+    CHECK(low > 0.05);  // excludes no change
+    const auto same = bootstrap_relative_change(a, a, 2000);
+    CHECK(same.first < 0);
+    CHECK(same.second > 0);
+    CHECK(bootstrap_relative_change(a, b, 2000) == bootstrap_relative_change(a, b, 2000));  // fixed seed: repeatable
+}
+
+TEST_CASE("a planted 10% slowdown is called slower; two samples of one distribution are not") {
+    const auto a = normal_samples(20, 50, 2, 1);
+    auto b = normal_samples(20, 50, 2, 2);
+    const auto same = compare_samples("gen_toks_per_s", a, b);
+    CHECK(same.verdict == Verdict::no_difference);
+    CHECK(same.verdict_text() == "no significant difference");
+    for (auto& v : b) v *= 0.9;
+    const auto slower = compare_samples("gen_toks_per_s", a, b);
+    CHECK(slower.verdict == Verdict::worse);
+    CHECK(slower.verdict_text() == "slower");
+    CHECK(slower.change == doctest::Approx(-0.1).epsilon(0.3));
+    CHECK(slower.ci_high < 0);
+    // for a time, lower is better: 10% less TTFT is faster
+    CHECK(compare_samples("ttft_s", a, b).verdict_text() == "faster");
+    CHECK(compare_samples("gen_toks_per_s", {1, 2}, {3, 4}).verdict == Verdict::too_few_runs);
+}
+
+TEST_CASE("same-distribution comparisons are called different about alpha of the time, not more") {
+    CompareOptions options;
+    options.resamples = 400;
+    int false_alarms = 0;
+    const int trials = 200;
+    for (int t = 0; t < trials; ++t) {
+        const auto a = normal_samples(15, 30, 1.5, 1000 + static_cast<std::uint64_t>(t));
+        const auto b = normal_samples(15, 30, 1.5, 5000 + static_cast<std::uint64_t>(t));
+        false_alarms += compare_samples("gen_toks_per_s", a, b, options).verdict == Verdict::no_difference ? 0 : 1;
+    }
+    MESSAGE(false_alarms << " of " << trials << " same-distribution pairs called different at alpha 0.05");
+    CHECK(false_alarms <= trials * 8 / 100);
+}
+
+TEST_CASE("different conditions are listed; equal ones are not") {
+    const std::string runs = run_line("m", 0.1, 50) + run_line("m", 0.2, 51) + run_line("m", 0.15, 49);
+    const auto base = parse_result_set({{"a", meta_line("abc", R"({"temperature":0})", "cpu") + runs}});
+    const auto same = parse_result_set({{"b", meta_line("abc", R"({"temperature":0})", "cpu") + runs}});
+    CHECK(comparability_problems(base, same).empty());
+    const auto other = parse_result_set({{"c", meta_line("def", R"({"temperature":0.8})", "other cpu") + runs}});
+    const auto problems = comparability_problems(base, other);
+    REQUIRE(problems.size() == 3);
+    CHECK(problems[0] == "model digest of m differs: A abc, B def");
+    CHECK(problems[1] == R"(sampling parameters differ: A {"temperature":0}, B {"temperature":0.8})");
+    CHECK(problems[2] == "CPU differs: A cpu, B other cpu");
+    const auto bare = parse_result_set({{"d", runs}});
+    CHECK(comparability_problems(base, bare).at(0).find("no metadata line in B") == 0);
+}
+
+TEST_CASE("cells pair by coordinates; the report shows every compared metric") {
+    std::string a_text = meta_line("abc", "{}", "cpu"), b_text = a_text;
+    const auto slow = normal_samples(10, 40, 1, 7), fast = normal_samples(10, 48, 1, 8);
+    for (std::size_t i = 0; i < 10; ++i) {
+        a_text += run_line("m", 0.2, slow[i]);
+        b_text += run_line("m", 0.2, fast[i]);
+    }
+    a_text += run_line("other", 0.2, 10);  // only in A: not compared
+    const auto a = parse_result_set({{"a.jsonl", a_text}});
+    const auto b = parse_result_set({{"b.jsonl", b_text}});
+    const auto cells = compare_results(a, b);
+    REQUIRE(cells.size() == 1);
+    CHECK(cells[0].a->label() == "m out=64");
+    REQUIRE(cells[0].metrics.size() == 2);  // ttft_s and gen_toks_per_s have samples
+    CHECK(cells[0].metrics[1].verdict_text() == "faster");
+
+    Comparison c{"a.jsonl", "b.jsonl", cells, {}, {}};
+    std::ostringstream text, html;
+    write_comparison_text(c, text, false);
+    write_comparison_html(c, html);
+    CHECK(text.str().find("gen tok/s") != std::string::npos);
+    CHECK(text.str().find("faster") != std::string::npos);
+    CHECK(html.str().find("data-chart=\"gen_toks_per_s-0\"") != std::string::npos);
+    CHECK(html.str().find("<script") == std::string::npos);
+}

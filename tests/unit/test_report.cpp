@@ -1,0 +1,206 @@
+// Reports: result files read back, and the console, Markdown, CSV and HTML documents.
+// Golden files live in tests/golden; LLMBENCH_UPDATE_GOLDEN=1 rewrites them (then review the diff).
+#include <llmbench/report/console_reporter.hpp>
+#include <llmbench/report/csv_reporter.hpp>
+#include <llmbench/report/html_reporter.hpp>
+#include <llmbench/report/markdown_reporter.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+using namespace llmbench;
+
+namespace {
+std::string read_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "cannot read " << path);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+const std::string data_dir = LLMBENCH_TEST_DATA_DIR;
+
+ResultSet small_results() { return parse_result_set({{"results-small.jsonl", read_text(data_dir + "/results-small.jsonl")}}); }
+
+std::string render(const Reporter& reporter, const ResultSet& results) {
+    std::ostringstream out;
+    reporter.report(results, out);
+    return out.str();
+}
+
+void check_golden(const std::string& actual, const std::string& name) {
+    const std::string path = data_dir + "/golden/" + name;
+    if (const char* update = std::getenv("LLMBENCH_UPDATE_GOLDEN"); update && std::string(update) == "1") {
+        std::ofstream(path, std::ios::binary) << actual;
+        MESSAGE("rewrote " << path);
+    }
+    CHECK_MESSAGE(actual == read_text(path), "differs from " << path << "; actual:\n" << actual);
+}
+
+/// Checks that every non-void element is closed in order; returns the first problem.
+std::string unbalanced_tags(const std::string& html) {
+    static const std::vector<std::string> void_elements = {"meta", "br", "img", "input", "link", "hr", "!DOCTYPE"};
+    std::vector<std::string> open;
+    for (std::size_t at = html.find('<'); at != std::string::npos; at = html.find('<', at + 1)) {
+        const auto end = html.find('>', at);
+        if (end == std::string::npos) return "unterminated tag at " + std::to_string(at);
+        std::string tag = html.substr(at + 1, end - at - 1);
+        const bool closing = !tag.empty() && tag[0] == '/';
+        const bool self_closing = !tag.empty() && tag.back() == '/';
+        if (closing) tag.erase(0, 1);
+        tag = tag.substr(0, tag.find_first_of(" \n/"));
+        if (self_closing || std::find(void_elements.begin(), void_elements.end(), tag) != void_elements.end()) continue;
+        if (!closing) {
+            open.push_back(tag);
+        } else {
+            if (open.empty() || open.back() != tag) return "</" + tag + "> closes <" + (open.empty() ? "" : open.back()) + ">";
+            open.pop_back();
+        }
+        if (tag == "style" && !closing) {  // CSS is text, not tags
+            at = html.find("</style>", end) - 1;
+        }
+    }
+    return open.empty() ? "" : "<" + open.back() + "> never closed";
+}
+}  // namespace
+
+TEST_CASE("result files read back: runs grouped into cells, stats over timed runs only") {
+    const auto set = small_results();
+    REQUIRE(set.files.size() == 1);
+    CHECK(set.files[0].runs.size() == 9);
+    REQUIRE(set.files[0].metadata.size() == 1);
+    CHECK(set.files[0].metadata[0].model_digest.substr(0, 12) == "46e0c10c039e");
+    CHECK(set.files[0].metadata[0].request_options == R"({"temperature":0,"seed":42})");
+    REQUIRE(set.cells.size() == 2);
+    const auto& a = set.cells[0];
+    CHECK(a.label() == "llama3.1:8b ctx=4096 prompt=200 out=128");
+    CHECK(a.runs.size() == 4);  // warm-up included in runs, not in stats
+    const Stats ttft = a.stat("ttft_s");
+    CHECK(ttft.n == 3);
+    CHECK(ttft.mean == doctest::Approx(0.2));
+    CHECK(ttft.p95 == doctest::Approx(0.29));  // 0.2 + 0.9 * (0.3 - 0.2)
+    const auto& b = set.cells[1];
+    CHECK(b.stat("ttft_s").n == 2);  // superseded and failed runs left out
+    CHECK(b.failed == 1);
+    CHECK(b.failures_by_kind.at("timeout") == 1);
+    CHECK(a.unstable("gen_toks_per_s"));         // CV 11%
+    CHECK_FALSE(b.unstable("gen_toks_per_s"));  // CV 0.7%
+    REQUIRE(set.files[0].memory.has_value());
+    CHECK(set.files[0].memory->t_s.size() == 3);
+    CHECK_FALSE(set.files[0].memory->rss_bytes[2].has_value());
+}
+
+TEST_CASE("ollama-bench files (no cell) make one cell per model and output length") {
+    const std::string text =
+        R"({"type":"run","schema_version":1,"model":"m:a","prompt_id":"p","run":0,"warmup":false,"cell":null,"ok":true,"ttft_s":0.5,"num_predict":64})"
+        "\n"
+        R"({"type":"run","schema_version":1,"model":"m:a","prompt_id":"q","run":0,"warmup":false,"cell":null,"ok":true,"ttft_s":0.7,"num_predict":64})"
+        "\n";
+    const auto set = parse_result_set({{"x.jsonl", text}});
+    REQUIRE(set.cells.size() == 1);
+    CHECK(set.cells[0].label() == "m:a out=64");
+    CHECK(set.cells[0].stat("ttft_s").mean == doctest::Approx(0.6));
+}
+
+TEST_CASE("bad result files are errors naming file and line; a last line cut short is skipped, not fatal") {
+    const std::string good = R"({"type":"run","schema_version":1,"model":"m","ok":true,"ttft_s":0.5})";
+    CHECK_THROWS_WITH_AS(parse_results(good + "\n{not json\n" + good + "\n", "r.jsonl"),
+                         doctest::Contains("r.jsonl:2: invalid JSON"), error);
+    CHECK_THROWS_WITH_AS(parse_results("[1,2]\n", "r.jsonl"), "r.jsonl:1: expected a JSON object", error);
+    CHECK_THROWS_WITH_AS(parse_results(R"({"a":1})", "r.jsonl"), doctest::Contains("r.jsonl:1: missing field \"type\""), error);
+    CHECK_THROWS_WITH_AS(parse_results(R"({"type":"run","schema_version":99})", "r.jsonl"),
+                         doctest::Contains("r.jsonl:1: schema_version 99 is newer"), error);
+    const auto cut = parse_results(good + "\n" + good + "\n" + R"({"type":"run","schema_ver)", "r.jsonl");
+    CHECK(cut.runs.size() == 2);
+    REQUIRE(cut.warnings.size() == 1);
+    CHECK(cut.warnings[0].find("r.jsonl:3: last line cut short") == 0);
+    CHECK_THROWS_WITH_AS(load_results("/nonexistent/r.jsonl"), "cannot open result file '/nonexistent/r.jsonl'", error);
+}
+
+TEST_CASE("console report matches its golden file") { check_golden(render(ConsoleReporter{}, small_results()), "report.console.txt"); }
+
+TEST_CASE("Markdown report matches its golden file") { check_golden(render(MarkdownReporter{}, small_results()), "report.md"); }
+
+TEST_CASE("CSV report matches its golden file, and quotes by RFC 4180") {
+    const std::string csv = render(CsvReporter{}, small_results());
+    check_golden(csv, "report.csv");
+    // header + 9 runs + 2 cells, every row with the header's number of fields, CRLF ends
+    std::size_t rows = 0, header_fields = 0;
+    std::istringstream lines(csv);
+    for (std::string line; std::getline(lines, line); ++rows) {
+        REQUIRE(!line.empty());
+        CHECK(line.back() == '\r');
+        const auto fields = static_cast<std::size_t>(std::count(line.begin(), line.end(), ',')) + 1;
+        if (rows == 0) header_fields = fields;
+        CHECK(fields == header_fields);
+    }
+    CHECK(rows == 12);
+    CHECK(detail::csv_field("a,b") == "\"a,b\"");
+    CHECK(detail::csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
+    CHECK(detail::csv_field("two\nlines") == "\"two\nlines\"");
+    CHECK(detail::csv_number(0.1) == "0.1");
+    CHECK(detail::csv_number(6442450944.0) == "6442450944");
+    CHECK(detail::csv_number(std::nullopt).empty());
+}
+
+TEST_CASE("HTML report: every chart, balanced tags, nothing fetched from outside, text escaped") {
+    std::string text = read_text(data_dir + "/results-small.jsonl");
+    const std::string evil = R"(<script>alert(1)</script>)";
+    const auto pos = text.find("\"prompt_id\":\"synthetic\"");
+    text.replace(text.find("llama3.1:8b", pos), 11, "evil<b>&model");  // a model tag with markup in it
+    const auto set = parse_result_set({{"small & " + evil + ".jsonl", text}});
+    const std::string html = render(HtmlReporter{}, set);
+
+    for (const char* chart : {"ttft_s", "gen_toks_per_s", "gen_toks_per_s-vs-prompt", "prompt_toks_per_s-vs-prompt", "latency-over-runs",
+                              "memory"})
+        CHECK_MESSAGE(html.find(std::string("data-chart=\"") + chart + "\"") != std::string::npos, "missing chart " << chart);
+    CHECK(html.find("Fewer than two context sizes") != std::string::npos);  // says why a chart is absent
+    CHECK(html.find("p50 200.0 ms") != std::string::npos);                   // p50 marked (TTFT cell 1)
+    CHECK(html.find("p95 290.0 ms") != std::string::npos);                   // p95 marked
+    CHECK(html.find("class=\"unstable\"") != std::string::npos);
+
+    CHECK(unbalanced_tags(html).empty());
+    // self-contained: the only URL is the SVG namespace, and nothing loads anything
+    std::size_t urls = 0;
+    for (auto at = html.find("http"); at != std::string::npos; at = html.find("http", at + 1)) {
+        CHECK(html.compare(at, 26, "http://www.w3.org/2000/svg") == 0);
+        ++urls;
+    }
+    CHECK(urls > 0);
+    for (const char* banned : {"<script", "<link", "src=", "url(", "@import", "<iframe", "<img"})
+        CHECK_MESSAGE(html.find(banned) == std::string::npos, "found " << banned);
+    CHECK(html.find("evil&lt;b&gt;&amp;model") != std::string::npos);
+    CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
+}
+
+TEST_CASE("the mock's results carry a banner in HTML, and missing data says why instead of drawing nothing") {
+    const std::string text =
+        R"({"type":"metadata","schema_version":1,"backend":{"kind":"mock","version":"0.5.12"},"model":{"tag":"m"}})"
+        "\n"
+        R"({"type":"run","schema_version":1,"model":"m","ok":false,"error":{"kind":"connect"},"num_predict":8})"
+        "\n";
+    const auto set = parse_result_set({{"mock.jsonl", text}});
+    const std::string html = render(HtmlReporter{}, set);
+    CHECK(html.find("measured against llmbench's built-in mock server") != std::string::npos);
+    CHECK(html.find("No memory samples in these results (run with --memory)") != std::string::npos);
+    CHECK(html.find(">no samples<") != std::string::npos);
+    CHECK(unbalanced_tags(html).empty());
+    CHECK(render(ConsoleReporter{}, set).find("0 ok, 1 failed (connect: 1)") != std::string::npos);
+}
+
+TEST_CASE("axis ticks are round numbers that cover the data") {
+    CHECK(svg::nice_ticks(0, 47) == std::vector<double>{0, 10, 20, 30, 40, 50});
+    const auto small = svg::nice_ticks(0.12, 0.31);
+    const std::vector<double> expected{0.1, 0.15, 0.2, 0.25, 0.3, 0.35};
+    REQUIRE(small.size() == expected.size());
+    for (std::size_t i = 0; i < small.size(); ++i) CHECK(small[i] == doctest::Approx(expected[i]));
+    const auto flat = svg::nice_ticks(5, 5);  // one value: still a usable axis around it
+    CHECK(flat.front() < 5);
+    CHECK(flat.back() > 5);
+}

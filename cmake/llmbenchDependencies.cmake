@@ -44,3 +44,7 @@ if(NOT TARGET llmbench_httplib)
     endif()
   endif()
 endif()
+
+# The quality evals (llmbench::eval) read .gz and .bz2 datasets: zlib and bzip2, optional.
+find_package(ZLIB QUIET)
+find_package(BZip2 QUIET)

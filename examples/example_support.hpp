@@ -32,17 +32,19 @@ extern "C" inline void on_sigint(int) {
 inline void stop_on_ctrl_c() { std::signal(SIGINT, on_sigint); }
 
 /// Writes each JSON line to stdout and, when a path is given, to a file; flushed per line
-/// so that a crash or Ctrl-C loses nothing already measured.
+/// so that a crash or Ctrl-C loses nothing already measured. `append` keeps what the file
+/// holds (for resuming).
 class JsonLines {
 public:
-    explicit JsonLines(const std::string& path) {
+    explicit JsonLines(const std::string& path, bool append = false) {
         if (path.empty()) return;
-        file_.open(path, std::ios::out | std::ios::trunc);
+        file_.open(path, std::ios::out | (append ? std::ios::app : std::ios::trunc));
         if (!file_) throw llmbench::error(llmbench::errc::io, "cannot write output file '" + path + "'");
     }
     void write(const std::string& json) {
         std::cout << json << '\n' << std::flush;
-        if (file_.is_open()) file_ << json << '\n' << std::flush;
+        if (file_.is_open() && !(file_ << json << '\n' << std::flush))
+            throw llmbench::error(llmbench::errc::io, "writing the output file failed (disk full?)");
     }
 
 private:

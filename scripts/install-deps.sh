@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config git
-          libcpp-httplib-dev libsimdjson-dev doctest-dev libcli11-dev)
+          libcpp-httplib-dev libsimdjson-dev doctest-dev libcli11-dev
+          zlib1g-dev libbz2-dev python3)
 if [ "${1:-}" = "--with-browser" ]; then packages+=(chromium); fi
 
 missing=()

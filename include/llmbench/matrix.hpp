@@ -21,6 +21,7 @@
 
 #include <simdjson.h>
 
+#include "llmbench/calibration.hpp"
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
@@ -212,15 +213,6 @@ inline std::size_t planned_requests(const MatrixSpec& spec) {
     return cells.size() * static_cast<std::size_t>(spec.warmup + spec.runs) + lengths * 3;
 }
 
-/// How a synthetic prompt was sized against the server's tokenizer.
-struct Calibration {
-    int target_tokens = 0;
-    std::size_t words = 0;
-    std::int64_t actual_tokens = 0;  ///< prompt_eval_count for the final word count
-    int requests = 0;
-    bool within_tolerance = false;
-};
-
 /// What happened to the loaded model when a cell started.
 struct ReloadInfo {
     bool loaded_before = false;
@@ -370,33 +362,13 @@ private:
         return r.ok() && r.server.prompt_eval_count ? *r.server.prompt_eval_count : 0;
     }
 
-    /// Finds the word count whose prompt the server counts as the target (within tolerance):
-    /// two points give tokens per word and the template overhead, then Newton steps.
+    /// The word count whose prompt the server counts as the cell's target (calibration.hpp).
     Calibration calibrate(const CellCoordinates& cell) {
         const int target = cell.prompt_tokens.value_or(0);
         const std::string key = cell.model + "|" + std::to_string(cell.num_ctx.value_or(0)) + "|" + std::to_string(target);
         if (auto it = calibrations_.find(key); it != calibrations_.end()) return it->second;
-        Calibration c;
-        c.target_tokens = target;
-        std::size_t w0 = std::max<std::size_t>(2, static_cast<std::size_t>(target / 1.3));
-        std::size_t w1 = std::max<std::size_t>(1, w0 / 2);
-        const std::int64_t c0 = count_tokens(cell, w0), c1 = count_tokens(cell, w1);
-        c.requests = 2;
-        double per_word = (c0 > c1 && w0 > w1) ? static_cast<double>(c0 - c1) / static_cast<double>(w0 - w1) : 1.3;
-        // Text moves in whole words, so a short target may not be reachable within 2%.
-        const double tolerance = std::max(spec_.calibration_tolerance * target, per_word);
-        auto within = [&](std::int64_t count) { return std::fabs(static_cast<double>(count - target)) <= tolerance + 0.5; };
-        c.words = w0;
-        c.actual_tokens = c0;
-        while (!within(c.actual_tokens) && c.requests < spec_.calibration_max_requests && c.actual_tokens > 0) {
-            const double step = static_cast<double>(target - c.actual_tokens) / per_word;
-            const auto next = static_cast<std::size_t>(std::max(1.0, std::round(static_cast<double>(c.words) + step)));
-            if (next == c.words) break;
-            c.words = next;
-            c.actual_tokens = count_tokens(cell, c.words);
-            ++c.requests;
-        }
-        c.within_tolerance = within(c.actual_tokens);
+        const Calibration c = calibrate_words(
+            target, [&](std::size_t words) { return count_tokens(cell, words); }, spec_.calibration_tolerance, spec_.calibration_max_requests);
         calibrations_[key] = c;
         return c;
     }

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <map>
+
 #include <doctest/doctest.h>
 
 #include "../test_util.hpp"
@@ -271,3 +273,44 @@ TEST_CASE("bench-matrix: a matrix file, records with cell coordinates, one cell 
     CHECK(e.err.find(bad + ": field \"prompt_tokens\" must hold positive whole numbers") != std::string::npos);
     std::remove(bad.c_str());
 }
+
+#if defined(LLMBENCH_EVAL_SUITE_PATH)
+#include <llmbench/eval/runner.hpp>
+
+TEST_CASE("eval-suite: records and a summary per task; a rerun with the same output resumes") {
+    llmbench::eval::TaskSpec spec;
+    spec.kind = llmbench::eval::TaskKind::arc_challenge;
+    spec.path = std::string(LLMBENCH_TEST_DATA_DIR) + "/eval/arc.jsonl";
+    std::map<std::string, std::string> gold;
+    for (const auto& item : llmbench::eval::prepare_items(spec)) gold[item.prompt.text] = item.gold;
+    MockConfig cfg;
+    cfg.natural_tokens = 1000;
+    cfg.responder = [gold](const std::string& prompt) { return "Answer: " + gold.at(prompt); };
+    MockOllama mock(cfg);
+    const std::string out = write_temp("evals.jsonl", "");
+    std::remove(out.c_str());
+    const std::vector<std::string> args = {LLMBENCH_EVAL_SUITE_PATH, "--model", "llama3.1:8b", "--tasks", "arc_challenge",
+                                           "--path", "arc_challenge=" + spec.path, "--host", "127.0.0.1:" + std::to_string(mock.port()),
+                                           "--output", out, "--quiet"};
+    const auto first = run_program(args, [](pid_t, const std::string&) {});
+    CHECK_MESSAGE(first.exit_code == 0, first.err);
+    const auto types = types_of(first.lines);
+    REQUIRE(types.size() == 5);
+    CHECK(types[0] == "metadata");
+    CHECK(types[1] == "eval_item");
+    CHECK(types[4] == "eval_summary");
+    CHECK(first.lines[4].find(R"("score":{"correct":3,"n":3,"accuracy":1,)") != std::string::npos);
+
+    const auto again = run_program(args, [](pid_t, const std::string&) {});
+    CHECK(again.exit_code == 0);
+    REQUIRE(types_of(again.lines).size() == 2);  // metadata and summary: nothing asked again
+    CHECK(again.lines[1].find(R"("score":{"correct":3,"n":3,"accuracy":1,)") != std::string::npos);
+    std::remove(out.c_str());
+
+    auto bad = args;
+    bad[4] = "nonsense";
+    const auto e = run_program(bad, [](pid_t, const std::string&) {});
+    CHECK(e.exit_code == 2);
+    CHECK(e.err.find("unknown task 'nonsense'") != std::string::npos);
+}
+#endif

@@ -1,8 +1,8 @@
 // llmbench/report/svg.hpp - the two charts reports need, drawn as inline SVG text.
 //
 // A distribution chart (one row per group: box from p25 to p75, whiskers to min and max, p50
-// and p95 marked, every sample as a dot) and an x-y chart (lines with markers, one series per
-// group). No scripts, no fonts, no external references: the SVG stands alone in any page.
+// and p95 marked, every sample as a dot), an x-y chart (lines with markers, one series per
+// group), and a heatmap (a grid of shares from 0 to 1, e.g. accuracy by length and depth). No scripts, no fonts, no external references: the SVG stands alone in any page.
 #pragma once
 
 #include <algorithm>
@@ -213,6 +213,51 @@ inline std::string xy_chart(const std::string& id, const std::string& title, con
         out += detail::text(left + 26, ly + 4, s.name, "start", "legend");
         out += "</g>\n";
     }
+    return out + "</svg>\n";
+}
+
+/// A colour from red (0) through yellow to green (1).
+inline std::string share_colour(double v) {
+    v = std::min(1.0, std::max(0.0, v));
+    const auto channel = [](double x) { return static_cast<int>(std::lround(std::min(255.0, std::max(0.0, x)))); };
+    const int r = channel(v < 0.5 ? 215 : 215 - (v - 0.5) * 2 * (215 - 26));
+    const int g = channel(v < 0.5 ? 48 + v * 2 * (190 - 48) : 190 - (v - 0.5) * 2 * (190 - 150));
+    const int b = channel(v < 0.5 ? 39 : 39 + (v - 0.5) * 2 * (80 - 39));
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "#%02x%02x%02x", r, g, b);
+    return buf;
+}
+
+/// A grid: columns `x_labels`, rows `y_labels`, each cell a share in [0, 1] printed as a
+/// percentage, or empty ("-") where nothing was scored.
+inline std::string heatmap(const std::string& id, const std::string& title, const std::string& x_label, const std::string& y_label,
+                           const std::vector<std::string>& x_labels, const std::vector<std::string>& y_labels,
+                           const std::vector<std::vector<std::optional<double>>>& values) {
+    const double left = 90, top = 40, cell_w = std::max(40.0, std::min(110.0, 840.0 / std::max<double>(1, static_cast<double>(x_labels.size())))),
+                 cell_h = 26;
+    const double width = left + cell_w * static_cast<double>(x_labels.size()) + 20;
+    const double height = top + cell_h * static_cast<double>(y_labels.size()) + 60;
+    std::string out = detail::open_svg(id, width, height, title);
+    for (std::size_t r = 0; r < y_labels.size(); ++r) {
+        const double y = top + cell_h * static_cast<double>(r);
+        out += detail::text(left - 8, y + cell_h / 2 + 4, y_labels[r], "end", "tick");
+        for (std::size_t c = 0; c < x_labels.size(); ++c) {
+            const double x = left + cell_w * static_cast<double>(c);
+            const std::optional<double> v = r < values.size() && c < values[r].size() ? values[r][c] : std::nullopt;
+            const std::string label = v ? std::to_string(std::lround(*v * 100)) + "%" : "-";
+            out += "<g class=\"cell\" data-x=\"" + escape(x_labels[c]) + "\" data-y=\"" + escape(y_labels[r]) + "\" data-value=\"" +
+                   (v ? num(*v) : std::string("none")) + "\"><rect x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + num(cell_w - 2) +
+                   "\" height=\"" + num(cell_h - 2) + "\" fill=\"" + (v ? share_colour(*v) : std::string("#eeeeee")) + "\"><title>" +
+                   escape(x_labels[c] + ", " + y_labels[r] + ": " + label) + "</title></rect>\n";
+            out += detail::text(x + cell_w / 2 - 1, y + cell_h / 2 + 4, label, "middle", "cell-label") + "</g>\n";
+        }
+    }
+    const double bottom = top + cell_h * static_cast<double>(y_labels.size());
+    for (std::size_t c = 0; c < x_labels.size(); ++c)
+        out += detail::text(left + cell_w * (static_cast<double>(c) + 0.5), bottom + 16, x_labels[c], "middle", "tick");
+    out += detail::text(left + cell_w * static_cast<double>(x_labels.size()) / 2, bottom + 40, x_label, "middle", "axis-label");
+    out += "<text x=\"14\" y=\"" + num(top + (bottom - top) / 2) + "\" text-anchor=\"middle\" class=\"axis-label\" transform=\"rotate(-90 14 " +
+           num(top + (bottom - top) / 2) + ")\">" + escape(y_label) + "</text>\n";
     return out + "</svg>\n";
 }
 

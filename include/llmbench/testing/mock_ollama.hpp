@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <ctime>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,6 +63,10 @@ struct MockConfig {
     int fault_after_tokens = 3;
     std::chrono::milliseconds stall_for{2000};
     std::size_t giant_line_bytes = std::size_t{17} << 20;
+    /// When set, the "model" replies with this text (one token per word, with its leading
+    /// space) and stops there, instead of hash-picked words. Gets the prompt (for chat, the
+    /// messages' contents run together).
+    std::function<std::string(const std::string& prompt)> responder;
 };
 
 /// Ground truth for one request the mock served.
@@ -98,6 +103,12 @@ public:
     }
 
     int port() const noexcept { return port_; }
+
+    /// The mock's tokenizer: a template overhead plus one token per four bytes (what it
+    /// reports as prompt_eval_count, before any truncation).
+    static std::int64_t count_tokens(std::string_view prompt) {
+        return 8 + static_cast<std::int64_t>((prompt.size() + 3) / 4);
+    }
     std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
     Endpoint endpoint() const { return Endpoint{"http", "127.0.0.1", port_, ""}; }
 
@@ -175,10 +186,6 @@ private:
         return std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count();
     }
 
-    /// Rough token count: a template overhead plus one token per four bytes.
-    static std::int64_t count_tokens(std::string_view prompt) {
-        return 8 + static_cast<std::int64_t>((prompt.size() + 3) / 4);
-    }
 
     /// Deterministic "model output": words picked by a hash of the prompt.
     static std::string token_text(std::string_view prompt, std::size_t i) {
@@ -359,7 +366,25 @@ private:
         int next = 0;  // index of the next token to write
         bool done = false;
         MockRequest* log = nullptr;
+        std::vector<std::string> scripted;  // the responder's reply, split into tokens
+
+        std::string token(std::size_t i) const { return scripted.empty() ? token_text(prompt, i) : scripted[i]; }
     };
+
+    /// " The answer is B." -> " The", " answer", " is", " B."
+    static std::vector<std::string> split_tokens(const std::string& text) {
+        std::vector<std::string> out;
+        std::string cur;
+        for (char c : text) {
+            if ((c == ' ' || c == '\n') && !cur.empty() && cur.find_first_not_of(" \n") != std::string::npos) {
+                out.push_back(cur);
+                cur.clear();
+            }
+            cur += c;
+        }
+        if (!cur.empty()) out.push_back(cur);
+        return out;
+    }
 
     void generate(const httplib::Request& req, httplib::Response& res, bool chat) {
         const auto entry = clock::now();
@@ -437,6 +462,10 @@ private:
         const std::int64_t evaluated = cache_hit ? 1 : s->prompt_tokens;
         if (cache_hit && config_.cache_hit_counts_new_tokens_only) s->prompt_tokens = 1;
         s->tokens = fault == MockFault::short_reply ? config_.fault_after_tokens : config_.natural_tokens;
+        if (config_.responder) {
+            s->scripted = split_tokens(config_.responder(p.prompt));
+            s->tokens = static_cast<int>(s->scripted.size());
+        }
         if (p.num_predict && *p.num_predict >= 0 && *p.num_predict <= s->tokens) {
             s->tokens = static_cast<int>(*p.num_predict);
             s->done_reason = "length";
@@ -457,7 +486,7 @@ private:
             std::string text;
             for (int i = 0; i < s->tokens; ++i) {
                 if (i > 0 && !sleep_for(config_.token_delay)) return;
-                text += token_text(s->prompt, static_cast<std::size_t>(i));
+                text += s->token(static_cast<std::size_t>(i));
             }
             return json_reply(res, 200, final_line(*s, text, clock::now()));
         }
@@ -546,7 +575,7 @@ private:
                     default: break;
                 }
             }
-            std::string text = token_text(s.prompt, static_cast<std::size_t>(i));
+            std::string text = s.token(static_cast<std::size_t>(i));
             if (s.fault == MockFault::invalid_utf8 && i == fault_at) text = " \xff\xfe";
             s.next = i + 1;
             s.last_token = clock::now();

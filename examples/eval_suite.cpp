@@ -1,0 +1,140 @@
+// eval-suite: quality tasks against an Ollama model, scored honestly and timed too.
+//
+//   eval-suite --model llama3.1:8b --data ../shared/datasets --tasks mmlu,arc_challenge,gsm8k --limit 100 -o evals.jsonl
+//   eval-suite --model llama3.1:8b --data ../shared/datasets --tasks humaneval --allow-code-execution -o evals.jsonl
+//
+// stdout (and --output): a metadata line, one "eval_item" line per item (flushed as scored),
+// one "eval_summary" line per task. Rerunning with the same --output skips items already scored.
+// Exit: 0 done; 1 some requests failed; 2 setup error; 3 no server; 130 interrupted.
+#include <llmbench/eval/runner.hpp>
+#include <llmbench/matrix.hpp>  // parse_string_list
+#include <llmbench/run_metadata.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "example_support.hpp"
+
+namespace {
+
+/// Where each task's file sits in a datasets folder laid out like ../shared/datasets.
+std::string default_path(llmbench::eval::TaskKind t, const std::string& root) {
+    using llmbench::eval::TaskKind;
+    switch (t) {
+        case TaskKind::mmlu: return root + "/mmlu";
+        case TaskKind::arc_challenge: return root + "/arc_challenge/ARC-Challenge-Test.jsonl";
+        case TaskKind::hellaswag: return root + "/hellaswag/hellaswag_val_full.txt.bz2";
+        case TaskKind::truthfulqa_mc1: return root + "/truthfulqa/mc_task.json";
+        case TaskKind::gsm8k: return root + "/gsm8k/test.jsonl";
+        case TaskKind::humaneval: return root + "/humaneval/HumanEval.jsonl.gz";
+        case TaskKind::mbpp: return root + "/mbpp/mbpp.jsonl";
+    }
+    return root;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"eval-suite: MMLU, ARC-Challenge, HellaSwag, TruthfulQA MC1, GSM8K, HumanEval, MBPP against an Ollama model"};
+    std::string model, data, tasks = "mmlu,arc_challenge,hellaswag,truthfulqa_mc1,gsm8k", style = "chat", output, host, subset;
+    std::vector<std::string> paths;
+    std::optional<int> shots, num_predict, num_ctx;
+    std::optional<double> temperature;
+    std::size_t limit = 0;
+    int samples = 1, concurrency = 1, seed = 1234;
+    bool allow_code = false, quiet = false;
+    double code_timeout = 10;
+    app.add_option("--model", model, "Model tag, e.g. llama3.1:8b")->required();
+    app.add_option("--data", data, "Datasets folder laid out like ../shared/datasets");
+    app.add_option("--path", paths, "A task's file or folder, as task=PATH (overrides --data)");
+    app.add_option("--tasks", tasks, "Comma list: mmlu, arc_challenge, hellaswag, truthfulqa_mc1, gsm8k, humaneval, mbpp")->capture_default_str();
+    app.add_option("--style", style, "chat (/api/chat, answer line) or completion (raw prompt, harness layout)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"chat", "completion"}));
+    app.add_option("--shots", shots, "Examples shown first (default: MMLU 5 from dev, GSM8K 8 chain-of-thought, else 0)");
+    app.add_option("--limit", limit, "At most N items per task (0: all; MMLU spreads them over subjects)");
+    app.add_option("--subset", subset, "MMLU: comma list of subjects");
+    app.add_option("--samples", samples, "Code tasks: samples per problem, for pass@k (k <= samples)")->check(CLI::Range(1, 1000));
+    app.add_option("--temperature", temperature, "Default 0 (0.8 for several code samples)");
+    app.add_option("--num_predict,--num-predict", num_predict, "Token cap per reply (default by task and style)");
+    app.add_option("--num_ctx,--num-ctx", num_ctx, "Context window (long few-shot prompts may need more than the default)");
+    app.add_option("--seed", seed, "Sample s of an item uses seed + s")->capture_default_str();
+    app.add_option("--concurrency", concurrency, "Requests in flight")->capture_default_str()->check(CLI::Range(1, 256));
+    app.add_flag("--allow-code-execution", allow_code, "Run model-written code (HumanEval, MBPP) in the sandbox");
+    app.add_option("--code-timeout", code_timeout, "Seconds per program")->capture_default_str();
+    app.add_option("--host", host, "Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434)");
+    app.add_option("--output,-o", output, "Also append the JSON lines here; a rerun resumes from it");
+    app.add_flag("--quiet,-q", quiet, "No per-task lines on stderr");
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        std::map<std::string, std::string> path_of;
+        for (const auto& p : paths) {
+            const auto eq = p.find('=');
+            if (eq == std::string::npos) throw llmbench::error(llmbench::errc::usage, "--path wants task=PATH, got '" + p + "'");
+            path_of[p.substr(0, eq)] = p.substr(eq + 1);
+        }
+        std::vector<llmbench::eval::TaskSpec> specs;
+        for (const auto& name : llmbench::parse_string_list(tasks, "--tasks")) {
+            llmbench::eval::TaskSpec spec;
+            spec.kind = llmbench::eval::parse_task(name);
+            spec.path = path_of.count(name) ? path_of[name] : data.empty() ? "" : default_path(spec.kind, data);
+            if (spec.path.empty()) throw llmbench::error(llmbench::errc::usage, "task " + name + ": give --data or --path " + name + "=FILE");
+            spec.style = style == "chat" ? llmbench::eval::PromptStyle::chat : llmbench::eval::PromptStyle::completion;
+            spec.shots = shots;
+            spec.limit = limit;
+            if (!subset.empty()) spec.subset = llmbench::parse_string_list(subset, "--subset");
+            spec.samples = samples;
+            spec.num_predict = num_predict;
+            spec.temperature = temperature;
+            spec.seed = seed;
+            specs.push_back(spec);
+        }
+
+        std::string earlier;
+        if (!output.empty() && std::filesystem::exists(output)) earlier = llmbench::eval::read_text_file(output);
+        example::JsonLines out(output, /*append=*/true);
+        const llmbench::Endpoint endpoint = host.empty() ? llmbench::endpoint_from_env() : llmbench::parse_ollama_host(host);
+        llmbench::OllamaClient client(endpoint);
+        auto meta = llmbench::RunMetadata::collect(client, model);  // fails fast: no server, no model
+        meta.command_line.assign(argv, argv + argc);
+        out.write(meta.to_json());
+
+        llmbench::eval::EvalOptions options;
+        options.model = model;
+        options.num_ctx = num_ctx;
+        options.allow_code_execution = allow_code;
+        options.concurrency = concurrency;
+        options.sandbox.wall_s = code_timeout;
+        example::stop_on_ctrl_c();
+        std::size_t failed = 0;
+        for (const auto& spec : specs) {
+            llmbench::eval::EvalRunner runner(endpoint, spec, options);
+            const std::size_t resumed = earlier.empty() ? 0 : runner.resume_from(earlier);
+            if (!quiet)
+                std::cerr << "== " << llmbench::eval::to_string(spec.kind) << " (" << spec.setting() << ")"
+                          << (resumed ? ", " + std::to_string(resumed) + " items already scored" : "") << '\n';
+            std::size_t done = 0;
+            runner.stop_when(&example::stop_requested).on_record([&](const std::string& line) {
+                out.write(line);
+                if (!quiet && ++done % 25 == 0) std::cerr << "  " << done << " items\n";
+            });
+            const std::string summary = runner.run();
+            out.write(summary);
+            for (const auto& s : runner.scored()) failed += s.ok ? 0U : 1U;
+            if (!quiet) std::cerr << "  " << summary.substr(0, summary.find(",\"unparsable\"")) << "}\n";
+            if (example::stop_requested) {
+                std::cerr << "eval-suite: interrupted; rerun with the same --output to go on\n";
+                return 130;
+            }
+        }
+        return failed > 0 ? 1 : 0;
+    } catch (const llmbench::error& e) {
+        std::cerr << "eval-suite: error: " << e.what() << '\n';
+        return example::exit_code_for(e);
+    }
+}

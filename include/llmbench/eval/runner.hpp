@@ -1,0 +1,474 @@
+// llmbench/eval/runner.hpp - one quality task against a server: per-item records, resume,
+// and a summary with its uncertainty.
+//
+// Each item is a streamed request timed like the speed benchmark, so every record carries
+// both the score and ttft_s / gen_toks_per_s / eval_count. Records are handed out (and
+// should be flushed) one by one; a rerun with the same output skips what is already scored.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "llmbench/detail/sha256.hpp"
+#include "llmbench/eval/datasets.hpp"
+#include "llmbench/eval/extract.hpp"
+#include "llmbench/eval/prompts.hpp"
+#include "llmbench/eval/sandbox.hpp"
+#include "llmbench/eval/scoring.hpp"
+#include "llmbench/json.hpp"
+#include "llmbench/ollama_client.hpp"
+#include "llmbench/run_record.hpp"
+#include "llmbench/stream_timer.hpp"
+#include "llmbench/version.hpp"
+
+namespace llmbench::eval {
+
+enum class TaskKind { mmlu, arc_challenge, hellaswag, truthfulqa_mc1, gsm8k, humaneval, mbpp };
+
+inline const char* to_string(TaskKind t) {
+    switch (t) {
+        case TaskKind::mmlu: return "mmlu";
+        case TaskKind::arc_challenge: return "arc_challenge";
+        case TaskKind::hellaswag: return "hellaswag";
+        case TaskKind::truthfulqa_mc1: return "truthfulqa_mc1";
+        case TaskKind::gsm8k: return "gsm8k";
+        case TaskKind::humaneval: return "humaneval";
+        case TaskKind::mbpp: return "mbpp";
+    }
+    return "";
+}
+
+inline TaskKind parse_task(const std::string& name) {
+    for (TaskKind t : {TaskKind::mmlu, TaskKind::arc_challenge, TaskKind::hellaswag, TaskKind::truthfulqa_mc1, TaskKind::gsm8k,
+                       TaskKind::humaneval, TaskKind::mbpp})
+        if (name == to_string(t)) return t;
+    throw error(errc::usage, "unknown task '" + name + "' (mmlu, arc_challenge, hellaswag, truthfulqa_mc1, gsm8k, humaneval, mbpp)");
+}
+
+inline bool is_code_task(TaskKind t) { return t == TaskKind::humaneval || t == TaskKind::mbpp; }
+
+/// One task as configured. Unset numbers take the task's usual setting.
+struct TaskSpec {
+    TaskKind kind = TaskKind::mmlu;
+    std::string path;  ///< dataset file (MMLU: the folder holding dev/ and test/)
+    PromptStyle style = PromptStyle::chat;
+    std::optional<int> shots;        ///< MMLU 5 (from dev, file order), GSM8K 8, others 0
+    std::size_t limit = 0;           ///< 0: every item
+    std::vector<std::string> subset; ///< MMLU subjects (empty: all)
+    int samples = 1;                 ///< code: samples per problem (pass@k needs k <= samples)
+    std::optional<int> num_predict;
+    std::optional<double> temperature;  ///< default 0, or 0.8 for several code samples
+    int seed = 1234;                    ///< sample s of an item uses seed + s
+
+    int shot_count() const {
+        if (shots) return *shots;
+        return kind == TaskKind::mmlu ? 5 : kind == TaskKind::gsm8k ? 8 : 0;
+    }
+    /// "chat/5-shot", "completion/0-shot/n=10": which results may be pooled or compared.
+    std::string setting() const {
+        std::string s = std::string(style == PromptStyle::chat ? "chat" : "completion") + "/" + std::to_string(shot_count()) + "-shot";
+        if (is_code_task(kind) && samples > 1) s += "/n=" + std::to_string(samples);
+        return s;
+    }
+    int max_tokens() const {
+        if (num_predict) return *num_predict;
+        if (is_code_task(kind)) return 1024;
+        if (kind == TaskKind::gsm8k) return 512;
+        return style == PromptStyle::chat ? 1024 : 4;  // chat MC reasons first; completion MC writes a letter
+    }
+    double sampling_temperature() const {
+        if (temperature) return *temperature;
+        return is_code_task(kind) && samples > 1 ? 0.8 : 0.0;
+    }
+};
+
+/// An item ready to send: its prompt and what counts as right.
+struct PreparedItem {
+    std::string id, subject;
+    EvalPrompt prompt;
+    std::size_t choices = 0;   ///< multiple choice
+    std::size_t gold_index = 0;
+    std::string gold;          ///< the letter, the number, or "pass"
+    std::optional<CodeItem> code;
+};
+
+/// Loads the dataset and builds every prompt, in the dataset's order. With a limit, MMLU
+/// takes items round-robin across subjects, so a quick run still covers all of them.
+inline std::vector<PreparedItem> prepare_items(const TaskSpec& spec) {
+    std::vector<PreparedItem> out;
+    const auto add_choice = [&](const ChoiceItem& item, const std::vector<ChoiceItem>& shots) {
+        PreparedItem p{item.id, item.subject, choice_prompt(item, spec.style, shots), item.choices.size(), item.gold,
+                       std::string(1, static_cast<char>('A' + item.gold)), std::nullopt};
+        out.push_back(std::move(p));
+    };
+    switch (spec.kind) {
+        case TaskKind::mmlu: {
+            auto items = load_mmlu(spec.path, "test");
+            std::map<std::string, std::vector<ChoiceItem>> dev;
+            if (spec.shot_count() > 0)
+                for (auto& d : load_mmlu(spec.path, "dev")) dev[d.subject].push_back(std::move(d));
+            std::map<std::string, std::vector<const ChoiceItem*>> by_subject;
+            for (const auto& item : items)
+                if (spec.subset.empty() || std::find(spec.subset.begin(), spec.subset.end(), item.subject) != spec.subset.end())
+                    by_subject[item.subject].push_back(&item);
+            if (by_subject.empty()) throw error(errc::usage, "MMLU: no subject matches the subset");
+            std::vector<const ChoiceItem*> order;
+            if (spec.limit == 0) {
+                for (const auto& [subject, list] : by_subject) order.insert(order.end(), list.begin(), list.end());
+            } else {
+                for (std::size_t round = 0; order.size() < spec.limit; ++round) {
+                    bool any = false;
+                    for (const auto& [subject, list] : by_subject)
+                        if (round < list.size() && order.size() < spec.limit) {
+                            order.push_back(list[round]);
+                            any = true;
+                        }
+                    if (!any) break;
+                }
+            }
+            for (const auto* item : order) {
+                const auto& shots = dev[item->subject];
+                add_choice(*item, std::vector<ChoiceItem>(shots.begin(), shots.begin() + std::min<std::ptrdiff_t>(spec.shot_count(),
+                                                                                                                   static_cast<std::ptrdiff_t>(shots.size()))));
+            }
+            return out;
+        }
+        case TaskKind::arc_challenge:
+            for (const auto& item : load_arc(spec.path)) add_choice(item, {});
+            break;
+        case TaskKind::hellaswag:
+            for (const auto& item : load_hellaswag(spec.path)) add_choice(item, {});
+            break;
+        case TaskKind::truthfulqa_mc1:
+            for (const auto& item : load_truthfulqa_mc1(spec.path)) add_choice(item, {});
+            break;
+        case TaskKind::gsm8k:
+            for (const auto& item : load_gsm8k(spec.path))
+                out.push_back({item.id, "", gsm8k_prompt(item, spec.style, spec.shot_count()), 0, 0, item.answer, std::nullopt});
+            break;
+        case TaskKind::humaneval:
+        case TaskKind::mbpp:
+            for (auto& item : spec.kind == TaskKind::humaneval ? load_humaneval(spec.path) : load_mbpp(spec.path))
+                out.push_back({item.id, "", code_prompt(item, spec.style), 0, 0, "pass", item});
+            break;
+    }
+    if (spec.limit > 0 && out.size() > spec.limit) out.resize(spec.limit);
+    return out;
+}
+
+/// What one scored (or failed) item contributes to the summary; also read back on resume.
+struct ScoredItem {
+    std::string item_id, subject;
+    int sample = 0;
+    bool ok = false;          ///< the request succeeded (failed requests are retried on resume)
+    bool correct = false;
+    bool unparsable = false;
+    bool correct_flexible = false;  ///< GSM8K's second extraction
+    std::optional<double> eval_count, wall_s, ttft_s, gen_toks_per_s;
+};
+
+struct EvalOptions {
+    std::string model;
+    std::string backend_label = "ollama";
+    std::optional<std::string> keep_alive = std::string("30m");
+    std::optional<int> num_ctx;
+    bool allow_code_execution = false;
+    SandboxLimits sandbox;
+    int concurrency = 1;  ///< parallel requests (each worker has its own client)
+};
+
+/// Runs one task. Not reusable across tasks: make one per task.
+class EvalRunner {
+public:
+    EvalRunner(Endpoint endpoint, TaskSpec spec, EvalOptions options)
+        : endpoint_(std::move(endpoint)), spec_(std::move(spec)), options_(std::move(options)) {
+        if (is_code_task(spec_.kind) && !options_.allow_code_execution)
+            throw error(errc::usage, std::string(to_string(spec_.kind)) +
+                                         " runs model-written code: pass --allow-code-execution to allow it (in a sandbox: own process, "
+                                         "temporary directory, time/memory/process limits, no network where possible)");
+        if (spec_.samples < 1) throw error(errc::usage, "samples must be at least 1");
+        if (is_code_task(spec_.kind) && spec_.samples > 1 && spec_.sampling_temperature() <= 0)
+            throw error(errc::usage, "pass@k with several samples needs a temperature above 0");
+    }
+
+    /// Called with each record's JSON line, from one thread at a time, as items finish.
+    EvalRunner& on_record(std::function<void(const std::string&)> f) {
+        on_record_ = std::move(f);
+        return *this;
+    }
+    /// Checked between items; true stops the run (Ctrl-C).
+    EvalRunner& stop_when(const std::atomic<bool>* flag) {
+        stop_ = flag;
+        return *this;
+    }
+
+    /// Takes in the records of an earlier run (the same output file): their items are not
+    /// asked again, and they count in the summary. Failed requests are asked again.
+    std::size_t resume_from(const std::string& jsonl_text) {
+        simdjson::dom::parser parser;
+        std::size_t taken = 0;
+        detail::for_each_line(jsonl_text, [&](std::string_view line, std::size_t) {
+            simdjson::dom::element doc;
+            simdjson::dom::object o;
+            if (parser.parse(line.data(), line.size()).get(doc) || doc.get_object().get(o)) return;  // a cut-off last line
+            std::string_view type, task, setting, id, subject;
+            if (o["type"].get_string().get(type) || type != "eval_item") return;
+            if (o["task"].get_string().get(task) || task != to_string(spec_.kind)) return;
+            if (o["setting"].get_string().get(setting) || setting != spec_.setting()) return;
+            if (o["item_id"].get_string().get(id)) return;
+            ScoredItem s;
+            s.item_id = std::string(id);
+            if (o["subject"].get_string().get(subject) == simdjson::SUCCESS) s.subject = std::string(subject);
+            std::int64_t sample = 0;
+            if (o["sample"].get_int64().get(sample) != simdjson::SUCCESS) sample = 0;
+            s.sample = static_cast<int>(sample);
+            bool b = false;
+            s.ok = o["ok"].get_bool().get(b) == simdjson::SUCCESS && b;
+            if (!s.ok) return;
+            s.correct = o["correct"].get_bool().get(b) == simdjson::SUCCESS && b;
+            s.unparsable = o["unparsable"].get_bool().get(b) == simdjson::SUCCESS && b;
+            s.correct_flexible = o["correct_flexible"].get_bool().get(b) == simdjson::SUCCESS && b;
+            double d = 0;
+            if (o["eval_count"].get_double().get(d) == simdjson::SUCCESS) s.eval_count = d;
+            if (o["wall_s"].get_double().get(d) == simdjson::SUCCESS) s.wall_s = d;
+            if (o["ttft_s"].get_double().get(d) == simdjson::SUCCESS) s.ttft_s = d;
+            if (o["gen_toks_per_s"].get_double().get(d) == simdjson::SUCCESS) s.gen_toks_per_s = d;
+            if (done_.insert(key(s.item_id, s.sample)).second) {
+                scored_.push_back(std::move(s));
+                ++taken;
+            }
+        });
+        return taken;
+    }
+
+    /// Asks every item not yet scored, `samples` times each. Returns the summary line.
+    std::string run() {
+        const auto items = prepare_items(spec_);
+        std::vector<std::pair<const PreparedItem*, int>> work;
+        for (const auto& item : items)
+            for (int s = 0; s < spec_.samples; ++s)
+                if (!done_.count(key(item.id, s))) work.emplace_back(&item, s);
+        items_total_ = items.size();
+        std::atomic<std::size_t> next{0};
+        const auto worker = [&] {
+            OllamaClient client(endpoint_);
+            for (std::size_t i = next++; i < work.size(); i = next++) {
+                if (stop_ && stop_->load()) return;
+                evaluate(client, *work[i].first, work[i].second);
+            }
+        };
+        const int threads = std::max(1, std::min<int>(options_.concurrency, static_cast<int>(work.size())));
+        std::vector<std::thread> pool;
+        for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+        worker();
+        for (auto& t : pool) t.join();
+        return summary_json();
+    }
+
+    const std::vector<ScoredItem>& scored() const { return scored_; }
+
+    /// The task's summary: accuracy (or pass@k) with a 95% Wilson interval, and the rest.
+    std::string summary_json() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        JsonWriter w;
+        w.begin_object().kv("type", "eval_summary").kv("schema_version", schema_version).kv("task", to_string(spec_.kind));
+        w.kv("setting", spec_.setting()).kv("model", options_.model).kv("backend", options_.backend_label);
+        w.kv("scoring", scoring_note());
+        std::size_t n = 0, correct = 0, unparsable = 0, flexible = 0;
+        double tokens = 0, wall = 0;
+        std::size_t timed = 0;
+        std::map<std::string, std::pair<std::size_t, std::size_t>> per_subject, per_category;
+        std::map<std::string, std::pair<std::size_t, std::size_t>> per_problem;  // samples, passed
+        for (const auto& s : scored_) {
+            if (!s.ok) continue;
+            ++n;
+            correct += s.correct ? 1U : 0U;
+            unparsable += s.unparsable ? 1U : 0U;
+            flexible += s.correct_flexible ? 1U : 0U;
+            if (s.eval_count && s.wall_s) {
+                tokens += *s.eval_count;
+                wall += *s.wall_s;
+                ++timed;
+            }
+            if (!s.subject.empty()) {
+                auto& subj = per_subject[s.subject];
+                ++subj.first;
+                subj.second += s.correct ? 1U : 0U;
+                auto& cat = per_category[mmlu_category(s.subject)];
+                ++cat.first;
+                cat.second += s.correct ? 1U : 0U;
+            }
+            auto& prob = per_problem[s.item_id];
+            ++prob.first;
+            prob.second += s.correct ? 1U : 0U;
+        }
+        const auto ratio = [](std::size_t a, std::size_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
+        const auto accuracy = [&](const char* name, std::size_t right, std::size_t total) {
+            const auto [low, high] = wilson_interval(right, total);
+            w.key(name).begin_object().kv("correct", right).kv("n", total).kv("accuracy", ratio(right, total));
+            w.kv("ci95_low", low).kv("ci95_high", high).end_object();
+        };
+        w.kv("items", per_problem.size()).kv("items_in_dataset_selection", items_total_).kv("n", n).kv("failed_requests", failed_);
+        accuracy("score", correct, n);
+        w.kv("unparsable", unparsable).kv("unparsable_share", ratio(unparsable, n));
+        w.key("mean_eval_count");
+        if (timed) w.value(tokens / static_cast<double>(timed));
+        else w.null();
+        w.key("mean_wall_s");
+        if (timed) w.value(wall / static_cast<double>(timed));
+        else w.null();
+        if (spec_.kind == TaskKind::gsm8k) {
+            accuracy("strict", correct, n);
+            accuracy("flexible", flexible, n);
+        }
+        if (spec_.kind == TaskKind::mmlu) {
+            double macro = 0;
+            for (const auto& [subject, c] : per_subject) macro += ratio(c.second, c.first);
+            w.kv("micro_accuracy", ratio(correct, n));
+            w.kv("macro_accuracy", per_subject.empty() ? 0.0 : macro / static_cast<double>(per_subject.size()));
+            w.key("per_subject").begin_object();
+            for (const auto& [subject, c] : per_subject) accuracy(subject.c_str(), c.second, c.first);
+            w.end_object().key("per_category").begin_object();
+            for (const auto& [category, c] : per_category) accuracy(category.c_str(), c.second, c.first);
+            w.end_object();
+        }
+        if (is_code_task(spec_.kind)) {
+            w.key("pass_at_k").begin_object();
+            std::size_t min_samples = std::numeric_limits<std::size_t>::max();
+            for (const auto& [id, p] : per_problem) min_samples = std::min(min_samples, p.first);
+            for (std::size_t k : {1U, 2U, 5U, 10U, 20U, 50U, 100U}) {
+                if (per_problem.empty() || k > min_samples) break;
+                double sum = 0;
+                for (const auto& [id, p] : per_problem) sum += pass_at_k(p.first, p.second, k).value_or(0);
+                w.kv(std::to_string(k), sum / static_cast<double>(per_problem.size()));
+            }
+            w.end_object();
+        }
+        w.key("reference");
+        if (const auto ref = meta_reference(to_string(spec_.kind), spec_.style == PromptStyle::chat ? "chat" : "completion", spec_.shot_count());
+            ref && spec_.samples == 1)
+            w.begin_object().kv("score", ref->score).kv("setting", ref->setting).kv("source", ref->source).end_object();
+        else
+            w.null();
+        return w.end_object().take();
+    }
+
+private:
+    static std::string key(const std::string& id, int sample) { return id + "\x1f" + std::to_string(sample); }
+
+    std::string scoring_note() const {
+        switch (spec_.kind) {
+            case TaskKind::gsm8k: return "exact match of the final number: strict ('The answer is N' / '#### N') and flexible (last number)";
+            case TaskKind::humaneval:
+            case TaskKind::mbpp: return "functional correctness in a sandbox; pass@k by the unbiased estimator (Chen et al. 2021)";
+            default:
+                return "generative multiple choice: the letter is extracted from generated text (not log-likelihood scoring; not "
+                       "comparable with lm-evaluation-harness acc/acc_norm)";
+        }
+    }
+
+    void evaluate(OllamaClient& client, const PreparedItem& item, int sample) {
+        Options o;
+        o.temperature = spec_.sampling_temperature();
+        o.seed = spec_.seed + sample;
+        o.num_predict = spec_.max_tokens();
+        o.num_ctx = options_.num_ctx;
+        if (!item.prompt.stop.empty()) o.stop = item.prompt.stop;
+        StreamTimer timer;
+        StreamResult result;
+        if (item.prompt.style == PromptStyle::chat) {
+            ChatRequest req;
+            req.model = options_.model;
+            req.messages = {{"user", item.prompt.text}};
+            req.options = o;
+            req.keep_alive = options_.keep_alive;
+            result = client.chat(req, timer);
+        } else {
+            GenerateRequest req;
+            req.model = options_.model;
+            req.prompt = item.prompt.text;
+            req.raw = true;  // the text is the whole prompt: no chat template
+            req.options = o;
+            req.keep_alive = options_.keep_alive;
+            result = client.generate(req, timer);
+        }
+        const RunRecord timing = make_run_record(result, timer, {options_.backend_label, options_.model, item.id, sample, false, o.num_predict});
+
+        ScoredItem s;
+        s.item_id = item.id;
+        s.subject = item.subject;
+        s.sample = sample;
+        s.ok = result.ok();
+        s.ttft_s = timing.ttft_s;
+        s.gen_toks_per_s = timing.gen_toks_per_s();
+        s.wall_s = timing.wall_s;
+        if (result.server.eval_count) s.eval_count = static_cast<double>(*result.server.eval_count);
+
+        JsonWriter w;
+        w.begin_object().kv("type", "eval_item").kv("schema_version", schema_version).kv("task", to_string(spec_.kind));
+        w.kv("setting", spec_.setting()).kv("item_id", item.id).kv("sample", sample).kv("seed", *o.seed);
+        if (!item.subject.empty()) w.kv("subject", item.subject);
+        w.kv("model", options_.model).kv("prompt_sha256", llmbench::detail::sha256_hex(item.prompt.text)).kv("ok", s.ok);
+        w.key("error");
+        if (result.failure) w.begin_object().kv("kind", to_string(result.failure->code())).kv("message", result.failure->what()).end_object();
+        else w.null();
+        w.kv("reply", result.text).kv("gold", item.gold);
+        if (s.ok) score(item, result.text, s, w);
+        w.kv("ttft_s", s.ttft_s).kv("gen_toks_per_s", s.gen_toks_per_s).kv("eval_count", result.server.eval_count).kv("wall_s", s.wall_s);
+        w.kv("done_reason", result.done_reason);
+        const std::string line = w.end_object().take();
+
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!s.ok) ++failed_;
+        scored_.push_back(std::move(s));
+        if (on_record_) on_record_(line);
+    }
+
+    void score(const PreparedItem& item, const std::string& reply, ScoredItem& s, JsonWriter& w) const {
+        if (item.choices > 0) {
+            const auto choice = extract_choice(reply, item.choices);
+            s.correct = choice && *choice == item.gold_index;
+            s.unparsable = !choice;
+            w.key("extracted");
+            if (choice) w.value(std::string(1, static_cast<char>('A' + *choice)));
+            else w.null();
+        } else if (spec_.kind == TaskKind::gsm8k) {
+            const auto strict = extract_number_strict(reply);
+            const auto flexible = extract_number_flexible(reply);
+            s.correct = same_number(strict, item.gold);
+            s.correct_flexible = same_number(flexible, item.gold);
+            s.unparsable = !strict;
+            w.kv("extracted", strict).kv("extracted_flexible", flexible).kv("correct_flexible", s.correct_flexible);
+        } else if (item.code) {
+            const std::string code = item.prompt.style == PromptStyle::chat ? extract_code(reply) : reply;
+            const ExecResult exec = run_python_sandboxed(code_program(*item.code, code, item.prompt.style), options_.sandbox);
+            s.correct = exec.status == ExecStatus::passed;
+            w.kv("extracted", code).kv("exec_status", to_string(exec.status)).kv("exec_output", exec.output);
+            w.kv("exec_wall_s", exec.wall_s).kv("network_isolated", exec.network_isolated);
+        }
+        w.kv("correct", s.correct).kv("unparsable", s.unparsable);
+    }
+
+    Endpoint endpoint_;
+    TaskSpec spec_;
+    EvalOptions options_;
+    std::function<void(const std::string&)> on_record_;
+    const std::atomic<bool>* stop_ = nullptr;
+    std::set<std::string> done_;
+    std::vector<ScoredItem> scored_;
+    std::size_t failed_ = 0, items_total_ = 0;
+    mutable std::mutex mutex_;
+};
+
+}  // namespace llmbench::eval

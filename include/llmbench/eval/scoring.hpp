@@ -1,0 +1,83 @@
+// llmbench/eval/scoring.hpp - accuracy with its uncertainty, pass@k, MMLU categories, and
+// Meta's published numbers for llama3.1 8B Instruct.
+#pragma once
+
+#include <cmath>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace llmbench::eval {
+
+/// The 95% Wilson score interval of a proportion: unlike the normal approximation it stays
+/// inside [0, 1] and is honest at 0 or 100% and for small n.
+inline std::pair<double, double> wilson_interval(std::size_t correct, std::size_t n, double z = 1.959963984540054) {
+    if (n == 0) return {0, 1};
+    const double dn = static_cast<double>(n), p = static_cast<double>(correct) / dn, z2 = z * z;
+    const double centre = (p + z2 / (2 * dn)) / (1 + z2 / dn);
+    const double half = z * std::sqrt(p * (1 - p) / dn + z2 / (4 * dn * dn)) / (1 + z2 / dn);
+    return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
+/// Unbiased pass@k for one problem with `n` samples of which `c` passed (Chen et al. 2021):
+/// 1 - C(n-c, k) / C(n, k), computed as a product so nothing overflows. nullopt when k > n
+/// (undefined: the reference script skips such k).
+inline std::optional<double> pass_at_k(std::size_t n, std::size_t c, std::size_t k) {
+    if (k == 0 || k > n || c > n) return std::nullopt;
+    if (n - c < k) return 1.0;
+    double all_fail = 1.0;
+    for (std::size_t i = n - c + 1; i <= n; ++i) all_fail *= 1.0 - static_cast<double>(k) / static_cast<double>(i);
+    return 1.0 - all_fail;
+}
+
+/// MMLU's four categories (STEM, humanities, social sciences, other), by subject, as
+/// lm-evaluation-harness groups them (mmlu_stem, ...). The dataset authors' categories.py
+/// differs in one place: it files anatomy under "other" (health).
+inline std::string mmlu_category(const std::string& subject) {
+    static const std::map<std::string, const char*> categories = {
+        {"abstract_algebra", "STEM"}, {"anatomy", "STEM"}, {"astronomy", "STEM"}, {"college_biology", "STEM"},
+        {"college_chemistry", "STEM"}, {"college_computer_science", "STEM"}, {"college_mathematics", "STEM"},
+        {"college_physics", "STEM"}, {"computer_security", "STEM"}, {"conceptual_physics", "STEM"},
+        {"electrical_engineering", "STEM"}, {"elementary_mathematics", "STEM"}, {"high_school_biology", "STEM"},
+        {"high_school_chemistry", "STEM"}, {"high_school_computer_science", "STEM"}, {"high_school_mathematics", "STEM"},
+        {"high_school_physics", "STEM"}, {"high_school_statistics", "STEM"}, {"machine_learning", "STEM"},
+        {"formal_logic", "humanities"}, {"high_school_european_history", "humanities"}, {"high_school_us_history", "humanities"},
+        {"high_school_world_history", "humanities"}, {"international_law", "humanities"}, {"jurisprudence", "humanities"},
+        {"logical_fallacies", "humanities"}, {"moral_disputes", "humanities"}, {"moral_scenarios", "humanities"},
+        {"philosophy", "humanities"}, {"prehistory", "humanities"}, {"professional_law", "humanities"}, {"world_religions", "humanities"},
+        {"econometrics", "social sciences"}, {"high_school_geography", "social sciences"},
+        {"high_school_government_and_politics", "social sciences"}, {"high_school_macroeconomics", "social sciences"},
+        {"high_school_microeconomics", "social sciences"}, {"high_school_psychology", "social sciences"},
+        {"human_sexuality", "social sciences"}, {"professional_psychology", "social sciences"}, {"public_relations", "social sciences"},
+        {"security_studies", "social sciences"}, {"sociology", "social sciences"}, {"us_foreign_policy", "social sciences"},
+        {"business_ethics", "other"}, {"clinical_knowledge", "other"}, {"college_medicine", "other"}, {"global_facts", "other"},
+        {"human_aging", "other"}, {"management", "other"}, {"marketing", "other"}, {"medical_genetics", "other"},
+        {"miscellaneous", "other"}, {"nutrition", "other"}, {"professional_accounting", "other"}, {"professional_medicine", "other"},
+        {"virology", "other"},
+    };
+    const auto it = categories.find(subject);
+    return it == categories.end() ? "other" : it->second;
+}
+
+/// A published score to set beside ours, only for the same setting.
+struct Reference {
+    double score;         ///< as a fraction
+    const char* setting;  ///< what it measured
+    const char* source;
+};
+
+/// Meta's numbers for Llama 3.1 8B Instruct (meta-llama/llama-models MODEL_CARD.md @ a9c89c4),
+/// keyed by "task/style/shots" as this library names its settings. Full-precision weights:
+/// Ollama's default 4-bit quantization is expected to land somewhat lower.
+inline std::optional<Reference> meta_reference(const std::string& task, const std::string& style, int shots) {
+    const char* source = "Meta, Llama 3.1 8B Instruct model card (full precision)";
+    if (task == "mmlu" && style == "chat" && shots == 0) return Reference{0.730, "0-shot CoT, macro average", source};
+    if (task == "mmlu" && style == "chat" && shots == 5) return Reference{0.694, "5-shot, generated letter, macro average", source};
+    if (task == "arc_challenge" && style == "chat" && shots == 0) return Reference{0.834, "0-shot, generated letter", source};
+    if (task == "gsm8k" && style == "chat" && shots == 8) return Reference{0.845, "8-shot CoT, em_maj1@1", source};
+    if (task == "humaneval" && style == "chat" && shots == 0) return Reference{0.726, "0-shot pass@1", source};
+    return std::nullopt;
+}
+
+}  // namespace llmbench::eval

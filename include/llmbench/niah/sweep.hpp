@@ -1,0 +1,267 @@
+// llmbench/niah/sweep.hpp - the long-context sweep: lengths x depths x repetitions.
+//
+// Each length is sized in the server's tokens (calibration.hpp) and num_ctx is set to hold
+// the prompt plus the answer. A trial whose evaluated prompt is far shorter than asked (the
+// server truncated it: Ollama does so silently) or that exceeds the model's trained context is
+// flagged and left out of accuracy, never scored.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "llmbench/calibration.hpp"
+#include "llmbench/json.hpp"
+#include "llmbench/niah/haystack.hpp"
+#include "llmbench/ollama_client.hpp"
+#include "llmbench/run_record.hpp"
+#include "llmbench/statistics.hpp"
+#include "llmbench/stream_timer.hpp"
+#include "llmbench/version.hpp"
+
+namespace llmbench::niah {
+
+struct SweepSpec {
+    std::string model;
+    std::vector<int> lengths = {2048, 4096, 8192, 16384, 32768, 65536, 131072};  ///< prompt tokens
+    std::vector<int> depths = {0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100};      ///< percent
+    int repetitions = 1;
+    NeedleKind needle = NeedleKind::number;
+    int num_predict = 64;               ///< room for the answer
+    std::optional<int> num_ctx;         ///< default: length + 10% + num_predict + 64
+    std::uint64_t seed = 1;
+    std::optional<std::string> keep_alive = std::string("30m");
+    double calibration_tolerance = 0.02;
+    double truncation_ratio = 0.9;      ///< evaluated < this x the length: truncated
+    std::string backend_label = "ollama";
+
+    /// The window: the prompt with 10% headroom (calibration lands within 2% and must not be
+    /// cut while it searches), plus the answer and the template.
+    int context_for(int length) const { return num_ctx.value_or(length + length / 10 + num_predict + 64); }
+};
+
+/// One trial: a needle at a depth in a prompt of a length.
+struct Trial {
+    int length = 0, depth = 0, repetition = 0;
+    Needle needle;
+    std::size_t words = 0;
+    RunRecord timing;  ///< ttft_s, prompt rate, prompt_eval_count, ok/error, as in the speed benchmark
+    std::string reply;
+    NeedleScore score;
+    bool truncated = false;         ///< the server evaluated far fewer tokens than the length
+    bool exceeds_context = false;   ///< longer than the model's trained context
+    bool haystack_repeated = false;
+
+    /// Counts toward accuracy: the request succeeded and the model saw the whole prompt.
+    bool scored() const { return timing.ok && !truncated && !exceeds_context; }
+
+    std::string to_json() const {
+        JsonWriter w;
+        w.begin_object().kv("type", "niah_trial").kv("schema_version", schema_version).kv("model", timing.model);
+        w.kv("length_tokens", length).kv("depth_percent", depth).kv("repetition", repetition);
+        w.kv("needle_kind", to_string(needle.kind)).kv("needle_key", needle.key).key("needle_values").begin_array();
+        for (const auto& v : needle.values) w.value(v);
+        w.end_array().kv("haystack_words", words).kv("ok", timing.ok);
+        w.key("error");
+        if (timing.error_kind) w.begin_object().kv("kind", to_string(*timing.error_kind)).kv("message", timing.error_message).end_object();
+        else w.null();
+        w.kv("prompt_eval_count", timing.server.prompt_eval_count).kv("reply", reply);
+        w.kv("found", score.found).kv("expected", score.expected).kv("exact", score.exact()).kv("partial", score.partial());
+        w.kv("scored", scored()).kv("truncated", truncated).kv("exceeds_context", exceeds_context).kv("haystack_repeated", haystack_repeated);
+        w.kv("ttft_s", timing.ttft_s).kv("prompt_toks_per_s", timing.prompt_toks_per_s()).kv("gen_toks_per_s", timing.gen_toks_per_s());
+        w.kv("wall_s", timing.wall_s);
+        return w.end_object().take();
+    }
+};
+
+/// Accuracy and speed of one (length, depth) cell, or of one length over all depths.
+struct CellStats {
+    std::size_t trials = 0, scored = 0, exact = 0, excluded = 0, failed = 0;
+    double partial_sum = 0;
+    std::vector<double> ttft, prompt_rate;
+
+    void add(const Trial& t) {
+        ++trials;
+        if (!t.timing.ok) ++failed;
+        else if (!t.scored()) ++excluded;
+        if (t.scored()) {
+            ++scored;
+            exact += t.score.exact() ? 1U : 0U;
+            partial_sum += t.score.partial();
+        }
+        if (t.timing.ok && t.timing.ttft_s) ttft.push_back(*t.timing.ttft_s);
+        if (t.timing.ok)
+            if (auto r = t.timing.prompt_toks_per_s()) prompt_rate.push_back(*r);
+    }
+    std::optional<double> accuracy() const {
+        return scored ? std::optional<double>(static_cast<double>(exact) / static_cast<double>(scored)) : std::nullopt;
+    }
+    std::optional<double> partial() const { return scored ? std::optional<double>(partial_sum / static_cast<double>(scored)) : std::nullopt; }
+    void write(JsonWriter& w) const {
+        w.begin_object().kv("trials", trials).kv("scored", scored).kv("excluded", excluded).kv("failed", failed);
+        w.kv("accuracy", accuracy()).kv("partial", partial());
+        const auto mean = [](const std::vector<double>& v) {
+            return v.empty() ? std::optional<double>() : std::optional<double>(compute_stats(v).mean);
+        };
+        w.kv("ttft_s_mean", mean(ttft)).kv("prompt_toks_per_s_mean", mean(prompt_rate)).end_object();
+    }
+};
+
+struct SweepResult {
+    std::vector<Trial> trials;
+    std::map<int, Calibration> calibrations;  ///< per length
+    std::optional<std::int64_t> model_context;
+
+    CellStats cell(int length, int depth) const {
+        CellStats s;
+        for (const auto& t : trials)
+            if (t.length == length && t.depth == depth) s.add(t);
+        return s;
+    }
+    CellStats length(int length_tokens) const {
+        CellStats s;
+        for (const auto& t : trials)
+            if (t.length == length_tokens) s.add(t);
+        return s;
+    }
+
+    std::string summary_json(const SweepSpec& spec) const {
+        JsonWriter w;
+        w.begin_object().kv("type", "niah_summary").kv("schema_version", schema_version).kv("model", spec.model);
+        w.kv("needle_kind", to_string(spec.needle)).kv("model_context_length", model_context);
+        w.kv("scoring", "exact: every needle value appears in the reply (case-insensitive); partial: the share that appears. Truncated "
+                        "or over-context trials are excluded, not scored");
+        w.key("lengths").begin_array();
+        for (int len : spec.lengths) {
+            w.begin_object().kv("length_tokens", len).kv("num_ctx", spec.context_for(len));
+            if (const auto it = calibrations.find(len); it != calibrations.end())
+                w.kv("calibrated_words", it->second.words).kv("calibrated_tokens", it->second.actual_tokens).kv("within_tolerance", it->second.within_tolerance);
+            w.key("all_depths");
+            length(len).write(w);
+            w.key("depths").begin_array();
+            for (int d : spec.depths) {
+                w.begin_object().kv("depth_percent", d).key("stats");
+                cell(len, d).write(w);
+                w.end_object();
+            }
+            w.end_array().end_object();
+        }
+        return w.end_array().end_object().take();
+    }
+};
+
+/// Runs the sweep: per length, calibrate, then depths x repetitions. Trials are reported as
+/// they finish.
+class Sweep {
+public:
+    Sweep(OllamaClient& client, SweepSpec spec, Haystack haystack)
+        : client_(client), spec_(std::move(spec)), haystack_(std::move(haystack)) {
+        if (spec_.lengths.empty() || spec_.depths.empty() || spec_.repetitions < 1)
+            throw error(errc::usage, "niah: give at least one length, one depth and one repetition");
+        for (int d : spec_.depths)
+            if (d < 0 || d > 100) throw error(errc::usage, "niah: depth " + std::to_string(d) + " is outside 0-100");
+    }
+
+    Sweep& on_trial(std::function<void(const Trial&)> f) {
+        on_trial_ = std::move(f);
+        return *this;
+    }
+    Sweep& stop_when(const std::atomic<bool>* flag) {
+        stop_ = flag;
+        return *this;
+    }
+
+    SweepResult run() {
+        SweepResult out;
+        try {
+            out.model_context = client_.show(spec_.model).context_length;
+        } catch (const error&) {
+            // unknown: no over-context flag, truncation is still detected from the counts
+        }
+        for (int length : spec_.lengths) {
+            if (stopped()) break;
+            const Calibration cal = calibrate(length);
+            out.calibrations[length] = cal;
+            for (int rep = 0; rep < spec_.repetitions && !stopped(); ++rep)
+                for (int depth : spec_.depths) {
+                    if (stopped()) break;
+                    Trial t = trial(length, depth, rep, cal, out.model_context);
+                    if (on_trial_) on_trial_(t);
+                    out.trials.push_back(std::move(t));
+                }
+        }
+        return out;
+    }
+
+private:
+    bool stopped() const { return stop_ && stop_->load(); }
+
+    Options options_for(int length) const {
+        Options o;
+        o.num_ctx = spec_.context_for(length);
+        o.num_predict = spec_.num_predict;
+        o.temperature = 0.0;
+        o.seed = static_cast<int>(spec_.seed % 2147483647);
+        return o;
+    }
+
+    Calibration calibrate(int length) {
+        const Needle probe = make_needle(spec_.needle, spec_.seed);
+        return calibrate_words(
+            length,
+            [&](std::size_t words) -> std::int64_t {
+                GenerateRequest req;
+                req.model = spec_.model;
+                req.prompt = build_prompt(haystack_, words, probe, 50).text;
+                req.options = options_for(length);
+                req.options.num_predict = 1;
+                req.keep_alive = spec_.keep_alive;
+                StreamTimer timer;
+                const StreamResult r = client_.generate(req, timer);
+                return r.ok() && r.server.prompt_eval_count ? *r.server.prompt_eval_count : 0;
+            },
+            spec_.calibration_tolerance, 10, /*tokens_per_word=*/2.0);
+    }
+
+    Trial trial(int length, int depth, int rep, const Calibration& cal, std::optional<std::int64_t> model_context) {
+        Trial t;
+        t.length = length;
+        t.depth = depth;
+        t.repetition = rep;
+        t.words = cal.words;
+        // A different needle for every trial, the same for the same (seed, length, depth, rep).
+        t.needle = make_needle(spec_.needle, spec_.seed * 1000003u + static_cast<std::uint64_t>(length) * 1009u +
+                                                 static_cast<std::uint64_t>(depth) * 101u + static_cast<std::uint64_t>(rep));
+        const NiahPrompt prompt = build_prompt(haystack_, cal.words, t.needle, depth);
+        t.haystack_repeated = prompt.haystack_repeated;
+        GenerateRequest req;
+        req.model = spec_.model;
+        req.prompt = prompt.text;
+        req.options = options_for(length);
+        req.keep_alive = spec_.keep_alive;
+        StreamTimer timer;
+        const StreamResult result = client_.generate(req, timer);
+        t.timing = make_run_record(result, timer,
+                                   RunContext{spec_.backend_label, spec_.model, "niah/" + std::to_string(length) + "/" + std::to_string(depth), rep,
+                                              false, spec_.num_predict});
+        t.reply = result.text;
+        t.score = score_reply(result.text, t.needle);
+        const auto evaluated = result.server.prompt_eval_count;
+        // Against the length asked for, not the calibration: a window too small cuts the
+        // calibration's own counts too.
+        t.truncated = result.ok() && evaluated && static_cast<double>(*evaluated) < spec_.truncation_ratio * length;
+        t.exceeds_context = model_context && length + spec_.num_predict > *model_context;
+        return t;
+    }
+
+    OllamaClient& client_;
+    SweepSpec spec_;
+    Haystack haystack_;
+    std::function<void(const Trial&)> on_trial_;
+    const std::atomic<bool>* stop_ = nullptr;
+};
+
+}  // namespace llmbench::niah

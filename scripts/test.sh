@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs every test: warnings-as-errors build (tests as C++17 and C++20, every
-# header alone, two-TU link, install + find_package consumer, the HTML report in headless
+# Builds and runs every test: warnings-as-errors build (the tests, every header alone and all
+# of them as C++20, two-TU link, install + find_package consumer, the HTML report in headless
 # Chromium), then an ASan+UBSan build.
 set -euo pipefail
 cd "$(dirname "$0")/.."

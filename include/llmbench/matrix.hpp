@@ -349,17 +349,14 @@ private:
         return info;
     }
 
-    /// One request with num_predict 1; returns prompt_eval_count, or 0 when unknown.
+    /// The server's token count of a prompt of `words` words, or 0 when unknown.
     std::int64_t count_tokens(const CellCoordinates& cell, std::size_t words) {
         GenerateRequest req;
         req.model = cell.model;
         req.prompt = prompt_text(words, spec_.seed, ++nonce_);
         req.options = cell_options(cell);
-        req.options.num_predict = 1;
         req.keep_alive = spec_.keep_alive;
-        StreamTimer timer;
-        const StreamResult r = client_.generate(req, timer);
-        return r.ok() && r.server.prompt_eval_count ? *r.server.prompt_eval_count : 0;
+        return client_.count_prompt_tokens(req);
     }
 
     /// The word count whose prompt the server counts as the cell's target (calibration.hpp).

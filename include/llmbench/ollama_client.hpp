@@ -270,6 +270,15 @@ public:
         return stream("/api/chat", request.to_json(), request.model, timer, on_event);
     }
 
+    /// How many tokens the server makes of the request's prompt: prompt_eval_count of a
+    /// one-token generation, or 0 when it does not say. For sizing prompts (calibration.hpp).
+    std::int64_t count_prompt_tokens(GenerateRequest request) {
+        request.options.num_predict = 1;
+        StreamTimer timer;
+        const StreamResult r = generate(request, timer);
+        return r.ok() && r.server.prompt_eval_count ? *r.server.prompt_eval_count : 0;
+    }
+
     /// Loads `model` without generating (an empty prompt) and keeps it for `keep_alive`.
     /// Pass the benchmark's options: load-time ones (num_ctx, num_gpu, ...) decide how the
     /// model is loaded, and a later request with different ones would reload it.

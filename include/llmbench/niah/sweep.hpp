@@ -217,11 +217,8 @@ private:
                 req.model = spec_.model;
                 req.prompt = build_prompt(haystack_, words, probe, 50).text;
                 req.options = options_for(length);
-                req.options.num_predict = 1;
                 req.keep_alive = spec_.keep_alive;
-                StreamTimer timer;
-                const StreamResult r = client_.generate(req, timer);
-                return r.ok() && r.server.prompt_eval_count ? *r.server.prompt_eval_count : 0;
+                return client_.count_prompt_tokens(req);
             },
             spec_.calibration_tolerance, 10, /*tokens_per_word=*/2.0);
     }

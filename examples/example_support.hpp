@@ -91,6 +91,13 @@ struct MemoryOptions {
 
     /// A started sampler, or nullptr without --memory. In a demo the server is this process.
     std::unique_ptr<llmbench::MemorySampler> start(const llmbench::Endpoint& endpoint, bool demo) const {
+        return start(std::optional<llmbench::Endpoint>(endpoint), demo);
+    }
+    /// The same for servers without /api/ps (OpenAI-compatible ones).
+    std::unique_ptr<llmbench::MemorySampler> start_without_ollama(bool demo) const { return start(std::nullopt, demo); }
+
+private:
+    std::unique_ptr<llmbench::MemorySampler> start(const std::optional<llmbench::Endpoint>& endpoint, bool demo) const {
         if (!enabled) return nullptr;
         llmbench::SamplerConfig cfg;
         cfg.interval = std::chrono::milliseconds(interval_ms);

@@ -9,6 +9,7 @@
 #include <llmbench/llmbench.hpp>
 #include <llmbench/report/progress.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
+#include <llmbench/testing/mock_openai.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -19,7 +20,8 @@
 
 int main(int argc, char** argv) {
     CLI::App app{"ollama-bench: time to first token, token rates and latency of an Ollama model, with honest statistics"};
-    std::string model, prompts_path, host, output, keep_alive = "30m";
+    std::string model, prompts_path, host, output, keep_alive = "30m", backend_kind = "ollama", base_url, api_key_env = "OPENAI_API_KEY",
+                openai_endpoint = "chat";
     int runs = 5, warmup = 1;
     double timeout_s = 0;
     bool demo = false, quiet = false, verbose = false;
@@ -45,6 +47,15 @@ int main(int argc, char** argv) {
     app.add_option("--keep_alive,--keep-alive", keep_alive, "How long the model stays loaded (\"30m\", \"-1\" = forever)")
         ->capture_default_str();
     app.add_option("--host", host, "Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434)");
+    app.add_option("--backend", backend_kind, "ollama (native API) or openai (llama.cpp, vLLM, LM Studio, Ollama /v1)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"ollama", "openai"}));
+    app.add_option("--base-url,--base_url", base_url, "OpenAI-compatible server, e.g. http://127.0.0.1:8080 (llama-server)");
+    app.add_option("--api-key-env", api_key_env, "Environment variable with the API key (sent as a Bearer token, never recorded)")
+        ->capture_default_str();
+    app.add_option("--openai-endpoint", openai_endpoint, "chat (/v1/chat/completions) or completions (/v1/completions)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"chat", "completions"}));
     app.add_option("--timeout", timeout_s, "Seconds to wait for the first byte and between chunks (default 600 / 120)")
         ->check(CLI::PositiveNumber);
     app.add_option("--output,-o", output, "Also write the JSON lines to this file");
@@ -75,9 +86,25 @@ int main(int argc, char** argv) {
         config.preload = false;  // done below, before the metadata is read
         example::JsonLines out(output);
 
+        const bool openai = backend_kind == "openai";
+        if (openai && base_url.empty() && !demo) throw llmbench::error(llmbench::errc::usage, "--backend openai needs --base-url");
         std::unique_ptr<llmbench::testing::MockOllama> mock;
+        std::unique_ptr<llmbench::testing::MockOpenAI> openai_mock;
         llmbench::Endpoint endpoint = host.empty() ? llmbench::endpoint_from_env() : llmbench::parse_ollama_host(host);
-        if (demo) {
+        if (demo && openai) {
+            llmbench::testing::MockOpenAIConfig cfg;
+            cfg.flavour = llmbench::testing::OpenAIFlavour::llamacpp;
+            cfg.model = model;
+            cfg.tokens = 300;
+            cfg.first_token_delay = std::chrono::milliseconds(20);
+            cfg.token_delay = std::chrono::microseconds(500);
+            openai_mock = std::make_unique<llmbench::testing::MockOpenAI>(cfg);
+            base_url = openai_mock->base_url();
+            config.backend_label = "mock";
+            if (!quiet)
+                std::cerr << "ollama-bench: --demo: talking to the built-in OpenAI-compatible mock at " << base_url
+                          << "; its numbers are synthetic, not a model's\n";
+        } else if (demo) {
             mock = std::make_unique<llmbench::testing::MockOllama>(example::demo_config());
             endpoint = mock->endpoint();
             config.backend_label = "mock";
@@ -85,11 +112,21 @@ int main(int argc, char** argv) {
                 std::cerr << "ollama-bench: --demo: talking to the built-in mock server at " << endpoint.url()
                           << "; its numbers are synthetic, not a model's\n";
         }
-        llmbench::ClientOptions client_options;
+        llmbench::OpenAIClientOptions client_options;
         if (timeout_s > 0) client_options.timeouts.first_byte_s = client_options.timeouts.idle_s = timeout_s;
+        client_options.api_key_env = api_key_env;
         llmbench::OllamaClient client(endpoint, client_options);
+        std::unique_ptr<llmbench::OpenAIClient> openai_client;
+        std::unique_ptr<llmbench::Backend> backend;
+        if (openai) {
+            openai_client = std::make_unique<llmbench::OpenAIClient>(base_url, client_options);
+            backend = std::make_unique<llmbench::OpenAIBackend>(*openai_client, openai_endpoint == "chat");
+            if (!demo) config.backend_label = "openai";
+        } else {
+            backend = std::make_unique<llmbench::OllamaBackend>(client);
+        }
 
-        llmbench::Benchmark bench(client, config);
+        llmbench::Benchmark bench(*backend, config);
         const llmbench::StreamResult loaded = bench.preload();
         if (!loaded.ok()) {
             const auto code = loaded.failure->code();
@@ -97,14 +134,14 @@ int main(int argc, char** argv) {
                 throw *loaded.failure;
             std::cerr << "ollama-bench: warning: preloading the model failed: " << loaded.failure->what() << '\n';
         }
-        auto meta = llmbench::RunMetadata::collect(client, model);
-        if (demo) meta.backend_kind = "mock";
+        auto meta = openai ? llmbench::describe_openai_server(*openai_client, model) : llmbench::RunMetadata::collect(client, model);
+        if (demo) meta.backend_kind = openai ? "mock-openai" : "mock";
         meta.request_json = bench.request_json();
         meta.set_prompts_file(prompts_path, config.prompts.size());
         meta.command_line.assign(argv, argv + argc);
         out.write(meta.to_json());
 
-        const auto sampler = memory.start(endpoint, demo);
+        const auto sampler = openai ? memory.start_without_ollama(demo) : memory.start(endpoint, demo);
         bench.memory_sampler(sampler.get());
         example::stop_on_ctrl_c();
         std::size_t done = 0;

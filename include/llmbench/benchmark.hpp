@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "llmbench/backend.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
 #include "llmbench/memory_sampler.hpp"
@@ -39,12 +41,23 @@ class Benchmark {
 public:
     using RecordCallback = std::function<void(const RunRecord&)>;
 
-    Benchmark(OllamaClient& client, BenchmarkConfig config) : client_(client), config_(std::move(config)) {
+    /// Against Ollama's native API.
+    Benchmark(OllamaClient& client, BenchmarkConfig config)
+        : owned_(std::make_unique<OllamaBackend>(client)), backend_(*owned_), config_(std::move(config)) {
+        validate();
+    }
+    /// Against any backend (e.g. OpenAIBackend for llama.cpp, vLLM, LM Studio).
+    Benchmark(Backend& backend, BenchmarkConfig config) : backend_(backend), config_(std::move(config)) { validate(); }
+
+private:
+    void validate() const {
         if (config_.model.empty()) throw error(errc::usage, "benchmark: no model given");
         if (config_.prompts.empty()) throw error(errc::usage, "benchmark: no prompts given");
         if (config_.runs < 1) throw error(errc::usage, "benchmark: runs must be at least 1");
         if (config_.warmup < 0) throw error(errc::usage, "benchmark: warmup must not be negative");
     }
+
+public:
 
     /// Called for every record (warm-up included) as soon as it is measured.
     Benchmark& on_record(RecordCallback callback) {
@@ -80,7 +93,7 @@ public:
     }
 
     /// Loads the model (empty prompt) so the first timed request does not pay for it.
-    StreamResult preload() { return client_.load(config_.model, config_.keep_alive, config_.options); }
+    StreamResult preload() { return backend_.load(config_.model, config_.keep_alive, config_.options); }
 
     MetricsAccumulator run() {
         MetricsAccumulator acc;
@@ -110,8 +123,8 @@ private:
         StreamTimer timer;
         StreamResult result;
         std::optional<RunMemory> memory;
-        if (sampler_) memory = sampler_->around([&] { result = client_.generate(req, timer); });
-        else result = client_.generate(req, timer);
+        if (sampler_) memory = sampler_->around([&] { result = backend_.generate(req, timer); });
+        else result = backend_.generate(req, timer);
         RunContext ctx{config_.backend_label, config_.model, prompt.id, run_index, warmup, req.options.num_predict};
         RunRecord record = make_run_record(result, timer, ctx);
         record.memory = memory;
@@ -122,7 +135,8 @@ private:
         if (on_record_) on_record_(record);
     }
 
-    OllamaClient& client_;
+    std::unique_ptr<Backend> owned_;  ///< when made from an OllamaClient
+    Backend& backend_;
     BenchmarkConfig config_;
     RecordCallback on_record_;
     const std::atomic<bool>* stop_ = nullptr;

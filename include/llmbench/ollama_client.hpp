@@ -23,6 +23,7 @@
 
 #include "llmbench/detail/json_parse.hpp"
 #include "llmbench/detail/stall_guard.hpp"
+#include "llmbench/detail/streaming_post.hpp"
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/framing.hpp"
@@ -481,52 +482,32 @@ private:
                         const EventCallback& on_event) {
         StreamResult result;
         LineFramer framer(options_.max_line_bytes);
-        std::string error_body;
-        int status = 0;
-
         httplib::Request req;
         req.method = "POST";
         req.path = path(api_path);
         req.headers = {{"Content-Type", "application/json"}, {"Accept", "application/x-ndjson"}};
         req.body = std::move(body);
-
-        detail::StallGuard<httplib::Client> guard(http_, options_.timeouts.first_byte_s, options_.timeouts.idle_s);
-        req.response_handler = [&](const httplib::Response& response) {
-            timer.mark_first_byte(timer.now());
-            guard.touch();
-            status = response.status;
-            return true;
-        };
-        req.content_receiver = [&](const char* data, std::size_t size, std::uint64_t, std::uint64_t) {
-            const auto arrival = timer.now();  // before any parsing
-            guard.touch();
-            result.bytes_received += size;
-            if (status != 200) {
-                if (error_body.size() < 65536) error_body.append(data, std::min<std::size_t>(size, 65536));
-                return true;
-            }
-            return framer.feed(data, size, [&](std::string_view line, std::uint64_t offset) {
-                return on_line(line, offset, arrival, result, timer, on_event);
-            });
-        };
-
-        httplib::Response response;
-        httplib::Error err = httplib::Error::Success;
-        timer.mark_sent(timer.now());
-        http_.send(req, response, err);
-        const auto end = timer.now();
-        const auto fired = guard.finish();
+        const detail::PostOutcome post =
+            detail::streaming_post(http_, std::move(req), timer, options_.timeouts, framer, result.bytes_received,
+                                   [&](std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival) {
+                                       return on_line(line, offset, arrival, result, timer, on_event);
+                                   });
+        const auto end = post.end;
+        const auto fired = post.fired;
+        const int status = post.status;
+        const httplib::Error err = post.error;
+        const std::string& error_body = post.error_body;
         if (!result.done) timer.mark_done(end);
         result.http_status = status;
 
         const auto& t = options_.timeouts;
         if (result.failure) {
             // Set while parsing: a malformed line or an error line mid-stream.
-        } else if (fired == decltype(guard)::fired_by::first_byte) {
+        } else if (fired == detail::StallGuard<httplib::Client>::fired_by::first_byte) {
             result.failure = error(errc::timeout, "no response from " + endpoint_.url() + std::string(api_path) +
                                                       " within " + seconds_text(t.first_byte_s) +
                                                       " (first-byte timeout; a cold model load can take minutes)");
-        } else if (fired == decltype(guard)::fired_by::idle) {
+        } else if (fired == detail::StallGuard<httplib::Client>::fired_by::idle) {
             result.failure = error(errc::timeout, "stream from " + endpoint_.url() + " stalled: no bytes for " +
                                                       seconds_text(t.idle_s) + " after " +
                                                       std::to_string(result.lines) + " lines (idle timeout)");

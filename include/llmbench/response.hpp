@@ -32,7 +32,8 @@ struct StreamResult {
     ServerTimings server;
     int http_status = 0;  ///< 0 when no response arrived
     std::uint64_t bytes_received = 0;
-    std::uint64_t lines = 0;  ///< NDJSON lines parsed
+    std::uint64_t lines = 0;  ///< NDJSON lines (or SSE events) parsed
+    bool token_counts_estimated = false;  ///< no usage from the server: eval_count counts content chunks
 
     bool ok() const noexcept { return !failure.has_value(); }
 };

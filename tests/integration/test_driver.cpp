@@ -314,3 +314,29 @@ TEST_CASE("eval-suite: records and a summary per task; a rerun with the same out
     CHECK(e.err.find("unknown task 'nonsense'") != std::string::npos);
 }
 #endif
+
+#include <llmbench/testing/mock_openai.hpp>
+
+TEST_CASE("--backend openai measures an OpenAI-compatible server with the reference command line") {
+    llmbench::testing::MockOpenAIConfig cfg;
+    cfg.flavour = llmbench::testing::OpenAIFlavour::llamacpp;
+    cfg.model = "llama3.1:8b";
+    llmbench::testing::MockOpenAI mock(cfg);
+    const auto prompts = write_temp("prompts.jsonl", "{\"id\":\"a\",\"prompt\":\"Why?\"}\n{\"id\":\"b\",\"prompt\":\"How?\"}\n");
+    const auto o = run_bench({"--backend", "openai", "--base-url", mock.base_url() + "/v1", "--model", "llama3.1:8b", "--prompts", prompts,
+                              "--runs", "2", "--temperature", "0", "--num_predict", "8", "--quiet"});
+    CHECK_MESSAGE(o.exit_code == 0, o.err);
+    const auto types = types_of(o.lines);
+    REQUIRE(types.size() == 1 + 1 + 4 + 1);  // metadata, warm-up, 2 prompts x 2 runs, summary
+    CHECK(o.lines[0].find(R"("backend":{"kind":"openai")") != std::string::npos);
+    CHECK(o.lines[2].find(R"("backend":"openai")") != std::string::npos);
+    CHECK(o.lines[2].find(R"("eval_count":8)") != std::string::npos);
+    CHECK(o.lines[2].find(R"("eval_duration_ns":12000000)") != std::string::npos);  // llama.cpp timings, ms -> ns
+    const auto bodies = mock.bodies();
+    REQUIRE(!bodies.empty());
+    CHECK(bodies.back().find(R"("max_tokens":8,"temperature":0)") != std::string::npos);
+    const auto missing = run_bench({"--backend", "openai", "--model", "m", "--prompts", prompts});
+    CHECK(missing.exit_code == 2);
+    CHECK(missing.err.find("--backend openai needs --base-url") != std::string::npos);
+    std::remove(prompts.c_str());
+}

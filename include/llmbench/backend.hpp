@@ -1,0 +1,103 @@
+// llmbench/backend.hpp - the one small interface the benchmark runner needs from a server.
+//
+// Ollama's native API and OpenAI-compatible servers (llama.cpp, vLLM, LM Studio, Ollama /v1)
+// both stream a reply to a prompt; the runner asks for nothing else, so either can be
+// measured by the same Benchmark.
+#pragma once
+
+#include <algorithm>
+#include <optional>
+#include <string>
+
+#include "llmbench/ollama_client.hpp"
+#include "llmbench/openai_client.hpp"
+#include "llmbench/run_metadata.hpp"
+
+namespace llmbench {
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    /// Streams the reply to `request.prompt` (with `request.system`, when set).
+    virtual StreamResult generate(const GenerateRequest& request, StreamTimer& timer) = 0;
+    /// Gets the model ready before timed runs (Ollama: load it with these options).
+    virtual StreamResult load(const std::string& model, const std::optional<std::string>& keep_alive, const Options& options) = 0;
+    /// "ollama" or "openai".
+    virtual std::string kind() const = 0;
+};
+
+class OllamaBackend : public Backend {
+public:
+    explicit OllamaBackend(OllamaClient& client) : client_(client) {}
+    StreamResult generate(const GenerateRequest& request, StreamTimer& timer) override { return client_.generate(request, timer); }
+    StreamResult load(const std::string& model, const std::optional<std::string>& keep_alive, const Options& options) override {
+        return client_.load(model, keep_alive, options);
+    }
+    std::string kind() const override { return "ollama"; }
+
+private:
+    OllamaClient& client_;
+};
+
+/// An OpenAI-compatible server through /v1/chat/completions (the prompt as the user message,
+/// the system prompt as a system message) or /v1/completions (the raw prompt).
+class OpenAIBackend : public Backend {
+public:
+    explicit OpenAIBackend(OpenAIClient& client, bool chat = true) : client_(client), chat_(chat) {}
+    StreamResult generate(const GenerateRequest& request, StreamTimer& timer) override {
+        if (!chat_) return client_.completion(request, timer);
+        ChatRequest c;
+        c.model = request.model;
+        if (request.system) c.messages.push_back({"system", *request.system});
+        c.messages.push_back({"user", request.prompt});
+        c.options = request.options;
+        return client_.chat(c, timer);
+    }
+    /// OpenAI servers load at start-up; a one-token request warms the slot and checks the model.
+    StreamResult load(const std::string& model, const std::optional<std::string>&, const Options& options) override {
+        GenerateRequest r;
+        r.model = model;
+        r.prompt = "Hi";
+        r.options = options;
+        r.options.num_predict = 1;
+        StreamTimer timer;
+        return generate(r, timer);
+    }
+    std::string kind() const override { return "openai"; }
+
+private:
+    OpenAIClient& client_;
+    bool chat_;
+};
+
+/// Metadata for an OpenAI-compatible server: what it says about itself (/v1/models, and
+/// llama.cpp's /props build and context), plus the host. Throws when it cannot be reached.
+inline RunMetadata describe_openai_server(OpenAIClient& client, const std::string& model) {
+    RunMetadata m;
+    m.backend_kind = "openai";
+    m.base_url = client.endpoint().url();
+    m.model = model;
+    const auto models = client.models();  // fails fast when nothing answers
+    if (std::find(models.begin(), models.end(), model) == models.end() && !models.empty())
+        m.notes.push_back("the server lists " + std::to_string(models.size()) + " model(s), not '" + model +
+                          "' (llama.cpp in single-model mode serves its one model whatever the name)");
+    if (const auto props = client.props()) {
+        simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        if (parser.parse(*props).get(doc) == simdjson::SUCCESS) {
+            std::string_view build;
+            if (doc["build_info"].get_string().get(build) == simdjson::SUCCESS) m.backend_version = "llama.cpp " + std::string(build);
+            std::int64_t n_ctx = 0;
+            if (doc["default_generation_settings"]["n_ctx"].get_int64().get(n_ctx) == simdjson::SUCCESS) m.loaded_context_length = n_ctx;
+            std::string_view path;
+            if (doc["model_path"].get_string().get(path) == simdjson::SUCCESS) m.notes.push_back("llama.cpp model file: " + std::string(path));
+        }
+    } else {
+        m.notes.push_back("no /props (not llama.cpp): server version and context unknown");
+    }
+    if (client.has_api_key()) m.notes.push_back("an API key was sent (its value is not recorded)");
+    m.host = HostInfo::probe();
+    return m;
+}
+
+}  // namespace llmbench

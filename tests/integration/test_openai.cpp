@@ -1,0 +1,252 @@
+// OpenAIClient against real captures (llama.cpp b4747, Ollama 0.5.12 /v1) replayed at several
+// chunk sizes, and against every quirk of protocols.md §3 as small scripted streams.
+#include <llmbench/openai_client.hpp>
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "../replay_server.hpp"
+#include "../test_util.hpp"
+
+using namespace llmbench;
+
+namespace {
+ChatRequest chat_request() {
+    ChatRequest r;
+    r.model = "tiny-llama";
+    r.messages = {{"user", "hi"}};
+    r.options.num_predict = 64;
+    return r;
+}
+
+/// A 200 text/event-stream response with `body`, replayed in 5-byte pieces.
+StreamResult replay_chat(const std::string& body, StreamTimer& timer, int status = 200) {
+    ReplayServer server(test_util::Capture{status, "", body}, 5, "text/event-stream");
+    OpenAIClient client(server.host());
+    return client.chat(chat_request(), timer);
+}
+
+std::string event(const std::string& json) { return "data: " + json + "\n\n"; }
+std::string delta(const std::string& content_json, const std::string& finish = "null") {
+    return event(R"({"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":)" + content_json +
+                 R"(},"finish_reason":)" + finish + "}]}");
+}
+}  // namespace
+
+TEST_CASE("llama.cpp /v1/chat/completions capture: text, finish_reason, usage and ms timings, at any chunking") {
+    const auto capture = test_util::read_capture("llamacpp_chat_completions_stream.txt");
+    for (std::size_t chunk : {1u, 7u, 4096u}) {
+        ReplayServer server(capture, chunk, "text/event-stream");
+        OpenAIClient client("http://" + server.host() + "/v1/");
+        StreamTimer timer;
+        const StreamResult r = client.chat(chat_request(), timer);
+        REQUIRE_MESSAGE(r.ok(), r.failure->what());
+        CHECK(r.done);
+        CHECK(r.done_reason == "length");
+        CHECK(timer.content_chunks() == 64);
+        CHECK(r.server.eval_count == 64);
+        CHECK(r.server.prompt_eval_count == 12);              // timings.prompt_n: evaluated, not usage's 13
+        CHECK(r.server.prompt_eval_duration_ns == 7587000);   // 7.587 ms
+        CHECK(r.server.eval_duration_ns == 98472000);         // 98.472 ms
+        CHECK_FALSE(r.token_counts_estimated);
+        CHECK(r.text.find(" мая") != std::string::npos);      // UTF-8 across 1-byte reads
+    }
+}
+
+TEST_CASE("Ollama /v1 capture: role on every chunk, an empty finish chunk, usage in its own chunk") {
+    ReplayServer server(test_util::read_capture("ollama_openai_chat_stream.txt"), 3, "text/event-stream");
+    OpenAIClient client(server.host());
+    StreamTimer timer;
+    const StreamResult r = client.chat(chat_request(), timer);
+    REQUIRE(r.ok());
+    CHECK(r.done_reason == "length");
+    CHECK(r.server.eval_count == 64);
+    CHECK(r.server.prompt_eval_count == 13);
+    CHECK(timer.content_chunks() == 64);  // the empty finish chunk is not a token
+}
+
+TEST_CASE("llama.cpp native /completion capture: no [DONE], stop:true ends it, stop_type limit is length") {
+    ReplayServer server(test_util::read_capture("llamacpp_completion_stream.txt"), 11, "text/event-stream");
+    OpenAIClient client(server.host());
+    GenerateRequest g;
+    g.prompt = "hi";
+    g.options.num_predict = 64;
+    StreamTimer timer;
+    const StreamResult r = client.native_completion(g, timer);
+    REQUIRE_MESSAGE(r.ok(), r.failure->what());
+    CHECK(r.done_reason == "length");
+    CHECK(r.server.eval_count == 64);
+    CHECK(r.server.prompt_eval_count == 5);
+    CHECK(r.server.eval_duration_ns == 96652000);
+}
+
+TEST_CASE("content:null first, keep-alive comments and CRLF: no fake first token") {
+    StreamTimer timer;
+    const std::string body = ": ping\r\n\r\n" +
+                             event(R"({"choices":[{"index":0,"delta":{"role":"assistant","content":null},"finish_reason":null}]})") +
+                             ": ping\n\n" + delta("\"Hel\"") + delta("\"lo\"") + delta("null", "\"stop\"") +
+                             event(R"({"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}})") + "data: [DONE]\r\n\r\n";
+    const StreamResult r = replay_chat(body, timer);
+    REQUIRE(r.ok());
+    CHECK(r.text == "Hello");
+    CHECK(timer.content_chunks() == 2);
+    CHECK(r.server.eval_count == 2);
+    CHECK(r.done_reason == "stop");
+}
+
+TEST_CASE("usage with zeros on every chunk, then the real one: the real one counts") {
+    StreamTimer timer;
+    const std::string zero = R"(,"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0})";
+    const std::string body = event(R"({"choices":[{"index":0,"text":"a","finish_reason":null}])" + zero + "}") +
+                             event(R"({"choices":[{"index":0,"text":"b","finish_reason":"length"}])" + zero + "}") +
+                             event(R"({"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}})") + "data: [DONE]\n\n";
+    ReplayServer server(test_util::Capture{200, "", body}, 4, "text/event-stream");
+    OpenAIClient client(server.host());
+    GenerateRequest g;
+    g.model = "m";
+    g.prompt = "x";
+    const StreamResult r = client.completion(g, timer);
+    REQUIRE(r.ok());
+    CHECK(r.text == "ab");
+    CHECK(r.server.eval_count == 2);
+    CHECK(r.server.prompt_eval_count == 9);
+}
+
+TEST_CASE("no usage at all: output tokens estimated from content chunks, and flagged") {
+    StreamTimer timer;
+    const StreamResult r = replay_chat(delta("\"a\"") + delta("\"b\"") + delta("\"c\"") + delta("null", "\"stop\"") + "data: [DONE]\n\n", timer);
+    REQUIRE(r.ok());
+    CHECK(r.server.eval_count == 3);
+    CHECK(r.token_counts_estimated);
+    CHECK_FALSE(r.server.prompt_eval_count.has_value());  // unknown, not 0
+}
+
+TEST_CASE("failures: vLLM's [DONE] after an error, [DONE] without finish_reason, legacy error lines, EOF mid-stream") {
+    StreamTimer timer;
+    auto r = replay_chat(delta("\"partial\"") + event(R"({"error":{"message":"CUDA out of memory","type":"server_error"}})") + "data: [DONE]\n\n", timer);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.failure->code() == errc::server);
+    CHECK(std::string(r.failure->what()).find("CUDA out of memory") != std::string::npos);
+    CHECK(r.text == "partial");  // kept
+
+    r = replay_chat(delta("\"a\"") + "data: [DONE]\n\n", timer);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.failure->code() == errc::protocol);
+    CHECK(std::string(r.failure->what()).find("[DONE] arrived without a finish_reason") != std::string::npos);
+
+    r = replay_chat(delta("\"a\"") + "error: {\"message\":\"slot unavailable\"}\n\n", timer);
+    REQUIRE_FALSE(r.ok());
+    CHECK(std::string(r.failure->what()).find("slot unavailable") != std::string::npos);
+
+    r = replay_chat(delta("\"a\"") + delta("\"b\""), timer);  // Ollama /v1's lost mid-stream error looks like this
+    REQUIRE_FALSE(r.ok());
+    CHECK(std::string(r.failure->what()).find("without a finish_reason") != std::string::npos);
+    CHECK(r.text == "ab");
+
+    r = replay_chat("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}\n\n", timer);
+    REQUIRE_FALSE(r.ok());
+    CHECK(std::string(r.failure->what()).find("malformed JSON in event 1") != std::string::npos);
+}
+
+TEST_CASE("HTTP errors: a 404 names the model; others give status and the server's message") {
+    StreamTimer timer;
+    auto r = replay_chat(R"({"error":{"message":"model \"nope\" not found","type":"not_found_error"}})", timer, 404);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.failure->code() == errc::model_not_found);
+    r = replay_chat(R"({"error":{"code":500,"message":"bad messages","type":"server_error"}})", timer, 500);
+    CHECK(r.failure->code() == errc::http_status);
+    CHECK(std::string(r.failure->what()).find("bad messages") != std::string::npos);
+    OpenAIClient nobody("127.0.0.1:1");
+    r = nobody.chat(chat_request(), timer);
+    CHECK(r.failure->code() == errc::connect);
+    CHECK(std::string(r.failure->what()).find("--base-url") != std::string::npos);
+}
+
+TEST_CASE("the API key goes in the Authorization header and nowhere else") {
+    httplib::Server server;
+    std::string seen_auth, seen_body;
+    server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+        seen_auth = req.get_header_value("Authorization");
+        seen_body = req.body;
+        res.status = 401;
+        res.set_content(R"({"error":{"message":"invalid api key","type":"authentication_error"}})", "application/json");
+    });
+    const int port = server.bind_to_any_port("127.0.0.1");
+    std::thread t([&] { server.listen_after_bind(); });
+    ::setenv("LLMBENCH_TEST_API_KEY", "sk-secret-123", 1);
+    OpenAIClientOptions o;
+    o.api_key_env = "LLMBENCH_TEST_API_KEY";
+    OpenAIClient client("127.0.0.1:" + std::to_string(port), o);
+    ::unsetenv("LLMBENCH_TEST_API_KEY");
+    StreamTimer timer;
+    const StreamResult r = client.chat(chat_request(), timer);
+    server.stop();
+    t.join();
+    CHECK(client.has_api_key());
+    CHECK(seen_auth == "Bearer sk-secret-123");
+    CHECK(seen_body.find("sk-secret") == std::string::npos);
+    CHECK(seen_body.find(R"("stream":true,"stream_options":{"include_usage":true},"max_tokens":64)") != std::string::npos);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.failure->http_status() == 401);
+    CHECK(std::string(r.failure->what()).find("sk-secret") == std::string::npos);
+}
+
+TEST_CASE("/v1/models lists the served ids") {
+    ReplayServer server(test_util::read_capture("llamacpp_v1_models.txt"), 0, "application/json");
+    OpenAIClient client(server.host());
+    CHECK(client.models() == std::vector<std::string>{"tiny-llama"});
+}
+
+#include <llmbench/testing/mock_openai.hpp>
+
+TEST_CASE("the mock OpenAI server in every flavour reads back as the real servers do") {
+    using testing::OpenAIFlavour;
+    for (auto flavour : {OpenAIFlavour::openai, OpenAIFlavour::ollama, OpenAIFlavour::llamacpp, OpenAIFlavour::vllm}) {
+        testing::MockOpenAIConfig cfg;
+        cfg.flavour = flavour;
+        cfg.tokens = 20;
+        testing::MockOpenAI mock(cfg);
+        OpenAIClient client(mock.base_url());
+        StreamTimer timer;
+        auto r = client.chat(chat_request(), timer);  // max_tokens 64 > 20: the model stops
+        REQUIRE_MESSAGE(r.ok(), r.failure->what());
+        CHECK(r.done_reason == "stop");
+        CHECK(r.server.eval_count == 20);
+        CHECK(timer.content_chunks() == 20);
+        CHECK_FALSE(r.token_counts_estimated);
+        auto short_request = chat_request();
+        short_request.options.num_predict = 5;
+        r = client.chat(short_request, timer);
+        CHECK(r.done_reason == "length");
+        CHECK(r.server.eval_count == 5);
+        if (flavour == OpenAIFlavour::llamacpp) CHECK(r.server.eval_duration_ns == 7500000);  // 5 x 1.5 ms
+    }
+}
+
+TEST_CASE("the mock's faults: HTTP 500, an error mid-stream (vLLM: then [DONE]), EOF without finish, no usage") {
+    testing::MockOpenAIConfig cfg;
+    cfg.flavour = testing::OpenAIFlavour::vllm;
+    testing::MockOpenAI mock(cfg);
+    OpenAIClient client(mock.base_url());
+    mock.script({testing::OpenAIFault::http_500, testing::OpenAIFault::error_mid_stream, testing::OpenAIFault::eof_without_finish,
+                 testing::OpenAIFault::no_usage});
+    StreamTimer timer;
+    auto r = client.chat(chat_request(), timer);
+    CHECK(r.failure->code() == errc::http_status);
+    r = client.chat(chat_request(), timer);
+    CHECK(r.failure->code() == errc::server);
+    CHECK(r.text == "Hello word1 word2");  // what came before the error is kept
+    r = client.chat(chat_request(), timer);
+    CHECK(r.failure->code() == errc::protocol);
+    r = client.chat(chat_request(), timer);
+    REQUIRE(r.ok());
+    CHECK(r.token_counts_estimated);
+    CHECK(r.server.eval_count == 16);
+    r = client.chat(chat_request(), timer);  // clean again
+    CHECK(r.ok());
+    CHECK(client.models() == std::vector<std::string>{"mock-model"});
+    CHECK(client.healthy());
+}

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -43,6 +44,7 @@ struct MockOpenAIConfig {
     std::chrono::microseconds first_token_delay{0};
     std::chrono::microseconds token_delay{0};
     int fault_after_tokens = 3;
+    int slots = 0;  ///< streams served at once (llama.cpp --parallel); others wait. 0: no limit
 };
 
 class MockOpenAI {
@@ -67,6 +69,7 @@ public:
     MockOpenAI& operator=(const MockOpenAI&) = delete;
     ~MockOpenAI() {
         stopping_ = true;
+        slot_cv_.notify_all();
         server_.stop();
         if (thread_.joinable()) thread_.join();
     }
@@ -123,16 +126,32 @@ private:
             res.set_content(R"({"error":{"message":"mock: internal error","type":"server_error","code":500}})", "application/json");
             return;
         }
+        if (config_.slots > 0) {  // wait for a free slot, as a server with --parallel N does
+            std::unique_lock<std::mutex> lock(slot_mutex_);
+            slot_cv_.wait(lock, [this] { return busy_slots_ < config_.slots || stopping_; });
+            ++busy_slots_;
+        }
         const int now = ++in_flight_;
         for (int peak = peak_in_flight_; now > peak && !peak_in_flight_.compare_exchange_weak(peak, now);) {
         }
         if (!sleep_for(config_.first_token_delay)) {
-            --in_flight_;
+            release();
             return;
         }
         res.set_chunked_content_provider(
             "text/event-stream", [this, s](std::size_t, httplib::DataSink& sink) { return provide(*s, sink); },
-            [this](bool) { --in_flight_; });
+            [this](bool) { release(); });
+    }
+
+    void release() {
+        --in_flight_;
+        if (config_.slots > 0) {
+            {
+                std::lock_guard<std::mutex> lock(slot_mutex_);
+                --busy_slots_;
+            }
+            slot_cv_.notify_one();
+        }
     }
 
     bool sleep_for(std::chrono::microseconds d) const {
@@ -204,6 +223,9 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<int> in_flight_{0}, peak_in_flight_{0};
     mutable std::mutex mutex_;
+    std::mutex slot_mutex_;
+    std::condition_variable slot_cv_;
+    int busy_slots_ = 0;
     std::deque<OpenAIFault> script_;
     std::vector<std::string> bodies_;
 };

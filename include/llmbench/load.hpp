@@ -1,0 +1,182 @@
+// llmbench/load.hpp - throughput under load: many streams at once, or requests at a rate.
+//
+// Closed loop: `concurrency` workers, each sending its next request as soon as the last one
+// ends. Open loop: requests arrive on a schedule (Poisson at `request_rate`, or gamma-spaced
+// with shape `burstiness`); at most `concurrency` are in flight (0: no cap), and the time a
+// request waits for a free worker counts in its latency, as vLLM's benchmark does. Each
+// worker has its own client (clients are not thread-safe).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "llmbench/backend.hpp"
+#include "llmbench/statistics.hpp"
+#include "llmbench/stream_timer.hpp"
+
+namespace llmbench {
+
+struct LoadSpec {
+    int concurrency = 1;                  ///< closed loop: streams; open loop: the cap (0: none)
+    std::optional<double> request_rate;   ///< requests/s: open loop
+    double burstiness = 1.0;              ///< gamma shape of the gaps: 1 = Poisson, < 1 burstier
+    std::size_t requests = 100;
+    std::uint64_t seed = 0;
+    std::optional<double> slo_ttft_s, slo_tpot_s;  ///< for goodput
+};
+
+/// One request's outcome; times in seconds from the start of the run (client clock).
+struct LoadRequest {
+    bool ok = false;
+    std::optional<errc> error_kind;
+    double scheduled_s = 0;  ///< when it was due (open loop) or handed to a worker (closed loop)
+    double sent_s = 0;
+    double end_s = 0;
+    std::optional<double> ttft_s;  ///< from scheduled_s: waiting for a worker counts
+    double e2e_s = 0;              ///< from scheduled_s
+    std::optional<double> tpot_s;  ///< (e2e - ttft) / (output tokens - 1)
+    std::int64_t output_tokens = 0, prompt_tokens = 0;
+    bool meets_slo = false;
+};
+
+struct LoadResult {
+    std::vector<LoadRequest> requests;
+    double duration_s = 0;  ///< first scheduled to last end
+    int peak_concurrency = 0;
+    std::map<std::string, std::size_t> failures_by_kind;
+
+    std::size_t succeeded() const {
+        return static_cast<std::size_t>(std::count_if(requests.begin(), requests.end(), [](const LoadRequest& r) { return r.ok; }));
+    }
+    double request_throughput() const { return duration_s > 0 ? static_cast<double>(succeeded()) / duration_s : 0; }
+    double output_token_throughput() const {
+        double n = 0;
+        for (const auto& r : requests) n += r.ok ? static_cast<double>(r.output_tokens) : 0;
+        return duration_s > 0 ? n / duration_s : 0;
+    }
+    /// Successful requests per second that met every SLO given.
+    double goodput() const {
+        const auto n = std::count_if(requests.begin(), requests.end(), [](const LoadRequest& r) { return r.ok && r.meets_slo; });
+        return duration_s > 0 ? static_cast<double>(n) / duration_s : 0;
+    }
+    /// Requests sent per second over the sending window (open loop: compare with the rate asked).
+    double achieved_send_rate() const {
+        if (requests.size() < 2) return 0;
+        double first = requests.front().sent_s, last = first;
+        for (const auto& r : requests) {
+            first = std::min(first, r.sent_s);
+            last = std::max(last, r.sent_s);
+        }
+        return last > first ? static_cast<double>(requests.size() - 1) / (last - first) : 0;
+    }
+    Stats stats(const std::function<std::optional<double>(const LoadRequest&)>& metric) const {
+        std::vector<double> v;
+        for (const auto& r : requests)
+            if (r.ok)
+                if (auto x = metric(r)) v.push_back(*x);
+        return compute_stats(std::move(v));
+    }
+};
+
+/// Arrival times (s) for `n` requests at `rate`/s, gamma-distributed gaps of shape
+/// `burstiness` (exponential at 1), from `seed`: the same schedule on every platform.
+inline std::vector<double> arrival_schedule(std::size_t n, double rate, double burstiness, std::uint64_t seed) {
+    std::vector<double> at;
+    std::mt19937_64 rng(seed);
+    const auto uniform = [&rng] { return (static_cast<double>(rng() >> 11) + 0.5) / 9007199254740992.0; };
+    const auto normal = [&] { return std::sqrt(-2 * std::log(uniform())) * std::cos(6.283185307179586 * uniform()); };
+    // Marsaglia-Tsang gamma sampler (shape >= 1; boosted for shape < 1), mean 1.
+    const auto gamma = [&](double shape) {
+        const double boost = shape < 1 ? std::pow(uniform(), 1.0 / shape) : 1.0;
+        const double k = shape < 1 ? shape + 1 : shape, d = k - 1.0 / 3, c = 1 / std::sqrt(9 * d);
+        for (;;) {
+            double x = normal(), v = 1 + c * x;
+            if (v <= 0) continue;
+            v = v * v * v;
+            if (std::log(uniform()) < 0.5 * x * x + d - d * v + d * std::log(v)) return boost * d * v / shape;
+        }
+    };
+    double t = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        at.push_back(t);
+        t += gamma(burstiness) / rate;
+    }
+    return at;
+}
+
+/// Runs the load. `make_backend` gives each worker its own backend; `request` is sent
+/// `spec.requests` times (with seed + i, so replies differ).
+inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make_backend, const GenerateRequest& request, const LoadSpec& spec) {
+    using clock = std::chrono::steady_clock;
+    const bool open_loop = spec.request_rate.has_value();
+    if (open_loop && *spec.request_rate <= 0) throw error(errc::usage, "request rate must be above 0");
+    if (!open_loop && spec.concurrency < 1) throw error(errc::usage, "concurrency must be at least 1");
+    const std::vector<double> schedule =
+        open_loop ? arrival_schedule(spec.requests, *spec.request_rate, spec.burstiness, spec.seed) : std::vector<double>(spec.requests, 0.0);
+    const std::size_t workers = open_loop ? (spec.concurrency > 0 ? static_cast<std::size_t>(spec.concurrency) : std::min<std::size_t>(spec.requests, 512))
+                                          : static_cast<std::size_t>(spec.concurrency);
+    LoadResult result;
+    result.requests.resize(spec.requests);
+    std::atomic<std::size_t> next{0};
+    std::atomic<int> in_flight{0}, peak{0};
+    std::mutex mutex;
+    const auto start = clock::now();
+    const auto since = [&](clock::time_point t) { return std::chrono::duration<double>(t - start).count(); };
+
+    const auto worker = [&] {
+        std::unique_ptr<Backend> backend = make_backend();
+        for (std::size_t i = next++; i < spec.requests; i = next++) {
+            LoadRequest& out = result.requests[i];
+            const auto due = start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(schedule[i]));
+            if (open_loop) std::this_thread::sleep_until(due);
+            out.scheduled_s = open_loop ? schedule[i] : since(clock::now());
+            GenerateRequest r = request;
+            r.options.seed = static_cast<int>((spec.seed + i) % 2147483647);
+            const int now = ++in_flight;
+            for (int p = peak; now > p && !peak.compare_exchange_weak(p, now);) {
+            }
+            StreamTimer timer;
+            const StreamResult s = backend->generate(r, timer);
+            --in_flight;
+            out.end_s = since(clock::now());
+            out.ok = s.ok();
+            if (s.failure) out.error_kind = s.failure->code();
+            const auto sent = timer.sent_at();
+            out.sent_s = sent ? since(*sent) : out.scheduled_s;
+            out.e2e_s = out.end_s - out.scheduled_s;
+            if (const auto first = timer.first_content_at()) out.ttft_s = since(*first) - out.scheduled_s;
+            out.output_tokens = s.server.eval_count.value_or(static_cast<std::int64_t>(timer.content_chunks()));
+            out.prompt_tokens = s.server.prompt_eval_count.value_or(0);
+            if (out.ttft_s && out.output_tokens > 1) out.tpot_s = (out.e2e_s - *out.ttft_s) / static_cast<double>(out.output_tokens - 1);
+            out.meets_slo = out.ok && (!spec.slo_ttft_s || (out.ttft_s && *out.ttft_s <= *spec.slo_ttft_s)) &&
+                            (!spec.slo_tpot_s || (out.tpot_s && *out.tpot_s <= *spec.slo_tpot_s));
+            if (!out.ok) {
+                std::lock_guard<std::mutex> lock(mutex);
+                ++result.failures_by_kind[to_string(*out.error_kind)];
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t w = 0; w < workers; ++w) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+    double first = 0, last = 0;
+    for (const auto& r : result.requests) last = std::max(last, r.end_s);
+    if (!result.requests.empty()) first = std::min_element(result.requests.begin(), result.requests.end(), [](const auto& a, const auto& b) {
+                                               return a.scheduled_s < b.scheduled_s;
+                                           })->scheduled_s;
+    result.duration_s = last - first;
+    result.peak_concurrency = peak;
+    return result;
+}
+
+}  // namespace llmbench

@@ -7,12 +7,14 @@
 // Exit: 0 all runs ok; 1 some runs failed; 2 setup error (arguments, prompts file, model
 // missing); 3 server unreachable; 130 interrupted (the summary still prints).
 #include <llmbench/llmbench.hpp>
+#include <llmbench/load.hpp>
 #include <llmbench/report/progress.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 #include <llmbench/testing/mock_openai.hpp>
 
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -25,6 +27,11 @@ int main(int argc, char** argv) {
     int runs = 5, warmup = 1;
     double timeout_s = 0;
     bool demo = false, quiet = false, verbose = false;
+    int concurrency = 1;
+    std::optional<double> request_rate;
+    double burstiness = 1.0;
+    std::optional<std::size_t> load_requests;
+    std::string slo;
     llmbench::Options opt;
     std::optional<double> temperature, top_p, repeat_penalty, min_p;
     std::optional<int> num_predict, top_k, seed, num_ctx;
@@ -62,6 +69,15 @@ int main(int argc, char** argv) {
     app.add_flag("--demo", demo, "Run against the built-in mock server (no Ollama needed; numbers are not a model's)");
     app.add_flag("--quiet,-q", quiet, "No progress or table on stderr");
     app.add_flag("--verbose,-v", verbose, "A line per run on stderr instead of the progress bar");
+    app.add_option("--concurrency", concurrency, "Load: requests in flight at once (closed loop; with --request-rate, the cap)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 4096));
+    app.add_option("--request-rate", request_rate, "Load: requests per second (open loop, Poisson)")->check(CLI::PositiveNumber);
+    app.add_option("--burstiness", burstiness, "Load: gamma shape of the arrival gaps (1 = Poisson, < 1 burstier)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--requests", load_requests, "Load: number of requests (default: prompts x runs)");
+    app.add_option("--slo", slo, "Load: goodput targets, e.g. ttft_s=0.5,tpot_s=0.05");
     example::MemoryOptions memory;
     memory.add_to(app);
     CLI11_PARSE(app, argc, argv);
@@ -140,6 +156,66 @@ int main(int argc, char** argv) {
         meta.set_prompts_file(prompts_path, config.prompts.size());
         meta.command_line.assign(argv, argv + argc);
         out.write(meta.to_json());
+
+        if (concurrency > 1 || request_rate) {  // load mode
+            llmbench::LoadSpec spec;
+            spec.concurrency = request_rate ? (concurrency > 1 ? concurrency : 0) : concurrency;
+            spec.request_rate = request_rate;
+            spec.burstiness = burstiness;
+            spec.requests = load_requests.value_or(config.prompts.size() * static_cast<std::size_t>(runs));
+            spec.seed = static_cast<std::uint64_t>(seed.value_or(0));
+            llmbench::detail::for_each_list_item(slo, [&](const std::string& item) {
+                const auto eq = item.find('=');
+                const std::string key = item.substr(0, eq);
+                const double value = eq == std::string::npos ? -1 : std::atof(item.c_str() + eq + 1);
+                if (value <= 0 || (key != "ttft_s" && key != "tpot_s"))
+                    throw llmbench::error(llmbench::errc::usage, "--slo: '" + item + "' is not ttft_s=SECONDS or tpot_s=SECONDS");
+                (key == "ttft_s" ? spec.slo_ttft_s : spec.slo_tpot_s) = value;
+            });
+            const auto make_backend = [&]() -> std::unique_ptr<llmbench::Backend> {
+                struct OwningOpenAI : llmbench::OpenAIBackend {
+                    OwningOpenAI(std::unique_ptr<llmbench::OpenAIClient> c, bool chat) : OpenAIBackend(*c, chat), client(std::move(c)) {}
+                    std::unique_ptr<llmbench::OpenAIClient> client;
+                };
+                struct OwningOllama : llmbench::OllamaBackend {
+                    explicit OwningOllama(std::unique_ptr<llmbench::OllamaClient> c) : OllamaBackend(*c), client(std::move(c)) {}
+                    std::unique_ptr<llmbench::OllamaClient> client;
+                };
+                if (openai)
+                    return std::make_unique<OwningOpenAI>(std::make_unique<llmbench::OpenAIClient>(base_url, client_options), openai_endpoint == "chat");
+                return std::make_unique<OwningOllama>(std::make_unique<llmbench::OllamaClient>(endpoint, client_options));
+            };
+            const auto request_for = [&](std::size_t i) {
+                const auto& p = config.prompts[i % config.prompts.size()];
+                llmbench::GenerateRequest r;
+                r.model = model;
+                r.prompt = p.text;
+                r.system = p.system;
+                r.options = opt;
+                if (p.num_predict) r.options.num_predict = p.num_predict;
+                r.keep_alive = keep_alive;
+                return r;
+            };
+            if (warmup > 0) {  // at the run's own concurrency, so every slot is warm; not recorded
+                llmbench::LoadSpec w = spec;
+                w.request_rate.reset();
+                w.concurrency = std::max(1, concurrency);
+                w.requests = static_cast<std::size_t>(w.concurrency * warmup);
+                llmbench::run_load(make_backend, request_for, w);
+            }
+            example::stop_on_ctrl_c();
+            const auto result = llmbench::run_load(make_backend, request_for, spec, [&](std::size_t i, const llmbench::LoadRequest& r) {
+                out.write(llmbench::load_request_json(i, r));
+            });
+            out.write(llmbench::load_summary_json(result, spec));
+            if (!quiet)
+                std::cerr << "load: " << result.succeeded() << "/" << result.requests.size() << " ok in " << example::fixed(result.duration_s, " s", 2)
+                          << "; " << example::fixed(result.request_throughput(), " req/s", 2) << ", "
+                          << example::fixed(result.output_token_throughput(), " output tok/s", 1) << ", goodput "
+                          << example::fixed(result.goodput(), " req/s", 2) << ", peak " << result.peak_concurrency << " in flight\n"
+                          << (demo ? "(mock server: these numbers describe the mock, not a model)\n" : "");
+            return result.succeeded() == result.requests.size() ? 0 : 1;
+        }
 
         const auto sampler = openai ? memory.start_without_ollama(demo) : memory.start(endpoint, demo);
         bench.memory_sampler(sampler.get());

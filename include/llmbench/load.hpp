@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "llmbench/backend.hpp"
+#include "llmbench/json.hpp"
+#include "llmbench/version.hpp"
 #include "llmbench/statistics.hpp"
 #include "llmbench/stream_timer.hpp"
 
@@ -114,9 +116,12 @@ inline std::vector<double> arrival_schedule(std::size_t n, double rate, double b
     return at;
 }
 
-/// Runs the load. `make_backend` gives each worker its own backend; `request` is sent
-/// `spec.requests` times (with seed + i, so replies differ).
-inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make_backend, const GenerateRequest& request, const LoadSpec& spec) {
+/// Runs the load. `make_backend` gives each worker its own backend; request i is
+/// `request_for(i)`, and `on_request` (if set) sees each outcome as it ends, from the worker's
+/// thread, one at a time.
+inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make_backend,
+                           const std::function<GenerateRequest(std::size_t)>& request_for, const LoadSpec& spec,
+                           const std::function<void(std::size_t, const LoadRequest&)>& on_request = {}) {
     using clock = std::chrono::steady_clock;
     const bool open_loop = spec.request_rate.has_value();
     if (open_loop && *spec.request_rate <= 0) throw error(errc::usage, "request rate must be above 0");
@@ -140,8 +145,7 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
             const auto due = start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(schedule[i]));
             if (open_loop) std::this_thread::sleep_until(due);
             out.scheduled_s = open_loop ? schedule[i] : since(clock::now());
-            GenerateRequest r = request;
-            r.options.seed = static_cast<int>((spec.seed + i) % 2147483647);
+            const GenerateRequest r = request_for(i);
             const int now = ++in_flight;
             for (int p = peak; now > p && !peak.compare_exchange_weak(p, now);) {
             }
@@ -160,10 +164,9 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
             if (out.ttft_s && out.output_tokens > 1) out.tpot_s = (out.e2e_s - *out.ttft_s) / static_cast<double>(out.output_tokens - 1);
             out.meets_slo = out.ok && (!spec.slo_ttft_s || (out.ttft_s && *out.ttft_s <= *spec.slo_ttft_s)) &&
                             (!spec.slo_tpot_s || (out.tpot_s && *out.tpot_s <= *spec.slo_tpot_s));
-            if (!out.ok) {
-                std::lock_guard<std::mutex> lock(mutex);
-                ++result.failures_by_kind[to_string(*out.error_kind)];
-            }
+            std::lock_guard<std::mutex> lock(mutex);
+            if (!out.ok) ++result.failures_by_kind[to_string(*out.error_kind)];
+            if (on_request) on_request(i, out);
         }
     };
     std::vector<std::thread> pool;
@@ -177,6 +180,58 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
     result.duration_s = last - first;
     result.peak_concurrency = peak;
     return result;
+}
+
+/// The same request every time, with seed + i so the replies differ.
+inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make_backend, const GenerateRequest& request,
+                           const LoadSpec& spec) {
+    return run_load(
+        make_backend,
+        [&](std::size_t i) {
+            GenerateRequest r = request;
+            r.options.seed = static_cast<int>((spec.seed + i) % 2147483647);
+            return r;
+        },
+        spec);
+}
+
+/// One request's outcome as a `"type":"load_request"` line.
+inline std::string load_request_json(std::size_t index, const LoadRequest& r) {
+    JsonWriter w;
+    w.begin_object().kv("type", "load_request").kv("schema_version", schema_version).kv("index", index).kv("ok", r.ok);
+    w.key("error_kind");
+    if (r.error_kind) w.value(to_string(*r.error_kind));
+    else w.null();
+    w.kv("scheduled_s", r.scheduled_s).kv("sent_s", r.sent_s).kv("end_s", r.end_s).kv("ttft_s", r.ttft_s).kv("tpot_s", r.tpot_s);
+    w.kv("e2e_s", r.e2e_s).kv("output_tokens", r.output_tokens).kv("prompt_tokens", r.prompt_tokens).kv("meets_slo", r.meets_slo);
+    return w.end_object().take();
+}
+
+/// The run's `"type":"load_summary"` line: the spec, throughputs and latency statistics.
+inline std::string load_summary_json(const LoadResult& result, const LoadSpec& spec) {
+    JsonWriter w;
+    w.begin_object().kv("type", "load_summary").kv("schema_version", schema_version);
+    w.kv("mode", spec.request_rate ? "open_loop" : "closed_loop").kv("concurrency", spec.concurrency).kv("request_rate", spec.request_rate);
+    w.kv("burstiness", spec.burstiness).kv("requests", result.requests.size()).kv("succeeded", result.succeeded());
+    w.kv("duration_s", result.duration_s).kv("request_throughput", result.request_throughput());
+    w.kv("output_token_throughput", result.output_token_throughput()).kv("goodput", result.goodput());
+    w.kv("slo_ttft_s", spec.slo_ttft_s).kv("slo_tpot_s", spec.slo_tpot_s).kv("peak_concurrency", result.peak_concurrency);
+    w.kv("achieved_send_rate", result.achieved_send_rate());
+    w.key("failures_by_kind").begin_object();
+    for (const auto& [kind, n] : result.failures_by_kind) w.kv(kind, n);
+    w.end_object();
+    const auto stats = [&](const char* name, const std::function<std::optional<double>(const LoadRequest&)>& metric) {
+        const Stats s = result.stats(metric);
+        w.key(name).begin_object().kv("n", s.n);
+        for (const auto& [field, v] : {std::pair<const char*, double>{"mean", s.mean}, {"p50", s.p50}, {"p90", s.p90}, {"p95", s.p95}, {"p99", s.p99}})
+            if (std::isnan(v)) w.key(field).null();
+            else w.kv(field, v);
+        w.end_object();
+    };
+    stats("ttft_s", [](const LoadRequest& r) { return r.ttft_s; });
+    stats("tpot_s", [](const LoadRequest& r) { return r.tpot_s; });
+    stats("e2e_s", [](const LoadRequest& r) { return std::optional<double>(r.e2e_s); });
+    return w.end_object().take();
 }
 
 }  // namespace llmbench

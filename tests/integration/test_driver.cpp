@@ -340,3 +340,25 @@ TEST_CASE("--backend openai measures an OpenAI-compatible server with the refere
     CHECK(missing.err.find("--backend openai needs --base-url") != std::string::npos);
     std::remove(prompts.c_str());
 }
+
+TEST_CASE("load mode: --concurrency streams at once, a line per request and a load summary") {
+    llmbench::testing::MockOpenAIConfig cfg;
+    cfg.model = "llama3.1:8b";
+    cfg.slots = 2;  // the server serves two at a time: the other two wait
+    cfg.token_delay = std::chrono::milliseconds(1);
+    llmbench::testing::MockOpenAI mock(cfg);
+    const auto prompts = write_temp("prompts.jsonl", "{\"id\":\"a\",\"prompt\":\"Why?\"}\n");
+    const auto o = run_bench({"--backend", "openai", "--base-url", mock.base_url(), "--model", "llama3.1:8b", "--prompts", prompts,
+                              "--num_predict", "8", "--concurrency", "4", "--requests", "8", "--warmup", "0", "--slo", "ttft_s=5", "--quiet"});
+    CHECK_MESSAGE(o.exit_code == 0, o.err);
+    const auto types = types_of(o.lines);
+    REQUIRE(types.size() == 1 + 8 + 1);
+    CHECK(types[1] == "load_request");
+    CHECK(types.back() == "load_summary");
+    CHECK(o.lines.back().find(R"("mode":"closed_loop","concurrency":4,)") != std::string::npos);
+    CHECK(o.lines.back().find(R"("succeeded":8,)") != std::string::npos);
+    CHECK(o.lines.back().find(R"("peak_concurrency":4,)") != std::string::npos);
+    CHECK(mock.peak_in_flight() == 2);
+    CHECK(o.lines[1].find(R"("output_tokens":8,)") != std::string::npos);
+    std::remove(prompts.c_str());
+}

@@ -49,16 +49,6 @@ public:
     /// Against any backend (e.g. OpenAIBackend for llama.cpp, vLLM, LM Studio).
     Benchmark(Backend& backend, BenchmarkConfig config) : backend_(backend), config_(std::move(config)) { validate(); }
 
-private:
-    void validate() const {
-        if (config_.model.empty()) throw error(errc::usage, "benchmark: no model given");
-        if (config_.prompts.empty()) throw error(errc::usage, "benchmark: no prompts given");
-        if (config_.runs < 1) throw error(errc::usage, "benchmark: runs must be at least 1");
-        if (config_.warmup < 0) throw error(errc::usage, "benchmark: warmup must not be negative");
-    }
-
-public:
-
     /// Called for every record (warm-up included) as soon as it is measured.
     Benchmark& on_record(RecordCallback callback) {
         on_record_ = std::move(callback);
@@ -133,6 +123,13 @@ private:
         if (first == first_of_prompt_.end() && record.ok) first_of_prompt_.emplace(prompt.id, record);
         acc.add(record);
         if (on_record_) on_record_(record);
+    }
+
+    void validate() const {
+        if (config_.model.empty()) throw error(errc::usage, "benchmark: no model given");
+        if (config_.prompts.empty()) throw error(errc::usage, "benchmark: no prompts given");
+        if (config_.runs < 1) throw error(errc::usage, "benchmark: runs must be at least 1");
+        if (config_.warmup < 0) throw error(errc::usage, "benchmark: warmup must not be negative");
     }
 
     std::unique_ptr<Backend> owned_;  ///< when made from an OllamaClient

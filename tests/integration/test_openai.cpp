@@ -179,13 +179,18 @@ TEST_CASE("the API key goes in the Authorization header and nowhere else") {
     ::setenv("LLMBENCH_TEST_API_KEY", "sk-secret-123", 1);
     OpenAIClientOptions o;
     o.api_key_env = "LLMBENCH_TEST_API_KEY";
-    OpenAIClient client("127.0.0.1:" + std::to_string(port), o);
-    ::unsetenv("LLMBENCH_TEST_API_KEY");
-    StreamTimer timer;
-    const StreamResult r = client.chat(chat_request(), timer);
+    StreamResult r;
+    bool has_key = false;
+    {
+        OpenAIClient client("127.0.0.1:" + std::to_string(port), o);  // closed before the server stops
+        ::unsetenv("LLMBENCH_TEST_API_KEY");
+        StreamTimer timer;
+        r = client.chat(chat_request(), timer);
+        has_key = client.has_api_key();
+    }
     server.stop();
     t.join();
-    CHECK(client.has_api_key());
+    CHECK(has_key);
     CHECK(seen_auth == "Bearer sk-secret-123");
     CHECK(seen_body.find("sk-secret") == std::string::npos);
     CHECK(seen_body.find(R"("stream":true,"stream_options":{"include_usage":true},"max_tokens":64)") != std::string::npos);

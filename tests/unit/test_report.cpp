@@ -13,20 +13,15 @@
 
 #include <doctest/doctest.h>
 
+#include "../test_util.hpp"
+
 using namespace llmbench;
 
 namespace {
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot read " << path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 const std::string data_dir = LLMBENCH_TEST_DATA_DIR;
 
-ResultSet small_results() { return parse_result_set({{"results-small.jsonl", read_text(data_dir + "/results-small.jsonl")}}); }
+ResultSet small_results() { return parse_result_set({{"results-small.jsonl", test_util::read_text(data_dir + "/results-small.jsonl")}}); }
 
 std::string render(const Reporter& reporter, const ResultSet& results) {
     std::ostringstream out;
@@ -40,7 +35,7 @@ void check_golden(const std::string& actual, const std::string& name) {
         std::ofstream(path, std::ios::binary) << actual;
         MESSAGE("rewrote " << path);
     }
-    CHECK_MESSAGE(actual == read_text(path), "differs from " << path << "; actual:\n" << actual);
+    CHECK_MESSAGE(actual == test_util::read_text(path), "differs from " << path << "; actual:\n" << actual);
 }
 
 /// Checks that every non-void element is closed in order; returns the first problem.
@@ -150,7 +145,7 @@ TEST_CASE("CSV report matches its golden file, and quotes by RFC 4180") {
 }
 
 TEST_CASE("HTML report: every chart, balanced tags, nothing fetched from outside, text escaped") {
-    std::string text = read_text(data_dir + "/results-small.jsonl");
+    std::string text = test_util::read_text(data_dir + "/results-small.jsonl");
     const std::string evil = R"(<script>alert(1)</script>)";
     const auto pos = text.find("\"prompt_id\":\"synthetic\"");
     text.replace(text.find("llama3.1:8b", pos), 11, "evil<b>&model");  // a model tag with markup in it

@@ -31,9 +31,8 @@ inline std::string p_value_text(const MetricComparison& m) {
     return (m.test.p_value < 0.0001 ? std::string("<0.0001") : printf_string("%.4f", m.test.p_value)) + (m.test.exact ? "" : "*");
 }
 inline const MetricInfo& metric_info(const std::string& name) {
-    for (const auto& m : report_metrics())
-        if (name == m.name) return m;
-    return report_metrics().front();
+    const MetricInfo* m = find_metric(name);
+    return m ? *m : report_metrics().front();
 }
 }  // namespace detail
 

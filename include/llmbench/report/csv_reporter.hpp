@@ -76,9 +76,7 @@ public:
         for (const auto& cell : results.cells) {
             out << "cell,";
             coordinates(cell);
-            std::size_t timed = 0;
-            for (const auto* r : cell.runs) timed += r->timed() ? 1U : 0U;
-            out << ",,,,,," << timed;
+            out << ",,,,,," << cell.timed_runs();
             for (const auto& m : metrics) out << ',' << csv_number(cell.stat(m.name).mean);
             for (const auto& m : metrics) {
                 const Stats s = cell.stat(m.name);

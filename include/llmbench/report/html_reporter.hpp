@@ -94,9 +94,8 @@ private:
     }
 
     static const MetricInfo& info(const std::string& metric) {
-        for (const auto& m : report_metrics())
-            if (metric == m.name) return m;
-        return report_metrics().front();
+        const MetricInfo* m = find_metric(metric);
+        return m ? *m : report_metrics().front();
     }
 
     static std::string distribution(const ResultSet& results, const std::string& metric) {

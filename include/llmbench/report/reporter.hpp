@@ -59,9 +59,7 @@ inline std::vector<MetricInfo> table_metrics(const ResultCell& cell) {
 
 /// "5 ok, 1 failed (timeout: 1)" for a cell's timed runs.
 inline std::string run_counts(const ResultCell& cell) {
-    std::size_t ok = 0;
-    for (const auto* r : cell.runs) ok += r->timed() ? 1U : 0U;
-    std::string s = std::to_string(ok) + " ok, " + std::to_string(cell.failed) + " failed";
+    std::string s = std::to_string(cell.timed_runs()) + " ok, " + std::to_string(cell.failed) + " failed";
     if (!cell.failures_by_kind.empty()) {
         s += " (";
         bool first = true;

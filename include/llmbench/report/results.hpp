@@ -261,6 +261,13 @@ inline const std::vector<MetricInfo>& report_metrics() {
     return metrics;
 }
 
+/// The metric called `name`, or null when reports do not know it.
+inline const MetricInfo* find_metric(const std::string& name) {
+    for (const auto& m : report_metrics())
+        if (name == m.name) return &m;
+    return nullptr;
+}
+
 /// A cell: one point of the experiment (model, num_ctx, prompt length, output length) from
 /// one file, with every run that belongs to it.
 struct ResultCell {
@@ -290,6 +297,10 @@ struct ResultCell {
             if (r->timed())
                 if (auto v = r->value(metric)) out.push_back(*v);
         return out;
+    }
+    /// Runs that count in statistics (see ResultRun::timed).
+    std::size_t timed_runs() const {
+        return static_cast<std::size_t>(std::count_if(runs.begin(), runs.end(), [](const ResultRun* r) { return r->timed(); }));
     }
     /// Like nanobench: a coefficient of variation above 5% makes a mean untrustworthy.
     bool unstable(const std::string& metric) const {

@@ -5,10 +5,12 @@
 //
 // stdout: JSON lines (a metadata object per model, one object per run, one "cell" object per
 // cell with its summary); stderr: progress and one table row per cell. --dry-run prints the
-// plan and sends nothing. Exit: 0 ok, 1 some runs failed, 2 setup error, 3 no server, 130 Ctrl-C.
+// plan and sends nothing. --backend openai --base-url URL measures an OpenAI-compatible
+// server (prompt and output lengths; its context is fixed when it starts). Exit: 0 ok, 1 some runs failed, 2 setup error, 3 no server, 130 Ctrl-C.
 #include <llmbench/llmbench.hpp>
 #include <llmbench/report/progress.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
+#include <llmbench/testing/mock_openai.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -69,6 +71,8 @@ int main(int argc, char** argv) {
     app.add_flag("--verbose,-v", verbose, "A line per cell and per run on stderr instead of the progress bar");
     example::MemoryOptions memory;
     memory.add_to(app);
+    example::BackendOptions backend_options;
+    backend_options.add_to(app);
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -106,31 +110,48 @@ int main(int argc, char** argv) {
             return 0;
         }
 
+        const bool openai = backend_options.openai();
+        if (openai && backend_options.base_url.empty() && !demo)
+            throw llmbench::error(llmbench::errc::usage, "--backend openai needs --base-url");
         std::unique_ptr<llmbench::testing::MockOllama> mock;
+        std::unique_ptr<llmbench::testing::MockOpenAI> openai_mock;
         llmbench::Endpoint endpoint = host.empty() ? llmbench::endpoint_from_env() : llmbench::parse_ollama_host(host);
-        if (demo) {
+        if (demo && openai) {
+            openai_mock = backend_options.start_demo_server(spec.models.front());
+        } else if (demo) {
             auto cfg = example::demo_config();
             cfg.models = spec.models;
             mock = std::make_unique<llmbench::testing::MockOllama>(cfg);
             endpoint = mock->endpoint();
         }
         llmbench::OllamaClient client(endpoint);
-        for (const auto& m : spec.models) client.show(m);  // fail fast: unreachable server, missing model
+        std::unique_ptr<llmbench::OpenAIClient> openai_client;
+        std::unique_ptr<llmbench::Backend> backend;
+        if (openai) {
+            llmbench::OpenAIClientOptions options;
+            options.api_key_env = backend_options.api_key_env;
+            openai_client = std::make_unique<llmbench::OpenAIClient>(backend_options.base_url, options);
+            openai_client->models();  // fail fast: nothing answering
+            backend = std::make_unique<llmbench::OpenAIBackend>(*openai_client, backend_options.chat());
+        } else {
+            for (const auto& m : spec.models) client.show(m);  // fail fast: unreachable server, missing model
+            backend = std::make_unique<llmbench::OllamaBackend>(client);
+        }
 
         std::set<std::string> described;
         std::size_t failed = 0;
         example::stop_on_ctrl_c();
-        const auto sampler = memory.start(endpoint, demo);
+        const auto sampler = openai ? memory.start_without_ollama(demo) : memory.start(endpoint, demo);
         llmbench::ProgressOptions progress_options;
         progress_options.enabled = !quiet && !verbose;
         llmbench::Progress progress(std::cerr, cells.size() * static_cast<std::size_t>(spec.runs), cells.size(), progress_options);
-        llmbench::MatrixRunner runner(client, spec);
+        llmbench::MatrixRunner runner(*backend, spec);
         runner.memory_sampler(sampler.get());
         runner.stop_when(&example::stop_requested)
             .on_cell_start([&](const llmbench::CellCoordinates& c, const llmbench::ReloadInfo& reload) {
                 if (described.insert(c.model).second) {  // metadata once per model, once it is loaded
-                    auto meta = llmbench::RunMetadata::collect(client, c.model);
-                    if (demo) meta.backend_kind = "mock";
+                    auto meta = openai ? llmbench::describe_openai_server(*openai_client, c.model) : llmbench::RunMetadata::collect(client, c.model);
+                    if (demo) meta.backend_kind = openai ? "mock-openai" : "mock";
                     meta.request_json = spec.to_json();
                     meta.command_line.assign(argv, argv + argc);
                     out.write(meta.to_json());

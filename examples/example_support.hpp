@@ -4,6 +4,7 @@
 #include <llmbench/error.hpp>
 #include <llmbench/memory_sampler.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
+#include <llmbench/testing/mock_openai.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -106,6 +107,39 @@ private:
         auto sampler = std::make_unique<llmbench::MemorySampler>(cfg);
         sampler->start();
         return sampler;
+    }
+};
+
+/// --backend, --base-url, --api-key-env and --openai-endpoint, shared by the examples.
+struct BackendOptions {
+    std::string kind = "ollama", base_url, api_key_env = "OPENAI_API_KEY", endpoint = "chat";
+
+    void add_to(CLI::App& app) {
+        app.add_option("--backend", kind, "ollama (native API) or openai (llama.cpp, vLLM, LM Studio, Ollama /v1)")
+            ->capture_default_str()
+            ->check(CLI::IsMember({"ollama", "openai"}));
+        app.add_option("--base-url,--base_url", base_url, "OpenAI-compatible server, e.g. http://127.0.0.1:8080 (llama-server)");
+        app.add_option("--api-key-env", api_key_env, "Environment variable with the API key (sent as a Bearer token, never recorded)")
+            ->capture_default_str();
+        app.add_option("--openai-endpoint", endpoint, "chat (/v1/chat/completions) or completions (/v1/completions)")
+            ->capture_default_str()
+            ->check(CLI::IsMember({"chat", "completions"}));
+    }
+    bool openai() const { return kind == "openai"; }
+    bool chat() const { return endpoint == "chat"; }
+
+    /// The llama.cpp-flavoured mock behind --demo --backend openai; sets base_url to it.
+    std::unique_ptr<llmbench::testing::MockOpenAI> start_demo_server(const std::string& model) {
+        using namespace std::chrono_literals;
+        llmbench::testing::MockOpenAIConfig cfg;
+        cfg.flavour = llmbench::testing::OpenAIFlavour::llamacpp;
+        cfg.model = model;
+        cfg.tokens = 300;
+        cfg.first_token_delay = 20ms;
+        cfg.token_delay = 500us;
+        auto mock = std::make_unique<llmbench::testing::MockOpenAI>(cfg);
+        base_url = mock->base_url();
+        return mock;
     }
 };
 

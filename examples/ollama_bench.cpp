@@ -22,13 +22,12 @@
 
 int main(int argc, char** argv) {
     CLI::App app{"ollama-bench: time to first token, token rates and latency of an Ollama model, with honest statistics"};
-    std::string model, prompts_path, host, output, keep_alive = "30m", backend_kind = "ollama", base_url, api_key_env = "OPENAI_API_KEY",
-                openai_endpoint = "chat";
+    std::string model, prompts_path, host, output, keep_alive = "30m";
     int runs = 5, warmup = 1;
     double timeout_s = 0;
     bool demo = false, quiet = false, verbose = false;
-    int concurrency = 1;
-    std::optional<double> request_rate;
+    std::vector<int> concurrency{1};
+    std::vector<double> request_rates;
     double burstiness = 1.0;
     std::optional<std::size_t> load_requests;
     std::string slo;
@@ -54,25 +53,21 @@ int main(int argc, char** argv) {
     app.add_option("--keep_alive,--keep-alive", keep_alive, "How long the model stays loaded (\"30m\", \"-1\" = forever)")
         ->capture_default_str();
     app.add_option("--host", host, "Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434)");
-    app.add_option("--backend", backend_kind, "ollama (native API) or openai (llama.cpp, vLLM, LM Studio, Ollama /v1)")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"ollama", "openai"}));
-    app.add_option("--base-url,--base_url", base_url, "OpenAI-compatible server, e.g. http://127.0.0.1:8080 (llama-server)");
-    app.add_option("--api-key-env", api_key_env, "Environment variable with the API key (sent as a Bearer token, never recorded)")
-        ->capture_default_str();
-    app.add_option("--openai-endpoint", openai_endpoint, "chat (/v1/chat/completions) or completions (/v1/completions)")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"chat", "completions"}));
+    example::BackendOptions backend_options;
+    backend_options.add_to(app);
     app.add_option("--timeout", timeout_s, "Seconds to wait for the first byte and between chunks (default 600 / 120)")
         ->check(CLI::PositiveNumber);
     app.add_option("--output,-o", output, "Also write the JSON lines to this file");
     app.add_flag("--demo", demo, "Run against the built-in mock server (no Ollama needed; numbers are not a model's)");
     app.add_flag("--quiet,-q", quiet, "No progress or table on stderr");
     app.add_flag("--verbose,-v", verbose, "A line per run on stderr instead of the progress bar");
-    app.add_option("--concurrency", concurrency, "Load: requests in flight at once (closed loop; with --request-rate, the cap)")
-        ->capture_default_str()
+    app.add_option("--concurrency", concurrency,
+                   "Load: requests in flight at once (closed loop; with --request-rate, the cap). A list (1,4,16) sweeps them")
+        ->delimiter(',')
         ->check(CLI::Range(1, 4096));
-    app.add_option("--request-rate", request_rate, "Load: requests per second (open loop, Poisson)")->check(CLI::PositiveNumber);
+    app.add_option("--request-rate", request_rates, "Load: requests per second (open loop, Poisson). A list (1,2,4) sweeps them")
+        ->delimiter(',')
+        ->check(CLI::PositiveNumber);
     app.add_option("--burstiness", burstiness, "Load: gamma shape of the arrival gaps (1 = Poisson, < 1 burstier)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
@@ -102,20 +97,14 @@ int main(int argc, char** argv) {
         config.preload = false;  // done below, before the metadata is read
         example::JsonLines out(output);
 
-        const bool openai = backend_kind == "openai";
+        const bool openai = backend_options.openai();
+        std::string& base_url = backend_options.base_url;
         if (openai && base_url.empty() && !demo) throw llmbench::error(llmbench::errc::usage, "--backend openai needs --base-url");
         std::unique_ptr<llmbench::testing::MockOllama> mock;
         std::unique_ptr<llmbench::testing::MockOpenAI> openai_mock;
         llmbench::Endpoint endpoint = host.empty() ? llmbench::endpoint_from_env() : llmbench::parse_ollama_host(host);
         if (demo && openai) {
-            llmbench::testing::MockOpenAIConfig cfg;
-            cfg.flavour = llmbench::testing::OpenAIFlavour::llamacpp;
-            cfg.model = model;
-            cfg.tokens = 300;
-            cfg.first_token_delay = std::chrono::milliseconds(20);
-            cfg.token_delay = std::chrono::microseconds(500);
-            openai_mock = std::make_unique<llmbench::testing::MockOpenAI>(cfg);
-            base_url = openai_mock->base_url();
+            openai_mock = backend_options.start_demo_server(model);
             config.backend_label = "mock";
             if (!quiet)
                 std::cerr << "ollama-bench: --demo: talking to the built-in OpenAI-compatible mock at " << base_url
@@ -130,13 +119,13 @@ int main(int argc, char** argv) {
         }
         llmbench::OpenAIClientOptions client_options;
         if (timeout_s > 0) client_options.timeouts.first_byte_s = client_options.timeouts.idle_s = timeout_s;
-        client_options.api_key_env = api_key_env;
+        client_options.api_key_env = backend_options.api_key_env;
         llmbench::OllamaClient client(endpoint, client_options);
         std::unique_ptr<llmbench::OpenAIClient> openai_client;
         std::unique_ptr<llmbench::Backend> backend;
         if (openai) {
             openai_client = std::make_unique<llmbench::OpenAIClient>(base_url, client_options);
-            backend = std::make_unique<llmbench::OpenAIBackend>(*openai_client, openai_endpoint == "chat");
+            backend = std::make_unique<llmbench::OpenAIBackend>(*openai_client, backend_options.chat());
             if (!demo) config.backend_label = "openai";
         } else {
             backend = std::make_unique<llmbench::OllamaBackend>(client);
@@ -157,14 +146,17 @@ int main(int argc, char** argv) {
         meta.command_line.assign(argv, argv + argc);
         out.write(meta.to_json());
 
-        if (concurrency > 1 || request_rate) {  // load mode
+        const bool load_mode = concurrency.size() > 1 || concurrency.front() > 1 || !request_rates.empty();
+        if (load_mode) {  // one level, or a sweep over concurrency levels or rates
+            if (concurrency.size() > 1 && !request_rates.empty())
+                throw llmbench::error(llmbench::errc::usage, "--concurrency and --request-rate: sweep one of them; the other takes one value");
             llmbench::LoadSpec spec;
-            spec.concurrency = request_rate ? (concurrency > 1 ? concurrency : 0) : concurrency;
-            spec.request_rate = request_rate;
             spec.burstiness = burstiness;
             spec.requests = load_requests.value_or(config.prompts.size() * static_cast<std::size_t>(runs));
             spec.seed = static_cast<std::uint64_t>(seed.value_or(0));
+            spec.stop = [] { return example::stop_requested.load(); };
             llmbench::detail::for_each_list_item(slo, [&](const std::string& item) {
+                if (item.empty()) return;  // no --slo
                 const auto eq = item.find('=');
                 const std::string key = item.substr(0, eq);
                 const double value = eq == std::string::npos ? -1 : std::atof(item.c_str() + eq + 1);
@@ -172,18 +164,9 @@ int main(int argc, char** argv) {
                     throw llmbench::error(llmbench::errc::usage, "--slo: '" + item + "' is not ttft_s=SECONDS or tpot_s=SECONDS");
                 (key == "ttft_s" ? spec.slo_ttft_s : spec.slo_tpot_s) = value;
             });
-            const auto make_backend = [&]() -> std::unique_ptr<llmbench::Backend> {
-                struct OwningOpenAI : llmbench::OpenAIBackend {
-                    OwningOpenAI(std::unique_ptr<llmbench::OpenAIClient> c, bool chat) : OpenAIBackend(*c, chat), client(std::move(c)) {}
-                    std::unique_ptr<llmbench::OpenAIClient> client;
-                };
-                struct OwningOllama : llmbench::OllamaBackend {
-                    explicit OwningOllama(std::unique_ptr<llmbench::OllamaClient> c) : OllamaBackend(*c), client(std::move(c)) {}
-                    std::unique_ptr<llmbench::OllamaClient> client;
-                };
-                if (openai)
-                    return std::make_unique<OwningOpenAI>(std::make_unique<llmbench::OpenAIClient>(base_url, client_options), openai_endpoint == "chat");
-                return std::make_unique<OwningOllama>(std::make_unique<llmbench::OllamaClient>(endpoint, client_options));
+            const auto make_backend = [&] {
+                return openai ? llmbench::make_openai_backend(base_url, client_options, backend_options.chat())
+                              : llmbench::make_ollama_backend(endpoint, client_options);
             };
             const auto request_for = [&](std::size_t i) {
                 const auto& p = config.prompts[i % config.prompts.size()];
@@ -196,25 +179,44 @@ int main(int argc, char** argv) {
                 r.keep_alive = keep_alive;
                 return r;
             };
-            if (warmup > 0) {  // at the run's own concurrency, so every slot is warm; not recorded
-                llmbench::LoadSpec w = spec;
-                w.request_rate.reset();
-                w.concurrency = std::max(1, concurrency);
-                w.requests = static_cast<std::size_t>(w.concurrency * warmup);
-                llmbench::run_load(make_backend, request_for, w);
-            }
             example::stop_on_ctrl_c();
-            const auto result = llmbench::run_load(make_backend, request_for, spec, [&](std::size_t i, const llmbench::LoadRequest& r) {
-                out.write(llmbench::load_request_json(i, r));
-            });
-            out.write(llmbench::load_summary_json(result, spec));
-            if (!quiet)
-                std::cerr << "load: " << result.succeeded() << "/" << result.requests.size() << " ok in " << example::fixed(result.duration_s, " s", 2)
-                          << "; " << example::fixed(result.request_throughput(), " req/s", 2) << ", "
-                          << example::fixed(result.output_token_throughput(), " output tok/s", 1) << ", goodput "
-                          << example::fixed(result.goodput(), " req/s", 2) << ", peak " << result.peak_concurrency << " in flight\n"
-                          << (demo ? "(mock server: these numbers describe the mock, not a model)\n" : "");
-            return result.succeeded() == result.requests.size() ? 0 : 1;
+            const std::size_t levels = request_rates.empty() ? concurrency.size() : request_rates.size();
+            bool all_ok = true;
+            for (std::size_t level = 0; level < levels && !example::stop_requested; ++level) {
+                spec.level = level;
+                if (request_rates.empty()) {
+                    spec.concurrency = concurrency[level];
+                } else {
+                    spec.request_rate = request_rates[level];
+                    spec.concurrency = concurrency.front() > 1 ? concurrency.front() : 0;  // the cap; 0: none
+                }
+                const int streams = spec.concurrency > 0 ? spec.concurrency : 1;
+                if (warmup > 0) {  // at the level's own concurrency, so every slot is warm; not recorded
+                    llmbench::LoadSpec w = spec;
+                    w.request_rate.reset();
+                    w.concurrency = streams;
+                    w.requests = static_cast<std::size_t>(streams * warmup);
+                    llmbench::run_load(make_backend, request_for, w);
+                }
+                const auto result = llmbench::run_load(make_backend, request_for, spec, [&](std::size_t i, const llmbench::LoadRequest& r) {
+                    out.write(llmbench::load_request_json(i, r, level));
+                });
+                out.write(llmbench::load_summary_json(result, spec));
+                all_ok = all_ok && result.succeeded() == result.requests.size();
+                if (!quiet)
+                    std::cerr << "load " << (spec.request_rate ? example::fixed(*spec.request_rate, " req/s", 2) : std::to_string(spec.concurrency) + " streams")
+                              << ": " << result.succeeded() << "/" << result.requests.size() << " ok in " << example::fixed(result.duration_s, " s", 2)
+                              << "; " << example::fixed(result.request_throughput(), " req/s", 2) << ", "
+                              << example::fixed(result.output_token_throughput(), " output tok/s", 1) << ", TTFT p50 "
+                              << example::fixed(result.stats([](const llmbench::LoadRequest& r) { return r.ttft_s; }).p50, " s", 3) << ", goodput "
+                              << example::fixed(result.goodput(), " req/s", 2) << ", peak " << result.peak_concurrency << " in flight\n";
+            }
+            if (!quiet && demo) std::cerr << "(mock server: these numbers describe the mock, not a model)\n";
+            if (example::stop_requested) {
+                std::cerr << "ollama-bench: interrupted; every request that ended is recorded\n";
+                return 130;
+            }
+            return all_ok ? 0 : 1;
         }
 
         const auto sampler = openai ? memory.start_without_ollama(demo) : memory.start(endpoint, demo);

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -24,6 +26,24 @@ public:
     virtual StreamResult load(const std::string& model, const std::optional<std::string>& keep_alive, const Options& options) = 0;
     /// "ollama" or "openai".
     virtual std::string kind() const = 0;
+    /// Prompt tokens the server makes of `request.prompt` (a one-token generation), or 0
+    /// when it does not say. For sizing prompts (calibration.hpp).
+    virtual std::int64_t count_prompt_tokens(GenerateRequest request) {
+        request.options.num_predict = 1;
+        StreamTimer timer;
+        const StreamResult r = generate(request, timer);
+        return r.ok() && r.server.prompt_eval_count ? *r.server.prompt_eval_count : 0;
+    }
+    /// Whether loaded_model() can tell: false where the server does not say what it holds.
+    virtual bool reports_loaded_models() const { return false; }
+    /// The model as the server holds it now (Ollama's /api/ps); nullopt when not loaded, or
+    /// when the server does not say.
+    virtual std::optional<RunningModel> loaded_model(const std::string&) { return std::nullopt; }
+    /// Frees the model's memory now; false where the server cannot (OpenAI-compatible ones).
+    virtual bool unload(const std::string&) { return false; }
+    /// Whether a request may set the context size (Ollama's num_ctx); OpenAI-compatible
+    /// servers fix it at start (llama-server -c, vLLM --max-model-len).
+    virtual bool per_request_context() const { return false; }
 };
 
 class OllamaBackend : public Backend {
@@ -34,6 +54,15 @@ public:
         return client_.load(model, keep_alive, options);
     }
     std::string kind() const override { return "ollama"; }
+    std::int64_t count_prompt_tokens(GenerateRequest request) override { return client_.count_prompt_tokens(std::move(request)); }
+    std::optional<RunningModel> loaded_model(const std::string& model) override {
+        for (auto& r : client_.running())
+            if (detail::same_model(r.name, model)) return r;
+        return std::nullopt;
+    }
+    bool unload(const std::string& model) override { return client_.unload(model).ok(); }
+    bool per_request_context() const override { return true; }
+    bool reports_loaded_models() const override { return true; }
 
 private:
     OllamaClient& client_;
@@ -69,6 +98,27 @@ private:
     OpenAIClient& client_;
     bool chat_;
 };
+
+namespace detail {
+/// A backend together with the client it talks through.
+template <class BackendType, class Client>
+class OwningBackend : public BackendType {
+public:
+    template <class... BackendArgs>
+    explicit OwningBackend(std::unique_ptr<Client> client, BackendArgs... args) : BackendType(*client, args...), client_(std::move(client)) {}
+
+private:
+    std::unique_ptr<Client> client_;
+};
+}  // namespace detail
+
+/// A backend that owns its own client (clients are not thread-safe: each load worker gets one).
+inline std::unique_ptr<Backend> make_ollama_backend(const Endpoint& endpoint, const ClientOptions& options = {}) {
+    return std::make_unique<detail::OwningBackend<OllamaBackend, OllamaClient>>(std::make_unique<OllamaClient>(endpoint, options));
+}
+inline std::unique_ptr<Backend> make_openai_backend(const std::string& base_url, const OpenAIClientOptions& options = {}, bool chat = true) {
+    return std::make_unique<detail::OwningBackend<OpenAIBackend, OpenAIClient>>(std::make_unique<OpenAIClient>(base_url, options), chat);
+}
 
 /// Metadata for an OpenAI-compatible server: what it says about itself (/v1/models, and
 /// llama.cpp's /props build and context), plus the host. Throws when it cannot be reached.

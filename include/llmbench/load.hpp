@@ -35,6 +35,8 @@ struct LoadSpec {
     std::size_t requests = 100;
     std::uint64_t seed = 0;
     std::optional<double> slo_ttft_s, slo_tpot_s;  ///< for goodput
+    std::size_t level = 0;                 ///< this run's place in a sweep (written to every line)
+    std::function<bool()> stop;            ///< when it returns true, no further request is sent
 };
 
 /// One request's outcome; times in seconds from the start of the run (client clock).
@@ -49,10 +51,13 @@ struct LoadRequest {
     std::optional<double> tpot_s;  ///< (e2e - ttft) / (output tokens - 1)
     std::int64_t output_tokens = 0, prompt_tokens = 0;
     bool meets_slo = false;
+    std::vector<double> gaps_s;  ///< between consecutive content chunks (inter-token latency)
 };
 
 struct LoadResult {
-    std::vector<LoadRequest> requests;
+    std::vector<LoadRequest> requests;  ///< in schedule order; those never sent (stopped) are left out
+    std::chrono::steady_clock::time_point started_at;  ///< time zero of every `_s` field
+    bool interrupted = false;                          ///< `stop` ended the run early
     double duration_s = 0;  ///< first scheduled to last end
     int peak_concurrency = 0;
     std::map<std::string, std::size_t> failures_by_kind;
@@ -80,6 +85,13 @@ struct LoadResult {
             last = std::max(last, r.sent_s);
         }
         return last > first ? static_cast<double>(requests.size() - 1) / (last - first) : 0;
+    }
+    /// Inter-token latency over every gap of every successful request, as vLLM's ITL.
+    Stats itl_stats() const {
+        std::vector<double> v;
+        for (const auto& r : requests)
+            if (r.ok) v.insert(v.end(), r.gaps_s.begin(), r.gaps_s.end());
+        return compute_stats(std::move(v));
     }
     Stats stats(const std::function<std::optional<double>(const LoadRequest&)>& metric) const {
         std::vector<double> v;
@@ -132,10 +144,12 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
                                           : static_cast<std::size_t>(spec.concurrency);
     LoadResult result;
     result.requests.resize(spec.requests);
+    std::vector<char> issued(spec.requests, 0);
     std::atomic<std::size_t> next{0};
     std::atomic<int> in_flight{0}, peak{0};
     std::mutex mutex;
     const auto start = clock::now();
+    result.started_at = start;
     const auto since = [&](clock::time_point t) { return std::chrono::duration<double>(t - start).count(); };
 
     const auto worker = [&] {
@@ -143,7 +157,11 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
         for (std::size_t i = next++; i < spec.requests; i = next++) {
             LoadRequest& out = result.requests[i];
             const auto due = start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(schedule[i]));
-            if (open_loop) std::this_thread::sleep_until(due);
+            const auto stopped = [&] { return spec.stop && spec.stop(); };
+            while (open_loop && clock::now() < due && !stopped())  // wakes to notice `stop`
+                std::this_thread::sleep_until(std::min(due, clock::now() + std::chrono::milliseconds(50)));
+            if (stopped()) break;
+            issued[i] = 1;
             out.scheduled_s = open_loop ? schedule[i] : since(clock::now());
             const GenerateRequest r = request_for(i);
             const int now = ++in_flight;
@@ -161,6 +179,7 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
             if (const auto first = timer.first_content_at()) out.ttft_s = since(*first) - out.scheduled_s;
             out.output_tokens = s.server.eval_count.value_or(static_cast<std::int64_t>(timer.content_chunks()));
             out.prompt_tokens = s.server.prompt_eval_count.value_or(0);
+            out.gaps_s = timer.gaps_s();
             if (out.ttft_s && out.output_tokens > 1) out.tpot_s = (out.e2e_s - *out.ttft_s) / static_cast<double>(out.output_tokens - 1);
             out.meets_slo = out.ok && (!spec.slo_ttft_s || (out.ttft_s && *out.ttft_s <= *spec.slo_ttft_s)) &&
                             (!spec.slo_tpot_s || (out.tpot_s && *out.tpot_s <= *spec.slo_tpot_s));
@@ -172,6 +191,11 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
     std::vector<std::thread> pool;
     for (std::size_t w = 0; w < workers; ++w) pool.emplace_back(worker);
     for (auto& t : pool) t.join();
+    for (std::size_t i = spec.requests; i-- > 0;)
+        if (!issued[i]) {
+            result.requests.erase(result.requests.begin() + static_cast<std::ptrdiff_t>(i));
+            result.interrupted = true;
+        }
     double first = 0, last = 0;
     for (const auto& r : result.requests) last = std::max(last, r.end_s);
     if (!result.requests.empty()) first = std::min_element(result.requests.begin(), result.requests.end(), [](const auto& a, const auto& b) {
@@ -196,41 +220,43 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
 }
 
 /// One request's outcome as a `"type":"load_request"` line.
-inline std::string load_request_json(std::size_t index, const LoadRequest& r) {
+inline std::string load_request_json(std::size_t index, const LoadRequest& r, std::size_t level = 0) {
     JsonWriter w;
-    w.begin_object().kv("type", "load_request").kv("schema_version", schema_version).kv("index", index).kv("ok", r.ok);
+    w.begin_object().kv("type", "load_request").kv("schema_version", schema_version).kv("level", level).kv("index", index).kv("ok", r.ok);
     w.key("error_kind");
     if (r.error_kind) w.value(to_string(*r.error_kind));
     else w.null();
     w.kv("scheduled_s", r.scheduled_s).kv("sent_s", r.sent_s).kv("end_s", r.end_s).kv("ttft_s", r.ttft_s).kv("tpot_s", r.tpot_s);
     w.kv("e2e_s", r.e2e_s).kv("output_tokens", r.output_tokens).kv("prompt_tokens", r.prompt_tokens).kv("meets_slo", r.meets_slo);
+    const Stats gaps = compute_stats(r.gaps_s);
+    w.kv("itl_max_s", gaps.n > 0 ? std::optional<double>(gaps.max) : std::nullopt);
     return w.end_object().take();
 }
 
 /// The run's `"type":"load_summary"` line: the spec, throughputs and latency statistics.
 inline std::string load_summary_json(const LoadResult& result, const LoadSpec& spec) {
     JsonWriter w;
-    w.begin_object().kv("type", "load_summary").kv("schema_version", schema_version);
+    w.begin_object().kv("type", "load_summary").kv("schema_version", schema_version).kv("level", spec.level);
     w.kv("mode", spec.request_rate ? "open_loop" : "closed_loop").kv("concurrency", spec.concurrency).kv("request_rate", spec.request_rate);
     w.kv("burstiness", spec.burstiness).kv("requests", result.requests.size()).kv("succeeded", result.succeeded());
     w.kv("duration_s", result.duration_s).kv("request_throughput", result.request_throughput());
     w.kv("output_token_throughput", result.output_token_throughput()).kv("goodput", result.goodput());
     w.kv("slo_ttft_s", spec.slo_ttft_s).kv("slo_tpot_s", spec.slo_tpot_s).kv("peak_concurrency", result.peak_concurrency);
-    w.kv("achieved_send_rate", result.achieved_send_rate());
+    w.kv("achieved_send_rate", result.achieved_send_rate()).kv("interrupted", result.interrupted);
     w.key("failures_by_kind").begin_object();
     for (const auto& [kind, n] : result.failures_by_kind) w.kv(kind, n);
     w.end_object();
-    const auto stats = [&](const char* name, const std::function<std::optional<double>(const LoadRequest&)>& metric) {
-        const Stats s = result.stats(metric);
+    const auto put = [&](const char* name, const Stats& s) {
         w.key(name).begin_object().kv("n", s.n);
         for (const auto& [field, v] : {std::pair<const char*, double>{"mean", s.mean}, {"p50", s.p50}, {"p90", s.p90}, {"p95", s.p95}, {"p99", s.p99}})
             if (std::isnan(v)) w.key(field).null();
             else w.kv(field, v);
         w.end_object();
     };
-    stats("ttft_s", [](const LoadRequest& r) { return r.ttft_s; });
-    stats("tpot_s", [](const LoadRequest& r) { return r.tpot_s; });
-    stats("e2e_s", [](const LoadRequest& r) { return std::optional<double>(r.e2e_s); });
+    put("ttft_s", result.stats([](const LoadRequest& r) { return r.ttft_s; }));
+    put("tpot_s", result.stats([](const LoadRequest& r) { return r.tpot_s; }));
+    put("itl_s", result.itl_stats());
+    put("e2e_s", result.stats([](const LoadRequest& r) { return std::optional<double>(r.e2e_s); }));
     return w.end_object().take();
 }
 

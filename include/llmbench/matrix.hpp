@@ -13,7 +13,9 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,6 +23,7 @@
 
 #include <simdjson.h>
 
+#include "llmbench/backend.hpp"
 #include "llmbench/calibration.hpp"
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
@@ -49,7 +52,7 @@ struct MatrixSpec {
     std::uint64_t seed = 1;           ///< for the synthetic text
     double calibration_tolerance = 0.02;  ///< or one word's tokens, whichever is larger
     int calibration_max_requests = 8;
-    std::string backend_label = "ollama";
+    std::string backend_label;  ///< copied into every record; empty: the backend's kind ("ollama", "openai")
 
     /// Everything that shapes the requests, for RunMetadata::request_json.
     std::string to_json() const {
@@ -268,7 +271,19 @@ public:
     /// Called when a cell's model is loaded, before its first request.
     using CellStartCallback = std::function<void(const CellCoordinates&, const ReloadInfo&)>;
 
-    MatrixRunner(OllamaClient& client, MatrixSpec spec) : client_(client), spec_(std::move(spec)), cells_(plan_cells(spec_)) {}
+    /// Runs through any backend. An OpenAI-compatible one fixes its context at start, so a
+    /// spec that varies num_ctx is refused, and it cannot unload, so `cold` is refused too.
+    MatrixRunner(Backend& backend, MatrixSpec spec) : backend_(backend), spec_(std::move(spec)), cells_(plan_cells(spec_)) {
+        if (!backend_.per_request_context() && !spec_.num_ctx.empty())
+            throw error(errc::usage, "num_ctx cannot vary on a " + backend_.kind() +
+                                         " backend: the server fixes its context at start (llama-server -c, vLLM --max-model-len); "
+                                         "run one server per context and compare the result files");
+        if (spec_.cold && backend_.kind() != "ollama")
+            throw error(errc::usage, "cold runs need a server that unloads on request (Ollama); " + backend_.kind() + " cannot");
+    }
+    /// Runs against an Ollama server.
+    MatrixRunner(OllamaClient& client, MatrixSpec spec)
+        : owned_(std::make_unique<OllamaBackend>(client)), backend_(*owned_), spec_(std::move(spec)), cells_(plan_cells(spec_)) {}
 
     const std::vector<CellCoordinates>& cells() const noexcept { return cells_; }
 
@@ -328,11 +343,7 @@ private:
         return o;
     }
 
-    std::optional<RunningModel> loaded(const std::string& model) {
-        for (auto& r : client_.running())
-            if (detail::same_model(r.name, model)) return r;
-        return std::nullopt;
-    }
+    std::optional<RunningModel> loaded(const std::string& model) { return backend_.loaded_model(model); }
 
     ReloadInfo ensure_loaded(const CellCoordinates& cell) {
         ReloadInfo info;
@@ -340,10 +351,11 @@ private:
         info.loaded_before = before.has_value();
         if (before) info.context_before = before->context_length;
         const auto t0 = std::chrono::steady_clock::now();
-        const StreamResult load = client_.load(cell.model, spec_.keep_alive, cell_options(cell));
+        const StreamResult load = backend_.load(cell.model, spec_.keep_alive, cell_options(cell));
         info.load_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (load.server.load_duration_ns) info.load_s = static_cast<double>(*load.server.load_duration_ns) / 1e9;
         if (const auto after = loaded(cell.model)) info.context_after = after->context_length;
+        if (!backend_.reports_loaded_models()) info.loaded_before = !models_seen_.insert(cell.model).second;  // the server's own start-up is unseen
         info.reloaded = !info.loaded_before || info.context_before != info.context_after ||
                         info.load_s.value_or(0) >= 0.25 || *info.load_wall_s >= 0.25;
         return info;
@@ -356,7 +368,7 @@ private:
         req.prompt = prompt_text(words, spec_.seed, ++nonce_);
         req.options = cell_options(cell);
         req.keep_alive = spec_.keep_alive;
-        return client_.count_prompt_tokens(req);
+        return backend_.count_prompt_tokens(req);
     }
 
     /// The word count whose prompt the server counts as the cell's target (calibration.hpp).
@@ -378,16 +390,16 @@ private:
         if (attempt > 0) req.options.seed = spec_.options.seed.value_or(0) + 1000 * attempt;
         req.keep_alive = spec_.keep_alive;
         req.prompt = prompt_text(cal.words, spec_.seed, nonce);
-        if (spec_.cold && !warmup) client_.unload(cell.model);
+        if (spec_.cold && !warmup) backend_.unload(cell.model);
         StreamTimer timer;
         StreamResult result;
         std::optional<RunMemory> memory;
-        if (sampler_) memory = sampler_->around([&] { result = client_.generate(req, timer); });
-        else result = client_.generate(req, timer);
+        if (sampler_) memory = sampler_->around([&] { result = backend_.generate(req, timer); });
+        else result = backend_.generate(req, timer);
         const std::string id = "cell" + std::to_string(cell_index_) + "/" + std::to_string(cell.prompt_tokens.value_or(0)) +
                                "x" + std::to_string(cell.num_predict.value_or(0));
         RunRecord record = make_run_record(result, timer,
-                                           RunContext{spec_.backend_label, cell.model, id, run_index, warmup, cell.num_predict});
+                                           RunContext{spec_.backend_label.empty() ? backend_.kind() : spec_.backend_label, cell.model, id, run_index, warmup, cell.num_predict});
         record.memory = memory;
         record.cell = cell;
         record.prompt_tokens_target = cell.prompt_tokens;
@@ -430,7 +442,8 @@ private:
         return out;
     }
 
-    OllamaClient& client_;
+    std::unique_ptr<Backend> owned_;  ///< when constructed from an OllamaClient
+    Backend& backend_;
     MatrixSpec spec_;
     std::vector<CellCoordinates> cells_;
     RecordCallback on_record_;
@@ -442,6 +455,7 @@ private:
     std::uint64_t nonce_ = 0;
     std::size_t cell_index_ = 0;
     std::map<std::string, Calibration> calibrations_;
+    std::set<std::string> models_seen_;
     std::optional<RunRecord> first_of_cell_;
 };
 

@@ -172,6 +172,11 @@ struct RunningModel {  ///< one entry of /api/ps
 struct ClientOptions {
     Timeouts timeouts;
     std::size_t max_line_bytes = LineFramer::default_max_line_bytes;
+    /// Plain-http streams on Linux and macOS are read by llmbench's own socket reader, which
+    /// stamps every token with the kernel's receive time, so a busy client does not delay
+    /// what it measures (detail/http_stream.hpp). false: cpp-httplib reads them, stamped when
+    /// each read returns (as for https, always).
+    bool kernel_timestamps = true;
 };
 
 /// A client for one Ollama server. Not thread-safe: use one client per thread.
@@ -488,7 +493,7 @@ private:
         req.headers = {{"Content-Type", "application/json"}, {"Accept", "application/x-ndjson"}};
         req.body = std::move(body);
         const detail::PostOutcome post =
-            detail::streaming_post(http_, std::move(req), timer, options_.timeouts, framer, result.bytes_received,
+            detail::streaming_post(http_, socket_stream_.get(), std::move(req), timer, options_.timeouts, framer, result.bytes_received,
                                    [&](std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival) {
                                        return on_line(line, offset, arrival, result, timer, on_event);
                                    });
@@ -538,6 +543,7 @@ private:
     Endpoint endpoint_;
     ClientOptions options_;
     httplib::Client http_;
+    std::unique_ptr<detail::SocketStream> socket_stream_ = detail::make_socket_stream(endpoint_, options_.kernel_timestamps);  ///< streams, where usable
     simdjson::ondemand::parser parser_;
     std::string line_buffer_;
 };

@@ -232,7 +232,7 @@ private:
         req.headers.emplace("Accept", "text/event-stream");
         req.body = std::move(body);
         const detail::PostOutcome post =
-            detail::streaming_post(http_, std::move(req), timer, options_.timeouts, framer, result.bytes_received,
+            detail::streaming_post(http_, socket_stream_.get(), std::move(req), timer, options_.timeouts, framer, result.bytes_received,
                                    [&](std::string_view line, std::uint64_t, StreamTimer::time_point arrival) {
                                        if (auto event = state.sse.feed_line(line)) return on_event(*event, arrival, result, state, timer, flavour);
                                        return true;
@@ -358,6 +358,7 @@ private:
     Endpoint endpoint_;
     OpenAIClientOptions options_;
     httplib::Client http_;
+    std::unique_ptr<detail::SocketStream> socket_stream_ = detail::make_socket_stream(endpoint_, options_.kernel_timestamps);  ///< streams, where usable
     std::string auth_;  ///< never logged
     simdjson::dom::parser parser_;
 };

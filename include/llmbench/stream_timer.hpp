@@ -26,6 +26,8 @@ public:
     explicit StreamTimer(clock_fn now) : now_(std::move(now)) {}
 
     time_point now() const { return now_ ? now_() : clock::now(); }
+    /// False when a test drives the timer with its own clock (times from elsewhere do not apply).
+    bool uses_steady_clock() const noexcept { return !now_; }
 
     /// Forgets all marks so the timer can measure another request.
     void reset() {

@@ -3,6 +3,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -361,4 +362,76 @@ TEST_CASE("load mode: --concurrency streams at once, a line per request and a lo
     CHECK(mock.peak_in_flight() == 2);
     CHECK(o.lines[1].find(R"("output_tokens":8,)") != std::string::npos);
     std::remove(prompts.c_str());
+}
+
+#include <llmbench/report/console_reporter.hpp>
+#include <llmbench/report/html_reporter.hpp>
+
+#include <sstream>
+
+TEST_CASE("a sweep: --concurrency 1,2,4 runs each level, and the report draws latency against throughput") {
+    llmbench::testing::MockOpenAIConfig cfg;
+    cfg.model = "llama3.1:8b";
+    cfg.slots = 2;  // beyond two streams, requests queue: TTFT grows with the level
+    cfg.token_delay = std::chrono::milliseconds(1);
+    llmbench::testing::MockOpenAI mock(cfg);
+    const auto prompts = write_temp("prompts.jsonl", "{\"id\":\"a\",\"prompt\":\"Why?\"}\n");
+    const auto o = run_bench({"--backend", "openai", "--base-url", mock.base_url(), "--model", "llama3.1:8b", "--prompts", prompts,
+                              "--num_predict", "10", "--concurrency", "1,2,4", "--requests", "8", "--warmup", "1"});
+    CHECK_MESSAGE(o.exit_code == 0, o.err);
+    std::vector<std::string> summaries;
+    std::string text;
+    for (const auto& line : o.lines) {
+        text += line + "\n";
+        if (line.find(R"("type":"load_summary")") != std::string::npos) summaries.push_back(line);
+    }
+    REQUIRE(summaries.size() == 3);
+    for (std::size_t level = 0; level < 3; ++level) {
+        CHECK(summaries[level].find("\"level\":" + std::to_string(level)) != std::string::npos);
+        CHECK(summaries[level].find("\"concurrency\":" + std::to_string(1 << level) + ",") != std::string::npos);
+    }
+    CHECK(o.err.find("load 4 streams: 8/8 ok") != std::string::npos);
+
+    const auto results = llmbench::parse_result_set({{"sweep.jsonl", text}});
+    REQUIRE(results.files[0].load.size() == 3);
+    const auto& levels = results.files[0].load;
+    CHECK(levels[2].value("ttft_s.p50").value_or(0) > levels[0].value("ttft_s.p50").value_or(1));  // 4 streams on 2 slots queue
+    std::ostringstream console, html;
+    llmbench::ConsoleReporter().report(results, console);
+    CHECK(console.str().find("== load") != std::string::npos);
+    CHECK(console.str().find("4 streams") != std::string::npos);
+    llmbench::HtmlReporter().report(results, html);
+    CHECK(html.str().find("data-chart=\"load-ttft\"") != std::string::npos);
+    CHECK(html.str().find("data-chart=\"load-tpot\"") != std::string::npos);
+    CHECK(html.str().find("TTFT p99") != std::string::npos);
+
+    const auto rates = run_bench({"--backend", "openai", "--base-url", mock.base_url(), "--model", "llama3.1:8b", "--prompts", prompts,
+                                  "--num_predict", "4", "--request-rate", "50,100", "--requests", "6", "--warmup", "0", "--quiet"});
+    CHECK_MESSAGE(rates.exit_code == 0, rates.err);
+    CHECK(types_of(rates.lines).size() == 1 + 2 * (6 + 1));
+    const auto both = run_bench({"--backend", "openai", "--base-url", mock.base_url(), "--model", "m", "--prompts", prompts,
+                                 "--concurrency", "1,2", "--request-rate", "1,2"});
+    CHECK(both.exit_code == 2);
+    CHECK(both.err.find("sweep one of them") != std::string::npos);
+    std::remove(prompts.c_str());
+}
+
+TEST_CASE("bench-matrix --backend openai: prompt x output lengths against an OpenAI-compatible server") {
+    llmbench::testing::MockOpenAIConfig cfg;
+    cfg.flavour = llmbench::testing::OpenAIFlavour::llamacpp;
+    cfg.model = "qwen";
+    cfg.tokens = 100;
+    llmbench::testing::MockOpenAI mock(cfg);
+    const auto o = run_matrix({"--backend", "openai", "--base-url", mock.base_url(), "--model", "qwen", "--prompt-tokens", "40,120",
+                               "--num-predict", "5", "--runs", "2", "--warmup", "0", "--quiet"});
+    CHECK_MESSAGE(o.exit_code == 0, o.err);
+    const auto types = types_of(o.lines);
+    CHECK(std::count(types.begin(), types.end(), "cell") == 2);
+    CHECK(std::count(types.begin(), types.end(), "run") == 5);  // one warm-up: the first request the server sees
+    REQUIRE(!o.lines.empty());
+    CHECK(o.lines[0].find(R"("kind":"openai")") != std::string::npos);
+    const auto ctx = run_matrix({"--backend", "openai", "--base-url", mock.base_url(), "--model", "qwen", "--num_ctx", "4096",
+                                 "--prompt-tokens", "40", "--num-predict", "5", "--quiet"});
+    CHECK(ctx.exit_code == 2);
+    CHECK(ctx.err.find("fixes its context at start") != std::string::npos);
 }

@@ -3,6 +3,8 @@
 #include <llmbench/load.hpp>
 #include <llmbench/testing/mock_openai.hpp>
 
+#include <atomic>
+
 #include <doctest/doctest.h>
 
 using namespace llmbench;
@@ -10,13 +12,7 @@ using namespace std::chrono_literals;
 
 namespace {
 std::function<std::unique_ptr<Backend>()> openai_backends(const std::string& url) {
-    return [url] {
-        struct Owning : OpenAIBackend {
-            explicit Owning(std::unique_ptr<OpenAIClient> c) : OpenAIBackend(*c), client(std::move(c)) {}
-            std::unique_ptr<OpenAIClient> client;
-        };
-        return std::unique_ptr<Backend>(new Owning(std::make_unique<OpenAIClient>(url)));
-    };
+    return [url] { return make_openai_backend(url); };
 }
 GenerateRequest small_request() {
     GenerateRequest r;
@@ -87,5 +83,51 @@ TEST_CASE("open loop: the schedule's rate is kept, and waits for the cap count i
     spec.requests = 5;
     const auto capped = run_load(openai_backends(busy.base_url()), small_request(), spec);
     CHECK(capped.requests.back().ttft_s.value_or(0) > 0.05);
-    CHECK_THROWS_AS(run_load(openai_backends(busy.base_url()), small_request(), LoadSpec{0, std::nullopt, 1.0, 1, 0, {}, {}}), error);
+    LoadSpec no_workers;
+    no_workers.concurrency = 0;
+    CHECK_THROWS_AS(run_load(openai_backends(busy.base_url()), small_request(), no_workers), error);
+}
+
+TEST_CASE("64 streams at once: the mock takes every connection; inter-token gaps are gathered") {
+    testing::MockOpenAIConfig cfg;
+    cfg.server_threads = 72;  // cpp-httplib's default pool would serve 8 at a time
+    cfg.first_token_delay = 200ms;
+    cfg.token_delay = 1ms;
+    testing::MockOpenAI mock(cfg);
+    LoadSpec spec;
+    spec.concurrency = 64;
+    spec.requests = 64;
+    spec.level = 3;
+    const auto result = run_load(openai_backends(mock.base_url()), small_request(), spec);
+    CHECK(result.succeeded() == 64);  // none lost to a short listen backlog
+    CHECK(mock.peak_in_flight() == 64);
+    const Stats itl = result.itl_stats();
+    CHECK(itl.n == 64 * 9);  // 10 tokens: 9 gaps each
+    CHECK(itl.p50 >= 0.0009);  // not min: segments the kernel merged while a reader was late share one time
+    const std::string summary = load_summary_json(result, spec);
+    CHECK(summary.find("\"level\":3") != std::string::npos);
+    CHECK(summary.find("\"itl_s\":{\"n\":576") != std::string::npos);
+    CHECK(load_request_json(0, result.requests[0], 3).find("\"itl_max_s\":") != std::string::npos);
+}
+
+TEST_CASE("stop: requests not yet sent are left out, and the run says it was interrupted") {
+    testing::MockOpenAI mock;
+    std::atomic<int> ended{0};
+    LoadSpec spec;
+    spec.concurrency = 2;
+    spec.requests = 100;
+    spec.stop = [&] { return ended >= 6; };
+    const auto result = run_load(openai_backends(mock.base_url()), [](std::size_t) { return small_request(); }, spec,
+                                 [&](std::size_t, const LoadRequest&) { ++ended; });
+    CHECK(result.interrupted);
+    CHECK(result.requests.size() >= 6);
+    CHECK(result.requests.size() <= 8);  // at most one more per worker after the sixth ended
+    CHECK(result.succeeded() == result.requests.size());
+    LoadSpec open = spec;
+    open.request_rate = 0.5;  // the second request would be due in ~2 s: the stop is noticed while waiting
+    ended = 6;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto none = run_load(openai_backends(mock.base_url()), [](std::size_t) { return small_request(); }, open);
+    CHECK(none.requests.empty());
+    CHECK(std::chrono::steady_clock::now() - t0 < 1s);
 }

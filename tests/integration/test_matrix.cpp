@@ -184,3 +184,39 @@ TEST_CASE("--cold unloads before every timed run, so each one measures the load"
     CHECK(records[1].load_s().value() >= 0.06);
     CHECK(records[2].load_s().value() >= 0.06);
 }
+
+#include <llmbench/testing/mock_openai.hpp>
+
+TEST_CASE("an OpenAI-compatible backend: prompt x output lengths, calibrated by its usage counts; num_ctx and cold refused") {
+    testing::MockOpenAIConfig cfg;
+    cfg.flavour = testing::OpenAIFlavour::llamacpp;
+    cfg.tokens = 1000;
+    testing::MockOpenAI mock(cfg);
+    OpenAIClient client(mock.base_url());
+    OpenAIBackend backend(client);
+    MatrixSpec spec;
+    spec.models = {"mock-model"};
+    spec.prompt_tokens = {60, 400};
+    spec.num_predict = {4, 9};
+    spec.runs = 2;
+    spec.warmup = 0;
+    std::vector<RunRecord> records;
+    const auto results = MatrixRunner(backend, spec).on_record([&](const RunRecord& r) { records.push_back(r); }).run();
+    REQUIRE(results.size() == 4);
+    for (const auto& c : results) {
+        CHECK(c.calibration.within_tolerance);
+        CHECK(c.summary.runs_ok == 2);
+    }
+    for (const auto& r : records) {
+        REQUIRE(r.ok);
+        CHECK(r.backend == "openai");
+        CHECK(r.server.eval_count == r.cell->num_predict);
+        const double target = *r.cell->prompt_tokens;
+        CHECK(static_cast<double>(*r.server.prompt_eval_count) == doctest::Approx(target).epsilon(0.05));
+    }
+    spec.num_ctx = {4096};
+    CHECK_THROWS_WITH_AS(MatrixRunner(backend, spec), doctest::Contains("fixes its context at start"), error);
+    spec.num_ctx.clear();
+    spec.cold = true;
+    CHECK_THROWS_WITH_AS(MatrixRunner(backend, spec), doctest::Contains("cold runs need"), error);
+}

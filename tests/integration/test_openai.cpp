@@ -12,6 +12,7 @@
 #include "../test_util.hpp"
 
 using namespace llmbench;
+using namespace std::chrono_literals;
 
 namespace {
 ChatRequest chat_request() {
@@ -254,4 +255,65 @@ TEST_CASE("the mock's faults: HTTP 500, an error mid-stream (vLLM: then [DONE]),
     CHECK(r.ok());
     CHECK(client.models() == std::vector<std::string>{"mock-model"});
     CHECK(client.healthy());
+}
+
+TEST_CASE("the mock's transport faults: one-byte drip, a stall, a giant last event, bytes not UTF-8, cut-off JSON") {
+    using testing::OpenAIFault;
+    struct Case {
+        OpenAIFault fault;
+        std::optional<errc> expected;  // nullopt: the run succeeds
+        const char* message_part;
+    };
+    testing::MockOpenAIConfig cfg;
+    cfg.flavour = testing::OpenAIFlavour::llamacpp;
+    cfg.tokens = 8;
+    cfg.token_delay = 1ms;
+    cfg.stall_for = 1500ms;
+    testing::MockOpenAI mock(cfg);
+    const Case cases[] = {
+        {OpenAIFault::drip_one_byte, std::nullopt, ""},
+        {OpenAIFault::giant_final_line, std::nullopt, ""},
+        {OpenAIFault::stall, errc::timeout, "idle timeout"},
+        {OpenAIFault::invalid_utf8, errc::protocol, "UTF-8"},
+        {OpenAIFault::malformed_json, errc::protocol, "malformed JSON in event"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(static_cast<int>(c.fault));
+        OpenAIClientOptions opts;
+        opts.timeouts.idle_s = c.fault == OpenAIFault::stall ? 0.4 : 30;
+        OpenAIClient client(mock.base_url(), opts);
+        mock.script({c.fault});
+        StreamTimer timer;
+        const auto r = client.chat(chat_request(), timer);
+        if (c.expected) {
+            REQUIRE_FALSE(r.ok());
+            CHECK(r.failure->code() == *c.expected);
+            CHECK_MESSAGE(std::string(r.failure->what()).find(c.message_part) != std::string::npos, r.failure->what());
+            CHECK(timer.content_chunks() >= 1);  // partial timings kept
+        } else {
+            REQUIRE_MESSAGE(r.ok(), (r.failure ? r.failure->what() : ""));
+            CHECK(r.server.eval_count == 8);
+            CHECK(timer.content_chunks() == 8);
+            CHECK(r.text == "Hello word1 word2 word3 word4 word5 word6 word7");
+        }
+        if (c.fault == OpenAIFault::giant_final_line) CHECK(r.bytes_received > cfg.giant_line_bytes);
+        StreamTimer after;
+        const auto next = client.chat(chat_request(), after);
+        CHECK_MESSAGE(next.ok(), "request after the fault: " << (next.failure ? next.failure->what() : ""));
+    }
+}
+
+TEST_CASE("the mock logs each request's arrival and first content write: ground truth for TTFT") {
+    testing::MockOpenAIConfig cfg;
+    cfg.first_token_delay = 5ms;
+    testing::MockOpenAI mock(cfg);
+    OpenAIClient client(mock.base_url());
+    StreamTimer timer;
+    REQUIRE(client.chat(chat_request(), timer).ok());
+    const auto log = mock.requests();
+    REQUIRE(log.size() == 1);
+    REQUIRE(log[0].first_content_write.has_value());
+    CHECK(*log[0].first_content_write - log[0].received >= 5ms);
+    CHECK(*timer.first_content_at() >= *log[0].first_content_write);
+    CHECK(*timer.sent_at() <= log[0].received);
 }

@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include <httplib.h>
 
+#include "llmbench/detail/http_stream.hpp"
+#include "llmbench/detail/post_outcome.hpp"
 #include "llmbench/detail/stall_guard.hpp"
 #include "llmbench/endpoint.hpp"
 #include "llmbench/framing.hpp"
@@ -18,19 +21,33 @@
 
 namespace llmbench::detail {
 
-struct PostOutcome {
-    int status = 0;  ///< 0: no response
-    httplib::Error error = httplib::Error::Success;
-    StallGuard<httplib::Client>::fired_by fired = StallGuard<httplib::Client>::fired_by::none;
-    std::string error_body;  ///< the body of a non-200 response (first 64 KiB)
-    StreamTimer::time_point end;
-};
+#if LLMBENCH_HAS_HTTP_STREAM
+using SocketStream = HttpStream;
+#else
+struct SocketStream {};  // none on this platform: cpp-httplib reads every stream
+#endif
+
+/// The socket reader for `endpoint`, where it can be used (plain http on POSIX) and is wanted.
+inline std::unique_ptr<SocketStream> make_socket_stream([[maybe_unused]] const Endpoint& endpoint, [[maybe_unused]] bool wanted) {
+#if LLMBENCH_HAS_HTTP_STREAM
+    if (wanted && endpoint.scheme == "http") return std::make_unique<HttpStream>(endpoint);
+#endif
+    return nullptr;
+}
 
 /// Sends `request` and feeds each line of a 200 response to on_line(line, offset, arrival),
-/// which returns false to stop. Counts received bytes into `bytes_received`.
+/// which returns false to stop. Counts received bytes into `bytes_received`. With a
+/// `socket_stream` (plain http on POSIX) the request goes through it, stamped with the
+/// kernel's receive times; otherwise through cpp-httplib, stamped when each read returns.
 template <class OnLine>
-PostOutcome streaming_post(httplib::Client& http, httplib::Request request, StreamTimer& timer, const Timeouts& timeouts,
-                           LineFramer& framer, std::uint64_t& bytes_received, OnLine&& on_line) {
+PostOutcome streaming_post(httplib::Client& http, SocketStream* socket_stream, httplib::Request request, StreamTimer& timer,
+                           const Timeouts& timeouts, LineFramer& framer, std::uint64_t& bytes_received, OnLine&& on_line) {
+#if LLMBENCH_HAS_HTTP_STREAM
+    if (socket_stream != nullptr) {
+        HttpStream::Headers headers(request.headers.begin(), request.headers.end());
+        return socket_stream->post(request.path, headers, request.body, timer, timeouts, framer, bytes_received, on_line);
+    }
+#endif
     PostOutcome out;
     StallGuard<httplib::Client> guard(http, timeouts.first_byte_s, timeouts.idle_s);
     request.response_handler = [&](const httplib::Response& response) {

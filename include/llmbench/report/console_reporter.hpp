@@ -1,6 +1,7 @@
 // llmbench/report/console_reporter.hpp - aligned plain-text tables, one per cell.
 #pragma once
 
+#include <algorithm>
 #include <ostream>
 #include <string>
 
@@ -30,7 +31,22 @@ public:
                     << (cell.unstable(m.name) ? "  unstable" : "") << '\n';
             }
         }
-        if (results.cells.empty()) out << "no runs in the given files\n";
+        if (const LoadTable load = load_table(results); !load.rows.empty()) {
+            out << (first ? "" : "\n") << "== load\n";
+            std::vector<std::size_t> width(load.header.size());
+            for (std::size_t c = 0; c < width.size(); ++c) {
+                width[c] = load.header[c].size();
+                for (const auto& row : load.rows) width[c] = std::max(width[c], row[c].size());
+            }
+            const auto print = [&](const std::vector<std::string>& row) {
+                for (std::size_t c = 0; c < row.size(); ++c) out << (c == 0 ? pad_right(row[c], width[c]) : "  " + pad_left(row[c], width[c]));
+                out << '\n';
+            };
+            print(load.header);
+            for (const auto& row : load.rows) print(row);
+        } else if (results.cells.empty()) {
+            out << "no runs in the given files\n";
+        }
         for (const auto& f : results.files)
             for (const auto& w : f.warnings) out << "warning: " << w << '\n';
     }

@@ -48,12 +48,13 @@ public:
             << detail::html_style() << "</style>\n</head>\n<body>\n<h1>llmbench report</h1>\n";
         for (const auto& f : results.files)
             for (const auto& m : f.metadata)
-                if (m.backend_kind == "mock") {
+                if (m.backend_kind.rfind("mock", 0) == 0) {  // "mock", "mock-openai"
                     out << "<p class=\"banner\">" << html_escape(f.path)
                         << " was measured against llmbench's built-in mock server: its numbers describe the mock, not a model.</p>\n";
                     break;
                 }
         summary_table(results, out);
+        load_section(results, out);
         section(out, "ttft", "Time to first token per cell", distribution(results, "ttft_s"));
         section(out, "gen-rate", "Generation rate per cell", distribution(results, "gen_toks_per_s"));
         section(out, "rate-vs-prompt", "Rates versus prompt length", rates_versus(results, Versus::prompt));
@@ -91,6 +92,40 @@ private:
                 << "</td></tr>\n";
         }
         out << "</table>\n";
+    }
+
+    /// Load levels: their table, and latency against the throughput each level achieved.
+    static void load_section(const ResultSet& results, std::ostream& out) {
+        const LoadTable table = load_table(results);
+        if (table.rows.empty()) return;
+        out << "<h2 id=\"load\">Throughput and latency under load</h2>\n<table>\n<tr>";
+        for (const auto& h : table.header) out << "<th>" << detail::html_escape(h) << "</th>";
+        out << "</tr>\n";
+        for (const auto& row : table.rows) {
+            out << "<tr>";
+            for (const auto& cell : row) out << "<td>" << detail::html_escape(cell) << "</td>";
+            out << "</tr>\n";
+        }
+        out << "</table>\n";
+        const auto chart = [&](const char* id, const char* title, const char* metric, const char* label) {
+            std::vector<svg::Series> series;
+            for (const auto& f : results.files) {
+                const std::string suffix = results.files.size() > 1 ? " (" + f.path.substr(f.path.find_last_of('/') + 1) + ")" : "";
+                for (const char* p : {"p50", "p99"}) {
+                    svg::Series s{std::string(label) + " " + p + suffix, {}, true};
+                    for (const auto& l : f.load) {
+                        const auto x = l.value("output_token_throughput"), y = l.value(std::string(metric) + "." + p);
+                        if (x && y) s.points.push_back({*x, *y, false});
+                    }
+                    if (!s.points.empty()) series.push_back(std::move(s));
+                }
+            }
+            if (series.empty()) return std::string("<p class=\"empty\">No ") + label + " in these load results.</p>\n";
+            return svg::xy_chart(id, title, "output tokens per second, all streams", "seconds", series,
+                                 [](double v) { return detail::format_metric(v, "tok"); }, detail::unit_format("s"));
+        };
+        out << chart("load-ttft", "Time to first token against throughput (one point per load level)", "ttft_s", "TTFT");
+        out << chart("load-tpot", "Time per output token against throughput (one point per load level)", "tpot_s", "TPOT");
     }
 
     static const MetricInfo& info(const std::string& metric) {

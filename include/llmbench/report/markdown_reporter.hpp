@@ -59,6 +59,19 @@ public:
             }
             out << '\n';
         }
+        if (const LoadTable load = load_table(results); !load.rows.empty()) {
+            out << "### Load\n\n|";
+            for (const auto& h : load.header) out << ' ' << h << " |";
+            out << "\n|---|";
+            for (std::size_t c = 1; c < load.header.size(); ++c) out << "--:|";
+            out << '\n';
+            for (const auto& row : load.rows) {
+                out << '|';
+                for (const auto& cell : row) out << ' ' << markdown_cell(cell) << " |";
+                out << '\n';
+            }
+            out << '\n';
+        }
         out << "Percentiles by linear interpolation (numpy's default); CV = stddev / mean; \"unstable\": CV above 5%.\n";
     }
 };

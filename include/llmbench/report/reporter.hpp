@@ -57,6 +57,30 @@ inline std::vector<MetricInfo> table_metrics(const ResultCell& cell) {
     return out;
 }
 
+/// The load table: one row per level of every file, the same columns in every format.
+struct LoadTable {
+    std::vector<std::string> header;
+    std::vector<std::vector<std::string>> rows;
+};
+
+inline LoadTable load_table(const ResultSet& results) {
+    LoadTable t;
+    t.header = {"load", "ok", "req/s", "output tok/s", "goodput req/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "ITL p99", "e2e p50"};
+    for (const auto& f : results.files)
+        for (const auto& l : f.load) {
+            const auto v = [&l](const char* name, const char* unit) {
+                const auto x = l.value(name);
+                return x ? detail::format_metric(*x, unit) : std::string("-");
+            };
+            std::string label = l.label();
+            if (results.files.size() > 1) label = f.path.substr(f.path.find_last_of('/') + 1) + ": " + label;
+            t.rows.push_back({label, std::to_string(l.succeeded) + "/" + std::to_string(l.requests), v("request_throughput", ""),
+                              v("output_token_throughput", ""), v("goodput", ""), v("ttft_s.p50", "s"), v("ttft_s.p99", "s"),
+                              v("tpot_s.p50", "s"), v("tpot_s.p99", "s"), v("itl_s.p99", "s"), v("e2e_s.p50", "s")});
+        }
+    return t;
+}
+
 /// "5 ok, 1 failed (timeout: 1)" for a cell's timed runs.
 inline std::string run_counts(const ResultCell& cell) {
     std::string s = std::to_string(cell.timed_runs()) + " ok, " + std::to_string(cell.failed) + " failed";

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -59,8 +60,34 @@ struct MemoryTimeline {
     std::vector<std::optional<double>> rss_bytes, vram_bytes, power_w, ollama_size_bytes;
 };
 
+/// One level of a load run or sweep (a `load_summary` line): a concurrency or a request rate,
+/// and what the server achieved there.
+struct LoadLevel {
+    std::string where;  ///< "file:line"
+    std::size_t file_index = 0, level = 0;
+    bool open_loop = false;
+    int concurrency = 0;  ///< closed loop: streams; open loop: the cap (0: none)
+    std::optional<double> request_rate;
+    std::size_t requests = 0, succeeded = 0;
+    /// Every number of the line; those of its statistics objects as "ttft_s.p50", "itl_s.p99", ...
+    std::map<std::string, double> values;
+
+    std::optional<double> value(const std::string& name) const {
+        const auto it = values.find(name);
+        return it == values.end() ? std::nullopt : std::optional<double>(it->second);
+    }
+    /// "4 streams" or "2.5 req/s".
+    std::string label() const {
+        if (!open_loop) return std::to_string(concurrency) + (concurrency == 1 ? " stream" : " streams");
+        char rate[32];
+        std::snprintf(rate, sizeof rate, "%g req/s", request_rate.value_or(0));
+        return rate;
+    }
+};
+
 struct ResultFile {
     std::string path;
+    std::vector<LoadLevel> load;  ///< load mode: one per level, in the order run
     std::vector<ResultMetadata> metadata;  ///< one per model (bench-matrix) or one (ollama-bench)
     std::vector<ResultRun> runs;
     std::optional<MemoryTimeline> memory;
@@ -159,6 +186,24 @@ inline ResultMetadata parse_metadata(simdjson::dom::object o, std::string_view l
     return m;
 }
 
+inline LoadLevel parse_load_level(simdjson::dom::object o) {
+    LoadLevel l;
+    l.level = static_cast<std::size_t>(dom_int(dom_at(o, "level")).value_or(0));
+    l.open_loop = dom_string(dom_at(o, "mode")) == "open_loop";
+    l.concurrency = static_cast<int>(dom_int(dom_at(o, "concurrency")).value_or(0));
+    l.request_rate = dom_number(dom_at(o, "request_rate"));
+    l.requests = static_cast<std::size_t>(dom_int(dom_at(o, "requests")).value_or(0));
+    l.succeeded = static_cast<std::size_t>(dom_int(dom_at(o, "succeeded")).value_or(0));
+    for (auto [key, value] : o) {
+        if (auto x = dom_number(value)) l.values[std::string(key)] = *x;
+        simdjson::dom::object stats;
+        if (value.get_object().get(stats) == simdjson::SUCCESS)
+            for (auto [field, v] : stats)
+                if (auto x = dom_number(v)) l.values[std::string(key) + "." + std::string(field)] = *x;
+    }
+    return l;
+}
+
 inline MemoryTimeline parse_timeline(simdjson::dom::object o) {
     MemoryTimeline t;
     const auto column = [&o](const char* name) {
@@ -220,9 +265,14 @@ inline ResultFile parse_results(std::string_view content, const std::string& sou
             file.metadata.push_back(detail::parse_metadata(obj, line));
         } else if (type == "memory_timeline") {
             file.memory = detail::parse_timeline(obj);
+        } else if (type == "load_summary") {
+            LoadLevel l = detail::parse_load_level(obj);
+            l.where = where;
+            l.file_index = file_index;
+            file.load.push_back(std::move(l));
         } else if (type.empty()) {
             throw error(errc::usage, where + ": missing field \"type\" (not an llmbench result line)");
-        }  // summary, cell, plan: recomputed from the runs
+        }  // summary, cell, plan: recomputed from the runs; load_request: summed up in load_summary
     }
     return file;
 }

@@ -32,6 +32,7 @@
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
+#include "llmbench/testing/listen_backlog.hpp"
 #include "llmbench/ollama_client.hpp"  // detail::same_model: one rule for model tags
 
 namespace llmbench::testing {
@@ -89,7 +90,9 @@ public:
     explicit MockOllama(MockConfig config = {}) : config_(std::move(config)) {
         server_.set_tcp_nodelay(true);  // as Go's net/http: no Nagle delay between chunks
         routes();
+        detail::ListenBacklog backlog(server_);
         port_ = server_.bind_to_any_port("127.0.0.1");
+        backlog.widen();
         if (port_ <= 0) throw error(errc::io, "mock Ollama: cannot bind a port on 127.0.0.1");
         thread_ = std::thread([this] { server_.listen_after_bind(); });
         while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));

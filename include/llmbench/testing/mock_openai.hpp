@@ -6,7 +6,9 @@
 //  - ollama:   the role on every chunk, an empty-content finish chunk, a usage chunk, [DONE];
 //  - llamacpp: `content: null` first, usage and `timings` (ms) on the finish chunk, [DONE];
 //  - vllm:     like openai, and a failure is an error event followed by [DONE].
-// Faults as in MockOllama. Real per-token delays; its numbers say nothing about any model.
+// The same fault catalogue as MockOllama. Real per-token delays; its numbers say nothing about
+// any model. Each request's arrival and first content write are logged (ground truth for the
+// client's timestamps).
 #pragma once
 
 #include <atomic>
@@ -14,6 +16,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +27,7 @@
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
+#include "llmbench/testing/listen_backlog.hpp"
 
 namespace llmbench::testing {
 
@@ -35,6 +39,11 @@ enum class OpenAIFault {
     error_mid_stream,   ///< an error event after a few tokens (vLLM: then [DONE])
     eof_without_finish, ///< the connection ends after a few tokens: no finish_reason, no [DONE]
     no_usage,           ///< the server sends no usage at all
+    drip_one_byte,      ///< the whole stream, one byte per HTTP chunk
+    stall,              ///< silence for `stall_for` after some tokens, then the rest
+    giant_final_line,   ///< the finish event carries `giant_line_bytes` of logprobs
+    invalid_utf8,       ///< one token's text holds bytes that are not UTF-8
+    malformed_json,     ///< an event whose JSON is cut off, after some tokens
 };
 
 struct MockOpenAIConfig {
@@ -45,12 +54,27 @@ struct MockOpenAIConfig {
     std::chrono::microseconds token_delay{0};
     int fault_after_tokens = 3;
     int slots = 0;  ///< streams served at once (llama.cpp --parallel); others wait. 0: no limit
+    /// Connections served at once: cpp-httplib's default pool is 8 threads, so a load test with
+    /// more streams needs more (0: the default).
+    int server_threads = 0;
+    std::chrono::milliseconds stall_for{2000};
+    std::size_t giant_line_bytes = std::size_t{17} << 20;
+};
+
+/// Ground truth for one request the mock received.
+struct MockOpenAIRequest {
+    using time_point = std::chrono::steady_clock::time_point;
+    std::string body;
+    time_point received;
+    std::optional<time_point> first_content_write;  ///< just before the first content event was written
 };
 
 class MockOpenAI {
 public:
     explicit MockOpenAI(MockOpenAIConfig config = {}) : config_(std::move(config)) {
         server_.set_tcp_nodelay(true);
+        if (config_.server_threads > 0)
+            server_.new_task_queue = [n = static_cast<std::size_t>(config_.server_threads)] { return new httplib::ThreadPool(n); };
         server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res, true); });
         server_.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res, false); });
         server_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
@@ -60,7 +84,9 @@ public:
             res.set_content(w.end_array().end_object().take(), "application/json");
         });
         server_.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content(R"({"status":"ok"})", "application/json"); });
+        detail::ListenBacklog backlog(server_);
         port_ = server_.bind_to_any_port("127.0.0.1");
+        backlog.widen();
         if (port_ <= 0) throw error(errc::io, "mock OpenAI: cannot bind a port on 127.0.0.1");
         thread_ = std::thread([this] { server_.listen_after_bind(); });
         while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -85,7 +111,14 @@ public:
     /// Request bodies received so far.
     std::vector<std::string> bodies() const {
         std::lock_guard<std::mutex> lock(mutex_);
-        return bodies_;
+        std::vector<std::string> out;
+        for (const auto& r : requests_) out.push_back(r.body);
+        return out;
+    }
+    /// Every request received so far, in arrival order (a copy).
+    std::vector<MockOpenAIRequest> requests() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return requests_;
     }
     /// Streams being served right now, and the most at once.
     int in_flight() const noexcept { return in_flight_; }
@@ -98,7 +131,8 @@ private:
         int tokens = 0;
         std::string finish = "stop";
         int next = 0;
-        bool finished = false;
+        int prompt_tokens = 12;
+        std::size_t log_index = 0;
     };
 
     void serve(const httplib::Request& req, httplib::Response& res, bool chat) {
@@ -106,7 +140,8 @@ private:
         s->chat = chat;
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            bodies_.push_back(req.body);
+            s->log_index = requests_.size();
+            requests_.push_back({req.body, std::chrono::steady_clock::now(), std::nullopt});
             if (!script_.empty()) {
                 s->fault = script_.front();
                 script_.pop_front();
@@ -116,10 +151,20 @@ private:
         simdjson::dom::parser parser;
         std::int64_t max_tokens = 0;
         simdjson::dom::element doc;
-        if (parser.parse(req.body).get(doc) == simdjson::SUCCESS && doc["max_tokens"].get_int64().get(max_tokens) == simdjson::SUCCESS &&
-            max_tokens >= 0 && max_tokens <= s->tokens) {
-            s->tokens = static_cast<int>(max_tokens);
-            s->finish = "length";
+        if (parser.parse(req.body).get(doc) == simdjson::SUCCESS) {
+            if (doc["max_tokens"].get_int64().get(max_tokens) == simdjson::SUCCESS && max_tokens >= 0 && max_tokens <= s->tokens) {
+                s->tokens = static_cast<int>(max_tokens);
+                s->finish = "length";
+            }
+            // Prompt tokens as MockOllama counts them: 8 + a token per 4 characters.
+            std::size_t chars = 0;
+            std::string_view text;
+            simdjson::dom::array messages;
+            if (doc["prompt"].get_string().get(text) == simdjson::SUCCESS) chars = text.size();
+            if (doc["messages"].get_array().get(messages) == simdjson::SUCCESS)
+                for (auto m : messages)
+                    if (m["content"].get_string().get(text) == simdjson::SUCCESS) chars += text.size();
+            s->prompt_tokens = 8 + static_cast<int>((chars + 3) / 4);
         }
         if (s->fault == OpenAIFault::http_500) {
             res.status = 500;
@@ -179,39 +224,65 @@ private:
         return w.end_object().take();
     }
 
-    bool event(httplib::DataSink& sink, const std::string& json) { return sink.write(("data: " + json + "\n\n").data(), json.size() + 8); }
+    bool event(const Stream& s, httplib::DataSink& sink, const std::string& json, bool content = false) {
+        const std::string bytes = "data: " + json + "\n\n";
+        if (content) {
+            const auto now = std::chrono::steady_clock::now();
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto& logged = requests_[s.log_index].first_content_write;
+            if (!logged) logged = now;
+        }
+        if (s.fault != OpenAIFault::drip_one_byte) return sink.write(bytes.data(), bytes.size());
+        for (char c : bytes)
+            if (!sink.write(&c, 1)) return false;
+        return true;
+    }
 
     bool provide(Stream& s, httplib::DataSink& sink) {
         const auto flavour = config_.flavour;
-        if (s.next == 0 && flavour == OpenAIFlavour::llamacpp && s.chat && !event(sink, chunk(s, "null", "null", true))) return false;
+        if (s.next == 0 && flavour == OpenAIFlavour::llamacpp && s.chat && !event(s, sink, chunk(s, "null", "null", true))) return false;
         if (s.next < s.tokens) {
-            const bool faulty = s.fault == OpenAIFault::error_mid_stream || s.fault == OpenAIFault::eof_without_finish;
-            if (faulty && s.next == config_.fault_after_tokens) {
-                if (s.fault == OpenAIFault::error_mid_stream) {
-                    event(sink, R"({"error":{"message":"mock: generation failed","type":"server_error","code":500}})");
-                    if (flavour == OpenAIFlavour::vllm) event(sink, "[DONE]");
-                }
-                sink.done();
-                return true;
-            }
             if (s.next > 0 && !sleep_for(config_.token_delay)) return false;
-            const std::string word = s.next == 0 ? "Hello" : " word" + std::to_string(s.next);
+            std::string word = s.next == 0 ? "\"Hello\"" : "\" word" + std::to_string(s.next) + "\"";
+            if (s.next == config_.fault_after_tokens) {
+                switch (s.fault) {
+                    case OpenAIFault::error_mid_stream:
+                        event(s, sink, R"({"error":{"message":"mock: generation failed","type":"server_error","code":500}})");
+                        if (flavour == OpenAIFlavour::vllm) event(s, sink, "[DONE]");
+                        sink.done();
+                        return true;
+                    case OpenAIFault::eof_without_finish: sink.done(); return true;
+                    case OpenAIFault::malformed_json: event(s, sink, R"({"id":"chatcmpl-mock","choices":[{"index":0,"delta":{"content":"cut)"); break;
+                    case OpenAIFault::stall:
+                        if (!sleep_for(config_.stall_for)) return false;
+                        break;
+                    case OpenAIFault::invalid_utf8: word = "\" \xff\xfe\""; break;
+                    default: break;
+                }
+            }
             ++s.next;
-            return event(sink, chunk(s, "\"" + word + "\"", "null", flavour == OpenAIFlavour::ollama));
+            return event(s, sink, chunk(s, word, "null", flavour == OpenAIFlavour::ollama), true);
         }
-        const std::string usage = R"({"prompt_tokens":12,"completion_tokens":)" + std::to_string(s.tokens) +
-                                  R"(,"total_tokens":)" + std::to_string(12 + s.tokens) + "}";
+        const std::string usage = R"({"prompt_tokens":)" + std::to_string(s.prompt_tokens) + R"(,"completion_tokens":)" +
+                                  std::to_string(s.tokens) + R"(,"total_tokens":)" + std::to_string(s.prompt_tokens + s.tokens) + "}";
         std::string finish = chunk(s, flavour == OpenAIFlavour::ollama ? "\"\"" : "", "\"" + s.finish + "\"", flavour == OpenAIFlavour::ollama);
         if (flavour == OpenAIFlavour::llamacpp && s.fault != OpenAIFault::no_usage) {
             finish.pop_back();
-            finish += R"(,"usage":)" + usage + R"(,"timings":{"prompt_n":12,"prompt_ms":7.5,"predicted_n":)" + std::to_string(s.tokens) +
+            finish += R"(,"usage":)" + usage + R"(,"timings":{"prompt_n":)" + std::to_string(s.prompt_tokens) + R"(,"prompt_ms":7.5,"predicted_n":)" + std::to_string(s.tokens) +
                       R"(,"predicted_ms":)" + std::to_string(s.tokens * 1.5) + "}}";
         }
-        if (!event(sink, finish)) return false;
+        if (s.fault == OpenAIFault::giant_final_line) {  // as logprobs on the last chunk make it
+            finish.pop_back();
+            finish += R"(,"logprobs":{"content":[)";
+            for (std::size_t i = 0; finish.size() < config_.giant_line_bytes; ++i)
+                finish += std::string(i ? "," : "") + R"({"token":" word","logprob":-0.25})";
+            finish += "]}}";
+        }
+        if (!event(s, sink, finish)) return false;
         if (flavour != OpenAIFlavour::llamacpp && s.fault != OpenAIFault::no_usage &&
-            !event(sink, R"({"id":"chatcmpl-mock","object":"chat.completion.chunk","choices":[],"usage":)" + usage + "}"))
+            !event(s, sink, R"({"id":"chatcmpl-mock","object":"chat.completion.chunk","choices":[],"usage":)" + usage + "}"))
             return false;
-        event(sink, "[DONE]");
+        event(s, sink, "[DONE]");
         sink.done();
         return true;
     }
@@ -227,7 +298,7 @@ private:
     std::condition_variable slot_cv_;
     int busy_slots_ = 0;
     std::deque<OpenAIFault> script_;
-    std::vector<std::string> bodies_;
+    std::vector<MockOpenAIRequest> requests_;
 };
 
 }  // namespace llmbench::testing

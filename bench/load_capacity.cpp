@@ -1,14 +1,15 @@
 // load-capacity: how many streams and chunks per second llmbench's load generator sustains,
 // and how much it delays the first token it observes while doing so.
 //
-//   load-capacity [--streams 1,64,256] [--tokens 400] [--rounds 4] [--flavour openai|llamacpp] [--token-delay-us 0]
+//   load-capacity [--streams 1,64,256] [--tokens 400] [--rounds 4] [--flavour openai|llamacpp] [--token-delay-us 0] [--reader kernel|httplib]
 //
 // Runs closed-loop load (run_load with OpenAIClient workers) against the mock OpenAI server at
 // zero delay, in this process: every stream asks for `tokens` chunks, `rounds` requests per
 // stream. Prints, per stream count: content chunks per second ingested, peak streams in
 // flight (client and server), process CPU, and the TTFT distortion: for each request the
 // client's first-content timestamp minus the mock's own timestamp taken just before it wrote
-// that chunk (same process, same steady clock). The mock shares the two cores with the client,
+// that chunk (same process, same steady clock). --reader httplib reads with cpp-httplib
+// instead (stamped when each read returns), for comparison. The mock shares the cores with the client,
 // so these numbers are a floor for the client, not a model's.
 #include <llmbench/backend.hpp>
 #include <llmbench/load.hpp>
@@ -49,7 +50,7 @@ struct Row {
     llmbench::Stats distortion_us;
 };
 
-Row run(int streams, int tokens, int rounds, llmbench::testing::OpenAIFlavour flavour, std::chrono::microseconds token_delay) {
+Row run(int streams, int tokens, int rounds, llmbench::testing::OpenAIFlavour flavour, std::chrono::microseconds token_delay, bool kernel_timestamps) {
     llmbench::testing::MockOpenAIConfig cfg;
     cfg.flavour = flavour;
     cfg.tokens = tokens;
@@ -61,7 +62,9 @@ Row run(int streams, int tokens, int rounds, llmbench::testing::OpenAIFlavour fl
     llmbench::LoadSpec spec;
     spec.concurrency = streams;
     spec.requests = static_cast<std::size_t>(streams) * static_cast<std::size_t>(rounds);
-    const auto make_backend = [&url] { return llmbench::make_openai_backend(url); };
+    llmbench::OpenAIClientOptions options;
+    options.kernel_timestamps = kernel_timestamps;
+    const auto make_backend = [&url, &options] { return llmbench::make_openai_backend(url, options); };
     const auto request_for = [](std::size_t i) {
         llmbench::GenerateRequest r;
         r.model = "mock-model";
@@ -116,6 +119,7 @@ Row run(int streams, int tokens, int rounds, llmbench::testing::OpenAIFlavour fl
 int main(int argc, char** argv) {
     std::vector<int> streams{1, 64, 256};
     int tokens = 400, rounds = 4, token_delay_us = 0;
+    bool kernel_timestamps = true;
     auto flavour = llmbench::testing::OpenAIFlavour::openai;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i], v = argv[i + 1];
@@ -125,18 +129,19 @@ int main(int argc, char** argv) {
         } else if (a == "--tokens") tokens = std::stoi(v);
         else if (a == "--rounds") rounds = std::stoi(v);
         else if (a == "--token-delay-us") token_delay_us = std::stoi(v);
+        else if (a == "--reader") kernel_timestamps = v != "httplib";
         else if (a == "--flavour") flavour = v == "llamacpp" ? llmbench::testing::OpenAIFlavour::llamacpp : llmbench::testing::OpenAIFlavour::openai;
         else {
-            std::cerr << "usage: load-capacity [--streams 1,64,256] [--tokens 400] [--rounds 4] [--flavour openai|llamacpp] [--token-delay-us 0]\n";
+            std::cerr << "usage: load-capacity [--streams 1,64,256] [--tokens 400] [--rounds 4] [--flavour openai|llamacpp] [--token-delay-us 0] [--reader kernel|httplib]\n";
             return 2;
         }
     }
-    std::printf("mock OpenAI server, %d µs between tokens, %d chunks per request, %d requests per stream (numbers describe the client and the mock, not a model)\n\n",
-                token_delay_us, tokens, rounds);
+    std::printf("mock OpenAI server, %d µs between tokens, %d chunks per request, %d requests per stream, read by %s (numbers describe the client and the mock, not a model)\n\n",
+                token_delay_us, tokens, rounds, kernel_timestamps ? "llmbench's socket reader with kernel receive times" : "cpp-httplib");
     std::printf("| streams | requests ok | wall s | chunks/s | CPU s: process / client | client CPU µs per chunk | peak in flight (client / server) | TTFT distortion p50 / p95 / p99 / max (µs) |\n");
     std::printf("|---|---|---|---|---|---|---|---|\n");
     for (int n : streams) {
-        const Row r = run(n, tokens, rounds, flavour, std::chrono::microseconds(token_delay_us));
+        const Row r = run(n, tokens, rounds, flavour, std::chrono::microseconds(token_delay_us), kernel_timestamps);
         std::printf("| %d | %zu/%zu | %.2f | %.0f | %.2f / %.2f | %.2f | %d / %d | %.0f / %.0f / %.0f / %.0f |\n", r.streams, r.ok, r.requests, r.duration_s,
                     r.chunks_per_s, r.cpu_s, r.client_cpu_s, r.chunks > 0 ? r.client_cpu_s / r.chunks * 1e6 : 0.0, r.client_peak, r.server_peak, r.distortion_us.p50, r.distortion_us.p95, r.distortion_us.p99,
                     r.distortion_us.max);

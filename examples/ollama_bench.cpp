@@ -72,6 +72,10 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     app.add_option("--requests", load_requests, "Load: number of requests (default: prompts x runs)");
+    std::optional<double> duration_s;
+    app.add_option("--duration", duration_s, "Load: seconds to send for, instead of a number of requests (per level in a sweep)")
+        ->check(CLI::PositiveNumber)
+        ->excludes("--requests");
     app.add_option("--slo", slo, "Load: goodput targets, e.g. ttft_s=0.5,tpot_s=0.05");
     example::MemoryOptions memory;
     memory.add_to(app);
@@ -153,6 +157,7 @@ int main(int argc, char** argv) {
             llmbench::LoadSpec spec;
             spec.burstiness = burstiness;
             spec.requests = load_requests.value_or(config.prompts.size() * static_cast<std::size_t>(runs));
+            spec.duration_s = duration_s;
             spec.seed = static_cast<std::uint64_t>(seed.value_or(0));
             spec.stop = [] { return example::stop_requested.load(); };
             llmbench::detail::for_each_list_item(slo, [&](const std::string& item) {

@@ -11,6 +11,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <deque>
+#include <limits>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,6 +35,9 @@ struct LoadSpec {
     std::optional<double> request_rate;   ///< requests/s: open loop
     double burstiness = 1.0;              ///< gamma shape of the gaps: 1 = Poisson, < 1 burstier
     std::size_t requests = 100;
+    /// Instead of `requests`: closed loop, send until this many seconds have passed (those in
+    /// flight then finish); open loop, rate × duration requests.
+    std::optional<double> duration_s;
     std::uint64_t seed = 0;
     std::optional<double> slo_ttft_s, slo_tpot_s;  ///< for goodput
     std::size_t level = 0;                 ///< this run's place in a sweep (written to every line)
@@ -69,6 +74,12 @@ struct LoadResult {
     double output_token_throughput() const {
         double n = 0;
         for (const auto& r : requests) n += r.ok ? static_cast<double>(r.output_tokens) : 0;
+        return duration_s > 0 ? n / duration_s : 0;
+    }
+    /// Prompt and output tokens of successful requests per second.
+    double total_token_throughput() const {
+        double n = 0;
+        for (const auto& r : requests) n += r.ok ? static_cast<double>(r.output_tokens + r.prompt_tokens) : 0;
         return duration_s > 0 ? n / duration_s : 0;
     }
     /// Successful requests per second that met every SLO given.
@@ -138,30 +149,47 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
     const bool open_loop = spec.request_rate.has_value();
     if (open_loop && *spec.request_rate <= 0) throw error(errc::usage, "request rate must be above 0");
     if (!open_loop && spec.concurrency < 1) throw error(errc::usage, "concurrency must be at least 1");
-    const std::vector<double> schedule =
-        open_loop ? arrival_schedule(spec.requests, *spec.request_rate, spec.burstiness, spec.seed) : std::vector<double>(spec.requests, 0.0);
-    const std::size_t workers = open_loop ? (spec.concurrency > 0 ? static_cast<std::size_t>(spec.concurrency) : std::min<std::size_t>(spec.requests, 512))
+    if (spec.duration_s && *spec.duration_s <= 0) throw error(errc::usage, "duration must be above 0 s");
+    const bool until_time = spec.duration_s && !open_loop;
+    const std::size_t n = !spec.duration_s ? spec.requests
+                          : open_loop      ? static_cast<std::size_t>(std::ceil(*spec.request_rate * *spec.duration_s))
+                                           : std::numeric_limits<std::size_t>::max();
+    const std::vector<double> schedule = open_loop ? arrival_schedule(n, *spec.request_rate, spec.burstiness, spec.seed) : std::vector<double>();
+    const std::size_t workers = open_loop ? (spec.concurrency > 0 ? static_cast<std::size_t>(spec.concurrency) : std::min<std::size_t>(n, 512))
                                           : static_cast<std::size_t>(spec.concurrency);
     LoadResult result;
-    result.requests.resize(spec.requests);
-    std::vector<char> issued(spec.requests, 0);
+    // Slots grow as requests are claimed; a deque keeps earlier slots in place meanwhile.
+    std::deque<LoadRequest> slots;
+    std::deque<char> issued;
     std::atomic<std::size_t> next{0};
     std::atomic<int> in_flight{0}, peak{0};
+    std::atomic<bool> stopped_early{false};
     std::mutex mutex;
     const auto start = clock::now();
     result.started_at = start;
     const auto since = [&](clock::time_point t) { return std::chrono::duration<double>(t - start).count(); };
+    const auto claim = [&](std::size_t i) -> LoadRequest& {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (slots.size() <= i) {
+            slots.resize(i + 1);
+            issued.resize(i + 1, 0);
+        }
+        issued[i] = 1;
+        return slots[i];
+    };
 
     const auto worker = [&] {
         std::unique_ptr<Backend> backend = make_backend();
-        for (std::size_t i = next++; i < spec.requests; i = next++) {
-            LoadRequest& out = result.requests[i];
-            const auto due = start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(schedule[i]));
-            const auto stopped = [&] { return spec.stop && spec.stop(); };
+        const auto stopped = [&] {
+            if (spec.stop && spec.stop()) stopped_early = true;
+            return stopped_early.load();
+        };
+        for (std::size_t i = next++; i < n; i = next++) {
+            const auto due = open_loop ? start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(schedule[i])) : start;
             while (open_loop && clock::now() < due && !stopped())  // wakes to notice `stop`
                 std::this_thread::sleep_until(std::min(due, clock::now() + std::chrono::milliseconds(50)));
-            if (stopped()) break;
-            issued[i] = 1;
+            if (stopped() || (until_time && since(clock::now()) >= *spec.duration_s)) break;
+            LoadRequest& out = claim(i);
             out.scheduled_s = open_loop ? schedule[i] : since(clock::now());
             const GenerateRequest r = request_for(i);
             const int now = ++in_flight;
@@ -191,11 +219,9 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
     std::vector<std::thread> pool;
     for (std::size_t w = 0; w < workers; ++w) pool.emplace_back(worker);
     for (auto& t : pool) t.join();
-    for (std::size_t i = spec.requests; i-- > 0;)
-        if (!issued[i]) {
-            result.requests.erase(result.requests.begin() + static_cast<std::ptrdiff_t>(i));
-            result.interrupted = true;
-        }
+    for (std::size_t i = 0; i < slots.size(); ++i)
+        if (issued[i]) result.requests.push_back(std::move(slots[i]));
+    result.interrupted = stopped_early;
     double first = 0, last = 0;
     for (const auto& r : result.requests) last = std::max(last, r.end_s);
     if (!result.requests.empty()) first = std::min_element(result.requests.begin(), result.requests.end(), [](const auto& a, const auto& b) {
@@ -240,7 +266,8 @@ inline std::string load_summary_json(const LoadResult& result, const LoadSpec& s
     w.kv("mode", spec.request_rate ? "open_loop" : "closed_loop").kv("concurrency", spec.concurrency).kv("request_rate", spec.request_rate);
     w.kv("burstiness", spec.burstiness).kv("requests", result.requests.size()).kv("succeeded", result.succeeded());
     w.kv("duration_s", result.duration_s).kv("request_throughput", result.request_throughput());
-    w.kv("output_token_throughput", result.output_token_throughput()).kv("goodput", result.goodput());
+    w.kv("output_token_throughput", result.output_token_throughput()).kv("total_token_throughput", result.total_token_throughput());
+    w.kv("goodput", result.goodput()).kv("duration_asked_s", spec.duration_s);
     w.kv("slo_ttft_s", spec.slo_ttft_s).kv("slo_tpot_s", spec.slo_tpot_s).kv("peak_concurrency", result.peak_concurrency);
     w.kv("achieved_send_rate", result.achieved_send_rate()).kv("interrupted", result.interrupted);
     w.key("failures_by_kind").begin_object();

@@ -131,3 +131,25 @@ TEST_CASE("stop: requests not yet sent are left out, and the run says it was int
     CHECK(none.requests.empty());
     CHECK(std::chrono::steady_clock::now() - t0 < 1s);
 }
+
+TEST_CASE("a duration instead of a count: closed loop sends until it passes, open loop sends rate x duration") {
+    testing::MockOpenAIConfig cfg;
+    cfg.token_delay = 1ms;
+    testing::MockOpenAI mock(cfg);
+    LoadSpec spec;
+    spec.concurrency = 2;
+    spec.duration_s = 0.3;
+    const auto closed = run_load(openai_backends(mock.base_url()), small_request(), spec);
+    CHECK(closed.requests.size() >= 4);
+    CHECK(closed.succeeded() == closed.requests.size());
+    CHECK_FALSE(closed.interrupted);
+    for (const auto& r : closed.requests) CHECK(r.scheduled_s < 0.3);  // none started after the deadline
+    CHECK(closed.duration_s >= 0.3 - 0.001);
+    CHECK(closed.total_token_throughput() > closed.output_token_throughput());  // prompt tokens count too
+    spec.request_rate = 100.0;
+    spec.concurrency = 0;
+    spec.duration_s = 0.2;
+    const auto open = run_load(openai_backends(mock.base_url()), small_request(), spec);
+    CHECK(open.requests.size() == 20);
+    CHECK(load_summary_json(open, spec).find("\"duration_asked_s\":0.2") != std::string::npos);
+}

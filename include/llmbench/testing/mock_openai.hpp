@@ -133,6 +133,7 @@ private:
         int next = 0;
         int prompt_tokens = 12;
         std::size_t log_index = 0;
+        bool logged_first_content = false;
     };
 
     void serve(const httplib::Request& req, httplib::Response& res, bool chat) {
@@ -224,18 +225,20 @@ private:
         return w.end_object().take();
     }
 
-    bool event(const Stream& s, httplib::DataSink& sink, const std::string& json, bool content = false) {
+    bool event(Stream& s, httplib::DataSink& sink, const std::string& json, bool content = false) {
         const std::string bytes = "data: " + json + "\n\n";
-        if (content) {
-            const auto now = std::chrono::steady_clock::now();
+        const auto now = std::chrono::steady_clock::now();  // just before the write: no lock in between
+        bool ok = true;
+        if (s.fault != OpenAIFault::drip_one_byte) ok = sink.write(bytes.data(), bytes.size());
+        else
+            for (char c : bytes)
+                if (ok) ok = sink.write(&c, 1);
+        if (content && !s.logged_first_content) {
+            s.logged_first_content = true;
             std::lock_guard<std::mutex> lock(mutex_);
-            auto& logged = requests_[s.log_index].first_content_write;
-            if (!logged) logged = now;
+            requests_[s.log_index].first_content_write = now;
         }
-        if (s.fault != OpenAIFault::drip_one_byte) return sink.write(bytes.data(), bytes.size());
-        for (char c : bytes)
-            if (!sink.write(&c, 1)) return false;
-        return true;
+        return ok;
     }
 
     bool provide(Stream& s, httplib::DataSink& sink) {

@@ -42,6 +42,12 @@ std::string stat(const llmbench::Summary& s, const char* metric, double llmbench
     return example::fixed(st && st->n > 0 ? std::optional<double>(st->*field) : std::nullopt, "", decimals);
 }
 
+/// The mean share of the roofline, "63%", or "-".
+std::string roofline_share(const llmbench::Summary& s) {
+    const llmbench::Stats* st = s.find("roofline_efficiency");
+    return st && st->n > 0 ? example::fixed(st->mean * 100, "%", 0) : std::string("-");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,6 +79,8 @@ int main(int argc, char** argv) {
     memory.add_to(app);
     example::BackendOptions backend_options;
     backend_options.add_to(app);
+    example::RooflineOptions roofline_options;
+    roofline_options.add_to(app);
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -152,6 +160,8 @@ int main(int argc, char** argv) {
                 if (described.insert(c.model).second) {  // metadata once per model, once it is loaded
                     auto meta = openai ? llmbench::describe_openai_server(*openai_client, c.model) : llmbench::RunMetadata::collect(client, c.model);
                     if (demo) meta.backend_kind = openai ? "mock-openai" : "mock";
+                    if (!openai)
+                        if (const auto roofline = roofline_options.attach(meta)) runner.roofline(c.model, *roofline);
                     meta.request_json = spec.to_json();
                     meta.command_line.assign(argv, argv + argc);
                     out.write(meta.to_json());
@@ -186,14 +196,14 @@ int main(int argc, char** argv) {
         }
 
         if (!quiet) {
-            std::cerr << "\ncell                                                        n  ttft p50 s  gen tok/s  prompt tok/s  reload\n";
+            std::cerr << "\ncell                                                        n  ttft p50 s  gen tok/s  prompt tok/s  roofline  reload\n";
             for (const auto& c : results) {
                 std::string label = cell_label(c.cell);
                 label.resize(58, ' ');
                 std::cerr << label << ' ' << c.summary.runs_ok << "  " << stat(c.summary, "ttft_s", &llmbench::Stats::p50, 4)
                           << "  " << stat(c.summary, "gen_toks_per_s", &llmbench::Stats::mean, 1) << "  "
                           << stat(c.summary, "prompt_toks_per_s", &llmbench::Stats::mean, 1) << "  "
-                          << (c.reload.reloaded ? "yes" : "no") << (c.calibration.within_tolerance ? "" : "  (prompt length off target)")
+                          << roofline_share(c.summary) << "  " << (c.reload.reloaded ? "yes" : "no") << (c.calibration.within_tolerance ? "" : "  (prompt length off target)")
                           << '\n';
             }
             if (demo) std::cerr << "(mock server: these numbers describe the mock, not a model)\n";

@@ -3,6 +3,8 @@
 
 #include <llmbench/error.hpp>
 #include <llmbench/memory_sampler.hpp>
+#include <llmbench/roofline.hpp>
+#include <llmbench/run_metadata.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 #include <llmbench/testing/mock_openai.hpp>
 
@@ -107,6 +109,38 @@ private:
         auto sampler = std::make_unique<llmbench::MemorySampler>(cfg);
         sampler->start();
         return sampler;
+    }
+};
+
+/// --mem-bandwidth-gbs and --no-roofline, shared by the examples.
+struct RooflineOptions {
+    std::optional<double> bandwidth_gbs;
+    bool off = false;
+
+    void add_to(CLI::App& app) {
+        app.add_option("--mem-bandwidth-gbs", bandwidth_gbs,
+                       "Memory bandwidth (GB/s) of the device holding the weights, for the roofline (default: NVML, Apple's table, "
+                       "or measured once per host)")
+            ->check(CLI::PositiveNumber);
+        app.add_flag("--no-roofline", off, "No roofline: skip the bandwidth lookup or measurement");
+    }
+
+    /// The model's roofline, written into its metadata; nullopt, with a note saying why, when
+    /// it cannot be known.
+    std::optional<llmbench::Roofline> attach(llmbench::RunMetadata& meta) const {
+        if (off) return std::nullopt;
+        llmbench::RooflineSources sources;
+        if (bandwidth_gbs) sources.bandwidth_bytes_per_s = *bandwidth_gbs * 1e9;
+        std::string why_not;
+        auto roofline = llmbench::roofline_for(meta.roofline_conditions(), sources, why_not);
+        if (roofline) {
+            llmbench::JsonWriter w;
+            roofline->write_json(w);
+            meta.roofline_json = w.take();
+        } else {
+            meta.notes.push_back("no roofline: " + why_not);
+        }
+        return roofline;
     }
 };
 

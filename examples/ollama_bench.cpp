@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
     app.add_option("--slo", slo, "Load: goodput targets, e.g. ttft_s=0.5,tpot_s=0.05");
     example::MemoryOptions memory;
     memory.add_to(app);
+    example::RooflineOptions roofline_options;
+    roofline_options.add_to(app);
     CLI11_PARSE(app, argc, argv);
 
     opt.temperature = temperature;
@@ -145,6 +147,8 @@ int main(int argc, char** argv) {
         }
         auto meta = openai ? llmbench::describe_openai_server(*openai_client, model) : llmbench::RunMetadata::collect(client, model);
         if (demo) meta.backend_kind = openai ? "mock-openai" : "mock";
+        const auto roofline = openai ? std::nullopt : roofline_options.attach(meta);  // OpenAI servers do not say the model's shape
+        if (roofline) bench.roofline(&*roofline);
         meta.request_json = bench.request_json();
         meta.set_prompts_file(prompts_path, config.prompts.size());
         meta.command_line.assign(argv, argv + argc);

@@ -18,6 +18,7 @@
 #include "llmbench/metrics.hpp"
 #include "llmbench/ollama_client.hpp"
 #include "llmbench/prompts.hpp"
+#include "llmbench/roofline.hpp"
 #include "llmbench/run_record.hpp"
 #include "llmbench/stream_timer.hpp"
 
@@ -63,6 +64,11 @@ public:
     std::size_t total_runs() const { return config_.prompts.size() * static_cast<std::size_t>(config_.runs); }
     bool interrupted() const noexcept { return interrupted_; }
 
+    /// Sets every successful record's roofline fields; the roofline must outlive the run.
+    Benchmark& roofline(const Roofline* r) {
+        roofline_ = r;
+        return *this;
+    }
     /// Samples memory (and GPU power) around every request; the sampler must outlive the run.
     Benchmark& memory_sampler(MemorySampler* sampler) {
         sampler_ = sampler;
@@ -121,6 +127,7 @@ private:
         auto first = first_of_prompt_.find(prompt.id);
         flag_run(record, first == first_of_prompt_.end() ? nullptr : &first->second);
         if (first == first_of_prompt_.end() && record.ok) first_of_prompt_.emplace(prompt.id, record);
+        if (roofline_) roofline_->annotate(record);
         acc.add(record);
         if (on_record_) on_record_(record);
     }
@@ -136,6 +143,7 @@ private:
     Backend& backend_;
     BenchmarkConfig config_;
     RecordCallback on_record_;
+    const Roofline* roofline_ = nullptr;
     const std::atomic<bool>* stop_ = nullptr;
     MemorySampler* sampler_ = nullptr;
     bool interrupted_ = false;

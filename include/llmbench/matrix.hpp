@@ -31,6 +31,7 @@
 #include "llmbench/memory_sampler.hpp"
 #include "llmbench/metrics.hpp"
 #include "llmbench/ollama_client.hpp"
+#include "llmbench/roofline.hpp"
 #include "llmbench/run_record.hpp"
 #include "llmbench/stream_timer.hpp"
 #include "llmbench/synthetic_prompt.hpp"
@@ -305,6 +306,11 @@ public:
     }
     bool interrupted() const noexcept { return interrupted_; }
 
+    /// Sets the roofline fields of `model`'s successful records from now on.
+    MatrixRunner& roofline(const std::string& model, const Roofline& r) {
+        rooflines_.insert_or_assign(model, r);
+        return *this;
+    }
     /// Samples memory (and GPU power) around every request; the sampler must outlive the run.
     MatrixRunner& memory_sampler(MemorySampler* sampler) {
         sampler_ = sampler;
@@ -402,6 +408,7 @@ private:
                                            RunContext{spec_.backend_label.empty() ? backend_.kind() : spec_.backend_label, cell.model, id, run_index, warmup, cell.num_predict});
         record.memory = memory;
         record.cell = cell;
+        if (const auto r = rooflines_.find(cell.model); r != rooflines_.end()) r->second.annotate(record);
         record.prompt_tokens_target = cell.prompt_tokens;
         record.attempt = attempt;
         // Comparing with the cell's first run only means something when the prompt repeats.
@@ -456,6 +463,7 @@ private:
     std::size_t cell_index_ = 0;
     std::map<std::string, Calibration> calibrations_;
     std::set<std::string> models_seen_;
+    std::map<std::string, Roofline> rooflines_;
     std::optional<RunRecord> first_of_cell_;
 };
 

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -159,6 +160,8 @@ struct ModelInfo {  ///< /api/show
     std::string architecture;
     std::optional<std::int64_t> context_length;  ///< trained context, from model_info
     std::optional<std::int64_t> parameter_count;
+    /// Every whole-number field of model_info, e.g. "llama.block_count" (see roofline.hpp).
+    std::map<std::string, std::int64_t> numbers;
 };
 
 struct RunningModel {  ///< one entry of /api/ps
@@ -242,6 +245,8 @@ public:
                         out.parameter_count = value.get_int64().value();
                     } else if (k.size() > 15 && k.substr(k.size() - 15) == ".context_length") {
                         context_lengths.emplace_back(std::string(k.substr(0, k.size() - 15)), value.get_int64().value());
+                    } else if (simdjson::ondemand::json_type t; value.type().get(t) == simdjson::SUCCESS && t == simdjson::ondemand::json_type::number) {
+                        if (std::int64_t n = 0; value.get_int64().get(n) == simdjson::SUCCESS) out.numbers[std::string(k)] = n;  // not 1e-05
                     }
                 }
             }

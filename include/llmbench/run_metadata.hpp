@@ -24,6 +24,7 @@
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
 #include "llmbench/ollama_client.hpp"
+#include "llmbench/roofline.hpp"
 #include "llmbench/version.hpp"
 
 namespace llmbench {
@@ -183,6 +184,9 @@ struct RunMetadata {
     std::string digest, family, parameter_size, quantization, format, architecture;
     std::optional<std::int64_t> parameter_count, context_length;  ///< context_length: trained maximum
     std::optional<std::int64_t> size_bytes, size_vram_bytes, loaded_context_length;  ///< from /api/ps
+    std::optional<std::int64_t> file_size_bytes;  ///< the model file, from /api/tags
+    ModelGeometry geometry;                       ///< from /api/show model_info
+    std::string roofline_json;                    ///< Roofline::write_json, when there is one
 
     HostInfo host;
     std::string request_json = "{}";  ///< every request parameter, as a JSON object
@@ -206,8 +210,12 @@ struct RunMetadata {
         m.architecture = info.architecture;
         m.parameter_count = info.parameter_count;
         m.context_length = info.context_length;
+        m.geometry = ModelGeometry::from(info);
         for (const auto& t : client.list_models())
-            if (detail::same_model(t.name, model)) m.digest = t.digest;
+            if (detail::same_model(t.name, model)) {
+                m.digest = t.digest;
+                m.file_size_bytes = t.size_bytes;
+            }
         m.refresh_loaded(client);
         m.host = HostInfo::probe();
         return m;
@@ -223,6 +231,20 @@ struct RunMetadata {
             return;
         }
         notes.push_back("model was not loaded when /api/ps was read: size and size_vram unknown");
+    }
+
+    /// What roofline_for needs: the model's shape, size and placement, and the host.
+    RooflineConditions roofline_conditions() const {
+        RooflineConditions c;
+        c.geometry = geometry;
+        c.file_size_bytes = file_size_bytes;
+        c.quantization = quantization;
+        c.loaded_bytes = size_bytes;
+        c.loaded_vram_bytes = size_vram_bytes;
+        c.cpu_model = host.cpu_model;
+        c.host_key = host.cpu_model + ", " + std::to_string(host.logical_cores) + " threads, " +
+                     std::to_string(host.total_ram_bytes.value_or(0)) + " B RAM";
+        return c;
     }
 
     /// Fingerprints the prompts file.
@@ -260,7 +282,11 @@ struct RunMetadata {
             .kv("loaded_context_length", loaded_context_length)
             .kv("size_bytes", size_bytes)
             .kv("size_vram_bytes", size_vram_bytes)
+            .kv("file_size_bytes", file_size_bytes)
             .end_object();
+        w.key("roofline");
+        if (roofline_json.empty()) w.null();
+        else w.raw(roofline_json);
         w.key("host");
         host.write_json(w);
         w.key("request").raw(request_json);

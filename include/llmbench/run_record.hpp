@@ -100,6 +100,9 @@ struct RunRecord {
     std::optional<double> wall_s;
     std::size_t content_chunks = 0;
     std::optional<double> itl_p50_s, itl_p95_s, itl_max_s;
+    /// The fastest decode rate the memory bandwidth allows for this run, and the measured
+    /// decode rate over it (set by Roofline::annotate; null without a roofline).
+    std::optional<double> roofline_decode_toks_per_s, roofline_efficiency;
     std::optional<double> decode_window_s;
 
     // Server fields.
@@ -157,7 +160,9 @@ struct RunRecord {
                 {"total_s", total_s()},
                 {"prompt_eval_count", as_double(server.prompt_eval_count)},
                 {"eval_count", as_double(server.eval_count)},
-                {"joules_per_token", joules_per_token()}};
+                {"joules_per_token", joules_per_token()},
+                {"roofline_decode_toks_per_s", roofline_decode_toks_per_s},
+                {"roofline_efficiency", roofline_efficiency}};
     }
 
     void write_json(JsonWriter& w) const {
@@ -198,7 +203,9 @@ struct RunRecord {
             .kv("load_s", load_s())
             .kv("prompt_eval_s", prompt_eval_s())
             .kv("eval_s", eval_s())
-            .kv("total_s", total_s());
+            .kv("total_s", total_s())
+            .kv("roofline_decode_toks_per_s", roofline_decode_toks_per_s)
+            .kv("roofline_efficiency", roofline_efficiency);
         w.key("server")
             .begin_object()
             .kv("total_duration_ns", server.total_duration_ns)

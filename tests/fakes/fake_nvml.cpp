@@ -1,4 +1,4 @@
-// A stand-in for NVIDIA's libnvidia-ml.so: the five entry points llmbench loads, with the
+// A stand-in for NVIDIA's libnvidia-ml.so: the entry points llmbench loads, with the
 // real signatures (nvmlReturn_t is an int enum, nvmlDevice_t a pointer), serving two GPUs
 // whose readings a test sets through fake_nvml_set. Lets the NVML path run without a GPU.
 #include <cstdint>
@@ -39,6 +39,24 @@ __attribute__((visibility("default"))) int nvmlDeviceGetHandleByIndex_v2(unsigne
 __attribute__((visibility("default"))) int nvmlDeviceGetMemoryInfo(void* device, nvmlMemory_t* memory) {
     const auto* d = static_cast<Device*>(device);
     *memory = {80ULL << 30, (80ULL << 30) - d->used_bytes, d->used_bytes};
+    return 0;
+}
+// Peak bandwidth inputs, as an RTX 4090 reports them: 10501 MHz memory clock, 384-bit bus.
+__attribute__((visibility("default"))) int nvmlDeviceGetMaxClockInfo(void*, int type, unsigned* mhz) {
+    if (type != 2) return 2;  // only NVML_CLOCK_MEM is asked for
+    *mhz = 10501;
+    return 0;
+}
+__attribute__((visibility("default"))) int nvmlDeviceGetMemoryBusWidth(void*, unsigned* bits) {
+    *bits = 384;
+    return 0;
+}
+__attribute__((visibility("default"))) int nvmlDeviceGetName(void*, char* name, unsigned length) {
+    const char fake[] = "Fake RTX 4090";
+    for (unsigned i = 0; i < length; ++i) {
+        name[i] = i < sizeof fake ? fake[i] : '\0';
+        if (name[i] == '\0') break;
+    }
     return 0;
 }
 __attribute__((visibility("default"))) int nvmlDeviceGetPowerUsage(void* device, unsigned* milliwatts) {

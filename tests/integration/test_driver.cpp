@@ -435,3 +435,31 @@ TEST_CASE("bench-matrix --backend openai: prompt x output lengths against an Ope
     CHECK(ctx.exit_code == 2);
     CHECK(ctx.err.find("fixes its context at start") != std::string::npos);
 }
+
+TEST_CASE("the roofline in ollama-bench: bytes and bandwidth in the metadata, a share per run, a row in the report") {
+    const auto prompts = write_temp("prompts.jsonl", "{\"id\":\"a\",\"prompt\":\"Why is the sky blue?\"}\n");
+    const auto o = run_bench({"--demo", "--model", "llama3.1:8b", "--prompts", prompts, "--runs", "2", "--num-predict", "8",
+                              "--mem-bandwidth-gbs", "100"});
+    CHECK_MESSAGE(o.exit_code == 0, o.err);
+    REQUIRE(o.lines.size() >= 3);
+    // The mock's llama3.1:8b Q4_K_M: 4,920,753,328 B file less 128,256 x 4,096 embedding weights.
+    CHECK(o.lines[0].find(R"("roofline":{"weight_bytes_per_token":4598839553.98)") != std::string::npos);
+    CHECK(o.lines[0].find(R"("kv_bytes_per_position":131072,)") != std::string::npos);
+    CHECK(o.lines[0].find(R"("gpu_bandwidth":{"bytes_per_s":1e+11,"source":"--mem-bandwidth-gbs"})") != std::string::npos);
+    std::string text;
+    for (const auto& line : o.lines) text += line + "\n";
+    CHECK(o.lines[2].find("\"roofline_efficiency\":") != std::string::npos);
+    CHECK(o.err.find("roofline_efficiency") != std::string::npos);  // the summary table has the row
+    const auto results = llmbench::parse_result_set({{"roofline.jsonl", text}});
+    std::ostringstream console, html;
+    llmbench::ConsoleReporter().report(results, console);
+    CHECK(console.str().find("roofline eff.") != std::string::npos);
+    llmbench::HtmlReporter().report(results, html);
+    CHECK(html.str().find("data-chart=\"roofline_efficiency\"") != std::string::npos);
+
+    const auto off = run_bench({"--demo", "--model", "llama3.1:8b", "--prompts", prompts, "--runs", "1", "--num-predict", "4", "--no-roofline"});
+    CHECK(off.exit_code == 0);
+    CHECK(off.lines[0].find(R"("roofline":null)") != std::string::npos);
+    CHECK(off.lines[1].find(R"("roofline_efficiency":null)") != std::string::npos);
+    std::remove(prompts.c_str());
+}

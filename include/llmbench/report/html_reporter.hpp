@@ -57,6 +57,7 @@ public:
         load_section(results, out);
         section(out, "ttft", "Time to first token per cell", distribution(results, "ttft_s"));
         section(out, "gen-rate", "Generation rate per cell", distribution(results, "gen_toks_per_s"));
+        section(out, "roofline", "Share of the memory-bandwidth roofline per cell", roofline_chart(results));
         section(out, "rate-vs-prompt", "Rates versus prompt length", rates_versus(results, Versus::prompt));
         section(out, "rate-vs-context", "Generation rate versus context size", rates_versus(results, Versus::context));
         section(out, "latency-over-runs", "Latency over the run sequence", latency_over_runs(results));
@@ -139,6 +140,13 @@ private:
         const auto& m = info(metric);
         return svg::distribution_chart(metric, std::string(m.label) + " (" + m.unit + ")", std::string(m.label) + ", every timed run",
                                        groups, detail::unit_format(m.unit));
+    }
+
+    static std::string roofline_chart(const ResultSet& results) {
+        for (const auto& cell : results.cells)
+            if (!cell.samples("roofline_efficiency").empty()) return distribution(results, "roofline_efficiency");
+        return "<p class=\"empty\">No roofline in these results: it needs Ollama's model shape and placement, and the memory bandwidth "
+               "(see docs/metrics.md, Roofline).</p>\n";
     }
 
     /// Every timed run as a point; one series per cell family (the cell minus the varied axis).

@@ -36,6 +36,7 @@ inline std::string format_metric(double v, const std::string& unit) {
     }
     if (unit == "tok") return printf_string("%.0f", v);
     if (unit == "J/tok") return printf_string("%.3f J/tok", v);
+    if (unit == "share") return printf_string("%.1f%%", v * 100);
     return printf_string("%.2f", v);
 }
 
@@ -51,7 +52,7 @@ inline std::vector<MetricInfo> table_metrics(const ResultCell& cell) {
     for (const auto& m : report_metrics()) {
         const std::string name = m.name;
         const bool shown = name == "ttft_s" || name == "gen_toks_per_s" || name == "prompt_toks_per_s" || name == "wall_s" ||
-                           name == "peak_rss_bytes" || name == "peak_vram_bytes";
+                           name == "peak_rss_bytes" || name == "peak_vram_bytes" || name == "roofline_efficiency";
         if (shown && cell.stat(name).n > 0) out.push_back(m);
     }
     return out;

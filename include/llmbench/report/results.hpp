@@ -307,6 +307,7 @@ inline const std::vector<MetricInfo>& report_metrics() {
         {"peak_rss_bytes", "peak RSS", "bytes", false},
         {"peak_vram_bytes", "peak VRAM", "bytes", false},
         {"joules_per_token", "energy", "J/tok", false},
+        {"roofline_efficiency", "roofline eff.", "share", true},
     };
     return metrics;
 }

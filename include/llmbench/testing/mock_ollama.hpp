@@ -299,9 +299,12 @@ private:
                 .kv("general.architecture", "llama")
                 .kv("general.file_type", 15)
                 .kv("general.parameter_count", std::int64_t{8030261248})
+                .kv("llama.attention.head_count", 32)
+                .kv("llama.attention.head_count_kv", 8)
                 .kv("llama.block_count", 32)
                 .kv("llama.context_length", 131072)
                 .kv("llama.embedding_length", 4096)
+                .kv("llama.vocab_size", 128256)
                 .end_object();
             w.kv("modified_at", "2026-11-27T17:56:43.585714612Z").end_object();
             json_reply(res, 200, w.str());

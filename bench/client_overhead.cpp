@@ -26,6 +26,12 @@
 
 namespace {
 
+/// This source's folder, where python_baseline.py lives.
+std::string bench_dir() {
+    const std::string here = __FILE__;
+    return here.substr(0, here.find_last_of('/'));
+}
+
 struct Cpu {
     double user_s = 0, sys_s = 0;
 };
@@ -114,7 +120,7 @@ Measured measure(const llmbench::Endpoint& ep, int tokens, int streams) {
 
 /// Runs bench/python_baseline.py against `url`; returns CPU microseconds per chunk, or < 0.
 double python_us_per_chunk(const std::string& python, const std::string& url, int tokens, int streams, std::string& label) {
-    const std::string out = run_command(python + " " + std::string(LLMBENCH_BENCH_DIR) + "/python_baseline.py " + url +
+    const std::string out = run_command(python + " " + bench_dir() + "/python_baseline.py " + url +
                                         " llama3.1:8b " + std::to_string(tokens) + " " + std::to_string(streams) + " 2>/dev/null");
     try {
         simdjson::ondemand::parser parser;

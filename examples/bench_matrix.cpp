@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
 
         std::set<std::string> described;
         std::size_t failed = 0;
-        example::stop_on_ctrl_c();
+        example::stop_on_signals();
         const auto sampler = openai ? memory.start_without_ollama(demo) : memory.start(endpoint, demo);
         llmbench::ProgressOptions progress_options;
         progress_options.enabled = !quiet && !verbose;

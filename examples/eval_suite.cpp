@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
         options.allow_code_execution = allow_code;
         options.concurrency = concurrency;
         options.sandbox.wall_s = code_timeout;
-        example::stop_on_ctrl_c();
+        example::stop_on_signals();
         std::size_t failed = 0;
         for (const auto& spec : specs) {
             llmbench::eval::EvalRunner runner(endpoint, spec, options);

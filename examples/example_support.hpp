@@ -20,19 +20,45 @@
 #include <optional>
 #include <string>
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 namespace example {
 
-/// Set by the first Ctrl-C; a second one ends the program at once.
+/// Set by the first Ctrl-C or SIGTERM; a second one ends the program at once.
 inline std::atomic<bool> stop_requested{false};
 
-extern "C" inline void on_sigint(int) {
+extern "C" inline void on_stop_signal(int signal) {
     stop_requested = true;
-    std::signal(SIGINT, SIG_DFL);
+    std::signal(signal, SIG_DFL);
 }
 
-inline void stop_on_ctrl_c() { std::signal(SIGINT, on_sigint); }
+/// Ctrl-C and SIGTERM (what `kill`, systemd and CI runners send) stop after the current request;
+/// the summary is still written.
+inline void stop_on_signals() {
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+}
+
+/// Holds SIGINT and SIGTERM back while alive, so a second signal (whose default action ends
+/// the program) cannot land between two writes of one line.
+class SignalsHeld {
+public:
+    SignalsHeld() {
+        sigset_t held;
+        sigemptyset(&held);
+        sigaddset(&held, SIGINT);
+        sigaddset(&held, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &held, &previous_);
+    }
+    ~SignalsHeld() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+    SignalsHeld(const SignalsHeld&) = delete;
+    SignalsHeld& operator=(const SignalsHeld&) = delete;
+
+private:
+    sigset_t previous_;
+};
 
 /// Writes each JSON line to stdout and, when a path is given, to a file; flushed per line
 /// so that a crash or Ctrl-C loses nothing already measured. `append` keeps what the file
@@ -44,7 +70,9 @@ public:
         file_.open(path, std::ios::out | (append ? std::ios::app : std::ios::trunc));
         if (!file_) throw llmbench::error(llmbench::errc::io, "cannot write output file '" + path + "'");
     }
+    /// Writes one whole line: no signal can cut it in half.
     void write(const std::string& json) {
+        const SignalsHeld held;
         std::cout << json << '\n' << std::flush;
         if (file_.is_open() && !(file_ << json << '\n' << std::flush))
             throw llmbench::error(llmbench::errc::io, "writing the output file failed (disk full?)");

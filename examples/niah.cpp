@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
         meta.command_line.assign(argv, argv + argc);
         out.write(meta.to_json());
 
-        example::stop_on_ctrl_c();
+        example::stop_on_signals();
         std::size_t failed = 0;
         llmbench::niah::Sweep sweep(client, spec, haystack);
         sweep.stop_when(&example::stop_requested).on_trial([&](const llmbench::niah::Trial& t) {

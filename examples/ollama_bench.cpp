@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
                 r.keep_alive = keep_alive;
                 return r;
             };
-            example::stop_on_ctrl_c();
+            example::stop_on_signals();
             const std::size_t levels = request_rates.empty() ? concurrency.size() : request_rates.size();
             bool all_ok = true;
             for (std::size_t level = 0; level < levels && !example::stop_requested; ++level) {
@@ -230,7 +230,7 @@ int main(int argc, char** argv) {
 
         const auto sampler = openai ? memory.start_without_ollama(demo) : memory.start(endpoint, demo);
         bench.memory_sampler(sampler.get());
-        example::stop_on_ctrl_c();
+        example::stop_on_signals();
         std::size_t done = 0;
         const std::size_t total = bench.total_runs();
         llmbench::ProgressOptions progress_options;

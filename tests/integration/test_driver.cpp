@@ -211,30 +211,55 @@ TEST_CASE("failed runs are counted and exit 1; measured runs stay in the output"
     std::remove(prompts.c_str());
 }
 
-TEST_CASE("Ctrl-C stops after the current run, prints the summary and exits non-zero") {
+TEST_CASE("Ctrl-C and SIGTERM stop after the current run; stdout and -o hold whole lines and the summary") {
     MockConfig cfg;
     cfg.token_delay = 20ms;
     MockOllama mock(cfg);
     const auto prompts = write_temp("slow.jsonl", "{\"prompt\":\"x\"}\n{\"prompt\":\"y\"}\n");
-    const auto o = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--runs", "50", "--num_predict", "5", "--host",
-                              "127.0.0.1:" + std::to_string(mock.port())},
-                             [](pid_t pid, const std::string& out_path) {
-                                 for (int i = 0; i < 1000; ++i) {  // until metadata + warm-up + 2 runs are out
-                                     std::ifstream in(out_path);
-                                     std::string line;
-                                     int n = 0;
-                                     while (std::getline(in, line)) ++n;
-                                     if (n >= 4) break;
-                                     std::this_thread::sleep_for(10ms);
-                                 }
-                                 ::kill(pid, SIGINT);
-                             });
-    CHECK(o.exit_code == 130);
-    const auto types = types_of(o.lines);
-    REQUIRE(types.size() >= 5);
-    CHECK(types.size() < 50);
-    CHECK(types.back() == "summary");
-    CHECK(o.err.find("interrupted") != std::string::npos);
+    for (const int signal : {SIGINT, SIGTERM}) {
+        CAPTURE(signal);
+        const auto file = temp_path("signalled.jsonl");
+        const auto o = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--runs", "50", "--num_predict", "5", "--host",
+                                  "127.0.0.1:" + std::to_string(mock.port()), "-o", file},
+                                 [signal](pid_t pid, const std::string& out_path) {
+                                     for (int i = 0; i < 1000; ++i) {  // until metadata + warm-up + 2 runs are out
+                                         std::ifstream in(out_path);
+                                         std::string line;
+                                         int n = 0;
+                                         while (std::getline(in, line)) ++n;
+                                         if (n >= 4) break;
+                                         std::this_thread::sleep_for(10ms);
+                                     }
+                                     ::kill(pid, signal);
+                                 });
+        CHECK(o.exit_code == 130);
+        const auto types = types_of(o.lines);  // every line parses as a JSON object
+        REQUIRE(types.size() >= 5);
+        CHECK(types.size() < 50);
+        CHECK(types.back() == "summary");
+        CHECK(o.err.find("interrupted") != std::string::npos);
+        const auto saved = split_lines(test_util::read_text(file));
+        CHECK(saved == o.lines);  // the file holds the same whole lines
+        std::remove(file.c_str());
+    }
+    std::remove(prompts.c_str());
+}
+
+TEST_CASE("an unwritable output path fails before any request; a full disk fails at the first line, before any timed run") {
+    MockOllama mock;
+    const auto prompts = write_temp("p.jsonl", "{\"prompt\":\"x\"}\n");
+    const std::string host = "127.0.0.1:" + std::to_string(mock.port());
+    const auto unwritable = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--host", host, "-o", "/nonexistent-dir/out.jsonl"});
+    CHECK(unwritable.exit_code == 2);
+    CHECK(unwritable.err.find("cannot write output file '/nonexistent-dir/out.jsonl'") != std::string::npos);
+    CHECK(mock.requests().empty());  // nothing was sent
+    const auto full = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--host", host, "--runs", "3", "-o", "/dev/full"});
+    CHECK(full.exit_code == 2);
+    CHECK(full.err.find("disk full") != std::string::npos);
+    for (const auto& r : mock.requests()) CHECK(r.path != "/api/chat");  // no timed run
+    std::size_t generates = 0;
+    for (const auto& r : mock.requests()) generates += r.path == "/api/generate" ? 1u : 0u;
+    CHECK(generates <= 1);  // at most the preload, which comes before the metadata line
     std::remove(prompts.c_str());
 }
 

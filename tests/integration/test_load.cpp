@@ -144,7 +144,9 @@ TEST_CASE("a duration instead of a count: closed loop sends until it passes, ope
     CHECK(closed.succeeded() == closed.requests.size());
     CHECK_FALSE(closed.interrupted);
     for (const auto& r : closed.requests) CHECK(r.scheduled_s < 0.3);  // none started after the deadline
-    CHECK(closed.duration_s >= 0.3 - 0.001);
+    double last_end = 0;
+    for (const auto& r : closed.requests) last_end = std::max(last_end, r.end_s);
+    CHECK(last_end >= 0.25);  // it kept sending until close to the deadline (a request takes ~12 ms)
     CHECK(closed.total_token_throughput() > closed.output_token_throughput());  // prompt tokens count too
     spec.request_rate = 100.0;
     spec.concurrency = 0;

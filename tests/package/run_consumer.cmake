@@ -1,8 +1,10 @@
 # Installs llmbench into a temporary prefix, then configures, builds and runs a consumer
-# that finds it with find_package(llmbench). Arguments: BUILD_DIR, WORK_DIR, CONSUMER_DIR.
+# that finds it with find_package(llmbench); then the other ways in: pkg-config,
+# add_subdirectory, FetchContent, and a version request the package must refuse.
+# Arguments: BUILD_DIR, WORK_DIR, CONSUMER_DIR, LIGHT_DIR, SOURCE_DIR, CXX.
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(prefix "${WORK_DIR}/prefix")
-execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}"
+execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}" --component library
                 RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "install failed: ${rc}")
@@ -24,3 +26,51 @@ if(rc)
   message(FATAL_ERROR "the consumer failed: ${rc}")
 endif()
 message(STATUS "consumer built against the installed package and ran")
+
+# Nothing in the package may depend on the architecture: headers, CMake files and the .pc
+# file, all under include/ and share/.
+file(GLOB_RECURSE installed RELATIVE "${prefix}" "${prefix}/*")
+foreach(f IN LISTS installed)
+  if(NOT f MATCHES "^(include/llmbench/|share/llmbench/cmake/|share/pkgconfig/llmbench.pc$)")
+    message(FATAL_ERROR "the package holds ${f}, outside include/ and share/")
+  endif()
+endforeach()
+
+# pkg-config, with the prefix found from the .pc file's own place.
+set(ENV{PKG_CONFIG_PATH} "${prefix}/share/pkgconfig")
+execute_process(COMMAND pkg-config --cflags --libs llmbench OUTPUT_VARIABLE flags RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(rc)
+  message(FATAL_ERROR "pkg-config does not find llmbench.pc: ${rc}")
+endif()
+separate_arguments(flags UNIX_COMMAND "${flags}")
+execute_process(COMMAND "${CXX}" -std=c++17 "${LIGHT_DIR}/main.cpp" ${flags} -o "${WORK_DIR}/light-pkgconfig" RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building with pkg-config's flags failed: ${rc}")
+endif()
+execute_process(COMMAND "${WORK_DIR}/light-pkgconfig" RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "the pkg-config consumer failed: ${rc}")
+endif()
+
+foreach(how subdirectory fetchcontent)
+  execute_process(COMMAND "${CMAKE_COMMAND}" -S "${LIGHT_DIR}" -B "${WORK_DIR}/${how}" -G Ninja -DLLMBENCH_HOW=${how}
+                          "-DLLMBENCH_SOURCE_DIR=${SOURCE_DIR}" RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "configuring with ${how} failed: ${rc}")
+  endif()
+  execute_process(COMMAND "${CMAKE_COMMAND}" --build "${WORK_DIR}/${how}" RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "building with ${how} failed: ${rc}")
+  endif()
+  execute_process(COMMAND "${WORK_DIR}/${how}/light" RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "the ${how} consumer failed: ${rc}")
+  endif()
+endforeach()
+
+execute_process(COMMAND "${CMAKE_COMMAND}" -S "${LIGHT_DIR}" -B "${WORK_DIR}/version" -G Ninja -DLLMBENCH_HOW=version
+                        "-DLLMBENCH_PREFIX=${prefix}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc OR NOT "${out}${err}" MATCHES "version: [0-9]+\\.[0-9]+\\.[0-9]+")
+  message(FATAL_ERROR "find_package(llmbench 99.0) was not refused with the installed version named:\n${out}${err}")
+endif()
+message(STATUS "pkg-config, add_subdirectory and FetchContent consumers ran; version 99.0 was refused")

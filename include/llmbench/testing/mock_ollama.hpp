@@ -64,6 +64,8 @@ struct MockConfig {
     int fault_after_tokens = 3;
     std::chrono::milliseconds stall_for{2000};
     std::size_t giant_line_bytes = std::size_t{17} << 20;
+    /// Requests kept in the log (0: all). A soak test sets it, so the log does not grow.
+    std::size_t request_log_limit = 0;
     /// When set, the "model" replies with this text (one token per word, with its leading
     /// space) and stops there, instead of hash-picked words. Gets the prompt (for chat, the
     /// messages' contents run together).
@@ -121,7 +123,13 @@ public:
         script_.assign(faults.begin(), faults.end());
     }
 
-    /// Every request served so far, with its ground-truth timestamps.
+    /// How many requests arrived so far (all of them, whatever request_log_limit keeps).
+    std::size_t requests_served() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return served_;
+    }
+
+    /// Every request served so far (the last request_log_limit), with its ground-truth timestamps.
     std::vector<MockRequest> requests() const {
         std::lock_guard<std::mutex> lock(mutex_);
         std::vector<MockRequest> out;
@@ -245,10 +253,12 @@ private:
         return p;
     }
 
-    MockRequest* log_request(const httplib::Request& req, clock::time_point received) {
+    std::shared_ptr<MockRequest> log_request(const httplib::Request& req, clock::time_point received) {
         std::lock_guard<std::mutex> lock(mutex_);
-        log_.push_back(std::make_unique<MockRequest>());
-        MockRequest* r = log_.back().get();
+        ++served_;
+        log_.push_back(std::make_shared<MockRequest>());
+        if (config_.request_log_limit > 0 && log_.size() > config_.request_log_limit) log_.pop_front();
+        std::shared_ptr<MockRequest> r = log_.back();
         r->path = req.path;
         r->body = req.body;
         r->received = received;
@@ -371,7 +381,7 @@ private:
         clock::time_point entry, first_token, last_token;
         int next = 0;  // index of the next token to write
         bool done = false;
-        MockRequest* log = nullptr;
+        std::shared_ptr<MockRequest> log;  // shared: the log may drop it while the stream runs
         std::vector<std::string> scripted;  // the responder's reply, split into tokens
 
         std::string token(std::size_t i) const { return scripted.empty() ? token_text(prompt, i) : scripted[i]; }
@@ -394,7 +404,7 @@ private:
 
     void generate(const httplib::Request& req, httplib::Response& res, bool chat) {
         const auto entry = clock::now();
-        MockRequest* log = log_request(req, entry);
+        const std::shared_ptr<MockRequest> log = log_request(req, entry);
         Parsed p;
         try {
             p = parse_request(req.body, chat);
@@ -601,7 +611,8 @@ private:
     std::atomic<bool> stopping_{false};
     mutable std::mutex mutex_;
     std::deque<MockFault> script_;
-    std::vector<std::unique_ptr<MockRequest>> log_;
+    std::deque<std::shared_ptr<MockRequest>> log_;
+    std::size_t served_ = 0;
     std::map<std::string, Loaded> loaded_;
 };
 

@@ -1,0 +1,27 @@
+// libFuzzer target: what users hand llmbench: a prompts file, a results file (the reports'
+// reader), and an OLLAMA_HOST value. Bad input must be an llmbench::error, never a crash.
+#include <llmbench/endpoint.hpp>
+#include <llmbench/error.hpp>
+#include <llmbench/prompts.hpp>
+#include <llmbench/report/results.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string text(reinterpret_cast<const char*>(data), size);
+    try {
+        (void)llmbench::parse_prompts(text, "fuzz.jsonl");
+    } catch (const llmbench::error&) {
+    }
+    try {
+        (void)llmbench::parse_result_set({{"fuzz.jsonl", text}});
+    } catch (const llmbench::error&) {
+    }
+    try {
+        (void)llmbench::parse_ollama_host(text.substr(0, 256));
+    } catch (const llmbench::error&) {
+    }
+    return 0;
+}

@@ -339,6 +339,9 @@ public:
 
     /// Takes one sample now (also what the thread does at each tick).
     MemorySample sample_now() {
+        // The sampling thread and around() both sample, and the /api/ps client and the process
+        // tree are not safe to share: one sample at a time (ThreadSanitizer found this).
+        std::lock_guard<std::mutex> sampling(sampling_mutex_);
         const auto t0 = std::chrono::steady_clock::now();
         MemorySample s;
         if (config_.ollama) {
@@ -495,6 +498,7 @@ private:
     std::optional<std::vector<int>> tree_;  ///< the server's process tree, rescanned every second
     std::chrono::steady_clock::time_point tree_at_;
     mutable std::mutex mutex_;
+    std::mutex sampling_mutex_;  ///< held for a whole sample_now(); never while holding mutex_
     std::condition_variable cv_;
     bool stopping_ = false;
     std::vector<MemorySample> samples_;

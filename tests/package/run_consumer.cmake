@@ -2,29 +2,24 @@
 # that finds it with find_package(llmbench); then the other ways in: pkg-config,
 # add_subdirectory, FetchContent, and a version request the package must refuse.
 # Arguments: BUILD_DIR, WORK_DIR, CONSUMER_DIR, LIGHT_DIR, SOURCE_DIR, CXX.
+
+# Runs a command; stops the test, naming `what`, when it fails.
+function(run_step what)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "${what} failed: ${rc}")
+  endif()
+endfunction()
+
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(prefix "${WORK_DIR}/prefix")
-execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}" --component library
-                RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "install failed: ${rc}")
-endif()
+run_step("install" "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}" --component library)
 if(NOT EXISTS "${prefix}/include/llmbench/llmbench.hpp")
   message(FATAL_ERROR "install did not place the headers")
 endif()
-execute_process(COMMAND "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${WORK_DIR}/build" -G Ninja
-                        "-DCMAKE_PREFIX_PATH=${prefix}" RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "configuring the consumer failed: ${rc}")
-endif()
-execute_process(COMMAND "${CMAKE_COMMAND}" --build "${WORK_DIR}/build" RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "building the consumer failed: ${rc}")
-endif()
-execute_process(COMMAND "${WORK_DIR}/build/consumer" RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "the consumer failed: ${rc}")
-endif()
+run_step("configuring the consumer" "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${WORK_DIR}/build" -G Ninja "-DCMAKE_PREFIX_PATH=${prefix}")
+run_step("building the consumer" "${CMAKE_COMMAND}" --build "${WORK_DIR}/build")
+run_step("the consumer" "${WORK_DIR}/build/consumer")
 message(STATUS "consumer built against the installed package and ran")
 
 # Nothing in the package may depend on the architecture: headers, CMake files and the .pc
@@ -43,29 +38,14 @@ if(rc)
   message(FATAL_ERROR "pkg-config does not find llmbench.pc: ${rc}")
 endif()
 separate_arguments(flags UNIX_COMMAND "${flags}")
-execute_process(COMMAND "${CXX}" -std=c++17 "${LIGHT_DIR}/main.cpp" ${flags} -o "${WORK_DIR}/light-pkgconfig" RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "building with pkg-config's flags failed: ${rc}")
-endif()
-execute_process(COMMAND "${WORK_DIR}/light-pkgconfig" RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "the pkg-config consumer failed: ${rc}")
-endif()
+run_step("building with pkg-config's flags" "${CXX}" -std=c++17 "${LIGHT_DIR}/main.cpp" ${flags} -o "${WORK_DIR}/light-pkgconfig")
+run_step("the pkg-config consumer" "${WORK_DIR}/light-pkgconfig")
 
 foreach(how subdirectory fetchcontent)
-  execute_process(COMMAND "${CMAKE_COMMAND}" -S "${LIGHT_DIR}" -B "${WORK_DIR}/${how}" -G Ninja -DLLMBENCH_HOW=${how}
-                          "-DLLMBENCH_SOURCE_DIR=${SOURCE_DIR}" RESULT_VARIABLE rc)
-  if(rc)
-    message(FATAL_ERROR "configuring with ${how} failed: ${rc}")
-  endif()
-  execute_process(COMMAND "${CMAKE_COMMAND}" --build "${WORK_DIR}/${how}" RESULT_VARIABLE rc)
-  if(rc)
-    message(FATAL_ERROR "building with ${how} failed: ${rc}")
-  endif()
-  execute_process(COMMAND "${WORK_DIR}/${how}/light" RESULT_VARIABLE rc)
-  if(rc)
-    message(FATAL_ERROR "the ${how} consumer failed: ${rc}")
-  endif()
+  run_step("configuring with ${how}" "${CMAKE_COMMAND}" -S "${LIGHT_DIR}" -B "${WORK_DIR}/${how}" -G Ninja -DLLMBENCH_HOW=${how}
+           "-DLLMBENCH_SOURCE_DIR=${SOURCE_DIR}")
+  run_step("building with ${how}" "${CMAKE_COMMAND}" --build "${WORK_DIR}/${how}")
+  run_step("the ${how} consumer" "${WORK_DIR}/${how}/light")
 endforeach()
 
 execute_process(COMMAND "${CMAKE_COMMAND}" -S "${LIGHT_DIR}" -B "${WORK_DIR}/version" -G Ninja -DLLMBENCH_HOW=version

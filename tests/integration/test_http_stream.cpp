@@ -172,6 +172,22 @@ TEST_CASE("Content-Length and close-delimited bodies; a server that closed a kep
     CHECK(server.connections() == 3);
 }
 
+TEST_CASE("a chunk-size line longer than any server sends is a read error, not unbounded memory") {
+    RawServer server([](int fd, const std::string&) {
+        RawServer::write_all(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{}\n\n\r\n");
+        RawServer::write_all(fd, std::string(200 * 1024, '0'));  // a size line that never ends
+        return false;
+    });
+    detail::HttpStream stream(server.endpoint());
+    const Read r = post(stream);
+    CHECK(r.outcome.status == 200);
+    CHECK(r.outcome.error == httplib::Error::Read);
+    CHECK(r.lines == std::vector<std::string>{"{}", ""});  // what came before is kept
+    detail::ChunkedDecoder d;
+    const std::string huge(detail::ChunkedDecoder::max_line_bytes + 1, 'f');
+    CHECK(d.feed(huge.data(), huge.size(), [](const char*, std::size_t) { return true; }).malformed);
+}
+
 TEST_CASE("timeouts: silence before the first byte and between body reads; nothing listening") {
     RawServer server([](int fd, const std::string& request) {
         if (request.find("stall") != std::string::npos) {

@@ -51,15 +51,17 @@ class ChunkedDecoder {
 public:
     struct Fed {
         std::size_t consumed = 0;
-        bool complete = false;  ///< the last chunk and its trailer have been read
+        bool complete = false;   ///< the last chunk and its trailer have been read
+        bool malformed = false;  ///< a size or trailer line longer than any server sends
     };
+    static constexpr std::size_t max_line_bytes = 64 * 1024;
     /// Consumes bytes, handing chunk data to on_data(p, n), which returns false to stop. With
     /// `stop_after_chunk`, returns right after the CRLF that ends a chunk's data.
     template <class OnData>
     Fed feed(const char* p, std::size_t n, OnData&& on_data, bool stop_after_chunk = false) {
         const char* const begin = p;
         const char* const end = p + n;
-        const auto consumed = [&](bool complete) { return Fed{static_cast<std::size_t>(p - begin), complete}; };
+        const auto consumed = [&](bool complete) { return Fed{static_cast<std::size_t>(p - begin), complete, false}; };
         while (p < end) {
             if (state_ == State::data) {
                 const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(left_, static_cast<std::uint64_t>(end - p)));
@@ -73,6 +75,7 @@ public:
             // The other states read a line: a size, the CRLF after data, or a trailer.
             const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
             line_.append(p, nl ? nl : end);
+            if (line_.size() > max_line_bytes) return Fed{static_cast<std::size_t>(p - begin), false, true};
             if (!nl) return consumed(false);
             p = nl + 1;
             const bool blank = line_ == "\r" || line_.empty();
@@ -349,7 +352,7 @@ private:
     ReadEnd read_response(Response& r, StreamTimer& timer, const Timeouts& timeouts, LineFramer& framer, std::uint64_t& bytes_received,
                           PostOutcome& out, OnLine& on_line) {
         std::string head;
-        bool any_byte = false, in_body = false, stopped = false;
+        bool any_byte = false, in_body = false, stopped = false, malformed = false;
         std::uint64_t body_left = 0;  // Content-Length still to read
         ChunkedDecoder chunked;
         auto deadline = after(timeouts.first_byte_s);
@@ -378,7 +381,9 @@ private:
                 deliver(p, take, arrival);
                 return body_left == 0;
             }
-            return chunked.feed(p, n, [&](const char* data, std::size_t size) { return deliver(data, size, arrival); }).complete;
+            const auto fed = chunked.feed(p, n, [&](const char* data, std::size_t size) { return deliver(data, size, arrival); });
+            malformed = fed.malformed;
+            return fed.complete;
         };
 
         // The kernel stamps a read with the arrival of its last segment. Until the first token,
@@ -401,7 +406,7 @@ private:
                     const auto fed = dry_run.feed(p + at, n - at, [](const char*, std::size_t) { return true; }, true);
                     pieces.push_back(fed.consumed);
                     at += fed.consumed;
-                    if (fed.complete || fed.consumed == 0) break;
+                    if (fed.complete || fed.malformed || fed.consumed == 0) break;
                 }
             }
             if (pieces.empty()) pieces.push_back(n);
@@ -461,6 +466,10 @@ private:
             }
             if (body(p, size, arrival)) return ReadEnd::complete;
             if (stopped) return ReadEnd::stopped;
+            if (malformed) {
+                out.error = httplib::Error::Read;
+                return ReadEnd::failed;
+            }
         }
     }
 

@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "cpu_time.hpp"
+
 namespace {
 
 /// This source's folder, where python_baseline.py lives.
@@ -32,16 +34,8 @@ std::string bench_dir() {
     return here.substr(0, here.find_last_of('/'));
 }
 
-struct Cpu {
-    double user_s = 0, sys_s = 0;
-};
-
-Cpu thread_cpu() {
-    rusage ru{};
-    getrusage(RUSAGE_THREAD, &ru);
-    auto s = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-    return {s(ru.ru_utime), s(ru.ru_stime)};
-}
+using bench::Cpu;
+Cpu thread_cpu() { return bench::cpu_time(RUSAGE_THREAD); }
 
 std::string run_command(const std::string& cmd) {
     std::string out;

@@ -26,21 +26,9 @@
 #include <thread>
 #include <vector>
 
+#include "cpu_time.hpp"
+
 namespace {
-
-double thread_cpu_s() {
-    rusage ru{};
-    getrusage(RUSAGE_THREAD, &ru);
-    const auto s = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-    return s(ru.ru_utime) + s(ru.ru_stime);
-}
-
-double process_cpu_s() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    const auto s = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-    return s(ru.ru_utime) + s(ru.ru_stime);
-}
 
 struct Row {
     int streams = 0;
@@ -73,13 +61,13 @@ Row run(int streams, int tokens, int rounds, llmbench::testing::OpenAIFlavour fl
     };
     // The client's own CPU: each worker thread's total, read when it reports its last request.
     std::map<std::thread::id, double> worker_cpu;
-    const double cpu0 = process_cpu_s();
+    const double cpu0 = bench::cpu_time(RUSAGE_SELF).total_s();
     const llmbench::LoadResult result =
-        llmbench::run_load(make_backend, request_for, spec, [&](std::size_t, const llmbench::LoadRequest&) { worker_cpu[std::this_thread::get_id()] = thread_cpu_s(); });
+        llmbench::run_load(make_backend, request_for, spec, [&](std::size_t, const llmbench::LoadRequest&) { worker_cpu[std::this_thread::get_id()] = bench::cpu_time(RUSAGE_THREAD).total_s(); });
     Row row;
     for (const auto& [id, cpu] : worker_cpu) row.client_cpu_s += cpu;
     for (const auto& r : result.requests) row.chunks += static_cast<double>(r.gaps_s.size() + (r.ttft_s ? 1 : 0));
-    row.cpu_s = process_cpu_s() - cpu0;
+    row.cpu_s = bench::cpu_time(RUSAGE_SELF).total_s() - cpu0;
     row.streams = streams;
     row.requests = result.requests.size();
     row.ok = result.succeeded();

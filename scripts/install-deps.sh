@@ -1,25 +1,55 @@
 #!/usr/bin/env bash
 # Installs what llmbench needs to build and test on Debian/Ubuntu, if anything is missing.
-# --with-browser also installs Chromium, which the HTML report's browser test renders in.
+# --with-browser also installs Chromium, which the HTML report's browser test renders in;
+# --with-clang installs clang with its sanitizer runtimes and libFuzzer (the asan and tsan presets).
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config git
           libcpp-httplib-dev libsimdjson-dev doctest-dev libcli11-dev
           zlib1g-dev libbz2-dev python3)
-if [ "${1:-}" = "--with-browser" ]; then packages+=(chromium); fi
-
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+with_clang=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-browser) packages+=(chromium) ;;
+    --with-clang) with_clang=1; packages+=(clang) ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# clang's sanitizer runtimes and libFuzzer come in packages named after its major version.
+clang_runtime() {
+  local major
+  major=$(clang++ --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)
+  if [ -n "$major" ]; then echo "libclang-rt-$major-dev libfuzzer-$major-dev"; fi
+}
+
+missing() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+# shellcheck disable=SC2207
+missing_now=($(missing "${packages[@]}"))
+if [ $with_clang = 1 ] && command -v clang++ >/dev/null; then
+  # shellcheck disable=SC2207,SC2046  # (one word per package)
+  missing_now+=($(missing $(clang_runtime)))
+fi
+[ ${#missing_now[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null; then
-  echo "install-deps: not a Debian/Ubuntu system; install these yourself (or use vcpkg/Conan): ${missing[*]}" >&2
+  echo "install-deps: not a Debian/Ubuntu system; install these yourself (or use vcpkg/Conan): ${missing_now[*]}" >&2
   exit 1
 fi
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-echo "install-deps: installing ${missing[*]}" >&2
+apt_install() {
+  echo "install-deps: installing $*" >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_install "${missing_now[@]}"
+if [ $with_clang = 1 ]; then
+  # shellcheck disable=SC2207,SC2046
+  runtime=($(missing $(clang_runtime)))
+  [ ${#runtime[@]} -eq 0 ] || apt_install "${runtime[@]}"
+fi

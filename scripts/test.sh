@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds and runs every test: warnings-as-errors build (the tests, every header alone and all
-# of them as C++20, two-TU link, install + find_package consumer, the HTML report in headless
-# Chromium), then an ASan+UBSan build.
+# Builds and runs every test: a GCC build with warnings as errors (the tests, every header alone
+# and all of them as C++20, two-TU link, the package consumers, the HTML report in headless
+# Chromium); a clang ASan+UBSan build (the tests, and each libFuzzer target for 20 s); a clang
+# ThreadSanitizer build of the tests that run threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --with-browser
+scripts/install-deps.sh --with-browser --with-clang
 
 jobs=$(nproc 2>/dev/null || echo 2)
-for preset in dev asan; do
+for preset in dev asan tsan; do
   echo "== $preset: configure, build, test" >&2
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"

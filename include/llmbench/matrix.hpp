@@ -127,7 +127,10 @@ inline MatrixSpec parse_matrix_json(std::string_view json, const std::string& so
         throw error(errc::usage, source + ": invalid JSON (" + simdjson::error_message(err) + ")");
     simdjson::dom::object obj;
     if (doc.get_object().get(obj)) throw error(errc::usage, source + ": expected a JSON object");
-    for (auto [key, value] : obj) {
+    for (auto field : obj) {
+        // Named copies, not a structured binding: C++17 lambdas cannot capture bindings.
+        const std::string_view key = field.key;
+        const simdjson::dom::element value = field.value;
         const std::string where = source + ": field \"" + std::string(key) + "\"";
         auto ints = [&] {
             std::vector<int> out;

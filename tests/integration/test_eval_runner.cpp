@@ -213,12 +213,13 @@ TEST_CASE("the real datasets with a small limit, against an oracle, when ../shar
                                                                 {TaskKind::hellaswag, d + "/hellaswag/hellaswag_val_full.txt.bz2"},
                                                                 {TaskKind::truthfulqa_mc1, d + "/truthfulqa/mc_task.json"},
                                                                 {TaskKind::gsm8k, d + "/gsm8k/test.jsonl"}};
-    for (const auto& [kind, path] : tasks) {
+    for (const auto& task : tasks) {
+        const TaskKind kind = task.first;  // a variable, not a binding: doctest's macros capture it
         TaskSpec spec;
         spec.kind = kind;
-        spec.path = path;
+        spec.path = task.second;
         spec.limit = 8;
-        auto mock = scripted_mock(spec, [kind = kind](const PreparedItem& i) {
+        auto mock = scripted_mock(spec, [kind](const PreparedItem& i) {
             return kind == TaskKind::gsm8k ? "The answer is " + i.gold + "." : "Answer: " + i.gold;
         });
         const auto o = run_task(spec, *mock);

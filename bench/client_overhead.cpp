@@ -8,6 +8,7 @@
 // same stream, and the error of the client's first-token timestamp against the mock's own
 // record of when it wrote that token. Numbers describe this machine and the mock, not a model.
 #include <llmbench/llmbench.hpp>
+#include <llmbench/testing/loopback_server.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <simdjson.h>
@@ -17,7 +18,6 @@
 #include <cstdio>
 #include <ctime>
 #include <stdexcept>
-#include <thread>
 
 #include <sys/resource.h>
 #include <iostream>
@@ -67,21 +67,14 @@ public:
                 return sink.write(body_.data() + offset, std::min<std::size_t>(65536, body_.size() - offset));
             });
         });
-        port_ = server_.bind_to_any_port("127.0.0.1");
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
-        while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        listener_.start(server_, "burst server");
     }
-    ~BurstServer() {
-        server_.stop();
-        thread_.join();
-    }
-    llmbench::Endpoint endpoint() const { return {"http", "127.0.0.1", port_, ""}; }
+    llmbench::Endpoint endpoint() const { return {"http", "127.0.0.1", listener_.port(), ""}; }
 
 private:
     std::string body_;
     httplib::Server server_;
-    int port_ = 0;
-    std::thread thread_;
+    llmbench::detail::LoopbackServer listener_;
 };
 
 struct Measured {

@@ -2,7 +2,7 @@
 # Runs llmbench's libFuzzer targets (tests/fuzz) for SECONDS each (default 60), in the asan
 # preset's build (clang, ASan + UBSan), from seed corpora of recorded server responses and
 # test data (tests/fuzz/make_seeds.py). Fails on any finding; prints each target's executions.
-# The README's test command runs the same targets for 20 s each. Usage: scripts/fuzz.sh [SECONDS]
+# The README's test command runs the same targets for 10 s each. Usage: scripts/fuzz.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}

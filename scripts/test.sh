@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds and runs every test: a GCC build with warnings as errors (the tests, every header alone
-# and all of them as C++20, two-TU link, the package consumers, the HTML report in headless
-# Chromium); a clang ASan+UBSan build (the tests, and each libFuzzer target for 20 s); a clang
-# ThreadSanitizer build of the tests that run threads.
+# Builds and runs every test, in three builds (CMakePresets.json says what each holds):
+# dev (GCC, warnings as errors: tests, example programs end to end, package consumers, the HTML
+# report in headless Chromium); asan (clang, ASan + UBSan: tests, header checks, bench programs,
+# the docs' programs, each fuzz target for 10 s); tsan (clang, ThreadSanitizer: the threaded tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --with-browser --with-clang

@@ -2,9 +2,9 @@
 #pragma once
 
 #include <string>
-#include <thread>
 
 #include <httplib.h>
+#include <llmbench/testing/loopback_server.hpp>
 
 #include "test_util.hpp"
 
@@ -29,21 +29,14 @@ public:
         };
         server_.Get(".*", handler);
         server_.Post(".*", handler);
-        port_ = server_.bind_to_any_port("127.0.0.1");
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
-        while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        listener_.start(server_, "replay server");
     }
-    ~ReplayServer() {
-        server_.stop();
-        thread_.join();
-    }
-    std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
+    std::string host() const { return "127.0.0.1:" + std::to_string(listener_.port()); }
 
 private:
     test_util::Capture capture_;
     std::size_t chunk_;
     std::string type_;
     httplib::Server server_;
-    int port_ = 0;
-    std::thread thread_;
+    llmbench::detail::LoopbackServer listener_;
 };

@@ -2,10 +2,13 @@
 #pragma once
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include <doctest/doctest.h>
+#include <llmbench/response.hpp>
+#include <llmbench/stream_timer.hpp>
 
 namespace test_util {
 
@@ -38,6 +41,25 @@ inline Capture read_capture(const std::string& name) {
     c.headers = raw.substr(0, end);
     c.body = raw.substr(end + 4);
     return c;
+}
+
+/// A scripted fault's outcome, for both clients' fault tables: the typed error naming
+/// `message_part` with the tokens before it kept (`expected`), or a whole 8-token reply (nullopt).
+inline void check_fault_outcome(const llmbench::StreamResult& r, const llmbench::StreamTimer& timer, std::optional<llmbench::errc> expected,
+                                const char* message_part, bool tokens_before_failure = true) {
+    if (expected) {
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.failure->code() == *expected);
+        CHECK_MESSAGE(std::string(r.failure->what()).find(message_part) != std::string::npos, r.failure->what());
+        if (tokens_before_failure) {
+            CHECK(timer.content_chunks() >= 1);  // partial timings kept
+            CHECK(timer.ttft_s().has_value());
+        }
+    } else {
+        REQUIRE_MESSAGE(r.ok(), (r.failure ? r.failure->what() : ""));
+        CHECK(r.server.eval_count == 8);
+        CHECK(timer.content_chunks() == 8);
+    }
 }
 
 }  // namespace test_util

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "llmbench/detail/text.hpp"
 #include "llmbench/error.hpp"
 
 namespace llmbench {
@@ -32,14 +33,6 @@ struct Timeouts {
     double first_byte_s = 600.0;  ///< request sent -> response headers
     double idle_s = 120.0;        ///< longest silence between two reads of the body
 };
-
-namespace detail {
-inline std::string_view trim(std::string_view s, std::string_view chars) {
-    while (!s.empty() && chars.find(s.front()) != std::string_view::npos) s.remove_prefix(1);
-    while (!s.empty() && chars.find(s.back()) != std::string_view::npos) s.remove_suffix(1);
-    return s;
-}
-}  // namespace detail
 
 /// Parses a host the way Ollama's own client reads OLLAMA_HOST: `host`, `host:port`,
 /// `scheme://host[:port][/path]`, `[v6]:port`, `:port`. Without a scheme the port

@@ -162,12 +162,12 @@ public:
             if (o.identical) ++s.identical_outputs;
         }
         // Like nanobench: say when the spread is too large for the mean to mean much.
-        if (const Stats* gen = s.find("gen_toks_per_s"); gen != nullptr && gen->n >= 2 && gen->cv > max_cv) {
+        if (const Stats* gen = s.find("gen_toks_per_s"); gen != nullptr && unstable(*gen)) {
             char text[200];
             std::snprintf(text, sizeof text,
                           "gen_toks_per_s varies by %.1f%% (CV > %.0f%%): add runs, or idle the machine and check "
                           "thermal throttling",
-                          gen->cv * 100, max_cv * 100);
+                          gen->cv * 100, unstable_cv * 100);
             s.warnings.emplace_back(text);
         }
         return s;
@@ -190,7 +190,6 @@ private:
         return per_prompt_.back().second;
     }
 
-    static constexpr double max_cv = 0.05;
     struct Outputs {
         std::size_t runs = 0;
         std::string first_sha256;

@@ -22,6 +22,7 @@
 #include <httplib.h>
 #include <simdjson.h>
 
+#include "llmbench/detail/http_errors.hpp"
 #include "llmbench/detail/json_parse.hpp"
 #include "llmbench/detail/stall_guard.hpp"
 #include "llmbench/detail/streaming_post.hpp"
@@ -318,12 +319,6 @@ private:
         }
     }
 
-    static std::string seconds_text(double seconds) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%g s", seconds);
-        return buf;
-    }
-
     static std::chrono::milliseconds to_duration(double seconds) {
         return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
     }
@@ -333,25 +328,12 @@ private:
     }
 
     error connect_error(httplib::Error err) const {
-        if (err == httplib::Error::ConnectionTimeout)
-            return error(errc::timeout, "connecting to " + endpoint_.url() + " timed out after " +
-                                            seconds_text(options_.timeouts.connect_s));
-        const std::string why = err == httplib::Error::Connection ? "connection refused or host unreachable"
-                                                                  : "cpp-httplib: " + httplib::to_string(err);
-        return error(errc::connect, "cannot reach Ollama at " + endpoint_.url() + " (" + why +
-                                        "): is it running? Start it with `ollama serve`, or set OLLAMA_HOST / --host");
+        return detail::connect_error(endpoint_, err, options_.timeouts.connect_s, "Ollama",
+                                     "is it running? Start it with `ollama serve`, or set OLLAMA_HOST / --host");
     }
 
     error status_error(int status, std::string_view api_path, std::string_view body, const std::string& model) const {
-        const std::string message = detail::error_message_from_body(body);
-        if (status == 404 && !model.empty())
-            return error(errc::model_not_found,
-                         "model '" + model + "' not found on " + endpoint_.url() + ": pull it with `ollama pull " + model +
-                             "` (server said: " + message + ")",
-                         status);
-        return error(errc::http_status,
-                     "HTTP " + std::to_string(status) + " from " + endpoint_.url() + std::string(api_path) + ": " + message,
-                     status);
+        return detail::status_error(endpoint_, status, api_path, body, model, ": pull it with `ollama pull " + model + "`");
     }
 
     /// A non-streamed call; returns the body of a 200 response or throws.
@@ -514,13 +496,9 @@ private:
         if (result.failure) {
             // Set while parsing: a malformed line or an error line mid-stream.
         } else if (fired == detail::StallGuard<httplib::Client>::fired_by::first_byte) {
-            result.failure = error(errc::timeout, "no response from " + endpoint_.url() + std::string(api_path) +
-                                                      " within " + seconds_text(t.first_byte_s) +
-                                                      " (first-byte timeout; a cold model load can take minutes)");
+            result.failure = detail::first_byte_timeout(endpoint_, api_path, t.first_byte_s);
         } else if (fired == detail::StallGuard<httplib::Client>::fired_by::idle) {
-            result.failure = error(errc::timeout, "stream from " + endpoint_.url() + " stalled: no bytes for " +
-                                                      seconds_text(t.idle_s) + " after " +
-                                                      std::to_string(result.lines) + " lines (idle timeout)");
+            result.failure = detail::idle_timeout(endpoint_, t.idle_s, result.lines, "lines");
         } else if (status == 0) {
             result.failure = connect_error(err);
         } else if (status != 200) {

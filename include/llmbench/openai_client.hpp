@@ -199,18 +199,12 @@ private:
     }
 
     error connect_error(httplib::Error err) const {
-        if (err == httplib::Error::ConnectionTimeout) return error(errc::timeout, "connecting to " + endpoint_.url() + " timed out");
-        return error(errc::connect, "cannot reach the server at " + endpoint_.url() + " (" +
-                                        (err == httplib::Error::Connection ? std::string("connection refused or host unreachable")
-                                                                           : "cpp-httplib: " + httplib::to_string(err)) +
-                                        "): is llama-server / vLLM / LM Studio running? Set --base-url");
+        return detail::connect_error(endpoint_, err, options_.timeouts.connect_s, "the server",
+                                     "is llama-server / vLLM / LM Studio running? Set --base-url");
     }
 
     error status_error(int status, std::string_view api_path, std::string_view body, const std::string& model) const {
-        const std::string message = detail::error_message_from_body(body);
-        if (status == 404 && !model.empty())
-            return error(errc::model_not_found, "model '" + model + "' not found on " + endpoint_.url() + " (server said: " + message + ")", status);
-        return error(errc::http_status, "HTTP " + std::to_string(status) + " from " + endpoint_.url() + std::string(api_path) + ": " + message, status);
+        return detail::status_error(endpoint_, status, api_path, body, model, "");
     }
 
     std::string get(std::string_view api_path) {
@@ -253,11 +247,9 @@ private:
         if (result.failure) {
             // set while parsing: an error event or malformed JSON
         } else if (fired == detail::StallGuard<httplib::Client>::fired_by::first_byte) {
-            result.failure = error(errc::timeout, "no response from " + endpoint_.url() + std::string(api_path) + " within " +
-                                                      std::to_string(static_cast<int>(t.first_byte_s)) + " s (first-byte timeout)");
+            result.failure = detail::first_byte_timeout(endpoint_, api_path, t.first_byte_s);
         } else if (fired == detail::StallGuard<httplib::Client>::fired_by::idle) {
-            result.failure = error(errc::timeout, "stream from " + endpoint_.url() + " stalled: no bytes for " +
-                                                      std::to_string(static_cast<int>(t.idle_s)) + " s (idle timeout)");
+            result.failure = detail::idle_timeout(endpoint_, t.idle_s, result.lines, "events");
         } else if (status == 0) {
             result.failure = connect_error(post.error);
         } else if (status != 200) {

@@ -88,4 +88,10 @@ inline Stats compute_stats(std::vector<double> samples) {
     return s;
 }
 
+/// Above this coefficient of variation a mean is not to be trusted (nanobench warns there too).
+inline constexpr double unstable_cv = 0.05;
+
+/// Whether `s` spreads too much for its mean to mean much (needs two samples).
+inline bool unstable(const Stats& s) { return s.n >= 2 && s.cv > unstable_cv; }
+
 }  // namespace llmbench

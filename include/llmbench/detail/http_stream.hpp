@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "llmbench/detail/post_outcome.hpp"
+#include "llmbench/detail/text.hpp"
 #include "llmbench/endpoint.hpp"
 #include "llmbench/framing.hpp"
 #include "llmbench/stream_timer.hpp"
@@ -312,12 +313,6 @@ private:
         return arrival;
     }
 
-    static std::string lower(std::string_view s) {
-        std::string out(s);
-        for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-        return out;
-    }
-
     /// Parses the status line and headers in `head` (without the blank line).
     static bool parse_head(std::string_view head, Response& r) {
         const auto line_end = head.find("\r\n");
@@ -339,8 +334,8 @@ private:
             at = end + 2;
             const auto colon = line.find(':');
             if (colon == std::string_view::npos) continue;
-            const std::string name = lower(line.substr(0, colon));
-            const std::string value = lower(trim(line.substr(colon + 1), " \t"));
+            const std::string name = ascii_lower(line.substr(0, colon));
+            const std::string value = ascii_lower(trim(line.substr(colon + 1), " \t"));
             if (name == "transfer-encoding") r.chunked = value.find("chunked") != std::string::npos;
             else if (name == "content-length") r.content_length = std::strtoull(value.c_str(), nullptr, 10);
             else if (name == "connection") r.close = value.find("close") != std::string::npos ? true : value.find("keep-alive") != std::string::npos ? false : r.close;

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "llmbench/detail/text.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/eval/text_file.hpp"
 #include "llmbench/synthetic_prompt.hpp"
@@ -183,15 +184,11 @@ struct NeedleScore {
 };
 
 inline NeedleScore score_reply(const std::string& reply, const Needle& needle) {
-    std::string lower = reply;
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string lower = llmbench::detail::ascii_lower(reply);
     NeedleScore s;
     s.expected = needle.values.size();
-    for (const auto& v : needle.values) {
-        std::string lv = v;
-        for (char& c : lv) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (lower.find(lv) != std::string::npos) ++s.found;
-    }
+    for (const auto& v : needle.values)
+        if (lower.find(llmbench::detail::ascii_lower(v)) != std::string::npos) ++s.found;
     return s;
 }
 

@@ -354,10 +354,7 @@ struct ResultCell {
         return static_cast<std::size_t>(std::count_if(runs.begin(), runs.end(), [](const ResultRun* r) { return r->timed(); }));
     }
     /// Like nanobench: a coefficient of variation above 5% makes a mean untrustworthy.
-    bool unstable(const std::string& metric) const {
-        const Stats s = stat(metric);
-        return s.n >= 2 && s.cv > 0.05;
-    }
+    bool unstable(const std::string& metric) const { return llmbench::unstable(stat(metric)); }
 };
 
 namespace detail {

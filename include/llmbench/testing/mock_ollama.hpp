@@ -32,7 +32,7 @@
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
-#include "llmbench/testing/listen_backlog.hpp"
+#include "llmbench/testing/loopback_server.hpp"
 #include "llmbench/ollama_client.hpp"  // detail::same_model: one rule for model tags
 
 namespace llmbench::testing {
@@ -92,30 +92,24 @@ public:
     explicit MockOllama(MockConfig config = {}) : config_(std::move(config)) {
         server_.set_tcp_nodelay(true);  // as Go's net/http: no Nagle delay between chunks
         routes();
-        detail::ListenBacklog backlog(server_);
-        port_ = server_.bind_to_any_port("127.0.0.1");
-        backlog.widen();
-        if (port_ <= 0) throw error(errc::io, "mock Ollama: cannot bind a port on 127.0.0.1");
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
-        while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        listener_.start(server_, "mock Ollama");
     }
     MockOllama(const MockOllama&) = delete;
     MockOllama& operator=(const MockOllama&) = delete;
     ~MockOllama() {
         stopping_ = true;
-        server_.stop();
-        if (thread_.joinable()) thread_.join();
+        listener_.stop();
     }
 
-    int port() const noexcept { return port_; }
+    int port() const noexcept { return listener_.port(); }
 
     /// The mock's tokenizer: a template overhead plus one token per four bytes (what it
     /// reports as prompt_eval_count, before any truncation).
     static std::int64_t count_tokens(std::string_view prompt) {
         return 8 + static_cast<std::int64_t>((prompt.size() + 3) / 4);
     }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-    Endpoint endpoint() const { return Endpoint{"http", "127.0.0.1", port_, ""}; }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+    Endpoint endpoint() const { return Endpoint{"http", "127.0.0.1", port(), ""}; }
 
     /// Faults for the next generate/chat requests, one each, in order; later requests are clean.
     void script(std::vector<MockFault> faults) {
@@ -606,8 +600,7 @@ private:
 
     MockConfig config_;
     httplib::Server server_;
-    int port_ = 0;
-    std::thread thread_;
+    detail::LoopbackServer listener_;  // after server_: stops it before it is destroyed
     std::atomic<bool> stopping_{false};
     mutable std::mutex mutex_;
     std::deque<MockFault> script_;

@@ -27,7 +27,7 @@
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
-#include "llmbench/testing/listen_backlog.hpp"
+#include "llmbench/testing/loopback_server.hpp"
 
 namespace llmbench::testing {
 
@@ -84,24 +84,18 @@ public:
             res.set_content(w.end_array().end_object().take(), "application/json");
         });
         server_.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content(R"({"status":"ok"})", "application/json"); });
-        detail::ListenBacklog backlog(server_);
-        port_ = server_.bind_to_any_port("127.0.0.1");
-        backlog.widen();
-        if (port_ <= 0) throw error(errc::io, "mock OpenAI: cannot bind a port on 127.0.0.1");
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
-        while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        listener_.start(server_, "mock OpenAI");
     }
     MockOpenAI(const MockOpenAI&) = delete;
     MockOpenAI& operator=(const MockOpenAI&) = delete;
     ~MockOpenAI() {
         stopping_ = true;
         slot_cv_.notify_all();
-        server_.stop();
-        if (thread_.joinable()) thread_.join();
+        listener_.stop();
     }
 
-    std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-    int port() const noexcept { return port_; }
+    std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+    int port() const noexcept { return listener_.port(); }
 
     /// Faults for the next requests, one each, in order.
     void script(std::vector<OpenAIFault> faults) {
@@ -292,8 +286,7 @@ private:
 
     MockOpenAIConfig config_;
     httplib::Server server_;
-    int port_ = 0;
-    std::thread thread_;
+    detail::LoopbackServer listener_;  // after server_: stops it before it is destroyed
     std::atomic<bool> stopping_{false};
     std::atomic<int> in_flight_{0}, peak_in_flight_{0};
     mutable std::mutex mutex_;

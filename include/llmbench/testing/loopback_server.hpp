@@ -1,0 +1,59 @@
+// llmbench/testing/loopback_server.hpp - what both mocks do to serve: bind a free port on
+// 127.0.0.1 with a listen backlog fit for load tests, and listen on a thread of their own.
+//
+// cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, fixed when httplib.h is
+// first included). A load test opens hundreds of connections at once; beyond the backlog the
+// kernel drops the SYNs, and the client retries only after a second, which would show up as
+// connect timeouts no real server gives. Linux and the BSDs accept listen() again on a
+// listening socket to change its backlog, so the backlog is widened right after binding.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+
+#include "llmbench/error.hpp"
+
+namespace llmbench::detail {
+
+class LoopbackServer {
+public:
+    LoopbackServer() = default;
+    LoopbackServer(const LoopbackServer&) = delete;
+    LoopbackServer& operator=(const LoopbackServer&) = delete;
+    ~LoopbackServer() { stop(); }
+
+    /// Binds `server` (its routes already set) and serves it until stop(); returns once it
+    /// accepts connections. `who` names the server in the error when no port can be bound.
+    void start(httplib::Server& server, const std::string& who) {
+        server_ = &server;
+        auto listening = std::make_shared<socket_t>(INVALID_SOCKET);
+        server.set_socket_options([listening](socket_t sock) {  // the server keeps this copy
+            httplib::default_socket_options(sock);
+            *listening = sock;
+        });
+        port_ = server.bind_to_any_port("127.0.0.1");
+        if (port_ <= 0) throw error(errc::io, who + ": cannot bind a port on 127.0.0.1");
+        if (*listening != INVALID_SOCKET) ::listen(*listening, SOMAXCONN);
+        thread_ = std::thread([&server] { server.listen_after_bind(); });
+        while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+
+    /// Stops accepting, ends open connections, and joins the listening thread.
+    void stop() {
+        if (server_) server_->stop();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    int port() const noexcept { return port_; }
+
+private:
+    httplib::Server* server_ = nullptr;
+    int port_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace llmbench::detail

@@ -188,9 +188,10 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
             const auto due = open_loop ? start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(schedule[i])) : start;
             while (open_loop && clock::now() < due && !stopped())  // wakes to notice `stop`
                 std::this_thread::sleep_until(std::min(due, clock::now() + std::chrono::milliseconds(50)));
-            if (stopped() || (until_time && since(clock::now()) >= *spec.duration_s)) break;
+            const double now_s = since(clock::now());  // one reading: the deadline check and the schedule agree
+            if (stopped() || (until_time && now_s >= *spec.duration_s)) break;
             LoadRequest& out = claim(i);
-            out.scheduled_s = open_loop ? schedule[i] : since(clock::now());
+            out.scheduled_s = open_loop ? schedule[i] : now_s;
             const GenerateRequest r = request_for(i);
             const int now = ++in_flight;
             for (int p = peak; now > p && !peak.compare_exchange_weak(p, now);) {

@@ -1,7 +1,9 @@
 // libFuzzer target: what users hand llmbench: a prompts file, a results file (the reports'
-// reader), and an OLLAMA_HOST value. Bad input must be an llmbench::error, never a crash.
+// reader), an OLLAMA_HOST value and an OpenAI-compatible server's base URL. Bad input must be
+// an llmbench::error, never a crash.
 #include <llmbench/endpoint.hpp>
 #include <llmbench/error.hpp>
+#include <llmbench/openai_client.hpp>
 #include <llmbench/prompts.hpp>
 #include <llmbench/report/results.hpp>
 
@@ -21,6 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     try {
         (void)llmbench::parse_ollama_host(text.substr(0, 256));
+    } catch (const llmbench::error&) {
+    }
+    try {
+        const llmbench::OpenAIClient client(text.substr(0, 256));  // parses the URL; connects only on a request
+        (void)client.endpoint().url();
     } catch (const llmbench::error&) {
     }
     return 0;

@@ -26,6 +26,7 @@ GenerateRequest small_request() {
 TEST_CASE("closed loop: N streams at once, each request timed, tokens and throughput counted") {
     testing::MockOpenAIConfig cfg;
     cfg.token_delay = 1ms;
+    cfg.first_token_delay = 100ms;  // long enough that the four workers' requests overlap on a busy machine
     testing::MockOpenAI mock(cfg);
     LoadSpec spec;
     spec.concurrency = 4;
@@ -37,7 +38,8 @@ TEST_CASE("closed loop: N streams at once, each request timed, tokens and throug
     for (const auto& r : result.requests) {
         CHECK(r.output_tokens == 10);
         REQUIRE(r.tpot_s.has_value());
-        CHECK(*r.tpot_s >= 0.0009);  // 1 ms between tokens
+        // 1 ms between tokens; a first token delivered late (a busy machine) shortens the average
+        CHECK(*r.tpot_s >= 0.0005);
     }
     CHECK(result.output_token_throughput() == doctest::Approx(160 / result.duration_s));
 }
@@ -140,13 +142,15 @@ TEST_CASE("a duration instead of a count: closed loop sends until it passes, ope
     spec.concurrency = 2;
     spec.duration_s = 0.3;
     const auto closed = run_load(openai_backends(mock.base_url()), small_request(), spec);
-    CHECK(closed.requests.size() >= 4);
+    // Checked by what the loop must do, not by how many requests fit in 0.3 s (that depends on
+    // the machine: under ThreadSanitizer with other tests running, one request can take longer).
+    REQUIRE_FALSE(closed.requests.empty());
     CHECK(closed.succeeded() == closed.requests.size());
     CHECK_FALSE(closed.interrupted);
     for (const auto& r : closed.requests) CHECK(r.scheduled_s < 0.3);  // none started after the deadline
     double last_end = 0;
     for (const auto& r : closed.requests) last_end = std::max(last_end, r.end_s);
-    CHECK(last_end >= 0.25);  // it kept sending until close to the deadline (a request takes ~12 ms)
+    CHECK(last_end >= 0.25);  // a worker whose request ended before the deadline sent another
     CHECK(closed.total_token_throughput() > closed.output_token_throughput());  // prompt tokens count too
     spec.request_rate = 100.0;
     spec.concurrency = 0;

@@ -65,14 +65,6 @@ inline void write_openai_options(JsonWriter& w, const Options& o) {
 
 // Each takes an element or a lookup result: a missing field reads as nullopt.
 template <class E>
-std::optional<std::int64_t> json_int(E e) {
-    std::int64_t i = 0;
-    double d = 0;
-    if (e.get_int64().get(i) == simdjson::SUCCESS) return i;
-    if (e.get_double().get(d) == simdjson::SUCCESS) return static_cast<std::int64_t>(d);
-    return std::nullopt;
-}
-template <class E>
 std::optional<double> json_double(E e) {
     double d = 0;
     if (e.get_double().get(d) == simdjson::SUCCESS) return d;
@@ -321,8 +313,8 @@ private:
             }
         }
         if (simdjson::dom::object usage; obj["usage"].get_object().get(usage) == simdjson::SUCCESS) {
-            const auto prompt = detail::json_int(usage["prompt_tokens"]);
-            const auto completion = detail::json_int(usage["completion_tokens"]);
+            const auto prompt = detail::dom_int64(usage["prompt_tokens"]);
+            const auto completion = detail::dom_int64(usage["completion_tokens"]);
             if (prompt.value_or(0) > 0 || completion.value_or(0) > 0 || !state.usage_completion) {
                 state.usage_prompt = prompt;
                 state.usage_completion = completion;
@@ -333,11 +325,11 @@ private:
             const auto ms_to_ns = [](std::optional<double> ms) {
                 return ms ? std::optional<std::int64_t>(static_cast<std::int64_t>(*ms * 1e6)) : std::nullopt;
             };
-            if (auto n = detail::json_int(timings["prompt_n"])) s.prompt_eval_count = n;
+            if (auto n = detail::dom_int64(timings["prompt_n"])) s.prompt_eval_count = n;
             if (auto ns = ms_to_ns(detail::json_double(timings["prompt_ms"]))) s.prompt_eval_duration_ns = ns;
-            if (auto n = detail::json_int(timings["predicted_n"])) s.eval_count = n;
+            if (auto n = detail::dom_int64(timings["predicted_n"])) s.eval_count = n;
             if (auto ns = ms_to_ns(detail::json_double(timings["predicted_ms"]))) s.eval_duration_ns = ns;
-            if (auto n = detail::json_int(timings["cache_n"])) s.prompt_eval_cached_count = n;
+            if (auto n = detail::dom_int64(timings["cache_n"])) s.prompt_eval_cached_count = n;
         }
         if (!text.empty()) {
             timer.mark_content(arrival);

@@ -55,3 +55,19 @@ TEST_CASE("error_message_from_body reads Ollama and OpenAI error shapes") {
     CHECK(error_message_from_body(R"({"error":{"message":"nope","type":"api_error"}})") == "nope");
     CHECK(error_message_from_body("plain text\n") == "plain text");
 }
+
+TEST_CASE("numbers from a server or a file become whole numbers only when they fit") {
+    using llmbench::detail::to_int64;
+    CHECK(to_int64(42.0) == 42);
+    CHECK(to_int64(-7.9) == -7);
+    CHECK_FALSE(to_int64(3.43597e76).has_value());  // fuzz_inputs found this cast, undefined behaviour
+    CHECK_FALSE(to_int64(-1e19).has_value());
+    CHECK_FALSE(to_int64(std::nan("")).has_value());
+    simdjson::dom::parser parser;
+    const simdjson::dom::element doc = parser.parse(std::string(R"({"a":12,"b":1e300,"c":"x","d":2.0})"));
+    CHECK(llmbench::detail::dom_int64(doc["a"]) == 12);
+    CHECK_FALSE(llmbench::detail::dom_int64(doc["b"]).has_value());
+    CHECK_FALSE(llmbench::detail::dom_int64(doc["c"]).has_value());
+    CHECK_FALSE(llmbench::detail::dom_int64(doc["missing"]).has_value());
+    CHECK(llmbench::detail::dom_int64(doc["d"]) == 2);
+}

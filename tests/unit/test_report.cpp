@@ -103,6 +103,20 @@ TEST_CASE("ollama-bench files (no cell) make one cell per model and output lengt
     CHECK(set.cells[0].stat("ttft_s").mean == doctest::Approx(0.6));
 }
 
+TEST_CASE("numbers too large for their field read as unknown, not as a wrapped value (a fuzz finding)") {
+    const std::string text =
+        R"({"type":"metadata","schema_version":1,"model":{"tag":"m:a"},"host":{"total_ram_bytes":343597383E68}})"
+        "\n"
+        R"({"type":"run","schema_version":1,"model":"m:a","prompt_id":"p","run":0,"ok":true,"ttft_s":0.5,"num_predict":1e300})"
+        "\n";
+    const auto set = parse_result_set({{"x.jsonl", text}});
+    REQUIRE(set.files.size() == 1);
+    REQUIRE(set.files[0].metadata.size() == 1);
+    CHECK_FALSE(set.files[0].metadata[0].total_ram_bytes.has_value());
+    REQUIRE(set.cells.size() == 1);
+    CHECK_FALSE(set.cells[0].coordinates.num_predict.has_value());
+}
+
 TEST_CASE("bad result files are errors naming file and line; a last line cut short is skipped, not fatal") {
     const std::string good = R"({"type":"run","schema_version":1,"model":"m","ok":true,"ttft_s":0.5})";
     CHECK_THROWS_WITH_AS(parse_results(good + "\n{not json\n" + good + "\n", "r.jsonl"),

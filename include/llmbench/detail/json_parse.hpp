@@ -88,4 +88,22 @@ inline std::string error_message_from_body(std::string_view body) {
     return raw;
 }
 
+/// `d` as a whole number, when int64 can hold it; nullopt otherwise (NaN included). Casting a
+/// double out of that range is undefined behaviour, and a server or a file can send 1e300.
+inline std::optional<std::int64_t> to_int64(double d) {
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return std::nullopt;
+    return static_cast<std::int64_t>(d);
+}
+
+/// A DOM element or lookup result as a whole number: integers as they are, other numbers when
+/// int64 holds them; a missing field, another type or an out-of-range number reads as nullopt.
+template <class E>
+std::optional<std::int64_t> dom_int64(E e) {
+    std::int64_t i = 0;
+    double d = 0;
+    if (e.get_int64().get(i) == simdjson::SUCCESS) return i;
+    if (e.get_double().get(d) == simdjson::SUCCESS) return to_int64(d);
+    return std::nullopt;
+}
+
 }  // namespace llmbench::detail

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -18,6 +19,7 @@
 
 #include <simdjson.h>
 
+#include "llmbench/detail/json_parse.hpp"
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/run_record.hpp"
@@ -126,7 +128,8 @@ bool dom_true(E e) {
 template <class E>
 std::optional<int> dom_int(E e) {
     std::int64_t i = 0;
-    if (e.get_int64().get(i) == simdjson::SUCCESS) return static_cast<int>(i);
+    if (e.get_int64().get(i) == simdjson::SUCCESS && i >= std::numeric_limits<int>::min() && i <= std::numeric_limits<int>::max())
+        return static_cast<int>(i);
     return std::nullopt;
 }
 
@@ -176,7 +179,7 @@ inline ResultMetadata parse_metadata(simdjson::dom::object o, std::string_view l
     if (dom_at(o, "host").get_object().get(part) == simdjson::SUCCESS) {
         m.os = dom_string(dom_at(part, "os"));
         m.cpu_model = dom_string(dom_at(part, "cpu_model"));
-        if (auto ram = dom_number(dom_at(part, "total_ram_bytes"))) m.total_ram_bytes = static_cast<std::int64_t>(*ram);
+        if (auto ram = llmbench::detail::dom_int64(dom_at(part, "total_ram_bytes"))) m.total_ram_bytes = *ram;
         simdjson::dom::element gpus;
         if (part["gpus"].get(gpus) == simdjson::SUCCESS) m.gpus = simdjson::minify(gpus);
     }
@@ -371,7 +374,8 @@ inline std::vector<ResultCell> group_cells(const std::vector<ResultFile>& files)
         for (const auto& r : files[f].runs) {
             CellCoordinates c = r.cell ? *r.cell : CellCoordinates{r.model, std::nullopt, std::nullopt, std::nullopt};
             if (!r.cell)
-                if (auto n = r.value("num_predict")) c.num_predict = static_cast<int>(*n);
+                if (auto n = r.value("num_predict"); n && *n >= 0 && *n <= std::numeric_limits<int>::max())
+                    c.num_predict = static_cast<int>(*n);  // a number from the file: cast only when it fits
             auto it = std::find_if(cells.begin(), cells.end(),
                                    [&](const ResultCell& x) { return x.file_index == f && detail::same_cell(x.coordinates, c); });
             if (it == cells.end()) {

@@ -65,12 +65,6 @@ inline void write_openai_options(JsonWriter& w, const Options& o) {
 
 // Each takes an element or a lookup result: a missing field reads as nullopt.
 template <class E>
-std::optional<double> json_double(E e) {
-    double d = 0;
-    if (e.get_double().get(d) == simdjson::SUCCESS) return d;
-    return std::nullopt;
-}
-template <class E>
 std::string_view json_string(E e) {
     std::string_view s;
     return e.get_string().get(s) == simdjson::SUCCESS ? s : std::string_view();
@@ -323,12 +317,12 @@ private:
         if (simdjson::dom::object timings; obj["timings"].get_object().get(timings) == simdjson::SUCCESS) {
             ServerTimings& s = result.server;
             const auto ms_to_ns = [](std::optional<double> ms) {
-                return ms ? std::optional<std::int64_t>(static_cast<std::int64_t>(*ms * 1e6)) : std::nullopt;
+                return ms ? detail::to_int64(*ms * 1e6) : std::nullopt;  // a huge value reads as unknown, not UB
             };
             if (auto n = detail::dom_int64(timings["prompt_n"])) s.prompt_eval_count = n;
-            if (auto ns = ms_to_ns(detail::json_double(timings["prompt_ms"]))) s.prompt_eval_duration_ns = ns;
+            if (auto ns = ms_to_ns(detail::dom_double(timings["prompt_ms"]))) s.prompt_eval_duration_ns = ns;
             if (auto n = detail::dom_int64(timings["predicted_n"])) s.eval_count = n;
-            if (auto ns = ms_to_ns(detail::json_double(timings["predicted_ms"]))) s.eval_duration_ns = ns;
+            if (auto ns = ms_to_ns(detail::dom_double(timings["predicted_ms"]))) s.eval_duration_ns = ns;
             if (auto n = detail::dom_int64(timings["cache_n"])) s.prompt_eval_cached_count = n;
         }
         if (!text.empty()) {

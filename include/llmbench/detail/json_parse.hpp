@@ -95,6 +95,15 @@ inline std::optional<std::int64_t> to_int64(double d) {
     return static_cast<std::int64_t>(d);
 }
 
+/// A DOM element or lookup result as a number (integers convert too); nullopt when missing or
+/// not a number.
+template <class E>
+std::optional<double> dom_double(E e) {
+    double d = 0;
+    if (e.get_double().get(d) == simdjson::SUCCESS) return d;
+    return std::nullopt;
+}
+
 /// A DOM element or lookup result as a whole number: integers as they are, other numbers when
 /// int64 holds them; a missing field, another type or an out-of-range number reads as nullopt.
 template <class E>

@@ -113,12 +113,6 @@ std::string dom_string(E e) {
     std::string_view s;
     return e.get_string().get(s) == simdjson::SUCCESS ? std::string(s) : std::string();
 }
-template <class E>
-std::optional<double> dom_number(E e) {
-    double d = 0;
-    if (e.get_double().get(d) == simdjson::SUCCESS) return d;  // integers convert too
-    return std::nullopt;
-}
 inline dom_result dom_at(simdjson::dom::object o, std::string_view key) { return o[key]; }
 template <class E>
 bool dom_true(E e) {
@@ -152,9 +146,9 @@ inline ResultRun parse_run(simdjson::dom::object o) {
         } else if ((key == "server" || key == "memory") && value.is_object()) {
             const simdjson::dom::object inner = value.get_object().value_unsafe();  // a copy: the result is a temporary
             for (auto [k, v] : inner)
-                if (auto d = dom_number(v); d && k.find("_duration_ns") == std::string_view::npos) r.values[std::string(k)] = *d;
+                if (auto d = llmbench::detail::dom_double(v); d && k.find("_duration_ns") == std::string_view::npos) r.values[std::string(k)] = *d;
         } else if (key != "schema_version") {
-            if (auto d = dom_number(value)) r.values[std::string(key)] = *d;
+            if (auto d = llmbench::detail::dom_double(value)) r.values[std::string(key)] = *d;
         }
     }
     return r;
@@ -194,15 +188,15 @@ inline LoadLevel parse_load_level(simdjson::dom::object o) {
     l.level = static_cast<std::size_t>(dom_int(dom_at(o, "level")).value_or(0));
     l.open_loop = dom_string(dom_at(o, "mode")) == "open_loop";
     l.concurrency = static_cast<int>(dom_int(dom_at(o, "concurrency")).value_or(0));
-    l.request_rate = dom_number(dom_at(o, "request_rate"));
+    l.request_rate = llmbench::detail::dom_double(dom_at(o, "request_rate"));
     l.requests = static_cast<std::size_t>(dom_int(dom_at(o, "requests")).value_or(0));
     l.succeeded = static_cast<std::size_t>(dom_int(dom_at(o, "succeeded")).value_or(0));
     for (auto [key, value] : o) {
-        if (auto x = dom_number(value)) l.values[std::string(key)] = *x;
+        if (auto x = llmbench::detail::dom_double(value)) l.values[std::string(key)] = *x;
         simdjson::dom::object stats;
         if (value.get_object().get(stats) == simdjson::SUCCESS)
             for (auto [field, v] : stats)
-                if (auto x = dom_number(v)) l.values[std::string(key) + "." + std::string(field)] = *x;
+                if (auto x = llmbench::detail::dom_double(v)) l.values[std::string(key) + "." + std::string(field)] = *x;
     }
     return l;
 }
@@ -213,7 +207,7 @@ inline MemoryTimeline parse_timeline(simdjson::dom::object o) {
         std::vector<std::optional<double>> out;
         simdjson::dom::array a;
         if (dom_at(o, name).get_array().get(a) == simdjson::SUCCESS)
-            for (auto v : a) out.push_back(dom_number(v));
+            for (auto v : a) out.push_back(llmbench::detail::dom_double(v));
         return out;
     };
     for (const auto& v : column("t_s")) t.t_s.push_back(v.value_or(0));

@@ -148,3 +148,25 @@ TEST_CASE("a cut-off JSON object in the middle of a stream is a protocol error w
     CHECK_MESSAGE(std::string(r.failure->what()).find("line 2 at byte offset 30") != std::string::npos, std::string(r.failure->what()));
     CHECK(r.text == "a");
 }
+
+TEST_CASE("a final chunk whose counts no int64 holds reads them as unknown, not as a wrapped number") {
+    const std::string body =
+        "{\"model\":\"m\",\"response\":\"Hi\",\"done\":false}\n"
+        "{\"model\":\"m\",\"response\":\"\",\"done\":true,\"done_reason\":\"stop\",\"eval_count\":1e300,"
+        "\"eval_duration\":-1e300,\"prompt_eval_count\":12,\"prompt_eval_duration\":1.5e7}\n";
+    ReplayServer server(test_util::Capture{200, "", body}, 9);
+    OllamaClient client(server.host());
+    StreamTimer timer;
+    GenerateRequest req;
+    req.model = "m";
+    req.prompt = "hi";
+    const auto r = client.generate(req, timer);
+    REQUIRE_MESSAGE(r.ok(), std::string(r.failure ? r.failure->what() : ""));
+    CHECK_FALSE(r.server.eval_count.has_value());
+    CHECK_FALSE(r.server.eval_duration_ns.has_value());
+    CHECK(r.server.prompt_eval_count == 12);
+    CHECK(r.server.prompt_eval_duration_ns == 15000000);
+    const auto rec = make_run_record(r, timer, RunContext{});
+    CHECK_FALSE(rec.gen_toks_per_s().has_value());
+    CHECK(rec.to_json().find("-9223372036854775808") == std::string::npos);
+}

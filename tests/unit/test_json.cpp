@@ -71,3 +71,24 @@ TEST_CASE("numbers from a server or a file become whole numbers only when they f
     CHECK_FALSE(llmbench::detail::dom_int64(doc["missing"]).has_value());
     CHECK(llmbench::detail::dom_int64(doc["d"]) == 2);
 }
+
+TEST_CASE("read_int rounds what fits and reads a number no int64 holds as unknown") {
+    simdjson::ondemand::parser parser;
+    std::string storage;
+    const auto read = [&](const char* json) {
+        std::optional<std::int64_t> out = 7;  // a stale value must not survive
+        auto doc = parser.iterate(llmbench::detail::padded(storage, json));
+        simdjson::ondemand::value v = doc["n"].value();
+        REQUIRE(llmbench::detail::read_int(v, out) == simdjson::SUCCESS);
+        return out;
+    };
+    CHECK(read(R"({"n":1500000000})") == 1500000000);
+    CHECK(read(R"({"n":1.5e9})") == 1500000000);
+    CHECK(read(R"({"n":2.5})") == 3);
+    CHECK(read(R"({"n":-2.5})") == -3);
+    CHECK_FALSE(read(R"({"n":null})").has_value());
+    CHECK_FALSE(read(R"({"n":1e300})").has_value());  // was cast to int64_t: undefined behaviour
+    CHECK_FALSE(read(R"({"n":-1e300})").has_value());
+    CHECK_FALSE(read(R"({"n":18446744073709551615})").has_value());  // above INT64_MAX
+    CHECK(read(R"({"n":9223372036854775807})") == 9223372036854775807);
+}

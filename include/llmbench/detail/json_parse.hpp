@@ -1,6 +1,7 @@
 // llmbench/detail/json_parse.hpp - small helpers around simdjson On-Demand.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,7 +34,15 @@ void for_each_field(std::string_view text, OnField&& on_field) {
     }
 }
 
-/// An integer field; floats are rounded (some servers send 1.5e9), null means unknown.
+/// `d` as a whole number, when int64 can hold it; nullopt otherwise (NaN included). Casting a
+/// double out of that range is undefined behaviour, and a server or a file can send 1e300.
+inline std::optional<std::int64_t> to_int64(double d) {
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return std::nullopt;
+    return static_cast<std::int64_t>(d);
+}
+
+/// An integer field; floats are rounded (some servers send 1.5e9); null, and a number no
+/// int64 can hold (a reply with "eval_count": 1e300), mean unknown.
 inline simdjson::error_code read_int(simdjson::ondemand::value& v, std::optional<std::int64_t>& out) {
     simdjson::ondemand::json_type type;
     if (auto err = v.type().get(type)) return err;
@@ -48,7 +57,7 @@ inline simdjson::error_code read_int(simdjson::ondemand::value& v, std::optional
     }
     double d = 0;
     if (auto err = v.get_double().get(d)) return err;
-    out = static_cast<std::int64_t>(d + (d < 0 ? -0.5 : 0.5));
+    out = to_int64(std::round(d));
     return simdjson::SUCCESS;
 }
 
@@ -86,13 +95,6 @@ inline std::string error_message_from_body(std::string_view body) {
     std::string raw(body.substr(0, 300));
     while (!raw.empty() && (raw.back() == '\n' || raw.back() == '\r')) raw.pop_back();
     return raw;
-}
-
-/// `d` as a whole number, when int64 can hold it; nullopt otherwise (NaN included). Casting a
-/// double out of that range is undefined behaviour, and a server or a file can send 1e300.
-inline std::optional<std::int64_t> to_int64(double d) {
-    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return std::nullopt;
-    return static_cast<std::int64_t>(d);
 }
 
 /// A DOM element or lookup result as a number (integers convert too); nullopt when missing or

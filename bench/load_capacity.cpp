@@ -66,7 +66,7 @@ Row run(int streams, int tokens, int rounds, llmbench::testing::OpenAIFlavour fl
         llmbench::run_load(make_backend, request_for, spec, [&](std::size_t, const llmbench::LoadRequest&) { worker_cpu[std::this_thread::get_id()] = bench::cpu_time(RUSAGE_THREAD).total_s(); });
     Row row;
     for (const auto& [id, cpu] : worker_cpu) row.client_cpu_s += cpu;
-    for (const auto& r : result.requests) row.chunks += static_cast<double>(r.gaps_s.size() + (r.ttft_s ? 1 : 0));
+    for (const auto& r : result.requests) row.chunks += static_cast<double>(r.run.gaps_s.size() + (r.ttft_s ? 1 : 0));
     row.cpu_s = bench::cpu_time(RUSAGE_SELF).total_s() - cpu0;
     row.streams = streams;
     row.requests = result.requests.size();
@@ -77,7 +77,7 @@ Row run(int streams, int tokens, int rounds, llmbench::testing::OpenAIFlavour fl
     row.server_peak = mock.peak_in_flight();
     for (const auto& [kind, count] : result.failures_by_kind) std::fprintf(stderr, "  %d streams: %zu failed (%s)\n", streams, count, kind.c_str());
     for (const auto& r : result.requests)
-        if (!r.ok) {
+        if (!r.ok()) {
             std::fprintf(stderr, "  first failure: sent %.3f s, ended %.3f s\n", r.sent_s, r.end_s);
             break;
         }
@@ -93,7 +93,7 @@ Row run(int streams, int tokens, int rounds, llmbench::testing::OpenAIFlavour fl
     for (std::size_t i = 0; i < result.requests.size(); ++i) {
         const auto& r = result.requests[i];
         const auto truth = server_first.find(i);
-        if (!r.ok || !r.ttft_s || truth == server_first.end()) continue;
+        if (!r.ok() || !r.ttft_s || truth == server_first.end()) continue;
         const auto client_first = result.started_at + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                           std::chrono::duration<double>(r.scheduled_s + *r.ttft_s));
         distortion.push_back(std::chrono::duration<double, std::micro>(client_first - truth->second).count());

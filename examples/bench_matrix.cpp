@@ -99,7 +99,6 @@ int main(int argc, char** argv) {
         spec.keep_alive = keep_alive;
         spec.allow_prompt_cache = spec.allow_prompt_cache || allow_cache;
         spec.cold = spec.cold || cold;
-        if (demo) spec.backend_label = "mock";
 
         const auto cells = llmbench::plan_cells(spec);
         example::JsonLines out(output);
@@ -145,6 +144,7 @@ int main(int argc, char** argv) {
             for (const auto& m : spec.models) client.show(m);  // fail fast: unreachable server, missing model
             backend = std::make_unique<llmbench::OllamaBackend>(client);
         }
+        if (demo) backend->set_label("mock");  // every record says its numbers are the mock's
 
         std::set<std::string> described;
         std::size_t failed = 0;
@@ -158,9 +158,9 @@ int main(int argc, char** argv) {
         runner.stop_when(&example::stop_requested)
             .on_cell_start([&](const llmbench::CellCoordinates& c, const llmbench::ReloadInfo& reload) {
                 if (described.insert(c.model).second) {  // metadata once per model, once it is loaded
-                    auto meta = openai ? llmbench::describe_openai_server(*openai_client, c.model) : llmbench::RunMetadata::collect(client, c.model);
+                    auto meta = backend->describe(c.model);
                     if (demo) meta.backend_kind = openai ? "mock-openai" : "mock";
-                    if (!openai)
+                    if (backend->capabilities().model_shape)
                         if (const auto roofline = roofline_options.attach(meta)) runner.roofline(c.model, *roofline);
                     meta.request_json = spec.to_json();
                     meta.command_line.assign(argv, argv + argc);

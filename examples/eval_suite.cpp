@@ -1,4 +1,5 @@
-// eval-suite: quality tasks against an Ollama model, scored honestly and timed too.
+// eval-suite: quality tasks against an Ollama model or an OpenAI-compatible server (--backend
+// openai --base-url URL), scored honestly and timed too.
 //
 //   eval-suite --model llama3.1:8b --data ../shared/datasets --tasks mmlu,arc_challenge,gsm8k --limit 100 -o evals.jsonl
 //   eval-suite --model llama3.1:8b --data ../shared/datasets --tasks humaneval --allow-code-execution -o evals.jsonl
@@ -39,7 +40,7 @@ std::string default_path(llmbench::eval::TaskKind t, const std::string& root) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"eval-suite: MMLU, ARC-Challenge, HellaSwag, TruthfulQA MC1, GSM8K, HumanEval, MBPP against an Ollama model"};
+    CLI::App app{"eval-suite: MMLU, ARC-Challenge, HellaSwag, TruthfulQA MC1, GSM8K, HumanEval, MBPP against an Ollama model or an OpenAI-compatible server"};
     std::string model, data, tasks = "mmlu,arc_challenge,hellaswag,truthfulqa_mc1,gsm8k", style = "chat", output, host, subset;
     std::vector<std::string> paths;
     std::optional<int> shots, num_predict, num_ctx;
@@ -69,6 +70,8 @@ int main(int argc, char** argv) {
     app.add_option("--host", host, "Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434)");
     app.add_option("--output,-o", output, "Also append the JSON lines here; a rerun resumes from it");
     app.add_flag("--quiet,-q", quiet, "No per-task lines on stderr");
+    example::BackendOptions backend_options;
+    backend_options.add_to(app);
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -99,8 +102,10 @@ int main(int argc, char** argv) {
         if (!output.empty() && std::filesystem::exists(output)) earlier = llmbench::eval::read_text_file(output);
         example::JsonLines out(output, /*append=*/true);
         const llmbench::Endpoint endpoint = host.empty() ? llmbench::endpoint_from_env() : llmbench::parse_ollama_host(host);
-        llmbench::OllamaClient client(endpoint);
-        auto meta = llmbench::RunMetadata::collect(client, model);  // fails fast: no server, no model
+        llmbench::OpenAIClientOptions client_options;
+        client_options.api_key_env = backend_options.api_key_env;
+        const llmbench::BackendFactory make_backend = backend_options.factory(endpoint, client_options);
+        auto meta = make_backend()->describe(model);  // fails fast: no server, no model
         meta.command_line.assign(argv, argv + argc);
         out.write(meta.to_json());
 
@@ -113,19 +118,19 @@ int main(int argc, char** argv) {
         example::stop_on_signals();
         std::size_t failed = 0;
         for (const auto& spec : specs) {
-            llmbench::eval::EvalRunner runner(endpoint, spec, options);
+            llmbench::eval::EvalRunner runner(make_backend, spec, options);
             const std::size_t resumed = earlier.empty() ? 0 : runner.resume_from(earlier);
             if (!quiet)
                 std::cerr << "== " << llmbench::eval::to_string(spec.kind) << " (" << spec.setting() << ")"
                           << (resumed ? ", " + std::to_string(resumed) + " items already scored" : "") << '\n';
             std::size_t done = 0;
-            runner.stop_when(&example::stop_requested).on_record([&](const std::string& line) {
-                out.write(line);
+            runner.stop_when(&example::stop_requested).on_record([&](const llmbench::eval::ScoredItem& item) {
+                out.write(item.to_json());
                 if (!quiet && ++done % 25 == 0) std::cerr << "  " << done << " items\n";
             });
             const std::string summary = runner.run();
             out.write(summary);
-            for (const auto& s : runner.scored()) failed += s.ok ? 0U : 1U;
+            for (const auto& s : runner.scored()) failed += s.ok() ? 0U : 1U;
             if (!quiet) std::cerr << "  " << summary.substr(0, summary.find(",\"unparsable\"")) << "}\n";
             if (example::stop_requested) {
                 std::cerr << "eval-suite: interrupted; rerun with the same --output to go on\n";

@@ -1,6 +1,7 @@
 // Shared by the example programs: JSON-lines output, Ctrl-C handling, the demo server.
 #pragma once
 
+#include <llmbench/backend.hpp>
 #include <llmbench/error.hpp>
 #include <llmbench/memory_sampler.hpp>
 #include <llmbench/roofline.hpp>
@@ -189,6 +190,19 @@ struct BackendOptions {
     }
     bool openai() const { return kind == "openai"; }
     bool chat() const { return endpoint == "chat"; }
+
+    /// Makes a backend for this program's server on each call (every load or eval worker gets
+    /// its own client); `label` ("mock" in demos) names it in every record.
+    llmbench::BackendFactory factory(const llmbench::Endpoint& ollama, const llmbench::OpenAIClientOptions& options,
+                                     const std::string& label = "") const {
+        if (openai() && base_url.empty()) throw llmbench::error(llmbench::errc::usage, "--backend openai needs --base-url");
+        return [=, self = *this]() {
+            auto backend = self.openai() ? llmbench::make_openai_backend(self.base_url, options, self.chat())
+                                         : llmbench::make_ollama_backend(ollama, options);
+            if (!label.empty()) backend->set_label(label);
+            return backend;
+        };
+    }
 
     /// The llama.cpp-flavoured mock behind --demo --backend openai; sets base_url to it.
     std::unique_ptr<llmbench::testing::MockOpenAI> start_demo_server(const std::string& model) {

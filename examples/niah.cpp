@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
     app.add_option("--html", html, "Write the heatmap report here");
     app.add_flag("--demo", demo, "Run against the built-in mock server (numbers are not a model's)");
     app.add_flag("--quiet,-q", quiet, "No progress or table on stderr");
+    example::BackendOptions backend_options;
+    backend_options.add_to(app);
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -108,18 +110,20 @@ int main(int argc, char** argv) {
             cfg.responder = demo_answer;
             mock = std::make_unique<llmbench::testing::MockOllama>(cfg);
             endpoint = mock->endpoint();
-            spec.backend_label = "mock";
             if (!quiet) std::cerr << "niah: --demo: the built-in mock server answers; its numbers are synthetic, not a model's\n";
         }
-        llmbench::OllamaClient client(endpoint);
-        auto meta = llmbench::RunMetadata::collect(client, model);
+        if (demo && backend_options.openai()) throw llmbench::error(llmbench::errc::usage, "--demo runs the Ollama mock; leave out --backend openai");
+        llmbench::OpenAIClientOptions client_options;
+        client_options.api_key_env = backend_options.api_key_env;
+        const auto backend = backend_options.factory(endpoint, client_options, demo ? "mock" : "")();
+        auto meta = backend->describe(model);
         if (demo) meta.backend_kind = "mock";
         meta.command_line.assign(argv, argv + argc);
         out.write(meta.to_json());
 
         example::stop_on_signals();
         std::size_t failed = 0;
-        llmbench::niah::Sweep sweep(client, spec, haystack);
+        llmbench::niah::Sweep sweep(*backend, spec, haystack);
         sweep.stop_when(&example::stop_requested).on_trial([&](const llmbench::niah::Trial& t) {
             out.write(t.to_json());
             failed += t.timing.ok ? 0U : 1U;

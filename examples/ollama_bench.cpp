@@ -111,14 +111,12 @@ int main(int argc, char** argv) {
         llmbench::Endpoint endpoint = host.empty() ? llmbench::endpoint_from_env() : llmbench::parse_ollama_host(host);
         if (demo && openai) {
             openai_mock = backend_options.start_demo_server(model);
-            config.backend_label = "mock";
             if (!quiet)
                 std::cerr << "ollama-bench: --demo: talking to the built-in OpenAI-compatible mock at " << base_url
                           << "; its numbers are synthetic, not a model's\n";
         } else if (demo) {
             mock = std::make_unique<llmbench::testing::MockOllama>(example::demo_config());
             endpoint = mock->endpoint();
-            config.backend_label = "mock";
             if (!quiet)
                 std::cerr << "ollama-bench: --demo: talking to the built-in mock server at " << endpoint.url()
                           << "; its numbers are synthetic, not a model's\n";
@@ -132,10 +130,10 @@ int main(int argc, char** argv) {
         if (openai) {
             openai_client = std::make_unique<llmbench::OpenAIClient>(base_url, client_options);
             backend = std::make_unique<llmbench::OpenAIBackend>(*openai_client, backend_options.chat());
-            if (!demo) config.backend_label = "openai";
         } else {
             backend = std::make_unique<llmbench::OllamaBackend>(client);
         }
+        if (demo) backend->set_label("mock");  // every record says its numbers are the mock's
 
         llmbench::Benchmark bench(*backend, config);
         const llmbench::StreamResult loaded = bench.preload();
@@ -145,9 +143,9 @@ int main(int argc, char** argv) {
                 throw *loaded.failure;
             std::cerr << "ollama-bench: warning: preloading the model failed: " << loaded.failure->what() << '\n';
         }
-        auto meta = openai ? llmbench::describe_openai_server(*openai_client, model) : llmbench::RunMetadata::collect(client, model);
+        auto meta = backend->describe(model);
         if (demo) meta.backend_kind = openai ? "mock-openai" : "mock";
-        const auto roofline = openai ? std::nullopt : roofline_options.attach(meta);  // OpenAI servers do not say the model's shape
+        const auto roofline = backend->capabilities().model_shape ? roofline_options.attach(meta) : std::nullopt;
         if (roofline) bench.roofline(&*roofline);
         meta.request_json = bench.request_json();
         meta.set_prompts_file(prompts_path, config.prompts.size());
@@ -163,7 +161,7 @@ int main(int argc, char** argv) {
             spec.requests = load_requests.value_or(config.prompts.size() * static_cast<std::size_t>(runs));
             spec.duration_s = duration_s;
             spec.seed = static_cast<std::uint64_t>(seed.value_or(0));
-            spec.stop = [] { return example::stop_requested.load(); };
+            spec.stop = &example::stop_requested;
             llmbench::detail::for_each_list_item(slo, [&](const std::string& item) {
                 if (item.empty()) return;  // no --slo
                 const auto eq = item.find('=');
@@ -173,10 +171,7 @@ int main(int argc, char** argv) {
                     throw llmbench::error(llmbench::errc::usage, "--slo: '" + item + "' is not ttft_s=SECONDS or tpot_s=SECONDS");
                 (key == "ttft_s" ? spec.slo_ttft_s : spec.slo_tpot_s) = value;
             });
-            const auto make_backend = [&] {
-                return openai ? llmbench::make_openai_backend(base_url, client_options, backend_options.chat())
-                              : llmbench::make_ollama_backend(endpoint, client_options);
-            };
+            const auto make_backend = backend_options.factory(endpoint, client_options, backend->label());
             const auto request_for = [&](std::size_t i) {
                 const auto& p = config.prompts[i % config.prompts.size()];
                 llmbench::GenerateRequest r;

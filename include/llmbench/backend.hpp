@@ -7,25 +7,50 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
+#include <simdjson.h>
+
+#include "llmbench/detail/json_parse.hpp"
+#include "llmbench/error.hpp"
 #include "llmbench/ollama_client.hpp"
 #include "llmbench/openai_client.hpp"
 #include "llmbench/run_metadata.hpp"
 
 namespace llmbench {
 
+/// What a backend can do. A runner checks what it needs up front (Backend::require) and refuses
+/// a run the backend cannot give, with the reason, instead of comparing kind() strings.
+struct BackendCapabilities {
+    bool can_unload = false;              ///< frees a model's memory on request (cold runs)
+    bool per_request_context = false;     ///< a request may set the context size (Ollama's num_ctx)
+    bool reports_loaded_models = false;   ///< says which models it holds, and with what context (/api/ps)
+    bool reports_server_timings = false;  ///< sends its own prefill and decode durations
+    bool model_shape = false;             ///< describes the model's architecture (for the roofline)
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
-    /// Streams the reply to `request.prompt` (with `request.system`, when set).
+    /// Streams the reply to `request.prompt` (with `request.system`, when set; `raw`: no chat template).
     virtual StreamResult generate(const GenerateRequest& request, StreamTimer& timer) = 0;
+    /// Streams the reply to a conversation.
+    virtual StreamResult chat(const ChatRequest& request, StreamTimer& timer) = 0;
     /// Gets the model ready before timed runs (Ollama: load it with these options).
     virtual StreamResult load(const std::string& model, const std::optional<std::string>& keep_alive, const Options& options) = 0;
     /// "ollama" or "openai".
     virtual std::string kind() const = 0;
+    virtual BackendCapabilities capabilities() const = 0;
+    /// Everything the server says about itself and the model, plus the host. Throws when the
+    /// server cannot be reached or does not have the model.
+    virtual RunMetadata describe(const std::string& model) = 0;
+    /// The most prompt plus reply tokens the model can take: Ollama, the trained context;
+    /// llama.cpp, the serving window (/props). nullopt when the server does not say.
+    virtual std::optional<std::int64_t> context_length(const std::string&) { return std::nullopt; }
     /// Prompt tokens the server makes of `request.prompt` (a one-token generation), or 0
     /// when it does not say. For sizing prompts (calibration.hpp).
     virtual std::int64_t count_prompt_tokens(GenerateRequest request) {
@@ -34,26 +59,44 @@ public:
         const StreamResult r = generate(request, timer);
         return r.ok() && r.server.prompt_eval_count ? *r.server.prompt_eval_count : 0;
     }
-    /// Whether loaded_model() can tell: false where the server does not say what it holds.
-    virtual bool reports_loaded_models() const { return false; }
     /// The model as the server holds it now (Ollama's /api/ps); nullopt when not loaded, or
-    /// when the server does not say.
+    /// when the server does not say (capabilities().reports_loaded_models).
     virtual std::optional<RunningModel> loaded_model(const std::string&) { return std::nullopt; }
-    /// Frees the model's memory now; false where the server cannot (OpenAI-compatible ones).
+    /// Frees the model's memory now; false where the server cannot (capabilities().can_unload).
     virtual bool unload(const std::string&) { return false; }
-    /// Whether a request may set the context size (Ollama's num_ctx); OpenAI-compatible
-    /// servers fix it at start (llama-server -c, vLLM --max-model-len).
-    virtual bool per_request_context() const { return false; }
+
+    /// What every record measured through this backend names as its backend: kind(), or a
+    /// label such as "mock" for a demo server.
+    std::string label() const { return label_.empty() ? kind() : label_; }
+    void set_label(std::string label) { label_ = std::move(label); }
+
+    /// Throws a usage error when the backend lacks `capability`: `need` says what asked for it
+    /// ("cold runs need a server that unloads ..."), `hint` what to do instead.
+    void require(bool BackendCapabilities::*capability, const std::string& need, const std::string& hint = "") const {
+        if (!(capabilities().*capability))
+            throw error(errc::usage, need + "; the " + kind() + " backend cannot" + (hint.empty() ? "" : " (" + hint + ")"));
+    }
+
+private:
+    std::string label_;
 };
 
 class OllamaBackend : public Backend {
 public:
     explicit OllamaBackend(OllamaClient& client) : client_(client) {}
     StreamResult generate(const GenerateRequest& request, StreamTimer& timer) override { return client_.generate(request, timer); }
+    StreamResult chat(const ChatRequest& request, StreamTimer& timer) override { return client_.chat(request, timer); }
     StreamResult load(const std::string& model, const std::optional<std::string>& keep_alive, const Options& options) override {
         return client_.load(model, keep_alive, options);
     }
     std::string kind() const override { return "ollama"; }
+    BackendCapabilities capabilities() const override {
+        BackendCapabilities c;
+        c.can_unload = c.per_request_context = c.reports_loaded_models = c.reports_server_timings = c.model_shape = true;
+        return c;
+    }
+    RunMetadata describe(const std::string& model) override { return RunMetadata::collect(client_, model); }
+    std::optional<std::int64_t> context_length(const std::string& model) override { return client_.show(model).context_length; }
     std::int64_t count_prompt_tokens(GenerateRequest request) override { return client_.count_prompt_tokens(std::move(request)); }
     std::optional<RunningModel> loaded_model(const std::string& model) override {
         for (auto& r : client_.running())
@@ -61,20 +104,22 @@ public:
         return std::nullopt;
     }
     bool unload(const std::string& model) override { return client_.unload(model).ok(); }
-    bool per_request_context() const override { return true; }
-    bool reports_loaded_models() const override { return true; }
+    OllamaClient& client() noexcept { return client_; }
 
 private:
     OllamaClient& client_;
 };
 
+inline RunMetadata describe_openai_server(OpenAIClient& client, const std::string& model);  // below
+
 /// An OpenAI-compatible server through /v1/chat/completions (the prompt as the user message,
-/// the system prompt as a system message) or /v1/completions (the raw prompt).
+/// the system prompt as a system message) or /v1/completions (the raw prompt). A raw prompt
+/// always goes to /v1/completions: a chat endpoint would wrap it in the model's template.
 class OpenAIBackend : public Backend {
 public:
     explicit OpenAIBackend(OpenAIClient& client, bool chat = true) : client_(client), chat_(chat) {}
     StreamResult generate(const GenerateRequest& request, StreamTimer& timer) override {
-        if (!chat_) return client_.completion(request, timer);
+        if (!chat_ || request.raw.value_or(false)) return client_.completion(request, timer);
         ChatRequest c;
         c.model = request.model;
         if (request.system) c.messages.push_back({"system", *request.system});
@@ -82,6 +127,7 @@ public:
         c.options = request.options;
         return client_.chat(c, timer);
     }
+    StreamResult chat(const ChatRequest& request, StreamTimer& timer) override { return client_.chat(request, timer); }
     /// OpenAI servers load at start-up; a one-token request warms the slot and checks the model.
     StreamResult load(const std::string& model, const std::optional<std::string>&, const Options& options) override {
         GenerateRequest r;
@@ -93,10 +139,37 @@ public:
         return generate(r, timer);
     }
     std::string kind() const override { return "openai"; }
+    /// llama.cpp's server (it answers /props) sends its own timings; vLLM and LM Studio do not.
+    BackendCapabilities capabilities() const override {
+        BackendCapabilities c;
+        c.reports_server_timings = props().has_value();
+        return c;
+    }
+    RunMetadata describe(const std::string& model) override { return describe_openai_server(client_, model); }
+    std::optional<std::int64_t> context_length(const std::string&) override {
+        const auto& p = props();
+        if (!p) return std::nullopt;
+        simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        if (parser.parse(*p).get(doc) != simdjson::SUCCESS) return std::nullopt;
+        return detail::dom_int64(doc["default_generation_settings"]["n_ctx"]);
+    }
+    OpenAIClient& client() noexcept { return client_; }
 
 private:
+    /// llama.cpp's /props body, asked once; nullopt from other servers.
+    const std::optional<std::string>& props() const {
+        if (!props_asked_) {
+            props_ = client_.props();
+            props_asked_ = true;
+        }
+        return props_;
+    }
+
     OpenAIClient& client_;
     bool chat_;
+    mutable bool props_asked_ = false;
+    mutable std::optional<std::string> props_;
 };
 
 namespace detail {
@@ -111,6 +184,9 @@ private:
     std::unique_ptr<Client> client_;
 };
 }  // namespace detail
+
+/// Makes a backend with its own client, for runners that run one per thread.
+using BackendFactory = std::function<std::unique_ptr<Backend>()>;
 
 /// A backend that owns its own client (clients are not thread-safe: each load worker gets one).
 inline std::unique_ptr<Backend> make_ollama_backend(const Endpoint& endpoint, const ClientOptions& options = {}) {

@@ -14,6 +14,7 @@
 #include "llmbench/backend.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
+#include "llmbench/measure.hpp"
 #include "llmbench/memory_sampler.hpp"
 #include "llmbench/metrics.hpp"
 #include "llmbench/ollama_client.hpp"
@@ -31,7 +32,6 @@ struct BenchmarkConfig {
     int warmup = 1;  ///< untimed requests first (cycling through the prompts), excluded from stats
     Options options;
     std::optional<std::string> keep_alive;
-    std::string backend_label = "ollama";  ///< copied into every record ("mock" for demos)
     bool preload = true;                   ///< load the model with an empty prompt before anything
 };
 
@@ -56,8 +56,8 @@ public:
         return *this;
     }
     /// Checked between runs: when it turns true, the benchmark stops after the current run.
-    Benchmark& stop_when(const std::atomic<bool>* flag) {
-        stop_ = flag;
+    Benchmark& stop_when(StopSignal stop) {
+        stop_ = std::move(stop);
         return *this;
     }
 
@@ -96,19 +96,19 @@ public:
         if (config_.preload) preload();  // a failure here shows again, measured, in the first run
         const std::size_t n = config_.prompts.size();
         for (int i = 0; i < config_.warmup && !stopped(); ++i)
-            measure(config_.prompts[static_cast<std::size_t>(i) % n], i, true, acc);
+            run_one(config_.prompts[static_cast<std::size_t>(i) % n], i, true, acc);
         for (int run = 0; run < config_.runs; ++run)
-            for (std::size_t p = 0; p < n && !stopped(); ++p) measure(config_.prompts[p], run, false, acc);
+            for (std::size_t p = 0; p < n && !stopped(); ++p) run_one(config_.prompts[p], run, false, acc);
         return acc;
     }
 
 private:
     bool stopped() {
-        if (stop_ != nullptr && stop_->load()) interrupted_ = true;
+        if (stop_.requested()) interrupted_ = true;
         return interrupted_;
     }
 
-    void measure(const Prompt& prompt, int run_index, bool warmup, MetricsAccumulator& acc) {
+    void run_one(const Prompt& prompt, int run_index, bool warmup, MetricsAccumulator& acc) {
         GenerateRequest req;
         req.model = config_.model;
         req.prompt = prompt.text;
@@ -116,18 +116,14 @@ private:
         req.options = config_.options;
         if (prompt.num_predict) req.options.num_predict = prompt.num_predict;
         req.keep_alive = config_.keep_alive;
-        StreamTimer timer;
-        StreamResult result;
-        std::optional<RunMemory> memory;
-        if (sampler_) memory = sampler_->around([&] { result = backend_.generate(req, timer); });
-        else result = backend_.generate(req, timer);
-        RunContext ctx{config_.backend_label, config_.model, prompt.id, run_index, warmup, req.options.num_predict};
-        RunRecord record = make_run_record(result, timer, ctx);
-        record.memory = memory;
-        auto first = first_of_prompt_.find(prompt.id);
-        flag_run(record, first == first_of_prompt_.end() ? nullptr : &first->second);
+        const auto first = first_of_prompt_.find(prompt.id);
+        RunLabel label;
+        label.prompt_id = prompt.id;
+        label.run_index = run_index;
+        label.warmup = warmup;
+        const RunRecord record =
+            measure(backend_, req, label, MeasureHooks{sampler_, roofline_, first == first_of_prompt_.end() ? nullptr : &first->second});
         if (first == first_of_prompt_.end() && record.ok) first_of_prompt_.emplace(prompt.id, record);
-        if (roofline_) roofline_->annotate(record);
         acc.add(record);
         if (on_record_) on_record_(record);
     }
@@ -144,7 +140,7 @@ private:
     BenchmarkConfig config_;
     RecordCallback on_record_;
     const Roofline* roofline_ = nullptr;
-    const std::atomic<bool>* stop_ = nullptr;
+    StopSignal stop_;
     MemorySampler* sampler_ = nullptr;
     bool interrupted_ = false;
     std::map<std::string, RunRecord> first_of_prompt_;

@@ -24,6 +24,7 @@
 
 #include "llmbench/backend.hpp"
 #include "llmbench/json.hpp"
+#include "llmbench/measure.hpp"
 #include "llmbench/version.hpp"
 #include "llmbench/statistics.hpp"
 #include "llmbench/stream_timer.hpp"
@@ -41,22 +42,27 @@ struct LoadSpec {
     std::uint64_t seed = 0;
     std::optional<double> slo_ttft_s, slo_tpot_s;  ///< for goodput
     std::size_t level = 0;                 ///< this run's place in a sweep (written to every line)
-    std::function<bool()> stop;            ///< when it returns true, no further request is sent
+    StopSignal stop;                       ///< when it is requested, no further request is sent
 };
 
-/// One request's outcome; times in seconds from the start of the run (client clock).
+/// One request under load: its record, placed on the run's timeline. Times in seconds from the
+/// start of the run (client clock).
 struct LoadRequest {
-    bool ok = false;
-    std::optional<errc> error_kind;
+    RunRecord run;           ///< as measure() recorded it: ok, error, server counts, every gap
     double scheduled_s = 0;  ///< when it was due (open loop) or handed to a worker (closed loop)
     double sent_s = 0;
     double end_s = 0;
     std::optional<double> ttft_s;  ///< from scheduled_s: waiting for a worker counts
     double e2e_s = 0;              ///< from scheduled_s
     std::optional<double> tpot_s;  ///< (e2e - ttft) / (output tokens - 1)
-    std::int64_t output_tokens = 0, prompt_tokens = 0;
     bool meets_slo = false;
-    std::vector<double> gaps_s;  ///< between consecutive content chunks (inter-token latency)
+
+    bool ok() const noexcept { return run.ok; }
+    /// Waiting for a free worker (open loop with a cap): sent - scheduled.
+    double queue_wait_s() const noexcept { return sent_s - scheduled_s; }
+    /// The server's count, else the content chunks received.
+    std::int64_t output_tokens() const { return run.server.eval_count.value_or(static_cast<std::int64_t>(run.content_chunks)); }
+    std::int64_t prompt_tokens() const { return run.server.prompt_eval_count.value_or(0); }
 };
 
 struct LoadResult {
@@ -68,23 +74,23 @@ struct LoadResult {
     std::map<std::string, std::size_t> failures_by_kind;
 
     std::size_t succeeded() const {
-        return static_cast<std::size_t>(std::count_if(requests.begin(), requests.end(), [](const LoadRequest& r) { return r.ok; }));
+        return static_cast<std::size_t>(std::count_if(requests.begin(), requests.end(), [](const LoadRequest& r) { return r.ok(); }));
     }
     double request_throughput() const { return duration_s > 0 ? static_cast<double>(succeeded()) / duration_s : 0; }
     double output_token_throughput() const {
         double n = 0;
-        for (const auto& r : requests) n += r.ok ? static_cast<double>(r.output_tokens) : 0;
+        for (const auto& r : requests) n += r.ok() ? static_cast<double>(r.output_tokens()) : 0;
         return duration_s > 0 ? n / duration_s : 0;
     }
     /// Prompt and output tokens of successful requests per second.
     double total_token_throughput() const {
         double n = 0;
-        for (const auto& r : requests) n += r.ok ? static_cast<double>(r.output_tokens + r.prompt_tokens) : 0;
+        for (const auto& r : requests) n += r.ok() ? static_cast<double>(r.output_tokens() + r.prompt_tokens()) : 0;
         return duration_s > 0 ? n / duration_s : 0;
     }
     /// Successful requests per second that met every SLO given.
     double goodput() const {
-        const auto n = std::count_if(requests.begin(), requests.end(), [](const LoadRequest& r) { return r.ok && r.meets_slo; });
+        const auto n = std::count_if(requests.begin(), requests.end(), [](const LoadRequest& r) { return r.ok() && r.meets_slo; });
         return duration_s > 0 ? static_cast<double>(n) / duration_s : 0;
     }
     /// Requests sent per second over the sending window (open loop: compare with the rate asked).
@@ -101,13 +107,13 @@ struct LoadResult {
     Stats itl_stats() const {
         std::vector<double> v;
         for (const auto& r : requests)
-            if (r.ok) v.insert(v.end(), r.gaps_s.begin(), r.gaps_s.end());
+            if (r.ok()) v.insert(v.end(), r.run.gaps_s.begin(), r.run.gaps_s.end());
         return compute_stats(std::move(v));
     }
     Stats stats(const std::function<std::optional<double>(const LoadRequest&)>& metric) const {
         std::vector<double> v;
         for (const auto& r : requests)
-            if (r.ok)
+            if (r.ok())
                 if (auto x = metric(r)) v.push_back(*x);
         return compute_stats(std::move(v));
     }
@@ -181,7 +187,7 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
     const auto worker = [&] {
         std::unique_ptr<Backend> backend = make_backend();
         const auto stopped = [&] {
-            if (spec.stop && spec.stop()) stopped_early = true;
+            if (spec.stop.requested()) stopped_early = true;
             return stopped_early.load();
         };
         for (std::size_t i = next++; i < n; i = next++) {
@@ -196,24 +202,19 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
             const int now = ++in_flight;
             for (int p = peak; now > p && !peak.compare_exchange_weak(p, now);) {
             }
-            StreamTimer timer;
-            const StreamResult s = backend->generate(r, timer);
+            RunLabel label;
+            label.prompt_id = std::to_string(i);
+            out.run = measure(*backend, r, label);
             --in_flight;
-            out.end_s = since(clock::now());
-            out.ok = s.ok();
-            if (s.failure) out.error_kind = s.failure->code();
-            const auto sent = timer.sent_at();
-            out.sent_s = sent ? since(*sent) : out.scheduled_s;
+            out.end_s = since(*out.run.ended_at);
+            out.sent_s = out.run.sent_at ? since(*out.run.sent_at) : out.scheduled_s;
             out.e2e_s = out.end_s - out.scheduled_s;
-            if (const auto first = timer.first_content_at()) out.ttft_s = since(*first) - out.scheduled_s;
-            out.output_tokens = s.server.eval_count.value_or(static_cast<std::int64_t>(timer.content_chunks()));
-            out.prompt_tokens = s.server.prompt_eval_count.value_or(0);
-            out.gaps_s = timer.gaps_s();
-            if (out.ttft_s && out.output_tokens > 1) out.tpot_s = (out.e2e_s - *out.ttft_s) / static_cast<double>(out.output_tokens - 1);
-            out.meets_slo = out.ok && (!spec.slo_ttft_s || (out.ttft_s && *out.ttft_s <= *spec.slo_ttft_s)) &&
+            if (out.run.first_content_at) out.ttft_s = since(*out.run.first_content_at) - out.scheduled_s;
+            if (out.ttft_s && out.output_tokens() > 1) out.tpot_s = (out.e2e_s - *out.ttft_s) / static_cast<double>(out.output_tokens() - 1);
+            out.meets_slo = out.ok() && (!spec.slo_ttft_s || (out.ttft_s && *out.ttft_s <= *spec.slo_ttft_s)) &&
                             (!spec.slo_tpot_s || (out.tpot_s && *out.tpot_s <= *spec.slo_tpot_s));
             std::lock_guard<std::mutex> lock(mutex);
-            if (!out.ok) ++result.failures_by_kind[to_string(*out.error_kind)];
+            if (!out.ok()) ++result.failures_by_kind[to_string(*out.run.error_kind)];
             if (on_request) on_request(i, out);
         }
     };
@@ -249,14 +250,13 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
 /// One request's outcome as a `"type":"load_request"` line.
 inline std::string load_request_json(std::size_t index, const LoadRequest& r, std::size_t level = 0) {
     JsonWriter w;
-    w.begin_object().kv("type", "load_request").kv("schema_version", schema_version).kv("level", level).kv("index", index).kv("ok", r.ok);
+    w.begin_object().kv("type", "load_request").kv("schema_version", schema_version).kv("level", level).kv("index", index).kv("ok", r.ok());
     w.key("error_kind");
-    if (r.error_kind) w.value(to_string(*r.error_kind));
+    if (r.run.error_kind) w.value(to_string(*r.run.error_kind));
     else w.null();
     w.kv("scheduled_s", r.scheduled_s).kv("sent_s", r.sent_s).kv("end_s", r.end_s).kv("ttft_s", r.ttft_s).kv("tpot_s", r.tpot_s);
-    w.kv("e2e_s", r.e2e_s).kv("output_tokens", r.output_tokens).kv("prompt_tokens", r.prompt_tokens).kv("meets_slo", r.meets_slo);
-    const Stats gaps = compute_stats(r.gaps_s);
-    w.kv("itl_max_s", gaps.n > 0 ? std::optional<double>(gaps.max) : std::nullopt);
+    w.kv("e2e_s", r.e2e_s).kv("output_tokens", r.output_tokens()).kv("prompt_tokens", r.prompt_tokens()).kv("meets_slo", r.meets_slo);
+    w.kv("itl_max_s", r.run.itl_max_s);
     return w.end_object().take();
 }
 

@@ -28,6 +28,7 @@
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
+#include "llmbench/measure.hpp"
 #include "llmbench/memory_sampler.hpp"
 #include "llmbench/metrics.hpp"
 #include "llmbench/ollama_client.hpp"
@@ -53,7 +54,6 @@ struct MatrixSpec {
     std::uint64_t seed = 1;           ///< for the synthetic text
     double calibration_tolerance = 0.02;  ///< or one word's tokens, whichever is larger
     int calibration_max_requests = 8;
-    std::string backend_label;  ///< copied into every record; empty: the backend's kind ("ollama", "openai")
 
     /// Everything that shapes the requests, for RunMetadata::request_json.
     std::string to_json() const {
@@ -278,12 +278,12 @@ public:
     /// Runs through any backend. An OpenAI-compatible one fixes its context at start, so a
     /// spec that varies num_ctx is refused, and it cannot unload, so `cold` is refused too.
     MatrixRunner(Backend& backend, MatrixSpec spec) : backend_(backend), spec_(std::move(spec)), cells_(plan_cells(spec_)) {
-        if (!backend_.per_request_context() && !spec_.num_ctx.empty())
-            throw error(errc::usage, "num_ctx cannot vary on a " + backend_.kind() +
-                                         " backend: the server fixes its context at start (llama-server -c, vLLM --max-model-len); "
-                                         "run one server per context and compare the result files");
-        if (spec_.cold && backend_.kind() != "ollama")
-            throw error(errc::usage, "cold runs need a server that unloads on request (Ollama); " + backend_.kind() + " cannot");
+        if (!spec_.num_ctx.empty())
+            backend_.require(&BackendCapabilities::per_request_context,
+                             "a list of context sizes (num_ctx) needs a server that takes the context size per request",
+                             "it fixes its context at start: llama-server -c, vLLM --max-model-len; run one server per context and "
+                             "compare the result files");
+        if (spec_.cold) backend_.require(&BackendCapabilities::can_unload, "cold runs need a server that unloads a model on request (Ollama)");
     }
     /// Runs against an Ollama server.
     MatrixRunner(OllamaClient& client, MatrixSpec spec)
@@ -303,8 +303,8 @@ public:
         on_cell_ = std::move(f);
         return *this;
     }
-    MatrixRunner& stop_when(const std::atomic<bool>* flag) {
-        stop_ = flag;
+    MatrixRunner& stop_when(StopSignal stop) {
+        stop_ = std::move(stop);
         return *this;
     }
     bool interrupted() const noexcept { return interrupted_; }
@@ -341,7 +341,7 @@ public:
 
 private:
     bool stopped() {
-        if (stop_ != nullptr && stop_->load()) interrupted_ = true;
+        if (stop_.requested()) interrupted_ = true;
         return interrupted_;
     }
 
@@ -364,7 +364,7 @@ private:
         info.load_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (load.server.load_duration_ns) info.load_s = static_cast<double>(*load.server.load_duration_ns) / 1e9;
         if (const auto after = loaded(cell.model)) info.context_after = after->context_length;
-        if (!backend_.reports_loaded_models()) info.loaded_before = !models_seen_.insert(cell.model).second;  // the server's own start-up is unseen
+        if (!backend_.capabilities().reports_loaded_models) info.loaded_before = !models_seen_.insert(cell.model).second;  // the server's own start-up is unseen
         info.reloaded = !info.loaded_before || info.context_before != info.context_after ||
                         info.load_s.value_or(0) >= 0.25 || *info.load_wall_s >= 0.25;
         return info;
@@ -391,7 +391,7 @@ private:
         return c;
     }
 
-    RunRecord measure(const CellCoordinates& cell, const Calibration& cal, int run_index, bool warmup, int attempt,
+    RunRecord run_one(const CellCoordinates& cell, const Calibration& cal, int run_index, bool warmup, int attempt,
                       std::uint64_t nonce) {
         GenerateRequest req;
         req.model = cell.model;
@@ -400,22 +400,19 @@ private:
         req.keep_alive = spec_.keep_alive;
         req.prompt = prompt_text(cal.words, spec_.seed, nonce);
         if (spec_.cold && !warmup) backend_.unload(cell.model);
-        StreamTimer timer;
-        StreamResult result;
-        std::optional<RunMemory> memory;
-        if (sampler_) memory = sampler_->around([&] { result = backend_.generate(req, timer); });
-        else result = backend_.generate(req, timer);
-        const std::string id = "cell" + std::to_string(cell_index_) + "/" + std::to_string(cell.prompt_tokens.value_or(0)) +
-                               "x" + std::to_string(cell.num_predict.value_or(0));
-        RunRecord record = make_run_record(result, timer,
-                                           RunContext{spec_.backend_label.empty() ? backend_.kind() : spec_.backend_label, cell.model, id, run_index, warmup, cell.num_predict});
-        record.memory = memory;
-        record.cell = cell;
-        if (const auto r = rooflines_.find(cell.model); r != rooflines_.end()) r->second.annotate(record);
-        record.prompt_tokens_target = cell.prompt_tokens;
-        record.attempt = attempt;
+        RunLabel label;
+        label.prompt_id = "cell" + std::to_string(cell_index_) + "/" + std::to_string(cell.prompt_tokens.value_or(0)) + "x" +
+                          std::to_string(cell.num_predict.value_or(0));
+        label.run_index = run_index;
+        label.warmup = warmup;
+        label.attempt = attempt;
+        label.cell = cell;
+        label.prompt_tokens_target = cell.prompt_tokens;
+        const auto roofline = rooflines_.find(cell.model);
         // Comparing with the cell's first run only means something when the prompt repeats.
-        flag_run(record, spec_.allow_prompt_cache && first_of_cell_ ? &*first_of_cell_ : nullptr);
+        RunRecord record = measure(backend_, req, label,
+                                   MeasureHooks{sampler_, roofline == rooflines_.end() ? nullptr : &roofline->second,
+                                                spec_.allow_prompt_cache && first_of_cell_ ? &*first_of_cell_ : nullptr});
         if (!first_of_cell_ && record.ok) first_of_cell_ = record;
         return record;
     }
@@ -435,10 +432,10 @@ private:
         const std::uint64_t cell_nonce = ++nonce_;
         const int warmups = std::max(spec_.warmup, out.reload.reloaded ? 1 : 0);
         for (int i = 0; i < warmups && !stopped(); ++i)
-            emit(measure(cell, out.calibration, i, true, 0, spec_.allow_prompt_cache ? cell_nonce : ++nonce_));
+            emit(run_one(cell, out.calibration, i, true, 0, spec_.allow_prompt_cache ? cell_nonce : ++nonce_));
         for (int run = 0; run < spec_.runs && !stopped(); ++run) {
             for (int attempt = 0;; ++attempt) {
-                RunRecord r = measure(cell, out.calibration, run, false, attempt,
+                RunRecord r = run_one(cell, out.calibration, run, false, attempt,
                                       spec_.allow_prompt_cache ? cell_nonce : ++nonce_);
                 const bool retry = r.ok && r.flags.short_output && attempt < spec_.retry_short;
                 r.superseded = retry;
@@ -459,7 +456,7 @@ private:
     RecordCallback on_record_;
     CellCallback on_cell_;
     CellStartCallback on_cell_start_;
-    const std::atomic<bool>* stop_ = nullptr;
+    StopSignal stop_;
     MemorySampler* sampler_ = nullptr;
     bool interrupted_ = false;
     std::uint64_t nonce_ = 0;

@@ -32,7 +32,7 @@
 #endif
 
 #include "llmbench/json.hpp"
-#include "llmbench/ollama_client.hpp"  // ModelInfo
+#include "llmbench/request.hpp"  // ModelInfo
 #include "llmbench/run_record.hpp"
 
 namespace llmbench {

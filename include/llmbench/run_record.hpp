@@ -115,6 +115,12 @@ struct RunRecord {
     RunFlags flags;
     std::optional<RunMemory> memory;  ///< only when a memory sampler ran
 
+    // Kept for the runners that build on a record, not written to its JSON line.
+    std::string output;  ///< the reply text (the line has its size and sha256)
+    std::vector<double> gaps_s;  ///< every gap between content chunks (ITL over a whole load run)
+    /// Client clock: the request was written / the first content arrived / the client saw the end.
+    std::optional<StreamTimer::time_point> sent_at, first_content_at, ended_at;
+
     /// Energy per generated token (joules), when GPU power was sampled.
     std::optional<double> joules_per_token() const {
         if (!memory || !memory->energy_j || !server.eval_count || *server.eval_count <= 0) return std::nullopt;
@@ -298,10 +304,14 @@ inline RunRecord make_run_record(const StreamResult& result, const StreamTimer& 
         r.itl_p95_s = gaps.p95;
         r.itl_max_s = gaps.max;
     }
+    r.gaps_s = timer.gaps_s();
+    r.sent_at = timer.sent_at();
+    r.first_content_at = timer.first_content_at();
     r.server = result.server;
     r.done_reason = result.done_reason;
     r.output_bytes = result.text.size();
     r.output_sha256 = detail::sha256_hex(result.text);
+    r.output = result.text;
     return r;
 }
 

@@ -488,3 +488,55 @@ TEST_CASE("the roofline in ollama-bench: bytes and bandwidth in the metadata, a 
     CHECK(off.lines[1].find(R"("roofline_efficiency":null)") != std::string::npos);
     std::remove(prompts.c_str());
 }
+
+#if defined(LLMBENCH_EVAL_SUITE_PATH) && defined(LLMBENCH_NIAH_PATH)
+TEST_CASE("eval-suite and niah --backend openai run end to end against a llama.cpp-flavoured server") {
+    llmbench::testing::MockOpenAIConfig cfg;
+    cfg.flavour = llmbench::testing::OpenAIFlavour::llamacpp;
+    cfg.model = "llama3.1:8b";
+    cfg.tokens = 6;
+    llmbench::testing::MockOpenAI mock(cfg);
+    const std::string arc = std::string(LLMBENCH_TEST_DATA_DIR) + "/eval/arc.jsonl";
+    for (const std::string style : {"chat", "completion"}) {
+        CAPTURE(style);
+        const std::size_t before = mock.bodies().size();
+        const auto e = run_program({LLMBENCH_EVAL_SUITE_PATH, "--backend", "openai", "--base-url", mock.base_url(), "--model", "llama3.1:8b",
+                                    "--tasks", "arc_challenge", "--path", "arc_challenge=" + arc, "--style", style, "--quiet"},
+                                   [](pid_t, const std::string&) {});
+        CHECK_MESSAGE(e.exit_code == 0, e.err);
+        const auto types = types_of(e.lines);
+        REQUIRE(types.size() == 5);  // metadata, three items, summary
+        CHECK(e.lines[0].find(R"("backend":{"kind":"openai")") != std::string::npos);
+        for (int i = 1; i <= 3; ++i) {
+            CHECK(types[static_cast<std::size_t>(i)] == "eval_item");
+            CHECK(e.lines[static_cast<std::size_t>(i)].find(R"("ok":true)") != std::string::npos);
+            CHECK(e.lines[static_cast<std::size_t>(i)].find(R"("eval_count":)") != std::string::npos);
+        }
+        CHECK(e.lines[4].find(R"("backend":"openai")") != std::string::npos);
+        CHECK(e.lines[4].find(R"("n":3)") != std::string::npos);
+        const auto bodies = mock.bodies();
+        REQUIRE(bodies.size() == before + 3);
+        // chat: the question as a user message; completion: the raw prompt to /v1/completions.
+        CHECK(bodies.back().find(style == "chat" ? R"("messages":)" : R"("prompt":)") != std::string::npos);
+    }
+    const auto ctx = run_program({LLMBENCH_EVAL_SUITE_PATH, "--backend", "openai", "--base-url", mock.base_url(), "--model", "llama3.1:8b",
+                                  "--tasks", "arc_challenge", "--path", "arc_challenge=" + arc, "--num_ctx", "8192", "--quiet"},
+                                 [](pid_t, const std::string&) {});
+    CHECK(ctx.exit_code == 2);
+    CHECK(ctx.err.find("--num_ctx needs a server that takes the context size per request; the openai backend cannot") != std::string::npos);
+
+    const auto n = run_program({LLMBENCH_NIAH_PATH, "--backend", "openai", "--base-url", mock.base_url(), "--model", "llama3.1:8b", "--lengths",
+                                "512,1024", "--depths", "0,100", "--quiet"},
+                               [](pid_t, const std::string&) {});
+    CHECK_MESSAGE(n.exit_code == 0, n.err);
+    const auto ntypes = types_of(n.lines);
+    REQUIRE(ntypes.size() == 1 + 4 + 1);  // metadata, 2 lengths x 2 depths, summary
+    CHECK(n.lines[0].find(R"("backend":{"kind":"openai")") != std::string::npos);
+    for (std::size_t i = 1; i <= 4; ++i) {
+        CHECK(ntypes[i] == "niah_trial");
+        CHECK(n.lines[i].find(R"("ok":true)") != std::string::npos);
+        CHECK(n.lines[i].find(R"("truncated":false)") != std::string::npos);  // the server's own counts, calibrated
+    }
+    CHECK(ntypes.back() == "niah_summary");
+}
+#endif

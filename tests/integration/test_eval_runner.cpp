@@ -39,11 +39,17 @@ struct Outcome {
 
 Outcome run_task(const TaskSpec& spec, testing::MockOllama& mock, EvalOptions options = {}, const std::string& resume = "") {
     options.model = "llama3.1:8b";
-    options.backend_label = "mock";
     Outcome o;
-    EvalRunner runner(mock.endpoint(), spec, options);
+    const Endpoint endpoint = mock.endpoint();
+    EvalRunner runner(
+        [endpoint] {
+            auto backend = make_ollama_backend(endpoint);
+            backend->set_label("mock");
+            return backend;
+        },
+        spec, options);
     if (!resume.empty()) runner.resume_from(resume);
-    runner.on_record([&](const std::string& line) { o.records.push_back(line); });
+    runner.on_record([&](const ScoredItem& item) { o.records.push_back(item.to_json()); });
     o.summary = runner.run();
     return o;
 }

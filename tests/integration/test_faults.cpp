@@ -105,11 +105,12 @@ TEST_CASE("faults in a benchmark are counted failed runs; earlier runs stay") {
     bc.runs = 3;
     bc.warmup = 1;
     bc.options.num_predict = 6;
-    bc.backend_label = "mock";
     // warm-up clean; then run 0: a ok, b error line; run 1: a EOF, b ok; run 2: both ok.
     mock.script({MockFault::none, MockFault::none, MockFault::error_mid_stream, MockFault::eof_without_done});
     std::vector<RunRecord> records;
-    Benchmark bench(client, bc);
+    OllamaBackend backend(client);
+    backend.set_label("mock");
+    Benchmark bench(backend, bc);
     const auto acc = bench.on_record([&](const RunRecord& r) { records.push_back(r); }).run();
     REQUIRE(records.size() == 7);
     CHECK(records[0].warmup);

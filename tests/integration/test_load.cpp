@@ -36,7 +36,7 @@ TEST_CASE("closed loop: N streams at once, each request timed, tokens and throug
     CHECK(result.peak_concurrency == 4);
     CHECK(mock.peak_in_flight() == 4);
     for (const auto& r : result.requests) {
-        CHECK(r.output_tokens == 10);
+        CHECK(r.output_tokens() == 10);
         REQUIRE(r.tpot_s.has_value());
         // 1 ms between tokens; a first token delivered late (a busy machine) shortens the average
         CHECK(*r.tpot_s >= 0.0005);

@@ -62,9 +62,10 @@ TEST_CASE("2 models x 2 num_ctx x 2 prompt lengths x 2 output lengths, end to en
     spec.runs = 2;
     spec.warmup = 1;
     spec.options.temperature = 0;
-    spec.backend_label = "mock";
     std::vector<RunRecord> records;
-    MatrixRunner runner(client, spec);
+    OllamaBackend backend(client);
+    backend.set_label("mock");
+    MatrixRunner runner(backend, spec);
     const auto results = runner.on_record([&](const RunRecord& r) { records.push_back(r); }).run();
     REQUIRE(results.size() == 16);
     CHECK(records.size() == 16 * 3);

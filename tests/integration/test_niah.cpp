@@ -83,9 +83,10 @@ TEST_CASE("each length is calibrated within 2% by the server's count; a mock bli
     spec.model = "llama3.1:8b";
     spec.lengths = {2048, 4096, 8192};
     spec.depths = {0, 50, 100};
-    spec.backend_label = "mock";
     std::vector<std::string> lines;
-    Sweep sweep(client, spec, generated_haystack(9000, 1));
+    OllamaBackend backend(client);
+    backend.set_label("mock");
+    Sweep sweep(backend, spec, generated_haystack(9000, 1));
     const auto result = sweep.on_trial([&](const Trial& t) { lines.push_back(t.to_json()); }).run();
     REQUIRE(result.trials.size() == 9);
     CHECK(lines.size() == 9);

@@ -26,8 +26,9 @@
 #include "llmbench/eval/prompts.hpp"
 #include "llmbench/eval/sandbox.hpp"
 #include "llmbench/eval/scoring.hpp"
+#include "llmbench/backend.hpp"
 #include "llmbench/json.hpp"
-#include "llmbench/ollama_client.hpp"
+#include "llmbench/measure.hpp"
 #include "llmbench/run_record.hpp"
 #include "llmbench/stream_timer.hpp"
 #include "llmbench/version.hpp"
@@ -167,32 +168,60 @@ inline std::vector<PreparedItem> prepare_items(const TaskSpec& spec) {
     return out;
 }
 
-/// What one scored (or failed) item contributes to the summary; also read back on resume.
+/// One item asked once: its record as measure() made it, and how the reply scored. Items read
+/// back on resume carry only what the summary needs (ok, eval_count, wall_s, ttft_s).
 struct ScoredItem {
-    std::string item_id, subject;
-    int sample = 0;
-    bool ok = false;          ///< the request succeeded (failed requests are retried on resume)
+    RunRecord run;
+    TaskKind task = TaskKind::mmlu;
+    std::string setting, item_id, subject, prompt_sha256, gold;
+    int sample = 0, seed = 0;
     bool correct = false;
     bool unparsable = false;
     bool correct_flexible = false;  ///< GSM8K's second extraction
-    std::optional<double> eval_count, wall_s, ttft_s, gen_toks_per_s;
+    std::optional<std::string> extracted, extracted_flexible;  ///< the letter, number or code taken from the reply
+    std::optional<ExecResult> exec;                            ///< code tasks: the sandboxed run
+
+    bool ok() const noexcept { return run.ok; }
+
+    /// The `"type":"eval_item"` line.
+    std::string to_json() const {
+        JsonWriter w;
+        w.begin_object().kv("type", "eval_item").kv("schema_version", schema_version).kv("task", to_string(task));
+        w.kv("setting", setting).kv("item_id", item_id).kv("sample", sample).kv("seed", seed);
+        if (!subject.empty()) w.kv("subject", subject);
+        w.kv("model", run.model).kv("prompt_sha256", prompt_sha256).kv("ok", run.ok);
+        w.key("error");
+        if (run.error_kind) w.begin_object().kv("kind", llmbench::to_string(*run.error_kind)).kv("message", run.error_message).end_object();
+        else w.null();
+        w.kv("reply", run.output).kv("gold", gold);
+        if (run.ok) {
+            w.kv("extracted", extracted);
+            if (task == TaskKind::gsm8k) w.kv("extracted_flexible", extracted_flexible).kv("correct_flexible", correct_flexible);
+            if (exec)
+                w.kv("exec_status", to_string(exec->status)).kv("exec_output", exec->output).kv("exec_wall_s", exec->wall_s).kv("network_isolated", exec->network_isolated);
+            w.kv("correct", correct).kv("unparsable", unparsable);
+        }
+        w.kv("ttft_s", run.ttft_s).kv("gen_toks_per_s", run.gen_toks_per_s()).kv("eval_count", run.server.eval_count).kv("wall_s", run.wall_s);
+        w.kv("done_reason", run.done_reason);
+        return w.end_object().take();
+    }
 };
 
 struct EvalOptions {
     std::string model;
-    std::string backend_label = "ollama";
     std::optional<std::string> keep_alive = std::string("30m");
     std::optional<int> num_ctx;
     bool allow_code_execution = false;
     SandboxLimits sandbox;
-    int concurrency = 1;  ///< parallel requests (each worker has its own client)
+    int concurrency = 1;  ///< parallel requests (each worker has its own backend)
 };
 
 /// Runs one task. Not reusable across tasks: make one per task.
 class EvalRunner {
 public:
-    EvalRunner(Endpoint endpoint, TaskSpec spec, EvalOptions options)
-        : endpoint_(std::move(endpoint)), spec_(std::move(spec)), options_(std::move(options)) {
+    /// Against any backend: `make_backend` gives each worker its own (clients are not thread-safe).
+    EvalRunner(BackendFactory make_backend, TaskSpec spec, EvalOptions options)
+        : make_backend_(std::move(make_backend)), spec_(std::move(spec)), options_(std::move(options)) {
         if (is_code_task(spec_.kind) && !options_.allow_code_execution)
             throw error(errc::usage, std::string(to_string(spec_.kind)) +
                                          " runs model-written code: pass --allow-code-execution to allow it (in a sandbox: own process, "
@@ -200,16 +229,24 @@ public:
         if (spec_.samples < 1) throw error(errc::usage, "samples must be at least 1");
         if (is_code_task(spec_.kind) && spec_.samples > 1 && spec_.sampling_temperature() <= 0)
             throw error(errc::usage, "pass@k with several samples needs a temperature above 0");
+        first_backend_ = make_backend_();
+        label_ = first_backend_->label();
+        if (options_.num_ctx)
+            first_backend_->require(&BackendCapabilities::per_request_context, "--num_ctx needs a server that takes the context size per request",
+                                    "it fixes its context at start: start llama-server with -c instead");
     }
+    /// Against an Ollama server.
+    EvalRunner(Endpoint endpoint, TaskSpec spec, EvalOptions options)
+        : EvalRunner([endpoint] { return make_ollama_backend(endpoint); }, std::move(spec), std::move(options)) {}
 
-    /// Called with each record's JSON line, from one thread at a time, as items finish.
-    EvalRunner& on_record(std::function<void(const std::string&)> f) {
+    /// Called with each item as it finishes (its line is item.to_json()), one thread at a time.
+    EvalRunner& on_record(std::function<void(const ScoredItem&)> f) {
         on_record_ = std::move(f);
         return *this;
     }
     /// Checked between items; true stops the run (Ctrl-C).
-    EvalRunner& stop_when(const std::atomic<bool>* flag) {
-        stop_ = flag;
+    EvalRunner& stop_when(StopSignal stop) {
+        stop_ = std::move(stop);
         return *this;
     }
 
@@ -228,22 +265,22 @@ public:
             if (o["setting"].get_string().get(setting) || setting != spec_.setting()) return;
             if (o["item_id"].get_string().get(id)) return;
             ScoredItem s;
+            s.task = spec_.kind;
+            s.setting = std::string(setting);
             s.item_id = std::string(id);
             if (o["subject"].get_string().get(subject) == simdjson::SUCCESS) s.subject = std::string(subject);
             std::int64_t sample = 0;
             if (o["sample"].get_int64().get(sample) != simdjson::SUCCESS) sample = 0;
             s.sample = static_cast<int>(sample);
             bool b = false;
-            s.ok = o["ok"].get_bool().get(b) == simdjson::SUCCESS && b;
-            if (!s.ok) return;
+            s.run.ok = o["ok"].get_bool().get(b) == simdjson::SUCCESS && b;
+            if (!s.run.ok) return;
             s.correct = o["correct"].get_bool().get(b) == simdjson::SUCCESS && b;
             s.unparsable = o["unparsable"].get_bool().get(b) == simdjson::SUCCESS && b;
             s.correct_flexible = o["correct_flexible"].get_bool().get(b) == simdjson::SUCCESS && b;
-            double d = 0;
-            if (o["eval_count"].get_double().get(d) == simdjson::SUCCESS) s.eval_count = d;
-            if (o["wall_s"].get_double().get(d) == simdjson::SUCCESS) s.wall_s = d;
-            if (o["ttft_s"].get_double().get(d) == simdjson::SUCCESS) s.ttft_s = d;
-            if (o["gen_toks_per_s"].get_double().get(d) == simdjson::SUCCESS) s.gen_toks_per_s = d;
+            s.run.server.eval_count = llmbench::detail::dom_int64(o["eval_count"]);
+            s.run.wall_s = llmbench::detail::dom_double(o["wall_s"]);
+            s.run.ttft_s = llmbench::detail::dom_double(o["ttft_s"]);
             if (done_.insert(key(s.item_id, s.sample)).second) {
                 scored_.push_back(std::move(s));
                 ++taken;
@@ -261,17 +298,16 @@ public:
                 if (!done_.count(key(item.id, s))) work.emplace_back(&item, s);
         items_total_ = items.size();
         std::atomic<std::size_t> next{0};
-        const auto worker = [&] {
-            OllamaClient client(endpoint_);
+        const auto worker = [&](std::unique_ptr<Backend> backend) {
             for (std::size_t i = next++; i < work.size(); i = next++) {
-                if (stop_ && stop_->load()) return;
-                evaluate(client, *work[i].first, work[i].second);
+                if (stop_.requested()) return;
+                evaluate(*backend, *work[i].first, work[i].second);
             }
         };
         const int threads = std::max(1, std::min<int>(options_.concurrency, static_cast<int>(work.size())));
         std::vector<std::thread> pool;
-        for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-        worker();
+        for (int t = 1; t < threads; ++t) pool.emplace_back(worker, make_backend_());
+        worker(std::move(first_backend_));
         for (auto& t : pool) t.join();
         return summary_json();
     }
@@ -283,7 +319,7 @@ public:
         std::lock_guard<std::mutex> lock(mutex_);
         JsonWriter w;
         w.begin_object().kv("type", "eval_summary").kv("schema_version", schema_version).kv("task", to_string(spec_.kind));
-        w.kv("setting", spec_.setting()).kv("model", options_.model).kv("backend", options_.backend_label);
+        w.kv("setting", spec_.setting()).kv("model", options_.model).kv("backend", label_);
         w.kv("scoring", scoring_note());
         std::size_t n = 0, correct = 0, unparsable = 0, flexible = 0;
         double tokens = 0, wall = 0;
@@ -291,14 +327,14 @@ public:
         std::map<std::string, std::pair<std::size_t, std::size_t>> per_subject, per_category;
         std::map<std::string, std::pair<std::size_t, std::size_t>> per_problem;  // samples, passed
         for (const auto& s : scored_) {
-            if (!s.ok) continue;
+            if (!s.ok()) continue;
             ++n;
             correct += s.correct ? 1U : 0U;
             unparsable += s.unparsable ? 1U : 0U;
             flexible += s.correct_flexible ? 1U : 0U;
-            if (s.eval_count && s.wall_s) {
-                tokens += *s.eval_count;
-                wall += *s.wall_s;
+            if (s.run.server.eval_count && s.run.wall_s) {
+                tokens += static_cast<double>(*s.run.server.eval_count);
+                wall += *s.run.wall_s;
                 ++timed;
             }
             if (!s.subject.empty()) {
@@ -378,22 +414,21 @@ private:
         }
     }
 
-    void evaluate(OllamaClient& client, const PreparedItem& item, int sample) {
+    void evaluate(Backend& backend, const PreparedItem& item, int sample) {
         Options o;
         o.temperature = spec_.sampling_temperature();
         o.seed = spec_.seed + sample;
         o.num_predict = spec_.max_tokens();
         o.num_ctx = options_.num_ctx;
         if (!item.prompt.stop.empty()) o.stop = item.prompt.stop;
-        StreamTimer timer;
-        StreamResult result;
+        Request request;
         if (item.prompt.style == PromptStyle::chat) {
             ChatRequest req;
             req.model = options_.model;
             req.messages = {{"user", item.prompt.text}};
             req.options = o;
             req.keep_alive = options_.keep_alive;
-            result = client.chat(req, timer);
+            request = std::move(req);
         } else {
             GenerateRequest req;
             req.model = options_.model;
@@ -401,70 +436,56 @@ private:
             req.raw = true;  // the text is the whole prompt: no chat template
             req.options = o;
             req.keep_alive = options_.keep_alive;
-            result = client.generate(req, timer);
+            request = std::move(req);
         }
-        const RunRecord timing = make_run_record(result, timer, {options_.backend_label, options_.model, item.id, sample, false, o.num_predict});
-
+        RunLabel label;
+        label.prompt_id = item.id;
+        label.run_index = sample;
         ScoredItem s;
+        s.run = measure(backend, request, label);
+        s.task = spec_.kind;
+        s.setting = spec_.setting();
         s.item_id = item.id;
         s.subject = item.subject;
         s.sample = sample;
-        s.ok = result.ok();
-        s.ttft_s = timing.ttft_s;
-        s.gen_toks_per_s = timing.gen_toks_per_s();
-        s.wall_s = timing.wall_s;
-        if (result.server.eval_count) s.eval_count = static_cast<double>(*result.server.eval_count);
-
-        JsonWriter w;
-        w.begin_object().kv("type", "eval_item").kv("schema_version", schema_version).kv("task", to_string(spec_.kind));
-        w.kv("setting", spec_.setting()).kv("item_id", item.id).kv("sample", sample).kv("seed", *o.seed);
-        if (!item.subject.empty()) w.kv("subject", item.subject);
-        w.kv("model", options_.model).kv("prompt_sha256", llmbench::detail::sha256_hex(item.prompt.text)).kv("ok", s.ok);
-        w.key("error");
-        if (result.failure) w.begin_object().kv("kind", to_string(result.failure->code())).kv("message", result.failure->what()).end_object();
-        else w.null();
-        w.kv("reply", result.text).kv("gold", item.gold);
-        if (s.ok) score(item, result.text, s, w);
-        w.kv("ttft_s", s.ttft_s).kv("gen_toks_per_s", s.gen_toks_per_s).kv("eval_count", result.server.eval_count).kv("wall_s", s.wall_s);
-        w.kv("done_reason", result.done_reason);
-        const std::string line = w.end_object().take();
+        s.seed = *o.seed;
+        s.prompt_sha256 = llmbench::detail::sha256_hex(item.prompt.text);
+        s.gold = item.gold;
+        if (s.ok()) score(item, s);
 
         std::lock_guard<std::mutex> lock(mutex_);
-        if (!s.ok) ++failed_;
+        if (!s.ok()) ++failed_;
+        if (on_record_) on_record_(s);
         scored_.push_back(std::move(s));
-        if (on_record_) on_record_(line);
     }
 
-    void score(const PreparedItem& item, const std::string& reply, ScoredItem& s, JsonWriter& w) const {
+    void score(const PreparedItem& item, ScoredItem& s) const {
+        const std::string& reply = s.run.output;
         if (item.choices > 0) {
             const auto choice = extract_choice(reply, item.choices);
             s.correct = choice && *choice == item.gold_index;
             s.unparsable = !choice;
-            w.key("extracted");
-            if (choice) w.value(std::string(1, static_cast<char>('A' + *choice)));
-            else w.null();
+            if (choice) s.extracted = std::string(1, static_cast<char>('A' + *choice));
         } else if (spec_.kind == TaskKind::gsm8k) {
-            const auto strict = extract_number_strict(reply);
-            const auto flexible = extract_number_flexible(reply);
-            s.correct = same_number(strict, item.gold);
-            s.correct_flexible = same_number(flexible, item.gold);
-            s.unparsable = !strict;
-            w.kv("extracted", strict).kv("extracted_flexible", flexible).kv("correct_flexible", s.correct_flexible);
+            s.extracted = extract_number_strict(reply);
+            s.extracted_flexible = extract_number_flexible(reply);
+            s.correct = same_number(s.extracted, item.gold);
+            s.correct_flexible = same_number(s.extracted_flexible, item.gold);
+            s.unparsable = !s.extracted;
         } else if (item.code) {
-            const std::string code = item.prompt.style == PromptStyle::chat ? extract_code(reply) : reply;
-            const ExecResult exec = run_python_sandboxed(code_program(*item.code, code, item.prompt.style), options_.sandbox);
-            s.correct = exec.status == ExecStatus::passed;
-            w.kv("extracted", code).kv("exec_status", to_string(exec.status)).kv("exec_output", exec.output);
-            w.kv("exec_wall_s", exec.wall_s).kv("network_isolated", exec.network_isolated);
+            s.extracted = item.prompt.style == PromptStyle::chat ? extract_code(reply) : reply;
+            s.exec = run_python_sandboxed(code_program(*item.code, *s.extracted, item.prompt.style), options_.sandbox);
+            s.correct = s.exec->status == ExecStatus::passed;
         }
-        w.kv("correct", s.correct).kv("unparsable", s.unparsable);
     }
 
-    Endpoint endpoint_;
+    BackendFactory make_backend_;
+    std::unique_ptr<Backend> first_backend_;  ///< made up front: it checks the options and names the backend
     TaskSpec spec_;
     EvalOptions options_;
-    std::function<void(const std::string&)> on_record_;
-    const std::atomic<bool>* stop_ = nullptr;
+    std::string label_;  ///< the backend's label, for the summary
+    std::function<void(const ScoredItem&)> on_record_;
+    StopSignal stop_;
     std::set<std::string> done_;
     std::vector<ScoredItem> scored_;
     std::size_t failed_ = 0, items_total_ = 0;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,7 +17,8 @@
 #include "llmbench/calibration.hpp"
 #include "llmbench/json.hpp"
 #include "llmbench/niah/haystack.hpp"
-#include "llmbench/ollama_client.hpp"
+#include "llmbench/backend.hpp"
+#include "llmbench/measure.hpp"
 #include "llmbench/run_record.hpp"
 #include "llmbench/statistics.hpp"
 #include "llmbench/stream_timer.hpp"
@@ -36,7 +38,6 @@ struct SweepSpec {
     std::optional<std::string> keep_alive = std::string("30m");
     double calibration_tolerance = 0.02;
     double truncation_ratio = 0.9;      ///< evaluated < this x the length: truncated
-    std::string backend_label = "ollama";
 
     /// The window: the prompt with 10% headroom (calibration lands within 2% and must not be
     /// cut while it searches), plus the answer and the template.
@@ -157,27 +158,30 @@ struct SweepResult {
 /// they finish.
 class Sweep {
 public:
+    /// Through any backend. One that fixes its context at start (llama-server -c) measures every
+    /// length within that window, and a longer one fails as the server says.
+    Sweep(Backend& backend, SweepSpec spec, Haystack haystack) : backend_(backend), spec_(std::move(spec)), haystack_(std::move(haystack)) {
+        validate();
+    }
+    /// Against an Ollama server.
     Sweep(OllamaClient& client, SweepSpec spec, Haystack haystack)
-        : client_(client), spec_(std::move(spec)), haystack_(std::move(haystack)) {
-        if (spec_.lengths.empty() || spec_.depths.empty() || spec_.repetitions < 1)
-            throw error(errc::usage, "niah: give at least one length, one depth and one repetition");
-        for (int d : spec_.depths)
-            if (d < 0 || d > 100) throw error(errc::usage, "niah: depth " + std::to_string(d) + " is outside 0-100");
+        : owned_(std::make_unique<OllamaBackend>(client)), backend_(*owned_), spec_(std::move(spec)), haystack_(std::move(haystack)) {
+        validate();
     }
 
     Sweep& on_trial(std::function<void(const Trial&)> f) {
         on_trial_ = std::move(f);
         return *this;
     }
-    Sweep& stop_when(const std::atomic<bool>* flag) {
-        stop_ = flag;
+    Sweep& stop_when(StopSignal stop) {
+        stop_ = std::move(stop);
         return *this;
     }
 
     SweepResult run() {
         SweepResult out;
         try {
-            out.model_context = client_.show(spec_.model).context_length;
+            out.model_context = backend_.context_length(spec_.model);
         } catch (const error&) {
             // unknown: no over-context flag, truncation is still detected from the counts
         }
@@ -197,7 +201,14 @@ public:
     }
 
 private:
-    bool stopped() const { return stop_ && stop_->load(); }
+    void validate() const {
+        if (spec_.lengths.empty() || spec_.depths.empty() || spec_.repetitions < 1)
+            throw error(errc::usage, "niah: give at least one length, one depth and one repetition");
+        for (int d : spec_.depths)
+            if (d < 0 || d > 100) throw error(errc::usage, "niah: depth " + std::to_string(d) + " is outside 0-100");
+    }
+
+    bool stopped() const { return stop_.requested(); }
 
     Options options_for(int length) const {
         Options o;
@@ -218,7 +229,7 @@ private:
                 req.prompt = build_prompt(haystack_, words, probe, 50).text;
                 req.options = options_for(length);
                 req.keep_alive = spec_.keep_alive;
-                return client_.count_prompt_tokens(req);
+                return backend_.count_prompt_tokens(req);
             },
             spec_.calibration_tolerance, 10, /*tokens_per_word=*/2.0);
     }
@@ -239,26 +250,26 @@ private:
         req.prompt = prompt.text;
         req.options = options_for(length);
         req.keep_alive = spec_.keep_alive;
-        StreamTimer timer;
-        const StreamResult result = client_.generate(req, timer);
-        t.timing = make_run_record(result, timer,
-                                   RunContext{spec_.backend_label, spec_.model, "niah/" + std::to_string(length) + "/" + std::to_string(depth), rep,
-                                              false, spec_.num_predict});
-        t.reply = result.text;
-        t.score = score_reply(result.text, t.needle);
-        const auto evaluated = result.server.prompt_eval_count;
+        RunLabel label;
+        label.prompt_id = "niah/" + std::to_string(length) + "/" + std::to_string(depth);
+        label.run_index = rep;
+        t.timing = measure(backend_, req, label);
+        t.reply = t.timing.output;
+        t.score = score_reply(t.reply, t.needle);
+        const auto evaluated = t.timing.server.prompt_eval_count;
         // Against the length asked for, not the calibration: a window too small cuts the
         // calibration's own counts too.
-        t.truncated = result.ok() && evaluated && static_cast<double>(*evaluated) < spec_.truncation_ratio * length;
+        t.truncated = t.timing.ok && evaluated && static_cast<double>(*evaluated) < spec_.truncation_ratio * length;
         t.exceeds_context = model_context && length + spec_.num_predict > *model_context;
         return t;
     }
 
-    OllamaClient& client_;
+    std::unique_ptr<Backend> owned_;  ///< when made from an OllamaClient
+    Backend& backend_;
     SweepSpec spec_;
     Haystack haystack_;
     std::function<void(const Trial&)> on_trial_;
-    const std::atomic<bool>* stop_ = nullptr;
+    StopSignal stop_;
 };
 
 }  // namespace llmbench::niah

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<llmbench::testing::MockOllama> mock;
     if (argc > 1 && std::string(argv[1]) == "--demo") mock = std::make_unique<llmbench::testing::MockOllama>();
     llmbench::OllamaClient client = mock ? llmbench::OllamaClient(mock->endpoint()) : llmbench::OllamaClient();
+    llmbench::OllamaBackend backend(client);
+    if (mock) backend.set_label("mock");  // the records say whose numbers they are
 
     llmbench::MetricsAccumulator acc;
     for (int run = 0; run < 5; ++run) {
@@ -19,9 +21,10 @@ int main(int argc, char** argv) {
         req.prompt = "Why is the sky blue?";
         req.options.temperature = 0;
         req.options.num_predict = 64;
-        llmbench::StreamTimer timer;
-        const auto result = client.generate(req, timer);
-        const auto record = llmbench::make_run_record(result, timer, {"ollama", req.model, "sky", run, false, 64});
+        llmbench::RunLabel label;
+        label.prompt_id = "sky";
+        label.run_index = run;
+        const llmbench::RunRecord record = llmbench::measure(backend, req, label);  // a failure is a record too
         std::cout << record.to_json() << '\n';
         acc.add(record);
     }

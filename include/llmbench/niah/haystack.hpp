@@ -121,7 +121,10 @@ inline Needle make_needle(NeedleKind kind, std::uint64_t seed) {
     const auto pick = [&state](std::size_t n) { return static_cast<std::size_t>(llmbench::detail::splitmix64(state) % n); };
     Needle n;
     n.kind = kind;
-    n.key = std::string(adjectives[pick(16)]) + "-" + nouns[pick(16)];
+    // One pick per statement: the operands of + are unsequenced, and GCC and clang picked them in
+    // opposite orders, so the same seed gave different needles. (This order is GCC's.)
+    const char* const noun = nouns[pick(16)];
+    n.key = std::string(adjectives[pick(16)]) + "-" + noun;
     const std::size_t count = kind == NeedleKind::multi_value ? 3 : 1;
     while (n.values.size() < count) {
         std::string v = kind == NeedleKind::word ? std::string(words[pick(16)]) : std::to_string(1000000 + pick(9000000));

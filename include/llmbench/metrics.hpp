@@ -16,7 +16,7 @@
 
 namespace llmbench {
 
-/// Stats per metric, in RunRecord::metrics() order.
+/// Stats per metric, in run_metrics() order.
 using MetricTable = std::vector<std::pair<std::string, Stats>>;
 
 inline void write_stats_json(JsonWriter& w, const Stats& s) {
@@ -124,10 +124,10 @@ public:
         if (record.flags.short_output) ++short_;
         auto& per = prompt_samples(record.prompt_id);
         std::size_t i = 0;
-        for (const auto& [name, value] : record.metrics()) {
-            if (overall_.size() <= i) overall_.emplace_back(std::string(name), std::vector<double>{});
-            if (per.size() <= i) per.emplace_back(std::string(name), std::vector<double>{});
-            if (value) {
+        for (const Metric& m : run_metrics()) {
+            if (overall_.size() <= i) overall_.emplace_back(m.name, std::vector<double>{});
+            if (per.size() <= i) per.emplace_back(m.name, std::vector<double>{});
+            if (const auto value = m.get(record)) {
                 overall_[i].second.push_back(*value);
                 per[i].second.push_back(*value);
             }

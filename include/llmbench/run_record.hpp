@@ -150,113 +150,9 @@ struct RunRecord {
     std::optional<double> eval_s() const { return ns_to_s(server.eval_duration_ns); }
     std::optional<double> total_s() const { return ns_to_s(server.total_duration_ns); }
 
-    /// Every summarised metric by name, in output order. Names carry their unit.
-    std::vector<std::pair<std::string_view, std::optional<double>>> metrics() const {
-        return {{"ttft_s", ttft_s},
-                {"wall_s", wall_s},
-                {"gen_toks_per_s", gen_toks_per_s()},
-                {"decode_toks_per_s", decode_toks_per_s()},
-                {"client_decode_toks_per_s", client_decode_toks_per_s()},
-                {"prompt_toks_per_s", prompt_toks_per_s()},
-                {"itl_p50_s", itl_p50_s},
-                {"itl_p95_s", itl_p95_s},
-                {"load_s", load_s()},
-                {"prompt_eval_s", prompt_eval_s()},
-                {"eval_s", eval_s()},
-                {"total_s", total_s()},
-                {"prompt_eval_count", as_double(server.prompt_eval_count)},
-                {"eval_count", as_double(server.eval_count)},
-                {"joules_per_token", joules_per_token()},
-                {"roofline_decode_toks_per_s", roofline_decode_toks_per_s},
-                {"roofline_efficiency", roofline_efficiency}};
-    }
-
-    void write_json(JsonWriter& w) const {
-        w.begin_object()
-            .kv("type", "run")
-            .kv("schema_version", schema_version)
-            .kv("backend", backend)
-            .kv("model", model)
-            .kv("prompt_id", prompt_id)
-            .kv("run", run_index)
-            .kv("warmup", warmup);
-        w.key("cell");
-        if (cell) write_cell_json(w, *cell);
-        else w.null();
-        w.kv("prompt_tokens_target", prompt_tokens_target)
-            .kv("attempt", attempt)
-            .kv("superseded", superseded)
-            .kv("ok", ok);
-        w.key("error");
-        if (error_kind) {
-            w.begin_object().kv("kind", to_string(*error_kind)).kv("message", error_message);
-            if (http_status != 0) w.kv("http_status", http_status);
-            w.end_object();
-        } else {
-            w.null();
-        }
-        w.kv("ttft_s", ttft_s)
-            .kv("gen_toks_per_s", gen_toks_per_s())
-            .kv("prompt_toks_per_s", prompt_toks_per_s())
-            .kv("decode_toks_per_s", decode_toks_per_s())
-            .kv("client_decode_toks_per_s", client_decode_toks_per_s())
-            .kv("wall_s", wall_s)
-            .kv("first_byte_s", first_byte_s)
-            .kv("content_chunks", content_chunks)
-            .kv("itl_p50_s", itl_p50_s)
-            .kv("itl_p95_s", itl_p95_s)
-            .kv("itl_max_s", itl_max_s)
-            .kv("load_s", load_s())
-            .kv("prompt_eval_s", prompt_eval_s())
-            .kv("eval_s", eval_s())
-            .kv("total_s", total_s())
-            .kv("roofline_decode_toks_per_s", roofline_decode_toks_per_s)
-            .kv("roofline_efficiency", roofline_efficiency);
-        w.key("server")
-            .begin_object()
-            .kv("total_duration_ns", server.total_duration_ns)
-            .kv("load_duration_ns", server.load_duration_ns)
-            .kv("prompt_eval_count", server.prompt_eval_count)
-            .kv("prompt_eval_duration_ns", server.prompt_eval_duration_ns)
-            .kv("eval_count", server.eval_count)
-            .kv("eval_duration_ns", server.eval_duration_ns);
-        if (server.prompt_eval_cached_count) w.kv("prompt_eval_cached_count", server.prompt_eval_cached_count);
-        w.end_object();
-        w.key("done_reason");
-        if (done_reason.empty()) w.null();
-        else w.value(done_reason);
-        w.kv("num_predict", num_predict)
-            .kv("output_bytes", output_bytes)
-            .kv("output_sha256", output_sha256);
-        w.key("memory");
-        if (memory) {
-            auto note = [&w](const char* name, const std::string& text) {
-                w.key(name);
-                if (text.empty()) w.null();
-                else w.value(text);
-            };
-            w.begin_object()
-                .kv("peak_rss_bytes", memory->peak_rss_bytes)
-                .kv("peak_vram_bytes", memory->peak_vram_bytes)
-                .kv("peak_ollama_size_bytes", memory->peak_ollama_size_bytes)
-                .kv("energy_j", memory->energy_j)
-                .kv("joules_per_token", joules_per_token())
-                .kv("samples", memory->samples);
-            note("rss_note", memory->rss_note);
-            note("vram_note", memory->vram_note);
-            w.end_object();
-        } else {
-            w.null();
-        }
-        w.key("flags")
-            .begin_object()
-            .kv("prompt_cache_suspected", flags.prompt_cache_suspected)
-            .kv("short_output", flags.short_output)
-            .kv("ttft_below_server", flags.ttft_below_server)
-            .kv("truncation_suspected", flags.truncation_suspected)
-            .end_object();
-        w.end_object();
-    }
+    /// The `"type":"run"` line: identity, every top-level metric of the registry, the server's
+    /// fields, memory and flags (defined below the registry).
+    void write_json(JsonWriter& w) const;
 
     std::string to_json() const {
         JsonWriter w;
@@ -273,11 +169,151 @@ private:
         if (!ns) return std::nullopt;
         return static_cast<double>(*ns) / 1e9;
     }
-    static std::optional<double> as_double(std::optional<std::int64_t> v) {
-        if (!v) return std::nullopt;
-        return static_cast<double>(*v);
-    }
 };
+
+
+/// Where a metric comes from: the client's clock, the server's own fields, both, or the host
+/// (memory and power samplers).
+enum class MetricSource { client, server, both, host };
+/// Where the run line writes it: at its top level, or inside its `server` or `memory` object.
+enum class MetricPlacement { top_level, server, memory };
+
+/// One metric of a run, declared once: it drives the run line, the summary statistics, the
+/// reports' columns and charts, and the docs check (docs/metrics.md defines each one).
+struct Metric {
+    const char* name;   ///< with its unit: ttft_s, gen_toks_per_s
+    const char* label;  ///< short, for table headers
+    const char* unit;   ///< s, tok/s, tok, bytes, J/tok, share
+    MetricSource source;
+    bool higher_is_better;
+    int decimals;                                      ///< in console and Markdown tables
+    std::optional<double> (*get)(const RunRecord&);    ///< null when the run does not have it
+    MetricPlacement placement = MetricPlacement::top_level;
+    bool in_reports = false;                           ///< a column of the reports' tables and CSV
+};
+
+namespace detail {
+inline std::optional<double> as_double(std::optional<std::int64_t> v) {
+    return v ? std::optional<double>(static_cast<double>(*v)) : std::nullopt;
+}
+}  // namespace detail
+
+/// Every metric of a run, in output order.
+inline const std::vector<Metric>& run_metrics() {
+    using S = MetricSource;
+    using P = MetricPlacement;
+    static const std::vector<Metric> metrics = {
+        {"ttft_s", "TTFT", "s", S::client, false, 4, [](const RunRecord& r) { return r.ttft_s; }, P::top_level, true},
+        {"gen_toks_per_s", "gen tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.gen_toks_per_s(); }, P::top_level, true},
+        {"prompt_toks_per_s", "prompt tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.prompt_toks_per_s(); }, P::top_level, true},
+        {"decode_toks_per_s", "decode tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.decode_toks_per_s(); }, P::top_level, true},
+        {"client_decode_toks_per_s", "client decode tok/s", "tok/s", S::both, true, 2,
+         [](const RunRecord& r) { return r.client_decode_toks_per_s(); }},
+        {"wall_s", "wall", "s", S::client, false, 4, [](const RunRecord& r) { return r.wall_s; }, P::top_level, true},
+        {"first_byte_s", "first byte", "s", S::client, false, 4, [](const RunRecord& r) { return r.first_byte_s; }},
+        {"itl_p50_s", "ITL p50", "s", S::client, false, 4, [](const RunRecord& r) { return r.itl_p50_s; }},
+        {"itl_p95_s", "ITL p95", "s", S::client, false, 4, [](const RunRecord& r) { return r.itl_p95_s; }, P::top_level, true},
+        {"itl_max_s", "ITL max", "s", S::client, false, 4, [](const RunRecord& r) { return r.itl_max_s; }},
+        {"load_s", "load", "s", S::server, false, 4, [](const RunRecord& r) { return r.load_s(); }, P::top_level, true},
+        {"prompt_eval_s", "prefill", "s", S::server, false, 4, [](const RunRecord& r) { return r.prompt_eval_s(); }},
+        {"eval_s", "decode time", "s", S::server, false, 4, [](const RunRecord& r) { return r.eval_s(); }},
+        {"total_s", "server total", "s", S::server, false, 4, [](const RunRecord& r) { return r.total_s(); }},
+        {"prompt_eval_count", "prompt tokens", "tok", S::server, true, 0,
+         [](const RunRecord& r) { return detail::as_double(r.server.prompt_eval_count); }, P::server, true},
+        {"eval_count", "output tokens", "tok", S::server, true, 0, [](const RunRecord& r) { return detail::as_double(r.server.eval_count); },
+         P::server, true},
+        {"peak_rss_bytes", "peak RSS", "bytes", S::host, false, 0,
+         [](const RunRecord& r) { return r.memory ? detail::as_double(r.memory->peak_rss_bytes) : std::nullopt; }, P::memory, true},
+        {"peak_vram_bytes", "peak VRAM", "bytes", S::host, false, 0,
+         [](const RunRecord& r) { return r.memory ? detail::as_double(r.memory->peak_vram_bytes) : std::nullopt; }, P::memory, true},
+        {"joules_per_token", "energy", "J/tok", S::host, false, 4, [](const RunRecord& r) { return r.joules_per_token(); }, P::memory, true},
+        {"roofline_decode_toks_per_s", "roofline tok/s", "tok/s", S::both, true, 2,
+         [](const RunRecord& r) { return r.roofline_decode_toks_per_s; }},
+        {"roofline_efficiency", "roofline eff.", "share", S::both, true, 2, [](const RunRecord& r) { return r.roofline_efficiency; },
+         P::top_level, true},
+    };
+    return metrics;
+}
+
+/// The metric called `name`, or null.
+inline const Metric* find_metric(std::string_view name) {
+    for (const auto& m : run_metrics())
+        if (name == m.name) return &m;
+    return nullptr;
+}
+
+inline void RunRecord::write_json(JsonWriter& w) const {
+    w.begin_object()
+        .kv("type", "run")
+        .kv("schema_version", schema_version)
+        .kv("backend", backend)
+        .kv("model", model)
+        .kv("prompt_id", prompt_id)
+        .kv("run", run_index)
+        .kv("warmup", warmup);
+    w.key("cell");
+    if (cell) write_cell_json(w, *cell);
+    else w.null();
+    w.kv("prompt_tokens_target", prompt_tokens_target)
+        .kv("attempt", attempt)
+        .kv("superseded", superseded)
+        .kv("ok", ok);
+    w.key("error");
+    if (error_kind) {
+        w.begin_object().kv("kind", to_string(*error_kind)).kv("message", error_message);
+        if (http_status != 0) w.kv("http_status", http_status);
+        w.end_object();
+    } else {
+        w.null();
+    }
+    for (const Metric& m : run_metrics())
+        if (m.placement == MetricPlacement::top_level) w.kv(m.name, m.get(*this));
+    w.kv("content_chunks", content_chunks).kv("decode_window_s", decode_window_s);
+    w.key("server")
+        .begin_object()
+        .kv("total_duration_ns", server.total_duration_ns)
+        .kv("load_duration_ns", server.load_duration_ns)
+        .kv("prompt_eval_count", server.prompt_eval_count)
+        .kv("prompt_eval_duration_ns", server.prompt_eval_duration_ns)
+        .kv("eval_count", server.eval_count)
+        .kv("eval_duration_ns", server.eval_duration_ns);
+    if (server.prompt_eval_cached_count) w.kv("prompt_eval_cached_count", server.prompt_eval_cached_count);
+    w.end_object();
+    w.key("done_reason");
+    if (done_reason.empty()) w.null();
+    else w.value(done_reason);
+    w.kv("num_predict", num_predict)
+        .kv("output_bytes", output_bytes)
+        .kv("output_sha256", output_sha256);
+    w.key("memory");
+    if (memory) {
+        auto note = [&w](const char* name, const std::string& text) {
+            w.key(name);
+            if (text.empty()) w.null();
+            else w.value(text);
+        };
+        w.begin_object()
+            .kv("peak_rss_bytes", memory->peak_rss_bytes)
+            .kv("peak_vram_bytes", memory->peak_vram_bytes)
+            .kv("peak_ollama_size_bytes", memory->peak_ollama_size_bytes)
+            .kv("energy_j", memory->energy_j)
+            .kv("joules_per_token", joules_per_token())
+            .kv("samples", memory->samples);
+        note("rss_note", memory->rss_note);
+        note("vram_note", memory->vram_note);
+        w.end_object();
+    } else {
+        w.null();
+    }
+    w.key("flags")
+        .begin_object()
+        .kv("prompt_cache_suspected", flags.prompt_cache_suspected)
+        .kv("short_output", flags.short_output)
+        .kv("ttft_below_server", flags.ttft_below_server)
+        .kv("truncation_suspected", flags.truncation_suspected)
+        .end_object();
+    w.end_object();
+}
 
 /// Builds the record of one request from what the client received and when.
 inline RunRecord make_run_record(const StreamResult& result, const StreamTimer& timer, const RunContext& ctx) {

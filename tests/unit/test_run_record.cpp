@@ -1,6 +1,8 @@
 #include <llmbench/metrics.hpp>
 #include <llmbench/run_record.hpp>
 
+#include <simdjson.h>
+
 #include <chrono>
 
 #include <doctest/doctest.h>
@@ -123,4 +125,58 @@ TEST_CASE("determinism share and the CV warning") {
     REQUIRE(s.warnings.size() == 1);
     CHECK(s.warnings[0].find("gen_toks_per_s varies by") == 0);
     CHECK(s.identical_outputs == 2);
+}
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+TEST_CASE("docs/metrics.md defines every registered metric, and each field it names is in the run line") {
+    std::ifstream in(std::string(LLMBENCH_DOCS_DIR) + "/metrics.md");
+    REQUIRE(in.good());
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string doc = text.str();
+    const auto start = doc.find("## Per run (`\"type\":\"run\"`)");
+    REQUIRE(start != std::string::npos);
+    const std::string section = doc.substr(start, doc.find("\n## ", start + 1) - start);
+    // Backticked names: in the whole row (server and memory metrics are named inside their
+    // object's row), and in the first column alone (the fields the table defines).
+    std::set<std::string> named, fields;
+    std::istringstream rows(section);
+    for (std::string row; std::getline(rows, row);) {
+        if (row.rfind("| `", 0) != 0) continue;
+        const std::size_t first_column_end = row.find(" |", 2);
+        for (std::size_t at = row.find('`'); at != std::string::npos; at = row.find('`', at)) {
+            const std::size_t end = row.find('`', at + 1);
+            REQUIRE(end != std::string::npos);
+            const std::string name = row.substr(at + 1, end - at - 1);
+            named.insert(name);
+            if (end < first_column_end) fields.insert(name);
+            at = end + 1;
+        }
+    }
+    for (const Metric& m : run_metrics()) CHECK_MESSAGE(named.count(m.name) == 1, "docs/metrics.md does not define " << std::string(m.name));
+
+    // Every field the table defines is a key of a full run line (top level, or "flags.NAME").
+    RunRecord r;
+    r.memory = RunMemory{};
+    r.cell = CellCoordinates{};
+    simdjson::dom::parser parser;
+    const std::string json = r.to_json();
+    simdjson::dom::object line;
+    REQUIRE(parser.parse(json).get_object().get(line) == simdjson::SUCCESS);
+    std::set<std::string> keys;
+    for (auto field : line) {
+        keys.insert(std::string(field.key));
+        simdjson::dom::object inner;
+        if (field.value.get_object().get(inner) == simdjson::SUCCESS)
+            for (auto f : inner) keys.insert(std::string(field.key) + "." + std::string(f.key));
+    }
+    for (const auto& f : fields) {
+        if (f == "server.*") continue;  // one row for the server object's fields
+        CHECK_MESSAGE(keys.count(f) == 1, "docs/metrics.md defines '" << f << "', which the run line does not have");
+    }
+    for (const Metric& m : run_metrics())
+        if (m.placement == MetricPlacement::top_level) CHECK_MESSAGE(fields.count(m.name) == 1, std::string(m.name) << " has no row of its own");
 }

@@ -129,7 +129,7 @@ struct MetricComparison {
 
     /// "faster" / "slower" for times and rates, "lower" / "higher" for the rest.
     std::string verdict_text() const {
-        const MetricInfo* info = find_metric(metric);
+        const Metric* info = find_metric(metric);
         const bool speed = info && (std::string(info->unit) == "s" || std::string(info->unit) == "tok/s");
         const bool higher_is_better = info && info->higher_is_better;
         switch (verdict) {
@@ -175,7 +175,7 @@ inline MetricComparison compare_samples(const std::string& metric, const std::ve
         c.verdict = Verdict::no_difference;
         return c;
     }
-    const MetricInfo* info = find_metric(metric);
+    const Metric* info = find_metric(metric);
     const bool higher_is_better = info && info->higher_is_better;
     c.verdict = (c.change > 0) == higher_is_better ? Verdict::better : Verdict::worse;
     return c;

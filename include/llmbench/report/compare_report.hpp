@@ -30,8 +30,8 @@ inline std::string p_value_text(const MetricComparison& m) {
     if (m.n_a == 0 || m.n_b == 0) return "-";
     return (m.test.p_value < 0.0001 ? std::string("<0.0001") : printf_string("%.4f", m.test.p_value)) + (m.test.exact ? "" : "*");
 }
-inline const MetricInfo& metric_info(const std::string& name) {
-    const MetricInfo* m = find_metric(name);
+inline const Metric& metric_info(const std::string& name) {
+    const Metric* m = find_metric(name);
     return m ? *m : report_metrics().front();
 }
 }  // namespace detail

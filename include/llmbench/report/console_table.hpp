@@ -36,8 +36,8 @@ inline std::string format_summary_table(const Summary& s) {
                       pad_left("p95", 12) + pad_left("stddev", 12) + "  95% CI of mean\n";
     for (const auto& [name, st] : s.overall) {
         if (st.n == 0) continue;
-        const bool count = name.find("_count") != std::string::npos;
-        const int d = count ? 0 : (name.find("_s") + 2 == name.size() ? 4 : 2);
+        const Metric* metric = find_metric(name);
+        const int d = metric != nullptr ? metric->decimals : 2;
         out += pad_right(name, 26) + pad_left(std::to_string(st.n), 5) + pad_left(fixed(st.mean, d), 12) +
                pad_left(fixed(st.p50, d), 12) + pad_left(fixed(st.p95, d), 12) + pad_left(fixed(st.stddev, d), 12);
         out += std::isnan(st.ci95_low) ? "  -" : "  [" + fixed(st.ci95_low, d) + ", " + fixed(st.ci95_high, d) + "]";

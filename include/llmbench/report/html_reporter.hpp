@@ -129,8 +129,8 @@ private:
         out << chart("load-tpot", "Time per output token against throughput (one point per load level)", "tpot_s", "TPOT");
     }
 
-    static const MetricInfo& info(const std::string& metric) {
-        const MetricInfo* m = find_metric(metric);
+    static const Metric& info(const std::string& metric) {
+        const Metric* m = find_metric(metric);
         return m ? *m : report_metrics().front();
     }
 

@@ -47,8 +47,8 @@ inline std::string format_percent(double fraction) {
 }  // namespace detail
 
 /// The rows of a cell table: timing, rates and memory, leaving out metrics without samples.
-inline std::vector<MetricInfo> table_metrics(const ResultCell& cell) {
-    std::vector<MetricInfo> out;
+inline std::vector<Metric> table_metrics(const ResultCell& cell) {
+    std::vector<Metric> out;
     for (const auto& m : report_metrics()) {
         const std::string name = m.name;
         const bool shown = name == "ttft_s" || name == "gen_toks_per_s" || name == "prompt_toks_per_s" || name == "wall_s" ||

@@ -284,36 +284,15 @@ inline ResultFile load_results(const std::string& path, std::size_t file_index =
 }
 
 /// The metrics reports show, in order, with how to read them.
-struct MetricInfo {
-    const char* name;
-    const char* label;
-    const char* unit;
-    bool higher_is_better;
-};
-inline const std::vector<MetricInfo>& report_metrics() {
-    static const std::vector<MetricInfo> metrics = {
-        {"ttft_s", "TTFT", "s", false},
-        {"gen_toks_per_s", "gen tok/s", "tok/s", true},
-        {"prompt_toks_per_s", "prompt tok/s", "tok/s", true},
-        {"decode_toks_per_s", "decode tok/s", "tok/s", true},
-        {"wall_s", "wall", "s", false},
-        {"itl_p95_s", "ITL p95", "s", false},
-        {"load_s", "load", "s", false},
-        {"prompt_eval_count", "prompt tokens", "tok", true},
-        {"eval_count", "output tokens", "tok", true},
-        {"peak_rss_bytes", "peak RSS", "bytes", false},
-        {"peak_vram_bytes", "peak VRAM", "bytes", false},
-        {"joules_per_token", "energy", "J/tok", false},
-        {"roofline_efficiency", "roofline eff.", "share", true},
-    };
+/// The metrics reports show as columns (Metric::in_reports), in registry order.
+inline const std::vector<Metric>& report_metrics() {
+    static const std::vector<Metric> metrics = [] {
+        std::vector<Metric> out;
+        for (const auto& m : run_metrics())
+            if (m.in_reports) out.push_back(m);
+        return out;
+    }();
     return metrics;
-}
-
-/// The metric called `name`, or null when reports do not know it.
-inline const MetricInfo* find_metric(const std::string& name) {
-    for (const auto& m : report_metrics())
-        if (name == m.name) return &m;
-    return nullptr;
 }
 
 /// A cell: one point of the experiment (model, num_ctx, prompt length, output length) from

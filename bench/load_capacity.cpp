@@ -13,7 +13,7 @@
 // so these numbers are a floor for the client, not a model's.
 #include <llmbench/backend.hpp>
 #include <llmbench/load.hpp>
-#include <llmbench/matrix.hpp>  // detail::for_each_list_item
+#include <llmbench/cli.hpp>
 #include <llmbench/testing/mock_openai.hpp>
 
 #include <sys/resource.h>
@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
         const std::string a = argv[i], v = argv[i + 1];
         if (a == "--streams") {
             streams.clear();
-            llmbench::detail::for_each_list_item(v, [&](const std::string& s) { streams.push_back(std::stoi(s)); });
+            llmbench::for_each_list_item(v, [&](const std::string& s) { streams.push_back(std::stoi(s)); });
         } else if (a == "--tokens") tokens = std::stoi(v);
         else if (a == "--rounds") rounds = std::stoi(v);
         else if (a == "--token-delay-us") token_delay_us = std::stoi(v);

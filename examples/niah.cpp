@@ -5,7 +5,7 @@
 // stdout (and --output): one "niah_trial" line per trial (flushed as measured), then one
 // "niah_summary" line; stderr: a table per length. --html writes a heatmap report.
 // Exit: 0 done; 1 some requests failed; 2 setup error; 3 no server; 130 interrupted.
-#include <llmbench/matrix.hpp>  // parse_int_list
+#include <llmbench/cli.hpp>
 #include <llmbench/niah/report.hpp>
 #include <llmbench/run_metadata.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
@@ -23,7 +23,7 @@ namespace {
 /// "8k,32k,131072" -> tokens (k = 1024).
 std::vector<int> parse_lengths(const std::string& text) {
     std::string expanded;
-    llmbench::detail::for_each_list_item(text, [&](const std::string& item) {
+    llmbench::for_each_list_item(text, [&](const std::string& item) {
         const bool k = !item.empty() && (item.back() == 'k' || item.back() == 'K');
         const std::string digits = k ? item.substr(0, item.size() - 1) : item;
         const auto n = llmbench::parse_int_list(digits, "--lengths");
@@ -35,7 +35,7 @@ std::vector<int> parse_lengths(const std::string& text) {
 /// "0,50,100" -> percents, each 0-100.
 std::vector<int> parse_depths(const std::string& text) {
     std::vector<int> out;
-    llmbench::detail::for_each_list_item(text, [&](const std::string& item) {
+    llmbench::for_each_list_item(text, [&](const std::string& item) {
         char* end = nullptr;
         const long v = std::strtol(item.c_str(), &end, 10);
         if (item.empty() || *end != '\0' || v < 0 || v > 100)

@@ -162,15 +162,9 @@ int main(int argc, char** argv) {
             spec.duration_s = duration_s;
             spec.seed = static_cast<std::uint64_t>(seed.value_or(0));
             spec.stop = &example::stop_requested;
-            llmbench::detail::for_each_list_item(slo, [&](const std::string& item) {
-                if (item.empty()) return;  // no --slo
-                const auto eq = item.find('=');
-                const std::string key = item.substr(0, eq);
-                const double value = eq == std::string::npos ? -1 : std::atof(item.c_str() + eq + 1);
-                if (value <= 0 || (key != "ttft_s" && key != "tpot_s"))
-                    throw llmbench::error(llmbench::errc::usage, "--slo: '" + item + "' is not ttft_s=SECONDS or tpot_s=SECONDS");
-                (key == "ttft_s" ? spec.slo_ttft_s : spec.slo_tpot_s) = value;
-            });
+            const llmbench::Slo objectives = llmbench::parse_slo(slo);
+            spec.slo_ttft_s = objectives.ttft_s;
+            spec.slo_tpot_s = objectives.tpot_s;
             const auto make_backend = backend_options.factory(endpoint, client_options, backend->label());
             const auto request_for = [&](std::size_t i) {
                 const auto& p = config.prompts[i % config.prompts.size()];
@@ -194,14 +188,7 @@ int main(int argc, char** argv) {
                     spec.request_rate = request_rates[level];
                     spec.concurrency = concurrency.front() > 1 ? concurrency.front() : 0;  // the cap; 0: none
                 }
-                const int streams = spec.concurrency > 0 ? spec.concurrency : 1;
-                if (warmup > 0) {  // at the level's own concurrency, so every slot is warm; not recorded
-                    llmbench::LoadSpec w = spec;
-                    w.request_rate.reset();
-                    w.concurrency = streams;
-                    w.requests = static_cast<std::size_t>(streams * warmup);
-                    llmbench::run_load(make_backend, request_for, w);
-                }
+                spec.warmup = warmup;  // at the level's own concurrency, so every slot is warm; not recorded
                 const auto result = llmbench::run_load(make_backend, request_for, spec, [&](std::size_t i, const llmbench::LoadRequest& r) {
                     out.write(llmbench::load_request_json(i, r, level));
                 });

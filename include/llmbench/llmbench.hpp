@@ -5,6 +5,7 @@
 #include "llmbench/backend.hpp"
 #include "llmbench/benchmark.hpp"
 #include "llmbench/calibration.hpp"
+#include "llmbench/cli.hpp"
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/framing.hpp"

@@ -42,6 +42,9 @@ struct LoadSpec {
     std::uint64_t seed = 0;
     std::optional<double> slo_ttft_s, slo_tpot_s;  ///< for goodput
     std::size_t level = 0;                 ///< this run's place in a sweep (written to every line)
+    /// Warm-up requests per stream, sent first at the run's own concurrency (so every server slot
+    /// is warm) as a closed loop; measured like the rest and left out of the result.
+    int warmup = 0;
     StopSignal stop;                       ///< when it is requested, no further request is sent
 };
 
@@ -156,6 +159,16 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
     if (open_loop && *spec.request_rate <= 0) throw error(errc::usage, "request rate must be above 0");
     if (!open_loop && spec.concurrency < 1) throw error(errc::usage, "concurrency must be at least 1");
     if (spec.duration_s && *spec.duration_s <= 0) throw error(errc::usage, "duration must be above 0 s");
+    if (spec.warmup < 0) throw error(errc::usage, "warm-up must not be negative");
+    if (spec.warmup > 0 && !spec.stop.requested()) {
+        LoadSpec w = spec;
+        w.request_rate.reset();
+        w.duration_s.reset();
+        w.concurrency = spec.concurrency > 0 ? spec.concurrency : 1;
+        w.requests = static_cast<std::size_t>(w.concurrency) * static_cast<std::size_t>(spec.warmup);
+        w.warmup = 0;
+        run_load(make_backend, request_for, w);
+    }
     const bool until_time = spec.duration_s && !open_loop;
     const std::size_t n = !spec.duration_s ? spec.requests
                           : open_loop      ? static_cast<std::size_t>(std::ceil(*spec.request_rate * *spec.duration_s))

@@ -25,6 +25,7 @@
 
 #include "llmbench/backend.hpp"
 #include "llmbench/calibration.hpp"
+#include "llmbench/cli.hpp"
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
@@ -79,43 +80,6 @@ struct MatrixSpec {
         return w.end_object().take();
     }
 };
-
-namespace detail {
-/// Calls on_item(trimmed item) for each comma-separated item of `text`.
-template <class OnItem>
-void for_each_list_item(std::string_view text, OnItem&& on_item) {
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        auto comma = text.find(',', start);
-        if (comma == std::string_view::npos) comma = text.size();
-        on_item(std::string(trim(text.substr(start, comma - start), " \t")));
-        start = comma + 1;
-    }
-}
-}  // namespace detail
-
-/// Parses "4096,32768" into numbers; names `what` in errors.
-inline std::vector<int> parse_int_list(std::string_view text, const std::string& what) {
-    std::vector<int> out;
-    detail::for_each_list_item(text, [&](const std::string& item) {
-        char* end = nullptr;
-        const long v = std::strtol(item.c_str(), &end, 10);
-        if (item.empty() || end != item.c_str() + item.size() || v < 1 || v > 10'000'000)
-            throw error(errc::usage, what + ": '" + item + "' is not a positive whole number (in '" + std::string(text) + "')");
-        out.push_back(static_cast<int>(v));
-    });
-    return out;
-}
-
-/// Parses "a,b" into non-empty strings; names `what` in errors.
-inline std::vector<std::string> parse_string_list(std::string_view text, const std::string& what) {
-    std::vector<std::string> out;
-    detail::for_each_list_item(text, [&](const std::string& item) {
-        if (item.empty()) throw error(errc::usage, what + ": empty item in '" + std::string(text) + "'");
-        out.push_back(item);
-    });
-    return out;
-}
 
 /// Reads a matrix from JSON: {"models": [...], "num_ctx": [...], "prompt_tokens": [...],
 /// "num_predict": [...], "runs", "warmup", "retry_short", "seed", "temperature",

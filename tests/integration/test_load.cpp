@@ -171,3 +171,18 @@ TEST_CASE("a duration instead of a count: closed loop sends until it passes, ope
     CHECK(open.requests.size() == 20);
     CHECK(load_summary_json(open, spec).find("\"duration_asked_s\":0.2") != std::string::npos);
 }
+
+TEST_CASE("warm-up: streams x warmup requests at the run's concurrency first, measured and left out of the result") {
+    testing::MockOpenAI mock;
+    LoadSpec spec;
+    spec.request_rate = 50.0;  // an open loop: the warm-up still runs closed, at the cap
+    spec.concurrency = 2;
+    spec.requests = 5;
+    spec.warmup = 3;
+    const auto result = run_load(openai_backends(mock.base_url()), small_request(), spec);
+    CHECK(result.requests.size() == 5);
+    CHECK(result.succeeded() == 5);
+    CHECK(mock.bodies().size() == 2 * 3 + 5);
+    spec.warmup = -1;
+    CHECK_THROWS_AS(run_load(openai_backends(mock.base_url()), small_request(), spec), error);
+}

@@ -33,6 +33,19 @@ TEST_CASE("lists parse, and bad items name the option") {
     CHECK_THROWS_AS(parse_string_list("a,,b", "--model"), error);
 }
 
+TEST_CASE("service-level objectives parse; a bad one names the item") {
+    const Slo both = parse_slo("ttft_s=0.5, tpot_s=0.05");
+    CHECK(both.ttft_s == 0.5);
+    CHECK(both.tpot_s == 0.05);
+    const Slo none = parse_slo("");
+    CHECK_FALSE(none.ttft_s.has_value());
+    CHECK_FALSE(none.tpot_s.has_value());
+    CHECK_THROWS_WITH_AS(parse_slo("ttft_s=fast"), "--slo: 'ttft_s=fast' is not ttft_s=SECONDS or tpot_s=SECONDS", error);
+    CHECK_THROWS_AS(parse_slo("e2e_s=1"), error);
+    CHECK_THROWS_AS(parse_slo("tpot_s=0"), error);
+    CHECK_THROWS_AS(parse_slo("ttft_s=0.5s"), error);
+}
+
 TEST_CASE("cells are grouped by model, then num_ctx, so reloads happen only when needed") {
     MatrixSpec spec;
     spec.models = {q4, q8};

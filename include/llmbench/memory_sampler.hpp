@@ -28,7 +28,6 @@
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <dirent.h>
-#include <dlfcn.h>
 #endif
 #if defined(__APPLE__)
 #include <libproc.h>
@@ -36,6 +35,7 @@
 #include <sys/resource.h>
 #endif
 
+#include "llmbench/detail/nvml.hpp"
 #include "llmbench/endpoint.hpp"
 #include "llmbench/json.hpp"
 #include "llmbench/version.hpp"
@@ -248,47 +248,23 @@ inline GpuQuery nvidia_smi_query() {
 /// dependency): memory used and power draw of every device. Returns nullptr when the
 /// library or a GPU is missing; the caller then falls back to nvidia-smi.
 inline GpuQuery nvml_query(const char* library = "libnvidia-ml.so.1") {
-#if defined(__unix__) && !defined(__APPLE__)
-    struct Memory {
-        unsigned long long total, free, used;
-    };
-    using init_fn = int (*)();
-    using count_fn = int (*)(unsigned*);
-    using handle_fn = int (*)(unsigned, void**);
-    using memory_fn = int (*)(void*, Memory*);
-    using power_fn = int (*)(void*, unsigned*);
-    void* lib = ::dlopen(library, RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) return nullptr;
-    auto sym = [lib](const char* name) { return ::dlsym(lib, name); };
-    const auto init = reinterpret_cast<init_fn>(sym("nvmlInit_v2"));
-    const auto count = reinterpret_cast<count_fn>(sym("nvmlDeviceGetCount_v2"));
-    const auto handle = reinterpret_cast<handle_fn>(sym("nvmlDeviceGetHandleByIndex_v2"));
-    const auto memory = reinterpret_cast<memory_fn>(sym("nvmlDeviceGetMemoryInfo"));
-    const auto power = reinterpret_cast<power_fn>(sym("nvmlDeviceGetPowerUsage"));
+    const auto nvml = detail::Nvml::load(library);
     unsigned devices = 0;
-    if (!init || !count || !handle || !memory || init() != 0 || count(&devices) != 0 || devices == 0) {
-        ::dlclose(lib);
-        return nullptr;
-    }
-    // The library stays loaded for the life of the process, as NVML expects.
-    return [=]() -> std::optional<std::vector<GpuReading>> {
+    if (!nvml || !nvml->device_count || !nvml->memory_info || nvml->device_count(&devices) != 0 || devices == 0) return nullptr;
+    return [n = *nvml, devices]() -> std::optional<std::vector<GpuReading>> {
         std::vector<GpuReading> out;
         for (unsigned i = 0; i < devices; ++i) {
             void* device = nullptr;
-            Memory m{};
-            if (handle(i, &device) != 0 || memory(device, &m) != 0) return std::nullopt;
+            detail::Nvml::Memory m{};
+            if (n.device_handle(i, &device) != 0 || n.memory_info(device, &m) != 0) return std::nullopt;
             GpuReading g;
             g.used_bytes = static_cast<std::int64_t>(m.used);
             unsigned milliwatts = 0;
-            if (power && power(device, &milliwatts) == 0) g.power_w = milliwatts / 1000.0;
+            if (n.power_usage && n.power_usage(device, &milliwatts) == 0) g.power_w = milliwatts / 1000.0;
             out.push_back(g);
         }
         return out;
     };
-#else
-    (void)library;
-    return nullptr;
-#endif
 }
 
 /// NVML when it loads, else nvidia-smi.

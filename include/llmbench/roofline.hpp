@@ -24,13 +24,11 @@
 #include <thread>
 #include <vector>
 
-#if defined(__unix__) && !defined(__APPLE__)
-#include <dlfcn.h>
-#endif
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/stat.h>
 #endif
 
+#include "llmbench/detail/nvml.hpp"
 #include "llmbench/json.hpp"
 #include "llmbench/request.hpp"  // ModelInfo
 #include "llmbench/run_record.hpp"
@@ -134,35 +132,18 @@ struct Bandwidth {
 /// of the first GPU (layers split over GPUs run one after another, so one GPU's bandwidth is
 /// the bound). nullopt without the library or a GPU.
 inline std::optional<Bandwidth> nvml_bandwidth(const char* library = "libnvidia-ml.so.1") {
-#if defined(__unix__) && !defined(__APPLE__)
-    constexpr int nvml_clock_mem = 2;  // NVML_CLOCK_MEM
-    using init_fn = int (*)();
-    using handle_fn = int (*)(unsigned, void**);
-    using clock_fn = int (*)(void*, int, unsigned*);
-    using width_fn = int (*)(void*, unsigned*);
-    using name_fn = int (*)(void*, char*, unsigned);
-    void* lib = ::dlopen(library, RTLD_NOW | RTLD_LOCAL);
-    if (lib == nullptr) return std::nullopt;
-    const auto init = reinterpret_cast<init_fn>(::dlsym(lib, "nvmlInit_v2"));
-    const auto handle = reinterpret_cast<handle_fn>(::dlsym(lib, "nvmlDeviceGetHandleByIndex_v2"));
-    const auto max_clock = reinterpret_cast<clock_fn>(::dlsym(lib, "nvmlDeviceGetMaxClockInfo"));
-    const auto bus_width = reinterpret_cast<width_fn>(::dlsym(lib, "nvmlDeviceGetMemoryBusWidth"));
-    const auto name = reinterpret_cast<name_fn>(::dlsym(lib, "nvmlDeviceGetName"));
+    const auto nvml = detail::Nvml::load(library);
     void* device = nullptr;
     unsigned mhz = 0, bits = 0;
-    if (!init || !handle || !max_clock || !bus_width || init() != 0 || handle(0, &device) != 0 || max_clock(device, nvml_clock_mem, &mhz) != 0 ||
-        bus_width(device, &bits) != 0 || mhz == 0 || bits == 0)
-        return std::nullopt;  // the library stays loaded, as NVML expects
+    if (!nvml || !nvml->max_clock || !nvml->memory_bus_width || nvml->device_handle(0, &device) != 0 ||
+        nvml->max_clock(device, detail::Nvml::clock_mem, &mhz) != 0 || nvml->memory_bus_width(device, &bits) != 0 || mhz == 0 || bits == 0)
+        return std::nullopt;
     char gpu[96] = "GPU 0";
-    if (name) name(device, gpu, sizeof gpu);
+    if (nvml->device_name) nvml->device_name(device, gpu, sizeof gpu);
     Bandwidth b;
     b.bytes_per_s = static_cast<double>(mhz) * 1e6 * 2 * bits / 8;
     b.source = "NVML: " + std::string(gpu) + ", " + std::to_string(mhz) + " MHz x 2 x " + std::to_string(bits) + "-bit bus";
     return b;
-#else
-    (void)library;
-    return std::nullopt;
-#endif
 }
 
 /// Apple Silicon: unified-memory bandwidth by chip, from Apple's specifications (for the Max

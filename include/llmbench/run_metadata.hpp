@@ -20,10 +20,11 @@
 #endif
 
 #include "llmbench/detail/sha256.hpp"
+#include "llmbench/detail/text.hpp"
 #include "llmbench/detail/utc_time.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/json.hpp"
-#include "llmbench/ollama_client.hpp"
+#include "llmbench/request.hpp"
 #include "llmbench/roofline.hpp"
 #include "llmbench/version.hpp"
 
@@ -195,9 +196,11 @@ struct RunMetadata {
     std::vector<std::string> command_line;
     std::vector<std::string> notes;  ///< what could not be read, and why
 
-    /// Asks the server about itself and `model`, and probes the host. Throws
-    /// llmbench::error when the server cannot be reached or lacks the model.
-    static RunMetadata collect(OllamaClient& client, const std::string& model) {
+    /// Asks an Ollama server (an OllamaClient) about itself and `model`, and probes the host.
+    /// Throws llmbench::error when the server cannot be reached or lacks the model. A template,
+    /// so that this header describes a run without pulling in an HTTP client.
+    template <class OllamaClientType>
+    static RunMetadata collect(OllamaClientType& client, const std::string& model) {
         RunMetadata m;
         m.base_url = client.endpoint().url();
         m.model = model;
@@ -222,7 +225,8 @@ struct RunMetadata {
     }
 
     /// Reads /api/ps again (sizes are known only once the model is loaded).
-    void refresh_loaded(OllamaClient& client) {
+    template <class OllamaClientType>
+    void refresh_loaded(OllamaClientType& client) {
         for (const auto& r : client.running()) {
             if (!detail::same_model(r.name, model)) continue;
             size_bytes = r.size_bytes;

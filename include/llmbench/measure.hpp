@@ -69,7 +69,7 @@ inline RunRecord measure(Backend& backend, const Request& request, const RunLabe
     else send();
     const auto ended = StreamTimer::clock::now();
     RunRecord record = make_run_record(
-        result, timer, RunContext{backend.label(), request_model(request), label.prompt_id, label.run_index, label.warmup, request_options(request).num_predict});
+        std::move(result), timer, RunContext{backend.label(), request_model(request), label.prompt_id, label.run_index, label.warmup, request_options(request).num_predict});
     record.ended_at = ended;
     record.attempt = label.attempt;
     record.cell = label.cell;

@@ -316,7 +316,8 @@ inline void RunRecord::write_json(JsonWriter& w) const {
 }
 
 /// Builds the record of one request from what the client received and when.
-inline RunRecord make_run_record(const StreamResult& result, const StreamTimer& timer, const RunContext& ctx) {
+/// `result` by value: a caller done with it moves it in, and the reply text is not copied.
+inline RunRecord make_run_record(StreamResult result, const StreamTimer& timer, const RunContext& ctx) {
     RunRecord r;
     r.backend = ctx.backend;
     r.model = ctx.model;
@@ -344,10 +345,10 @@ inline RunRecord make_run_record(const StreamResult& result, const StreamTimer& 
     r.sent_at = timer.sent_at();
     r.first_content_at = timer.first_content_at();
     r.server = result.server;
-    r.done_reason = result.done_reason;
+    r.done_reason = std::move(result.done_reason);
     r.output_bytes = result.text.size();
     r.output_sha256 = detail::sha256_hex(result.text);
-    r.output = result.text;
+    r.output = std::move(result.text);
     return r;
 }
 

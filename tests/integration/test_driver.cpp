@@ -47,18 +47,6 @@ std::string write_temp(const std::string& name, const std::string& content) {
     return path;
 }
 
-std::vector<std::string> split_lines(const std::string& text) {
-    std::vector<std::string> lines;
-    std::size_t start = 0;
-    while (start < text.size()) {
-        auto end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        lines.push_back(text.substr(start, end - start));
-        start = end + 1;
-    }
-    return lines;
-}
-
 /// Starts ollama-bench with `args`; `while_running` may act on the child's pid.
 template <class WhileRunning>
 Outcome run_program(std::vector<std::string> args, WhileRunning&& while_running) {
@@ -78,7 +66,7 @@ Outcome run_program(std::vector<std::string> args, WhileRunning&& while_running)
     REQUIRE(waitpid(pid, &status, 0) == pid);
     Outcome o;
     o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    o.lines = split_lines(test_util::read_text(out_path));
+    o.lines = test_util::split_lines(test_util::read_text(out_path));
     o.err = test_util::read_text(err_path);
     std::remove(out_path.c_str());
     std::remove(err_path.c_str());
@@ -143,7 +131,7 @@ TEST_CASE("the reference command line: metadata, prompts x runs records, summary
     CHECK(o.lines[3].find("\"num_predict\":4") != std::string::npos);  // per-prompt override
     CHECK(o.lines.back().find("\"runs_ok\":6") != std::string::npos);
     CHECK(o.err.find("gen_toks_per_s") != std::string::npos);  // the human table
-    CHECK(split_lines(test_util::read_text(output)) == o.lines);  // --output mirrors stdout
+    CHECK(test_util::split_lines(test_util::read_text(output)) == o.lines);  // --output mirrors stdout
     std::remove(output.c_str());
     // The request carried every sampling option given.
     const auto sent = mock.stream_requests().back().body;
@@ -238,7 +226,7 @@ TEST_CASE("Ctrl-C and SIGTERM stop after the current run; stdout and -o hold who
         CHECK(types.size() < 50);
         CHECK(types.back() == "summary");
         CHECK(o.err.find("interrupted") != std::string::npos);
-        const auto saved = split_lines(test_util::read_text(file));
+        const auto saved = test_util::split_lines(test_util::read_text(file));
         CHECK(saved == o.lines);  // the file holds the same whole lines
         std::remove(file.c_str());
     }

@@ -73,12 +73,8 @@ void flatten(const simdjson::dom::element& e, const std::string& path, bool mask
 std::vector<std::string> flatten_output(const std::string& text) {
     std::vector<std::string> out;
     simdjson::dom::parser parser;
-    std::size_t n = 0, start = 0;
-    while (start < text.size()) {
-        auto end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        const std::string line = text.substr(start, end - start);
-        start = end + 1;
+    std::size_t n = 0;
+    for (const auto& line : test_util::split_lines(text)) {
         if (line.empty()) continue;
         simdjson::dom::element doc;
         REQUIRE_MESSAGE(parser.parse(line).get(doc) == simdjson::SUCCESS, line);
@@ -123,13 +119,8 @@ void check_golden(const std::string& name, const std::string& output) {
         return;
     }
     const std::set<std::string> have(actual.begin(), actual.end());
-    const std::string golden = test_util::read_text(golden_path);
-    std::size_t fields = 0, start = 0;
-    while (start < golden.size()) {
-        auto end = golden.find('\n', start);
-        if (end == std::string::npos) end = golden.size();
-        const std::string want = golden.substr(start, end - start);
-        start = end + 1;
+    std::size_t fields = 0;
+    for (const auto& want : test_util::split_lines(test_util::read_text(golden_path))) {
         if (want.empty()) continue;
         ++fields;
         CHECK_MESSAGE(have.count(want) == 1, name << ": recorded field missing or changed: " << want);

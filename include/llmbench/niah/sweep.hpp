@@ -49,8 +49,7 @@ struct Trial {
     int length = 0, depth = 0, repetition = 0;
     Needle needle;
     std::size_t words = 0;
-    RunRecord timing;  ///< ttft_s, prompt rate, prompt_eval_count, ok/error, as in the speed benchmark
-    std::string reply;
+    RunRecord timing;  ///< ttft_s, prompt rate, prompt_eval_count, ok/error and the reply (output), as in the speed benchmark
     NeedleScore score;
     bool truncated = false;         ///< the server evaluated far fewer tokens than the length
     bool exceeds_context = false;   ///< longer than the model's trained context
@@ -69,7 +68,7 @@ struct Trial {
         w.key("error");
         if (timing.error_kind) w.begin_object().kv("kind", to_string(*timing.error_kind)).kv("message", timing.error_message).end_object();
         else w.null();
-        w.kv("prompt_eval_count", timing.server.prompt_eval_count).kv("reply", reply);
+        w.kv("prompt_eval_count", timing.server.prompt_eval_count).kv("reply", timing.output);
         w.kv("found", score.found).kv("expected", score.expected).kv("exact", score.exact()).kv("partial", score.partial());
         w.kv("scored", scored()).kv("truncated", truncated).kv("exceeds_context", exceeds_context).kv("haystack_repeated", haystack_repeated);
         w.kv("ttft_s", timing.ttft_s).kv("prompt_toks_per_s", timing.prompt_toks_per_s()).kv("gen_toks_per_s", timing.gen_toks_per_s());
@@ -254,8 +253,7 @@ private:
         label.prompt_id = "niah/" + std::to_string(length) + "/" + std::to_string(depth);
         label.run_index = rep;
         t.timing = measure(backend_, req, label);
-        t.reply = t.timing.output;
-        t.score = score_reply(t.reply, t.needle);
+        t.score = score_reply(t.timing.output, t.needle);
         const auto evaluated = t.timing.server.prompt_eval_count;
         // Against the length asked for, not the calibration: a window too small cuts the
         // calibration's own counts too.

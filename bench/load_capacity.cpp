@@ -66,7 +66,7 @@ Row run(int streams, int tokens, int rounds, llmbench::testing::OpenAIFlavour fl
         llmbench::run_load(make_backend, request_for, spec, [&](std::size_t, const llmbench::LoadRequest&) { worker_cpu[std::this_thread::get_id()] = bench::cpu_time(RUSAGE_THREAD).total_s(); });
     Row row;
     for (const auto& [id, cpu] : worker_cpu) row.client_cpu_s += cpu;
-    for (const auto& r : result.requests) row.chunks += static_cast<double>(r.run.gaps_s.size() + (r.ttft_s ? 1 : 0));
+    for (const auto& r : result.requests) row.chunks += static_cast<double>(r.run.client.gaps_s.size() + (r.ttft_s ? 1 : 0));
     row.cpu_s = bench::cpu_time(RUSAGE_SELF).total_s() - cpu0;
     row.streams = streams;
     row.requests = result.requests.size();

@@ -107,10 +107,10 @@ int main(int argc, char** argv) {
             request.options.num_predict = 16;
             llmbench::StreamTimer timer;
             const auto result = client.generate(request, timer);
-            const auto r = llmbench::make_run_record(result, timer, {"mock", request.model, "p" + std::to_string(records % 50), 0, false, 16});
+            const auto r = llmbench::make_run_record(result, timer, {"mock", request.model, "p" + std::to_string(records % 50), 0, false, 16, std::nullopt});
             out << r.to_json() << '\n' << std::flush;
             ++records;
-            ++outcomes[r.ok ? "ok" : llmbench::to_string(*r.error_kind)];
+            ++outcomes[r.ok() ? "ok" : llmbench::to_string(*r.outcome.error_kind)];
             if (records % 200 == 0) rss.push_back(rss_mib());
         }
     }

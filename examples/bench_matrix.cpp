@@ -172,17 +172,17 @@ int main(int argc, char** argv) {
             })
             .on_record([&](const llmbench::RunRecord& r) {
                 out.write(r.to_json());
-                if (!r.ok && !r.warmup) ++failed;
-                if (!r.warmup && !r.superseded) progress.run_done(r.gen_toks_per_s());
+                if (!r.ok() && !r.id.warmup) ++failed;
+                if (!r.id.warmup && !r.retry.superseded) progress.run_done(r.gen_toks_per_s());
                 if (!verbose || quiet) return;
-                std::cerr << (r.warmup ? "  [warm-up] " : "  run " + std::to_string(r.run_index) + ": ");
-                if (r.ok)
+                std::cerr << (r.id.warmup ? "  [warm-up] " : "  run " + std::to_string(r.id.run_index) + ": ");
+                if (r.ok())
                     std::cerr << "prompt " << (r.server.prompt_eval_count ? std::to_string(*r.server.prompt_eval_count) : "?")
-                              << " tok, ttft " << example::fixed(r.ttft_s, " s", 3) << ", "
-                              << example::fixed(r.gen_toks_per_s(), " tok/s", 1) << (r.superseded ? " (short: re-run)" : "")
+                              << " tok, ttft " << example::fixed(r.client.ttft_s, " s", 3) << ", "
+                              << example::fixed(r.gen_toks_per_s(), " tok/s", 1) << (r.retry.superseded ? " (short: re-run)" : "")
                               << '\n';
                 else
-                    std::cerr << "FAILED (" << llmbench::to_string(*r.error_kind) << "): " << r.error_message << '\n';
+                    std::cerr << "FAILED (" << llmbench::to_string(*r.outcome.error_kind) << "): " << r.outcome.error_message << '\n';
             })
             .on_cell([&](const llmbench::CellResult& c) {
                 out.write(c.to_json());

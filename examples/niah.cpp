@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
         llmbench::niah::Sweep sweep(*backend, spec, haystack);
         sweep.stop_when(&example::stop_requested).on_trial([&](const llmbench::niah::Trial& t) {
             out.write(t.to_json());
-            failed += t.timing.ok ? 0U : 1U;
+            failed += t.timing.ok() ? 0U : 1U;
             if (!quiet)
                 std::cerr << "length " << t.length << " depth " << t.depth << "%: " << (t.scored() ? (t.score.exact() ? "found" : "missed") : "excluded")
                           << (t.truncated ? " (truncated)" : "") << (t.exceeds_context ? " (over the model's context)" : "") << '\n';

@@ -220,16 +220,16 @@ int main(int argc, char** argv) {
         llmbench::Progress progress(std::cerr, total, 0, progress_options);
         bench.stop_when(&example::stop_requested).on_record([&](const llmbench::RunRecord& r) {
             out.write(r.to_json());
-            if (!r.warmup) ++done;
-            if (!r.warmup) progress.run_done(r.gen_toks_per_s());
+            if (!r.id.warmup) ++done;
+            if (!r.id.warmup) progress.run_done(r.gen_toks_per_s());
             if (!verbose || quiet) return;
-            std::cerr << (r.warmup ? "[warm-up] " : "[" + std::to_string(done) + "/" + std::to_string(total) + "] ")
-                      << r.prompt_id << " run " << r.run_index << ": ";
-            if (r.ok)
-                std::cerr << "ttft " << example::fixed(r.ttft_s, " s", 3) << ", " << example::fixed(r.gen_toks_per_s(), " tok/s", 1) << ", wall "
-                          << example::fixed(r.wall_s, " s", 2) << '\n';
+            std::cerr << (r.id.warmup ? "[warm-up] " : "[" + std::to_string(done) + "/" + std::to_string(total) + "] ")
+                      << r.id.prompt_id << " run " << r.id.run_index << ": ";
+            if (r.ok())
+                std::cerr << "ttft " << example::fixed(r.client.ttft_s, " s", 3) << ", " << example::fixed(r.gen_toks_per_s(), " tok/s", 1) << ", wall "
+                          << example::fixed(r.client.wall_s, " s", 2) << '\n';
             else
-                std::cerr << "FAILED (" << llmbench::to_string(*r.error_kind) << "): " << r.error_message << '\n';
+                std::cerr << "FAILED (" << llmbench::to_string(*r.outcome.error_kind) << "): " << r.outcome.error_message << '\n';
         });
         const auto summary = bench.run().summary();
         progress.finish();

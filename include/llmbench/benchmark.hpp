@@ -123,7 +123,7 @@ private:
         label.warmup = warmup;
         const RunRecord record =
             measure(backend_, req, label, MeasureHooks{sampler_, roofline_, first == first_of_prompt_.end() ? nullptr : &first->second});
-        if (first == first_of_prompt_.end() && record.ok) first_of_prompt_.emplace(prompt.id, record);
+        if (first == first_of_prompt_.end() && record.ok()) first_of_prompt_.emplace(prompt.id, record);
         acc.add(record);
         if (on_record_) on_record_(record);
     }

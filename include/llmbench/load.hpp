@@ -60,11 +60,11 @@ struct LoadRequest {
     std::optional<double> tpot_s;  ///< (e2e - ttft) / (output tokens - 1)
     bool meets_slo = false;
 
-    bool ok() const noexcept { return run.ok; }
+    bool ok() const noexcept { return run.ok(); }
     /// Waiting for a free worker (open loop with a cap): sent - scheduled.
     double queue_wait_s() const noexcept { return sent_s - scheduled_s; }
     /// The server's count, else the content chunks received.
-    std::int64_t output_tokens() const { return run.server.eval_count.value_or(static_cast<std::int64_t>(run.content_chunks)); }
+    std::int64_t output_tokens() const { return run.server.eval_count.value_or(static_cast<std::int64_t>(run.client.content_chunks)); }
     std::int64_t prompt_tokens() const { return run.server.prompt_eval_count.value_or(0); }
 };
 
@@ -110,7 +110,7 @@ struct LoadResult {
     Stats itl_stats() const {
         std::vector<double> v;
         for (const auto& r : requests)
-            if (r.ok()) v.insert(v.end(), r.run.gaps_s.begin(), r.run.gaps_s.end());
+            if (r.ok()) v.insert(v.end(), r.run.client.gaps_s.begin(), r.run.client.gaps_s.end());
         return compute_stats(std::move(v));
     }
     Stats stats(const std::function<std::optional<double>(const LoadRequest&)>& metric) const {
@@ -219,15 +219,15 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
             label.prompt_id = std::to_string(i);
             out.run = measure(*backend, r, label);
             --in_flight;
-            out.end_s = since(*out.run.ended_at);
-            out.sent_s = out.run.sent_at ? since(*out.run.sent_at) : out.scheduled_s;
+            out.end_s = since(*out.run.client.ended_at);
+            out.sent_s = out.run.client.sent_at ? since(*out.run.client.sent_at) : out.scheduled_s;
             out.e2e_s = out.end_s - out.scheduled_s;
-            if (out.run.first_content_at) out.ttft_s = since(*out.run.first_content_at) - out.scheduled_s;
+            if (out.run.client.first_content_at) out.ttft_s = since(*out.run.client.first_content_at) - out.scheduled_s;
             if (out.ttft_s && out.output_tokens() > 1) out.tpot_s = (out.e2e_s - *out.ttft_s) / static_cast<double>(out.output_tokens() - 1);
             out.meets_slo = out.ok() && (!spec.slo_ttft_s || (out.ttft_s && *out.ttft_s <= *spec.slo_ttft_s)) &&
                             (!spec.slo_tpot_s || (out.tpot_s && *out.tpot_s <= *spec.slo_tpot_s));
             std::lock_guard<std::mutex> lock(mutex);
-            if (!out.ok()) ++result.failures_by_kind[to_string(*out.run.error_kind)];
+            if (!out.ok()) ++result.failures_by_kind[to_string(*out.run.outcome.error_kind)];
             if (on_request) on_request(i, out);
         }
     };
@@ -265,11 +265,11 @@ inline std::string load_request_json(std::size_t index, const LoadRequest& r, st
     JsonWriter w;
     w.begin_object().kv("type", "load_request").kv("schema_version", schema_version).kv("level", level).kv("index", index).kv("ok", r.ok());
     w.key("error_kind");
-    if (r.run.error_kind) w.value(to_string(*r.run.error_kind));
+    if (r.run.outcome.error_kind) w.value(to_string(*r.run.outcome.error_kind));
     else w.null();
     w.kv("scheduled_s", r.scheduled_s).kv("sent_s", r.sent_s).kv("end_s", r.end_s).kv("ttft_s", r.ttft_s).kv("tpot_s", r.tpot_s);
     w.kv("e2e_s", r.e2e_s).kv("output_tokens", r.output_tokens()).kv("prompt_tokens", r.prompt_tokens()).kv("meets_slo", r.meets_slo);
-    w.kv("itl_max_s", r.run.itl_max_s);
+    w.kv("itl_max_s", r.run.client.itl_max_s);
     return w.end_object().take();
 }
 

@@ -377,7 +377,7 @@ private:
         RunRecord record = measure(backend_, req, label,
                                    MeasureHooks{sampler_, roofline == rooflines_.end() ? nullptr : &roofline->second,
                                                 spec_.allow_prompt_cache && first_of_cell_ ? &*first_of_cell_ : nullptr});
-        if (!first_of_cell_ && record.ok) first_of_cell_ = record;
+        if (!first_of_cell_ && record.ok()) first_of_cell_ = record;
         return record;
     }
 
@@ -401,8 +401,8 @@ private:
             for (int attempt = 0;; ++attempt) {
                 RunRecord r = run_one(cell, out.calibration, run, false, attempt,
                                       spec_.allow_prompt_cache ? cell_nonce : ++nonce_);
-                const bool retry = r.ok && r.flags.short_output && attempt < spec_.retry_short;
-                r.superseded = retry;
+                const bool retry = r.ok() && r.flags.short_output && attempt < spec_.retry_short;
+                r.retry.superseded = retry;
                 emit(r);
                 if (!retry) break;
                 ++out.reruns;

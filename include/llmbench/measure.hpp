@@ -68,12 +68,12 @@ inline RunRecord measure(Backend& backend, const Request& request, const RunLabe
     if (hooks.memory != nullptr) memory = hooks.memory->around(send);
     else send();
     const auto ended = StreamTimer::clock::now();
-    RunRecord record = make_run_record(
-        std::move(result), timer, RunContext{backend.label(), request_model(request), label.prompt_id, label.run_index, label.warmup, request_options(request).num_predict});
-    record.ended_at = ended;
-    record.attempt = label.attempt;
+    RunRecord record = make_run_record(std::move(result), timer,
+                                       RunIdentity{backend.label(), request_model(request), label.prompt_id, label.run_index,
+                                                   label.warmup, request_options(request).num_predict, label.prompt_tokens_target});
+    record.client.ended_at = ended;
+    record.retry.attempt = label.attempt;
     record.cell = label.cell;
-    record.prompt_tokens_target = label.prompt_tokens_target;
     record.memory = memory;
     flag_run(record, hooks.first);
     if (hooks.roofline != nullptr) hooks.roofline->annotate(record);

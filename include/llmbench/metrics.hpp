@@ -106,23 +106,23 @@ struct Summary {
 class MetricsAccumulator {
 public:
     void add(const RunRecord& record) {
-        if (record.warmup || record.superseded) return;
-        if (!record.ok) {
+        if (record.id.warmup || record.retry.superseded) return;
+        if (!record.ok()) {
             ++failed_;
-            ++failures_[record.error_kind ? to_string(*record.error_kind) : "unknown"];
+            ++failures_[record.outcome.error_kind ? to_string(*record.outcome.error_kind) : "unknown"];
             return;
         }
         ++ok_;
-        auto& outputs = outputs_[record.prompt_id];
-        if (outputs.runs++ == 0) outputs.first_sha256 = record.output_sha256;
-        else if (record.output_sha256 != outputs.first_sha256) outputs.identical = false;
+        auto& outputs = outputs_[record.id.prompt_id];
+        if (outputs.runs++ == 0) outputs.first_sha256 = record.output.sha256;
+        else if (record.output.sha256 != outputs.first_sha256) outputs.identical = false;
         if (record.memory) {
             detail::keep_max(peak_rss_, record.memory->peak_rss_bytes);
             detail::keep_max(peak_vram_, record.memory->peak_vram_bytes);
         }
         if (record.flags.prompt_cache_suspected) ++cached_;
         if (record.flags.short_output) ++short_;
-        auto& per = prompt_samples(record.prompt_id);
+        auto& per = prompt_samples(record.id.prompt_id);
         std::size_t i = 0;
         for (const Metric& m : run_metrics()) {
             if (overall_.size() <= i) overall_.emplace_back(m.name, std::vector<double>{});

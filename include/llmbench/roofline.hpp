@@ -267,16 +267,16 @@ public:
         return s && *s > 0 ? std::optional<double>(1 / *s) : std::nullopt;
     }
 
-    /// Sets a successful record's roofline_decode_toks_per_s and roofline_efficiency: the
+    /// Sets a successful record's roofline (roofline_decode_toks_per_s and roofline_efficiency): the
     /// decode rate (server-timed, else client-timed) over the fastest possible one. The run's
     /// context starts at its prompt tokens (those the server evaluated plus any it reported
     /// as cached).
     void annotate(RunRecord& r) const {
-        if (!r.ok || !r.server.eval_count || *r.server.eval_count < 2) return;
+        if (!r.ok() || !r.server.eval_count || *r.server.eval_count < 2) return;
         const std::int64_t prompt = r.server.prompt_eval_count.value_or(0) + r.server.prompt_eval_cached_count.value_or(0);
-        r.roofline_decode_toks_per_s = decode_toks_per_s(prompt, *r.server.eval_count);
+        r.roofline.decode_toks_per_s = decode_toks_per_s(prompt, *r.server.eval_count);
         const auto measured = r.decode_toks_per_s() ? r.decode_toks_per_s() : r.client_decode_toks_per_s();
-        if (r.roofline_decode_toks_per_s && measured) r.roofline_efficiency = *measured / *r.roofline_decode_toks_per_s;
+        if (r.roofline.decode_toks_per_s && measured) r.roofline.efficiency = *measured / *r.roofline.decode_toks_per_s;
     }
 
     /// For the metadata line: bytes, split and the sources of every number.

@@ -68,58 +68,74 @@ struct RunMemory {
     std::string rss_note, vram_note;
 };
 
-/// Where a run sits in a benchmark; copied into its record.
-struct RunContext {
-    std::string backend = "ollama";  ///< "ollama", or "mock" for the in-process mock server
+/// Who and what a run is: the top of its line.
+struct RunIdentity {
+    std::string backend = "ollama";  ///< "ollama", "openai", or "mock" for the in-process mocks
     std::string model;
     std::string prompt_id;
     int run_index = 0;
+    /// Warm-up: measured and recorded like any run, left out of every statistic.
     bool warmup = false;
     std::optional<int> num_predict;
+    std::optional<std::int64_t> prompt_tokens_target;  ///< synthetic prompts: the length asked for
 };
 
-struct RunRecord {
-    std::string backend = "ollama";
-    std::string model;
-    std::string prompt_id;
-    int run_index = 0;
-    bool warmup = false;
-    std::optional<CellCoordinates> cell;
-    std::optional<std::int64_t> prompt_tokens_target;  ///< synthetic prompts: the length asked for
+/// Re-runs of a short reply (Benchmark's retry_short_output).
+struct RunRetry {
     int attempt = 0;          ///< 0, or 1..N for re-runs of a short reply
     bool superseded = false;  ///< replaced by a re-run (kept in the output, left out of statistics)
+};
 
+/// How the request ended: ok, or the kind of failure, its message and the HTTP status.
+struct RunOutcome {
     bool ok = false;
     std::optional<errc> error_kind;
     std::string error_message;
     int http_status = 0;
+};
 
-    // Client clock (StreamTimer).
+/// What the client's clock saw (StreamTimer).
+struct ClientTimings {
     std::optional<double> ttft_s;
     std::optional<double> first_byte_s;
     std::optional<double> wall_s;
     std::size_t content_chunks = 0;
     std::optional<double> itl_p50_s, itl_p95_s, itl_max_s;
-    /// The fastest decode rate the memory bandwidth allows for this run, and the measured
-    /// decode rate over it (set by Roofline::annotate; null without a roofline).
-    std::optional<double> roofline_decode_toks_per_s, roofline_efficiency;
-    std::optional<double> decode_window_s;
-
-    // Server fields.
-    ServerTimings server;
-    std::string done_reason;
-
-    std::optional<int> num_predict;
-    std::size_t output_bytes = 0;
-    std::string output_sha256;
-    RunFlags flags;
-    std::optional<RunMemory> memory;  ///< only when a memory sampler ran
-
+    std::optional<double> decode_window_s;  ///< first to last content chunk
     // Kept for the runners that build on a record, not written to its JSON line.
-    std::string output;  ///< the reply text (the line has its size and sha256)
     std::vector<double> gaps_s;  ///< every gap between content chunks (ITL over a whole load run)
-    /// Client clock: the request was written / the first content arrived / the client saw the end.
+    /// The request was written / the first content arrived / the client saw the end.
     std::optional<StreamTimer::time_point> sent_at, first_content_at, ended_at;
+};
+
+/// The fastest decode rate the memory bandwidth allows for this run, and the measured decode
+/// rate over it (set by Roofline::annotate; null without a roofline).
+struct RooflineEstimate {
+    std::optional<double> decode_toks_per_s, efficiency;
+};
+
+/// The reply: its text (kept in memory, not written), size and digest (written).
+struct RunOutput {
+    std::string text;
+    std::size_t bytes = 0;
+    std::string sha256;
+};
+
+/// One measured request, in parts that say what they are.
+struct RunRecord {
+    RunIdentity id;
+    std::optional<CellCoordinates> cell;  ///< only in an experiment matrix
+    RunRetry retry;
+    RunOutcome outcome;
+    ClientTimings client;
+    ServerTimings server;
+    std::string done_reason;  ///< the server's, "" when it sent none
+    RooflineEstimate roofline;
+    std::optional<RunMemory> memory;  ///< only when a memory sampler ran
+    RunOutput output;
+    RunFlags flags;
+
+    bool ok() const { return outcome.ok; }
 
     /// Energy per generated token (joules), when GPU power was sampled.
     std::optional<double> joules_per_token() const {
@@ -141,9 +157,9 @@ struct RunRecord {
     }
     /// (eval_count - 1) / (last content chunk - first content chunk) on the client clock.
     std::optional<double> client_decode_toks_per_s() const {
-        if (!server.eval_count || *server.eval_count < 2 || !decode_window_s || *decode_window_s <= 0)
+        if (!server.eval_count || *server.eval_count < 2 || !client.decode_window_s || *client.decode_window_s <= 0)
             return std::nullopt;
-        return static_cast<double>(*server.eval_count - 1) / *decode_window_s;
+        return static_cast<double>(*server.eval_count - 1) / *client.decode_window_s;
     }
     std::optional<double> load_s() const { return ns_to_s(server.load_duration_ns); }
     std::optional<double> prompt_eval_s() const { return ns_to_s(server.prompt_eval_duration_ns); }
@@ -203,17 +219,17 @@ inline const std::vector<Metric>& run_metrics() {
     using S = MetricSource;
     using P = MetricPlacement;
     static const std::vector<Metric> metrics = {
-        {"ttft_s", "TTFT", "s", S::client, false, 4, [](const RunRecord& r) { return r.ttft_s; }, P::top_level, true},
+        {"ttft_s", "TTFT", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.ttft_s; }, P::top_level, true},
         {"gen_toks_per_s", "gen tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.gen_toks_per_s(); }, P::top_level, true},
         {"prompt_toks_per_s", "prompt tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.prompt_toks_per_s(); }, P::top_level, true},
         {"decode_toks_per_s", "decode tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.decode_toks_per_s(); }, P::top_level, true},
         {"client_decode_toks_per_s", "client decode tok/s", "tok/s", S::both, true, 2,
          [](const RunRecord& r) { return r.client_decode_toks_per_s(); }},
-        {"wall_s", "wall", "s", S::client, false, 4, [](const RunRecord& r) { return r.wall_s; }, P::top_level, true},
-        {"first_byte_s", "first byte", "s", S::client, false, 4, [](const RunRecord& r) { return r.first_byte_s; }},
-        {"itl_p50_s", "ITL p50", "s", S::client, false, 4, [](const RunRecord& r) { return r.itl_p50_s; }},
-        {"itl_p95_s", "ITL p95", "s", S::client, false, 4, [](const RunRecord& r) { return r.itl_p95_s; }, P::top_level, true},
-        {"itl_max_s", "ITL max", "s", S::client, false, 4, [](const RunRecord& r) { return r.itl_max_s; }},
+        {"wall_s", "wall", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.wall_s; }, P::top_level, true},
+        {"first_byte_s", "first byte", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.first_byte_s; }},
+        {"itl_p50_s", "ITL p50", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.itl_p50_s; }},
+        {"itl_p95_s", "ITL p95", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.itl_p95_s; }, P::top_level, true},
+        {"itl_max_s", "ITL max", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.itl_max_s; }},
         {"load_s", "load", "s", S::server, false, 4, [](const RunRecord& r) { return r.load_s(); }, P::top_level, true},
         {"prompt_eval_s", "prefill", "s", S::server, false, 4, [](const RunRecord& r) { return r.prompt_eval_s(); }},
         {"eval_s", "decode time", "s", S::server, false, 4, [](const RunRecord& r) { return r.eval_s(); }},
@@ -228,8 +244,8 @@ inline const std::vector<Metric>& run_metrics() {
          [](const RunRecord& r) { return r.memory ? detail::as_double(r.memory->peak_vram_bytes) : std::nullopt; }, P::memory, true},
         {"joules_per_token", "energy", "J/tok", S::host, false, 4, [](const RunRecord& r) { return r.joules_per_token(); }, P::memory, true},
         {"roofline_decode_toks_per_s", "roofline tok/s", "tok/s", S::both, true, 2,
-         [](const RunRecord& r) { return r.roofline_decode_toks_per_s; }},
-        {"roofline_efficiency", "roofline eff.", "share", S::both, true, 2, [](const RunRecord& r) { return r.roofline_efficiency; },
+         [](const RunRecord& r) { return r.roofline.decode_toks_per_s; }},
+        {"roofline_efficiency", "roofline eff.", "share", S::both, true, 2, [](const RunRecord& r) { return r.roofline.efficiency; },
          P::top_level, true},
     };
     return metrics;
@@ -246,29 +262,29 @@ inline void RunRecord::write_json(JsonWriter& w) const {
     w.begin_object()
         .kv("type", "run")
         .kv("schema_version", schema_version)
-        .kv("backend", backend)
-        .kv("model", model)
-        .kv("prompt_id", prompt_id)
-        .kv("run", run_index)
-        .kv("warmup", warmup);
+        .kv("backend", id.backend)
+        .kv("model", id.model)
+        .kv("prompt_id", id.prompt_id)
+        .kv("run", id.run_index)
+        .kv("warmup", id.warmup);
     w.key("cell");
     if (cell) write_cell_json(w, *cell);
     else w.null();
-    w.kv("prompt_tokens_target", prompt_tokens_target)
-        .kv("attempt", attempt)
-        .kv("superseded", superseded)
-        .kv("ok", ok);
+    w.kv("prompt_tokens_target", id.prompt_tokens_target)
+        .kv("attempt", retry.attempt)
+        .kv("superseded", retry.superseded)
+        .kv("ok", outcome.ok);
     w.key("error");
-    if (error_kind) {
-        w.begin_object().kv("kind", to_string(*error_kind)).kv("message", error_message);
-        if (http_status != 0) w.kv("http_status", http_status);
+    if (outcome.error_kind) {
+        w.begin_object().kv("kind", to_string(*outcome.error_kind)).kv("message", outcome.error_message);
+        if (outcome.http_status != 0) w.kv("http_status", outcome.http_status);
         w.end_object();
     } else {
         w.null();
     }
     for (const Metric& m : run_metrics())
         if (m.placement == MetricPlacement::top_level) w.kv(m.name, m.get(*this));
-    w.kv("content_chunks", content_chunks).kv("decode_window_s", decode_window_s);
+    w.kv("content_chunks", client.content_chunks).kv("decode_window_s", client.decode_window_s);
     w.key("server")
         .begin_object()
         .kv("total_duration_ns", server.total_duration_ns)
@@ -282,9 +298,9 @@ inline void RunRecord::write_json(JsonWriter& w) const {
     w.key("done_reason");
     if (done_reason.empty()) w.null();
     else w.value(done_reason);
-    w.kv("num_predict", num_predict)
-        .kv("output_bytes", output_bytes)
-        .kv("output_sha256", output_sha256);
+    w.kv("num_predict", id.num_predict)
+        .kv("output_bytes", output.bytes)
+        .kv("output_sha256", output.sha256);
     w.key("memory");
     if (memory) {
         auto note = [&w](const char* name, const std::string& text) {
@@ -317,59 +333,55 @@ inline void RunRecord::write_json(JsonWriter& w) const {
 
 /// Builds the record of one request from what the client received and when.
 /// `result` by value: a caller done with it moves it in, and the reply text is not copied.
-inline RunRecord make_run_record(StreamResult result, const StreamTimer& timer, const RunContext& ctx) {
+inline RunRecord make_run_record(StreamResult result, const StreamTimer& timer, RunIdentity id) {
     RunRecord r;
-    r.backend = ctx.backend;
-    r.model = ctx.model;
-    r.prompt_id = ctx.prompt_id;
-    r.run_index = ctx.run_index;
-    r.warmup = ctx.warmup;
-    r.num_predict = ctx.num_predict;
-    r.ok = result.ok();
+    r.id = std::move(id);
+    r.outcome.ok = result.ok();
     if (result.failure) {
-        r.error_kind = result.failure->code();
-        r.error_message = result.failure->what();
+        r.outcome.error_kind = result.failure->code();
+        r.outcome.error_message = result.failure->what();
     }
-    r.http_status = result.http_status;
-    r.ttft_s = timer.ttft_s();
-    r.first_byte_s = timer.first_byte_s();
-    r.wall_s = timer.wall_s();
-    r.content_chunks = timer.content_chunks();
-    r.decode_window_s = timer.decode_window_s();
+    r.outcome.http_status = result.http_status;
+    ClientTimings& c = r.client;
+    c.ttft_s = timer.ttft_s();
+    c.first_byte_s = timer.first_byte_s();
+    c.wall_s = timer.wall_s();
+    c.content_chunks = timer.content_chunks();
+    c.decode_window_s = timer.decode_window_s();
     if (const Stats gaps = timer.gap_stats(); gaps.n > 0) {
-        r.itl_p50_s = gaps.p50;
-        r.itl_p95_s = gaps.p95;
-        r.itl_max_s = gaps.max;
+        c.itl_p50_s = gaps.p50;
+        c.itl_p95_s = gaps.p95;
+        c.itl_max_s = gaps.max;
     }
-    r.gaps_s = timer.gaps_s();
-    r.sent_at = timer.sent_at();
-    r.first_content_at = timer.first_content_at();
+    c.gaps_s = timer.gaps_s();
+    c.sent_at = timer.sent_at();
+    c.first_content_at = timer.first_content_at();
     r.server = result.server;
     r.done_reason = std::move(result.done_reason);
-    r.output_bytes = result.text.size();
-    r.output_sha256 = detail::sha256_hex(result.text);
-    r.output = std::move(result.text);
+    r.output.bytes = result.text.size();
+    r.output.sha256 = detail::sha256_hex(result.text);
+    r.output.text = std::move(result.text);
     return r;
 }
 
 /// Sets the run's flags. `first` is the first recorded run of the same prompt (warm-up
 /// included), or nullptr when this is it.
 inline void flag_run(RunRecord& r, const RunRecord* first) {
-    if (!r.ok) return;
+    if (!r.ok()) return;
     const auto& s = r.server;
-    if (r.num_predict && *r.num_predict > 0 && s.eval_count && *s.eval_count < *r.num_predict)
+    if (r.id.num_predict && *r.id.num_predict > 0 && s.eval_count && *s.eval_count < *r.id.num_predict)
         r.flags.short_output = true;
-    if (r.ttft_s && s.prompt_eval_duration_ns) {
+    if (r.client.ttft_s && s.prompt_eval_duration_ns) {
         const double server_s =
             static_cast<double>(*s.prompt_eval_duration_ns + s.load_duration_ns.value_or(0)) / 1e9;
-        r.flags.ttft_below_server = *r.ttft_s < server_s;
+        r.flags.ttft_below_server = *r.client.ttft_s < server_s;
     }
     bool cached = false;
     if (s.prompt_eval_count && *s.prompt_eval_count >= 32 && s.prompt_eval_duration_ns &&
         *s.prompt_eval_duration_ns < 1'000'000)
         cached = true;
     if (s.prompt_eval_cached_count && *s.prompt_eval_cached_count > 0) cached = true;
-    if (first != nullptr && first != &r && first->ok) {
+    if (first != nullptr && first != &r && first->ok()) {
         const auto& f = first->server;
         if (f.prompt_eval_count && (!s.prompt_eval_count || *s.prompt_eval_count < *f.prompt_eval_count))
             cached = true;
@@ -377,10 +389,10 @@ inline void flag_run(RunRecord& r, const RunRecord* first) {
         if (first_rate && this_rate && *this_rate > 5 * *first_rate) cached = true;
     }
     r.flags.prompt_cache_suspected = cached;
-    if (r.prompt_tokens_target && s.prompt_eval_count && !cached &&
-        static_cast<double>(*s.prompt_eval_count) < 0.9 * static_cast<double>(*r.prompt_tokens_target))
+    if (r.id.prompt_tokens_target && s.prompt_eval_count && !cached &&
+        static_cast<double>(*s.prompt_eval_count) < 0.9 * static_cast<double>(*r.id.prompt_tokens_target))
         r.flags.truncation_suspected = true;
-    if (r.cell && r.cell->num_ctx && r.prompt_tokens_target && *r.prompt_tokens_target >= *r.cell->num_ctx)
+    if (r.cell && r.cell->num_ctx && r.id.prompt_tokens_target && *r.id.prompt_tokens_target >= *r.cell->num_ctx)
         r.flags.truncation_suspected = true;
 }
 

@@ -62,12 +62,12 @@ TEST_CASE("streamed generate: text, server fields and rates agree with the final
     CHECK(r.server.eval_count == 12);
     CHECK(events == 13);
     CHECK(timer.content_chunks() == 12);
-    const auto rec = make_run_record(r, timer, RunContext{"mock", "llama3.1:8b", "p", 0, false, 12});
+    const auto rec = make_run_record(r, timer, RunIdentity{"mock", "llama3.1:8b", "p", 0, false, 12, std::nullopt});
     // gen_toks_per_s is exactly eval_count / eval_duration of the final chunk.
     CHECK(*rec.gen_toks_per_s() == Approx(12.0 / (static_cast<double>(*r.server.eval_duration_ns) / 1e9)));
     // The mock's eval_duration covers 11 gaps of >= 2 ms.
     CHECK(*r.server.eval_duration_ns >= 22'000'000);
-    CHECK(rec.itl_p50_s.value() >= 0.002);
+    CHECK(rec.client.itl_p50_s.value() >= 0.002);
 }
 
 TEST_CASE("client TTFT is at least the injected first-token delay and close to the mock's ground truth") {
@@ -184,8 +184,8 @@ TEST_CASE("a repeated prompt hits the mock's prompt cache and is flagged") {
     OllamaClient client(mock.endpoint());
     const std::string prompt(400, 'a');
     StreamTimer t1, t2;
-    auto first = make_run_record(client.generate(request(prompt, 4), t1), t1, RunContext{});
-    auto second = make_run_record(client.generate(request(prompt, 4), t2), t2, RunContext{});
+    auto first = make_run_record(client.generate(request(prompt, 4), t1), t1, RunIdentity{});
+    auto second = make_run_record(client.generate(request(prompt, 4), t2), t2, RunIdentity{});
     flag_run(first, nullptr);
     flag_run(second, &first);
     CHECK_FALSE(first.flags.prompt_cache_suspected);

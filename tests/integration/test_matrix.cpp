@@ -84,9 +84,9 @@ TEST_CASE("2 models x 2 num_ctx x 2 prompt lengths x 2 output lengths, end to en
     CHECK(records.size() == 16 * 3);
     for (const auto& r : records) {
         REQUIRE(r.cell.has_value());
-        CHECK(r.ok);
+        CHECK(r.ok());
         CHECK(r.server.eval_count == r.cell->num_predict);
-        CHECK(r.prompt_tokens_target == r.cell->prompt_tokens);
+        CHECK(r.id.prompt_tokens_target == r.cell->prompt_tokens);
         // Calibrated to the server's own count: within 2% of the target, or one word (<= 3 tokens).
         const auto target = static_cast<double>(*r.cell->prompt_tokens);
         CHECK(std::fabs(static_cast<double>(*r.server.prompt_eval_count) - target) <= std::max(0.02 * target, 3.0));
@@ -152,10 +152,10 @@ TEST_CASE("a short reply is re-run with another seed; the short one stays in the
     });
     const auto results = runner.run();
     REQUIRE(records.size() == 3);
-    CHECK_FALSE(records[0].superseded);
-    CHECK(records[1].superseded);
+    CHECK_FALSE(records[0].retry.superseded);
+    CHECK(records[1].retry.superseded);
     CHECK(records[1].flags.short_output);
-    CHECK(records[2].attempt == 1);
+    CHECK(records[2].retry.attempt == 1);
     CHECK(records[2].server.eval_count == 8);
     CHECK(mock.stream_requests().back().body.find("\"seed\":1000") != std::string::npos);
     CHECK(results[0].reruns == 1);
@@ -222,8 +222,8 @@ TEST_CASE("an OpenAI-compatible backend: prompt x output lengths, calibrated by 
         CHECK(c.summary.runs_ok == 2);
     }
     for (const auto& r : records) {
-        REQUIRE(r.ok);
-        CHECK(r.backend == "openai");
+        REQUIRE(r.ok());
+        CHECK(r.id.backend == "openai");
         CHECK(r.server.eval_count == r.cell->num_predict);
         const double target = *r.cell->prompt_tokens;
         CHECK(static_cast<double>(*r.server.prompt_eval_count) == doctest::Approx(target).epsilon(0.05));

@@ -137,7 +137,7 @@ TEST_CASE("a window too small for the prompt: the server truncates silently, the
     const auto result = Sweep(client, spec, generated_haystack(5000, 2)).run();
     REQUIRE(result.trials.size() == 1);
     const Trial& t = result.trials[0];
-    CHECK(t.timing.ok);
+    CHECK(t.timing.ok());
     CHECK(t.truncated);
     CHECK_FALSE(t.scored());
     CHECK_FALSE(result.cell(4096, 50).accuracy().has_value());  // excluded, not scored as a miss

@@ -36,7 +36,7 @@ TEST_CASE("a real generate stream parses whole at any HTTP chunk size") {
         CHECK(r.lines == 65);
         CHECK(timer.content_chunks() == 64);
         CHECK(r.text.rfind("verbandBit Jordan", 0) == 0);
-        const auto rec = make_run_record(r, timer, RunContext{});
+        const auto rec = make_run_record(r, timer, RunIdentity{});
         CHECK(*rec.gen_toks_per_s() == Approx(64 / 3.612));
         CHECK(*rec.prompt_toks_per_s() == Approx(12 / 0.073));
     }
@@ -166,7 +166,7 @@ TEST_CASE("a final chunk whose counts no int64 holds reads them as unknown, not 
     CHECK_FALSE(r.server.eval_duration_ns.has_value());
     CHECK(r.server.prompt_eval_count == 12);
     CHECK(r.server.prompt_eval_duration_ns == 15000000);
-    const auto rec = make_run_record(r, timer, RunContext{});
+    const auto rec = make_run_record(r, timer, RunIdentity{});
     CHECK_FALSE(rec.gen_toks_per_s().has_value());
     CHECK(rec.to_json().find("-9223372036854775808") == std::string::npos);
 }

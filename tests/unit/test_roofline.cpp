@@ -92,20 +92,20 @@ TEST_CASE("the roofline of a run, on one device and split, and the efficiency of
     CHECK(*split.decode_toks_per_s(200, 256) == Approx(1 / (per_token * 0.75 / 1000e9 + per_token * 0.25 / 50e9)));
 
     RunRecord r;
-    r.ok = true;
+    r.outcome.ok = true;
     r.server.prompt_eval_count = 200;
     r.server.eval_count = 256;
     r.server.eval_duration_ns = 2'550'000'000;  // 255 decode steps in 2.55 s: 100 tok/s
     on_gpu.annotate(r);
-    REQUIRE(r.roofline_decode_toks_per_s.has_value());
-    CHECK(*r.roofline_decode_toks_per_s == Approx(1e12 / (4e9 + 3.28e7)));
-    CHECK(*r.roofline_efficiency == Approx(100.0 / *r.roofline_decode_toks_per_s));
+    REQUIRE(r.roofline.decode_toks_per_s.has_value());
+    CHECK(*r.roofline.decode_toks_per_s == Approx(1e12 / (4e9 + 3.28e7)));
+    CHECK(*r.roofline.efficiency == Approx(100.0 / *r.roofline.decode_toks_per_s));
     JsonWriter w;
     r.write_json(w);
     CHECK(w.str().find("\"roofline_efficiency\":") != std::string::npos);
     RunRecord failed;
     on_gpu.annotate(failed);
-    CHECK_FALSE(failed.roofline_efficiency.has_value());
+    CHECK_FALSE(failed.roofline.efficiency.has_value());
 }
 
 TEST_CASE("bandwidth from every source: NVML, Apple's table, a measurement, its cache") {

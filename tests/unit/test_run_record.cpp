@@ -28,7 +28,7 @@ RunRecord record_with(std::int64_t prompt_count, std::int64_t prompt_ns, std::in
     timer.mark_content(t0 + 120ms);
     timer.mark_content(t0 + 150ms);
     timer.mark_done(t0 + 160ms);
-    return make_run_record(result, timer, RunContext{"mock", "m", "p1", 0, false, 256});
+    return make_run_record(result, timer, RunIdentity{"mock", "m", "p1", 0, false, 256, std::nullopt});
 }
 }  // namespace
 
@@ -38,16 +38,16 @@ TEST_CASE("rates are the reference script's formulas, plus the corrected decode 
     CHECK(*r.prompt_toks_per_s() == Approx(26 / 0.325953));
     CHECK(*r.decode_toks_per_s() == Approx(289 / 4.709213));
     CHECK(*r.client_decode_toks_per_s() == Approx(289 / 0.050));
-    CHECK(*r.ttft_s == Approx(0.100));
-    CHECK(*r.itl_p50_s == Approx(0.025));
-    CHECK(*r.itl_max_s == Approx(0.030));
-    CHECK(r.output_sha256 == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");  // sha256("hello")
+    CHECK(*r.client.ttft_s == Approx(0.100));
+    CHECK(*r.client.itl_p50_s == Approx(0.025));
+    CHECK(*r.client.itl_max_s == Approx(0.030));
+    CHECK(r.output.sha256 == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");  // sha256("hello")
 }
 
 TEST_CASE("missing server fields are unknown, not zero") {
     StreamResult result;
     StreamTimer timer;
-    const auto r = make_run_record(result, timer, RunContext{});
+    const auto r = make_run_record(result, timer, RunIdentity{});
     CHECK_FALSE(r.gen_toks_per_s().has_value());
     CHECK_FALSE(r.prompt_toks_per_s().has_value());
     CHECK(r.to_json().find("\"gen_toks_per_s\":null") != std::string::npos);
@@ -78,17 +78,17 @@ TEST_CASE("flags: short output, TTFT below server time, suspected prompt cache")
 TEST_CASE("MetricsAccumulator counts failures by kind and keeps warm-ups out") {
     MetricsAccumulator acc;
     auto a = record_with(10, 10'000'000, 100, 1'000'000'000);
-    a.ok = true;
+    a.outcome.ok = true;
     acc.add(a);
     auto b = record_with(10, 10'000'000, 50, 1'000'000'000);
-    b.ok = true;
+    b.outcome.ok = true;
     acc.add(b);
     auto warm = b;
-    warm.warmup = true;
+    warm.id.warmup = true;
     acc.add(warm);
     RunRecord failed;
-    failed.ok = false;
-    failed.error_kind = errc::server;
+    failed.outcome.ok = false;
+    failed.outcome.error_kind = errc::server;
     acc.add(failed);
     const auto s = acc.summary();
     CHECK(s.runs_ok == 2);
@@ -106,8 +106,8 @@ TEST_CASE("determinism share and the CV warning") {
     MetricsAccumulator acc;
     auto add = [&](const char* prompt, const char* sha, std::int64_t eval_ns) {
         auto r = record_with(10, 10'000'000, 100, eval_ns);
-        r.prompt_id = prompt;
-        r.output_sha256 = sha;
+        r.id.prompt_id = prompt;
+        r.output.sha256 = sha;
         acc.add(r);
     };
     add("a", "h1", 1'000'000'000);

@@ -181,7 +181,7 @@ struct ScoredItem {
     std::optional<std::string> extracted, extracted_flexible;  ///< the letter, number or code taken from the reply
     std::optional<ExecResult> exec;                            ///< code tasks: the sandboxed run
 
-    bool ok() const noexcept { return run.ok; }
+    bool ok() const noexcept { return run.ok(); }
 
     /// The `"type":"eval_item"` line.
     std::string to_json() const {
@@ -189,19 +189,19 @@ struct ScoredItem {
         w.begin_object().kv("type", "eval_item").kv("schema_version", schema_version).kv("task", to_string(task));
         w.kv("setting", setting).kv("item_id", item_id).kv("sample", sample).kv("seed", seed);
         if (!subject.empty()) w.kv("subject", subject);
-        w.kv("model", run.model).kv("prompt_sha256", prompt_sha256).kv("ok", run.ok);
+        w.kv("model", run.id.model).kv("prompt_sha256", prompt_sha256).kv("ok", run.ok());
         w.key("error");
-        if (run.error_kind) w.begin_object().kv("kind", llmbench::to_string(*run.error_kind)).kv("message", run.error_message).end_object();
+        if (run.outcome.error_kind) w.begin_object().kv("kind", llmbench::to_string(*run.outcome.error_kind)).kv("message", run.outcome.error_message).end_object();
         else w.null();
-        w.kv("reply", run.output).kv("gold", gold);
-        if (run.ok) {
+        w.kv("reply", run.output.text).kv("gold", gold);
+        if (run.ok()) {
             w.kv("extracted", extracted);
             if (task == TaskKind::gsm8k) w.kv("extracted_flexible", extracted_flexible).kv("correct_flexible", correct_flexible);
             if (exec)
                 w.kv("exec_status", to_string(exec->status)).kv("exec_output", exec->output).kv("exec_wall_s", exec->wall_s).kv("network_isolated", exec->network_isolated);
             w.kv("correct", correct).kv("unparsable", unparsable);
         }
-        w.kv("ttft_s", run.ttft_s).kv("gen_toks_per_s", run.gen_toks_per_s()).kv("eval_count", run.server.eval_count).kv("wall_s", run.wall_s);
+        w.kv("ttft_s", run.client.ttft_s).kv("gen_toks_per_s", run.gen_toks_per_s()).kv("eval_count", run.server.eval_count).kv("wall_s", run.client.wall_s);
         w.kv("done_reason", run.done_reason);
         return w.end_object().take();
     }
@@ -273,14 +273,14 @@ public:
             if (o["sample"].get_int64().get(sample) != simdjson::SUCCESS) sample = 0;
             s.sample = static_cast<int>(sample);
             bool b = false;
-            s.run.ok = o["ok"].get_bool().get(b) == simdjson::SUCCESS && b;
-            if (!s.run.ok) return;
+            s.run.outcome.ok = o["ok"].get_bool().get(b) == simdjson::SUCCESS && b;
+            if (!s.run.ok()) return;
             s.correct = o["correct"].get_bool().get(b) == simdjson::SUCCESS && b;
             s.unparsable = o["unparsable"].get_bool().get(b) == simdjson::SUCCESS && b;
             s.correct_flexible = o["correct_flexible"].get_bool().get(b) == simdjson::SUCCESS && b;
             s.run.server.eval_count = llmbench::detail::dom_int64(o["eval_count"]);
-            s.run.wall_s = llmbench::detail::dom_double(o["wall_s"]);
-            s.run.ttft_s = llmbench::detail::dom_double(o["ttft_s"]);
+            s.run.client.wall_s = llmbench::detail::dom_double(o["wall_s"]);
+            s.run.client.ttft_s = llmbench::detail::dom_double(o["ttft_s"]);
             if (done_.insert(key(s.item_id, s.sample)).second) {
                 scored_.push_back(std::move(s));
                 ++taken;
@@ -332,9 +332,9 @@ public:
             correct += s.correct ? 1U : 0U;
             unparsable += s.unparsable ? 1U : 0U;
             flexible += s.correct_flexible ? 1U : 0U;
-            if (s.run.server.eval_count && s.run.wall_s) {
+            if (s.run.server.eval_count && s.run.client.wall_s) {
                 tokens += static_cast<double>(*s.run.server.eval_count);
-                wall += *s.run.wall_s;
+                wall += *s.run.client.wall_s;
                 ++timed;
             }
             if (!s.subject.empty()) {
@@ -460,7 +460,7 @@ private:
     }
 
     void score(const PreparedItem& item, ScoredItem& s) const {
-        const std::string& reply = s.run.output;
+        const std::string& reply = s.run.output.text;
         if (item.choices > 0) {
             const auto choice = extract_choice(reply, item.choices);
             s.correct = choice && *choice == item.gold_index;

@@ -49,30 +49,30 @@ struct Trial {
     int length = 0, depth = 0, repetition = 0;
     Needle needle;
     std::size_t words = 0;
-    RunRecord timing;  ///< ttft_s, prompt rate, prompt_eval_count, ok/error and the reply (output), as in the speed benchmark
+    RunRecord timing;  ///< ttft_s, prompt rate, prompt_eval_count, ok/error and the reply (output.text), as in the speed benchmark
     NeedleScore score;
     bool truncated = false;         ///< the server evaluated far fewer tokens than the length
     bool exceeds_context = false;   ///< longer than the model's trained context
     bool haystack_repeated = false;
 
     /// Counts toward accuracy: the request succeeded and the model saw the whole prompt.
-    bool scored() const { return timing.ok && !truncated && !exceeds_context; }
+    bool scored() const { return timing.ok() && !truncated && !exceeds_context; }
 
     std::string to_json() const {
         JsonWriter w;
-        w.begin_object().kv("type", "niah_trial").kv("schema_version", schema_version).kv("model", timing.model);
+        w.begin_object().kv("type", "niah_trial").kv("schema_version", schema_version).kv("model", timing.id.model);
         w.kv("length_tokens", length).kv("depth_percent", depth).kv("repetition", repetition);
         w.kv("needle_kind", to_string(needle.kind)).kv("needle_key", needle.key).key("needle_values").begin_array();
         for (const auto& v : needle.values) w.value(v);
-        w.end_array().kv("haystack_words", words).kv("ok", timing.ok);
+        w.end_array().kv("haystack_words", words).kv("ok", timing.ok());
         w.key("error");
-        if (timing.error_kind) w.begin_object().kv("kind", to_string(*timing.error_kind)).kv("message", timing.error_message).end_object();
+        if (timing.outcome.error_kind) w.begin_object().kv("kind", to_string(*timing.outcome.error_kind)).kv("message", timing.outcome.error_message).end_object();
         else w.null();
-        w.kv("prompt_eval_count", timing.server.prompt_eval_count).kv("reply", timing.output);
+        w.kv("prompt_eval_count", timing.server.prompt_eval_count).kv("reply", timing.output.text);
         w.kv("found", score.found).kv("expected", score.expected).kv("exact", score.exact()).kv("partial", score.partial());
         w.kv("scored", scored()).kv("truncated", truncated).kv("exceeds_context", exceeds_context).kv("haystack_repeated", haystack_repeated);
-        w.kv("ttft_s", timing.ttft_s).kv("prompt_toks_per_s", timing.prompt_toks_per_s()).kv("gen_toks_per_s", timing.gen_toks_per_s());
-        w.kv("wall_s", timing.wall_s);
+        w.kv("ttft_s", timing.client.ttft_s).kv("prompt_toks_per_s", timing.prompt_toks_per_s()).kv("gen_toks_per_s", timing.gen_toks_per_s());
+        w.kv("wall_s", timing.client.wall_s);
         return w.end_object().take();
     }
 };
@@ -85,15 +85,15 @@ struct CellStats {
 
     void add(const Trial& t) {
         ++trials;
-        if (!t.timing.ok) ++failed;
+        if (!t.timing.ok()) ++failed;
         else if (!t.scored()) ++excluded;
         if (t.scored()) {
             ++scored;
             exact += t.score.exact() ? 1U : 0U;
             partial_sum += t.score.partial();
         }
-        if (t.timing.ok && t.timing.ttft_s) ttft.push_back(*t.timing.ttft_s);
-        if (t.timing.ok)
+        if (t.timing.ok() && t.timing.client.ttft_s) ttft.push_back(*t.timing.client.ttft_s);
+        if (t.timing.ok())
             if (auto r = t.timing.prompt_toks_per_s()) prompt_rate.push_back(*r);
     }
     std::optional<double> accuracy() const {
@@ -253,11 +253,11 @@ private:
         label.prompt_id = "niah/" + std::to_string(length) + "/" + std::to_string(depth);
         label.run_index = rep;
         t.timing = measure(backend_, req, label);
-        t.score = score_reply(t.timing.output, t.needle);
+        t.score = score_reply(t.timing.output.text, t.needle);
         const auto evaluated = t.timing.server.prompt_eval_count;
         // Against the length asked for, not the calibration: a window too small cuts the
         // calibration's own counts too.
-        t.truncated = t.timing.ok && evaluated && static_cast<double>(*evaluated) < spec_.truncation_ratio * length;
+        t.truncated = t.timing.ok() && evaluated && static_cast<double>(*evaluated) < spec_.truncation_ratio * length;
         t.exceeds_context = model_context && length + spec_.num_predict > *model_context;
         return t;
     }

@@ -1,8 +1,10 @@
 // llmbench/error.hpp - the one exception type, with a code that says what went wrong.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace llmbench {
 
@@ -31,6 +33,14 @@ inline const char* to_string(errc code) noexcept {
         case errc::cancelled: return "cancelled";
     }
     return "unknown";
+}
+
+/// The code that to_string(code) names, or nullopt for a name this version does not know.
+inline std::optional<errc> errc_from_string(std::string_view name) noexcept {
+    for (errc c : {errc::connect, errc::timeout, errc::http_status, errc::model_not_found, errc::protocol, errc::server, errc::io,
+                   errc::usage, errc::cancelled})
+        if (name == to_string(c)) return c;
+    return std::nullopt;
 }
 
 /// Thrown for misuse and for failed metadata calls; carried (not thrown) by failed

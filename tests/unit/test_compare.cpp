@@ -1,5 +1,6 @@
 // A/B comparison: the statistics against hand-computed values, and the verdicts on planted
 // differences and on no difference.
+#include <cmath>
 #include <llmbench/report/compare_report.hpp>
 
 #include <random>
@@ -22,9 +23,11 @@ std::vector<double> normal_samples(std::size_t n, double mean, double sd, std::u
     return out;
 }
 
+/// A run of 64 output tokens at `gen` tokens/s: the rate is the server fields' (eval_count / eval_duration).
 std::string run_line(const std::string& model, double ttft, double gen) {
+    const auto eval_ns = static_cast<long long>(std::llround(64 / gen * 1e9));
     return R"({"type":"run","schema_version":1,"model":")" + model + R"(","ok":true,"num_predict":64,"ttft_s":)" + std::to_string(ttft) +
-           R"(,"gen_toks_per_s":)" + std::to_string(gen) + "}\n";
+           R"(,"server":{"eval_count":64,"eval_duration_ns":)" + std::to_string(eval_ns) + "}}\n";
 }
 std::string meta_line(const std::string& digest, const std::string& options, const std::string& cpu) {
     return R"({"type":"metadata","schema_version":1,"model":{"tag":"m","digest":")" + digest + R"("},"host":{"cpu_model":")" + cpu +
@@ -128,8 +131,10 @@ TEST_CASE("cells pair by coordinates; the report shows every compared metric") {
     const auto cells = compare_results(a, b);
     REQUIRE(cells.size() == 1);
     CHECK(cells[0].a->label() == "m out=64");
-    REQUIRE(cells[0].metrics.size() == 2);  // ttft_s and gen_toks_per_s have samples
+    REQUIRE(cells[0].metrics.size() == 3);  // ttft_s, gen_toks_per_s and decode_toks_per_s have samples
+    CHECK(cells[0].metrics[0].verdict_text() == "no significant difference");
     CHECK(cells[0].metrics[1].verdict_text() == "faster");
+    CHECK(cells[0].metrics[2].verdict_text() == "faster");
 
     Comparison c{"a.jsonl", "b.jsonl", cells, {}, {}};
     std::ostringstream text, html;

@@ -91,6 +91,71 @@ TEST_CASE("result files read back: runs grouped into cells, stats over timed run
     CHECK_FALSE(set.files[0].memory->rss_bytes[2].has_value());
 }
 
+TEST_CASE("a run line reads back into the record that wrote it: every field, every registered metric") {
+    RunRecord r;
+    r.id = RunIdentity{"openai", "m:q4", "p7", 3, false, 128, 2000};
+    r.cell = CellCoordinates{"m:q4", 4096, 2000, 128};
+    r.retry.attempt = 1;
+    r.outcome.ok = true;
+    r.client.ttft_s = 0.25;
+    r.client.first_byte_s = 0.125;
+    r.client.wall_s = 3.5;
+    r.client.content_chunks = 127;
+    r.client.itl_p50_s = 0.02;
+    r.client.itl_p95_s = 0.03;
+    r.client.itl_max_s = 0.5;
+    r.client.decode_window_s = 3.1;
+    r.roofline.decode_toks_per_s = 80;
+    r.roofline.efficiency = 0.5;
+    r.server.total_duration_ns = 3'400'000'000;
+    r.server.load_duration_ns = 10'000'000;
+    r.server.prompt_eval_count = 1990;
+    r.server.prompt_eval_duration_ns = 190'000'000;
+    r.server.eval_count = 128;
+    r.server.eval_duration_ns = 3'100'000'000;
+    r.server.prompt_eval_cached_count = 10;
+    r.done_reason = "length";
+    r.output.bytes = 600;
+    r.output.sha256 = std::string(64, 'a');
+    r.memory = RunMemory{6'000'000'000, 5'000'000'000, 4'900'000'000, 150.0, 40, "", "no GPU"};
+    r.flags.truncation_suspected = true;
+    const std::string line = r.to_json();
+
+    const auto file = parse_results(line + "\n", "r.jsonl");
+    REQUIRE(file.runs.size() == 1);
+    CHECK(file.warnings.empty());
+    const ResultRun& back = file.runs[0];
+    CHECK(back.where == "r.jsonl:1");
+    CHECK(back.run.to_json() == line);  // nothing the line holds is lost
+    for (const Metric& m : run_metrics()) {
+        INFO(m.name);
+        const auto want = m.get(r);
+        REQUIRE(want.has_value());  // the record above sets every metric, so each is compared
+        CHECK(back.value(m.name) == want);
+    }
+    CHECK_FALSE(back.value("no_such_metric").has_value());
+
+    RunRecord failed;
+    failed.id.model = "m";
+    failed.outcome.error_kind = errc::timeout;
+    failed.outcome.error_message = "no first byte within 5 s";
+    failed.outcome.http_status = 504;
+    const auto f = parse_results(failed.to_json(), "f.jsonl");
+    REQUIRE(f.runs.size() == 1);
+    CHECK(f.runs[0].run.to_json() == failed.to_json());
+}
+
+TEST_CASE("a derived metric that disagrees with the line's own fields is reported, and the fields win") {
+    const std::string text =
+        R"({"type":"run","schema_version":1,"model":"m","ok":true,"gen_toks_per_s":40,"server":{"eval_count":128,"eval_duration_ns":1000000000}})"
+        "\n";
+    const auto file = parse_results(text, "x.jsonl");
+    REQUIRE(file.runs.size() == 1);
+    CHECK(file.runs[0].value("gen_toks_per_s") == doctest::Approx(128));
+    REQUIRE(file.warnings.size() == 1);
+    CHECK(file.warnings[0] == "x.jsonl:1: gen_toks_per_s is 40 but the line's own fields give 128; reports use the fields");
+}
+
 TEST_CASE("ollama-bench files (no cell) make one cell per model and output length") {
     const std::string text =
         R"({"type":"run","schema_version":1,"model":"m:a","prompt_id":"p","run":0,"warmup":false,"cell":null,"ok":true,"ttft_s":0.5,"num_predict":64})"

@@ -66,8 +66,10 @@ public:
             for (const auto* r : cell.runs) {
                 out << "run,";
                 coordinates(cell);
-                out << csv_field(r->prompt_id) << ',' << r->run_index << ',' << (r->warmup ? "true" : "false") << ','
-                    << (r->superseded ? "true" : "false") << ',' << (r->ok ? "true" : "false") << ',' << csv_field(r->error_kind) << ',';
+                const RunRecord& run = r->run;
+                out << csv_field(run.id.prompt_id) << ',' << run.id.run_index << ',' << (run.id.warmup ? "true" : "false") << ','
+                    << (run.retry.superseded ? "true" : "false") << ',' << (run.ok() ? "true" : "false") << ','
+                    << csv_field(run.outcome.error_kind ? to_string(*run.outcome.error_kind) : "") << ',';
                 for (const auto& m : metrics) out << ',' << csv_number(r->value(m.name));
                 for (std::size_t i = 0; i < metrics.size(); ++i) out << ",,,";
                 out << "\r\n";

@@ -204,10 +204,10 @@ private:
             const std::string suffix = results.files.size() > 1 ? " (" + f.path.substr(f.path.find_last_of('/') + 1) + ")" : "";
             svg::Series wall{"wall" + suffix, {}, true}, ttft{"TTFT" + suffix, {}, true};
             for (const auto& r : f.runs) {
-                if (!r.ok || r.superseded) continue;
+                if (!r.run.ok() || r.run.retry.superseded) continue;
                 const double x = static_cast<double>(r.sequence);
-                if (auto v = r.value("wall_s")) wall.points.push_back({x, *v, r.warmup});
-                if (auto v = r.value("ttft_s")) ttft.points.push_back({x, *v, r.warmup});
+                if (auto v = r.run.client.wall_s) wall.points.push_back({x, *v, r.run.id.warmup});
+                if (auto v = r.run.client.ttft_s) ttft.points.push_back({x, *v, r.run.id.warmup});
             }
             for (auto* s : {&wall, &ttft})
                 if (!s->points.empty()) series.push_back(std::move(*s));

@@ -20,12 +20,6 @@ public:
 
 namespace detail {
 
-inline std::string printf_string(const char* format, double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, format, v);
-    return buf;
-}
-
 /// A number in the unit a person reads it in: seconds below 1 as ms, bytes as MiB/GiB.
 inline std::string format_metric(double v, const std::string& unit) {
     if (std::isnan(v)) return "-";

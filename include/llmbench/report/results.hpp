@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -28,22 +29,20 @@
 
 namespace llmbench {
 
-/// One run record as read back: what reports group, chart and compare by.
+/// One run line read back into the record that wrote it (the reply text is not in the line),
+/// with where it came from.
 struct ResultRun {
+    RunRecord run;
     std::string where;  ///< "file:line"
     std::size_t file_index = 0;
     std::size_t sequence = 0;  ///< position among the file's runs (warm-ups included)
-    std::string model, prompt_id, backend, error_kind, output_sha256;
-    int run_index = 0;
-    bool warmup = false, ok = false, superseded = false;
-    std::optional<CellCoordinates> cell;
-    std::map<std::string, double> values;  ///< every number: ttft_s, gen_toks_per_s, eval_count, peak_rss_bytes, ...
 
     /// Counts in statistics: succeeded, timed, not replaced by a re-run.
-    bool timed() const { return ok && !warmup && !superseded; }
-    std::optional<double> value(const std::string& metric) const {
-        const auto it = values.find(metric);
-        return it == values.end() ? std::nullopt : std::optional<double>(it->second);
+    bool timed() const { return run.ok() && !run.id.warmup && !run.retry.superseded; }
+    /// A registered metric (run_metrics()), computed from the record as the run line's was.
+    std::optional<double> value(std::string_view metric) const {
+        const Metric* m = find_metric(metric);
+        return m != nullptr ? m->get(run) : std::nullopt;
     }
 };
 
@@ -127,29 +126,95 @@ std::optional<int> dom_int(E e) {
     return std::nullopt;
 }
 
-inline ResultRun parse_run(simdjson::dom::object o) {
-    ResultRun r;
+template <class E>
+std::optional<double> dom_number(E e) {
+    return llmbench::detail::dom_double(e);
+}
+
+/// One number through a printf format (reports, warnings).
+inline std::string printf_string(const char* format, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, format, v);
+    return buf;
+}
+
+/// The run line's record, field by field as RunRecord::write_json writes it. The metrics it
+/// derives (rates, seconds from nanoseconds, J/token) are computed again from the parsed
+/// fields; one that disagrees with its written value is reported in `warnings` with its place.
+inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, std::vector<std::string>& warnings) {
+    RunRecord r;
+    std::vector<std::pair<const Metric*, double>> written;  // derived metrics as the line states them
     for (auto [key, value] : o) {
-        if (key == "model") r.model = dom_string(value);
-        else if (key == "prompt_id") r.prompt_id = dom_string(value);
-        else if (key == "backend") r.backend = dom_string(value);
-        else if (key == "output_sha256") r.output_sha256 = dom_string(value);
-        else if (key == "run") r.run_index = dom_int(value).value_or(0);
-        else if (key == "warmup") r.warmup = dom_true(value);
-        else if (key == "ok") r.ok = dom_true(value);
-        else if (key == "superseded") r.superseded = dom_true(value);
-        else if (key == "error" && value.is_object()) r.error_kind = dom_string(dom_at(value.get_object().value_unsafe(), "kind"));
-        else if (key == "cell" && value.is_object()) {
-            const auto c = value.get_object().value_unsafe();
+        if (key == "backend") r.id.backend = dom_string(value);
+        else if (key == "model") r.id.model = dom_string(value);
+        else if (key == "prompt_id") r.id.prompt_id = dom_string(value);
+        else if (key == "run") r.id.run_index = dom_int(value).value_or(0);
+        else if (key == "warmup") r.id.warmup = dom_true(value);
+        else if (key == "num_predict") r.id.num_predict = dom_int(value);
+        else if (key == "prompt_tokens_target") r.id.prompt_tokens_target = llmbench::detail::dom_int64(value);
+        else if (key == "attempt") r.retry.attempt = dom_int(value).value_or(0);
+        else if (key == "superseded") r.retry.superseded = dom_true(value);
+        else if (key == "ok") r.outcome.ok = dom_true(value);
+        else if (key == "error" && value.is_object()) {
+            const simdjson::dom::object e = value.get_object().value_unsafe();
+            r.outcome.error_kind = errc_from_string(dom_string(dom_at(e, "kind")));
+            r.outcome.error_message = dom_string(dom_at(e, "message"));
+            r.outcome.http_status = dom_int(dom_at(e, "http_status")).value_or(0);
+        } else if (key == "cell" && value.is_object()) {
+            const simdjson::dom::object c = value.get_object().value_unsafe();
             r.cell = CellCoordinates{dom_string(dom_at(c, "model")), dom_int(dom_at(c, "num_ctx")),
                                      dom_int(dom_at(c, "prompt_tokens")), dom_int(dom_at(c, "num_predict"))};
-        } else if ((key == "server" || key == "memory") && value.is_object()) {
-            const simdjson::dom::object inner = value.get_object().value_unsafe();  // a copy: the result is a temporary
-            for (auto [k, v] : inner)
-                if (auto d = llmbench::detail::dom_double(v); d && k.find("_duration_ns") == std::string_view::npos) r.values[std::string(k)] = *d;
-        } else if (key != "schema_version") {
-            if (auto d = llmbench::detail::dom_double(value)) r.values[std::string(key)] = *d;
+        } else if (key == "ttft_s") r.client.ttft_s = dom_number(value);
+        else if (key == "first_byte_s") r.client.first_byte_s = dom_number(value);
+        else if (key == "wall_s") r.client.wall_s = dom_number(value);
+        else if (key == "itl_p50_s") r.client.itl_p50_s = dom_number(value);
+        else if (key == "itl_p95_s") r.client.itl_p95_s = dom_number(value);
+        else if (key == "itl_max_s") r.client.itl_max_s = dom_number(value);
+        else if (key == "decode_window_s") r.client.decode_window_s = dom_number(value);
+        else if (key == "content_chunks") r.client.content_chunks = static_cast<std::size_t>(std::max<std::int64_t>(0, llmbench::detail::dom_int64(value).value_or(0)));
+        else if (key == "roofline_decode_toks_per_s") r.roofline.decode_toks_per_s = dom_number(value);
+        else if (key == "roofline_efficiency") r.roofline.efficiency = dom_number(value);
+        else if (key == "server" && value.is_object()) {
+            const simdjson::dom::object sv = value.get_object().value_unsafe();
+            using llmbench::detail::dom_int64;
+            r.server.total_duration_ns = dom_int64(dom_at(sv, "total_duration_ns"));
+            r.server.load_duration_ns = dom_int64(dom_at(sv, "load_duration_ns"));
+            r.server.prompt_eval_count = dom_int64(dom_at(sv, "prompt_eval_count"));
+            r.server.prompt_eval_duration_ns = dom_int64(dom_at(sv, "prompt_eval_duration_ns"));
+            r.server.eval_count = dom_int64(dom_at(sv, "eval_count"));
+            r.server.eval_duration_ns = dom_int64(dom_at(sv, "eval_duration_ns"));
+            r.server.prompt_eval_cached_count = dom_int64(dom_at(sv, "prompt_eval_cached_count"));
+        } else if (key == "done_reason") r.done_reason = dom_string(value);
+        else if (key == "output_bytes") r.output.bytes = static_cast<std::size_t>(std::max<std::int64_t>(0, llmbench::detail::dom_int64(value).value_or(0)));
+        else if (key == "output_sha256") r.output.sha256 = dom_string(value);
+        else if (key == "memory" && value.is_object()) {
+            const simdjson::dom::object m = value.get_object().value_unsafe();
+            RunMemory mem;
+            mem.peak_rss_bytes = llmbench::detail::dom_int64(dom_at(m, "peak_rss_bytes"));
+            mem.peak_vram_bytes = llmbench::detail::dom_int64(dom_at(m, "peak_vram_bytes"));
+            mem.peak_ollama_size_bytes = llmbench::detail::dom_int64(dom_at(m, "peak_ollama_size_bytes"));
+            mem.energy_j = dom_number(dom_at(m, "energy_j"));
+            mem.samples = static_cast<std::size_t>(std::max<std::int64_t>(0, llmbench::detail::dom_int64(dom_at(m, "samples")).value_or(0)));
+            mem.rss_note = dom_string(dom_at(m, "rss_note"));
+            mem.vram_note = dom_string(dom_at(m, "vram_note"));
+            if (auto j = dom_number(dom_at(m, "joules_per_token"))) written.emplace_back(find_metric("joules_per_token"), *j);
+            r.memory = std::move(mem);
+        } else if (key == "flags" && value.is_object()) {
+            const simdjson::dom::object f = value.get_object().value_unsafe();
+            r.flags.prompt_cache_suspected = dom_true(dom_at(f, "prompt_cache_suspected"));
+            r.flags.short_output = dom_true(dom_at(f, "short_output"));
+            r.flags.ttft_below_server = dom_true(dom_at(f, "ttft_below_server"));
+            r.flags.truncation_suspected = dom_true(dom_at(f, "truncation_suspected"));
+        } else if (const Metric* m = find_metric(key); m != nullptr && m->placement == MetricPlacement::top_level) {
+            if (auto d = dom_number(value)) written.emplace_back(m, *d);  // derived: checked below
         }
+    }
+    for (const auto& [metric, stated] : written) {
+        const auto computed = metric->get(r);
+        const bool agree = computed && std::fabs(*computed - stated) <= 1e-6 * std::max(1.0, std::fabs(stated));
+        if (!agree)
+            warnings.push_back(where + ": " + metric->name + " is " + printf_string("%g", stated) + " but the line's own fields give " +
+                               (computed ? printf_string("%g", *computed) : std::string("none")) + "; reports use the fields");
     }
     return r;
 }
@@ -253,7 +318,8 @@ inline ResultFile parse_results(std::string_view content, const std::string& sou
                                          std::to_string(schema_version) + ")");
         const std::string type = detail::dom_string(detail::dom_at(obj, "type"));
         if (type == "run") {
-            ResultRun r = detail::parse_run(obj);
+            ResultRun r;
+            r.run = detail::parse_run(obj, where, file.warnings);
             r.where = where;
             r.file_index = file_index;
             r.sequence = file.runs.size();
@@ -345,10 +411,8 @@ inline std::vector<ResultCell> group_cells(const std::vector<ResultFile>& files)
     std::vector<ResultCell> cells;
     for (std::size_t f = 0; f < files.size(); ++f) {
         for (const auto& r : files[f].runs) {
-            CellCoordinates c = r.cell ? *r.cell : CellCoordinates{r.model, std::nullopt, std::nullopt, std::nullopt};
-            if (!r.cell)
-                if (auto n = r.value("num_predict"); n && *n >= 0 && *n <= std::numeric_limits<int>::max())
-                    c.num_predict = static_cast<int>(*n);  // a number from the file: cast only when it fits
+            const RunRecord& run = r.run;
+            const CellCoordinates c = run.cell ? *run.cell : CellCoordinates{run.id.model, std::nullopt, std::nullopt, run.id.num_predict};
             auto it = std::find_if(cells.begin(), cells.end(),
                                    [&](const ResultCell& x) { return x.file_index == f && detail::same_cell(x.coordinates, c); });
             if (it == cells.end()) {
@@ -356,9 +420,9 @@ inline std::vector<ResultCell> group_cells(const std::vector<ResultFile>& files)
                 it = cells.end() - 1;
             }
             it->runs.push_back(&r);
-            if (!r.ok && !r.warmup && !r.superseded) {
+            if (!run.ok() && !run.id.warmup && !run.retry.superseded) {
                 ++it->failed;
-                ++it->failures_by_kind[r.error_kind.empty() ? "unknown" : r.error_kind];
+                ++it->failures_by_kind[run.outcome.error_kind ? to_string(*run.outcome.error_kind) : "unknown"];
             }
         }
     }

@@ -7,13 +7,13 @@
 int main() {
     llmbench::testing::MockOllama mock;
     llmbench::OllamaClient client(mock.endpoint());
+    llmbench::OllamaBackend backend(client);
+    backend.set_label("mock");
     llmbench::GenerateRequest req;
     req.model = "llama3.1:8b";
     req.prompt = "hello";
     req.options.num_predict = 5;
-    llmbench::StreamTimer timer;
-    const auto result = client.generate(req, timer);
-    const auto record = llmbench::make_run_record(result, timer, {"mock", req.model, "p", 0, false, 5});
+    const llmbench::RunRecord record = llmbench::measure(backend, req);
     std::cout << record.to_json() << '\n';
-    return record.ok && record.server.eval_count == 5 ? 0 : 1;
+    return record.ok() && record.server.eval_count == 5 ? 0 : 1;
 }

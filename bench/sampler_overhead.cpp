@@ -11,7 +11,7 @@
 int main() {
     llmbench::testing::MockOllama mock;
     llmbench::SamplerConfig cfg;
-    cfg.ollama = mock.endpoint();
+    cfg.loaded_models = llmbench::ollama_loaded_models(mock.endpoint());
     cfg.server_pid = static_cast<int>(::getpid());
     llmbench::MemorySampler sampler(cfg);
     const int n = 200;

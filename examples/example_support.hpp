@@ -133,7 +133,7 @@ private:
         if (!enabled) return nullptr;
         llmbench::SamplerConfig cfg;
         cfg.interval = std::chrono::milliseconds(interval_ms);
-        cfg.ollama = endpoint;
+        if (endpoint) cfg.loaded_models = llmbench::ollama_loaded_models(*endpoint);
         cfg.server_pid = demo ? std::optional<int>(static_cast<int>(::getpid())) : server_pid;
         auto sampler = std::make_unique<llmbench::MemorySampler>(cfg);
         sampler->start();

@@ -13,9 +13,6 @@
 #include <string>
 #include <utility>
 
-#include <simdjson.h>
-
-#include "llmbench/detail/json_parse.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/ollama_client.hpp"
 #include "llmbench/openai_client.hpp"
@@ -148,17 +145,13 @@ public:
     RunMetadata describe(const std::string& model) override { return describe_openai_server(client_, model); }
     std::optional<std::int64_t> context_length(const std::string&) override {
         const auto& p = props();
-        if (!p) return std::nullopt;
-        simdjson::dom::parser parser;
-        simdjson::dom::element doc;
-        if (parser.parse(*p).get(doc) != simdjson::SUCCESS) return std::nullopt;
-        return detail::dom_int64(doc["default_generation_settings"]["n_ctx"]);
+        return p ? p->n_ctx : std::nullopt;
     }
     OpenAIClient& client() noexcept { return client_; }
 
 private:
-    /// llama.cpp's /props body, asked once; nullopt from other servers.
-    const std::optional<std::string>& props() const {
+    /// llama.cpp's /props, asked once; nullopt from other servers.
+    const std::optional<ServerProps>& props() const {
         if (!props_asked_) {
             props_ = client_.props();
             props_asked_ = true;
@@ -169,7 +162,7 @@ private:
     OpenAIClient& client_;
     bool chat_;
     mutable bool props_asked_ = false;
-    mutable std::optional<std::string> props_;
+    mutable std::optional<ServerProps> props_;
 };
 
 namespace detail {
@@ -208,16 +201,9 @@ inline RunMetadata describe_openai_server(OpenAIClient& client, const std::strin
         m.notes.push_back("the server lists " + std::to_string(models.size()) + " model(s), not '" + model +
                           "' (llama.cpp in single-model mode serves its one model whatever the name)");
     if (const auto props = client.props()) {
-        simdjson::dom::parser parser;
-        simdjson::dom::element doc;
-        if (parser.parse(*props).get(doc) == simdjson::SUCCESS) {
-            std::string_view build;
-            if (doc["build_info"].get_string().get(build) == simdjson::SUCCESS) m.backend_version = "llama.cpp " + std::string(build);
-            std::int64_t n_ctx = 0;
-            if (doc["default_generation_settings"]["n_ctx"].get_int64().get(n_ctx) == simdjson::SUCCESS) m.loaded_context_length = n_ctx;
-            std::string_view path;
-            if (doc["model_path"].get_string().get(path) == simdjson::SUCCESS) m.notes.push_back("llama.cpp model file: " + std::string(path));
-        }
+        if (!props->build_info.empty()) m.backend_version = "llama.cpp " + props->build_info;
+        if (props->n_ctx) m.loaded_context_length = *props->n_ctx;
+        if (!props->model_path.empty()) m.notes.push_back("llama.cpp model file: " + props->model_path);
     } else {
         m.notes.push_back("no /props (not llama.cpp): server version and context unknown");
     }

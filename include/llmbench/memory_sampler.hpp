@@ -40,7 +40,7 @@
 #include "llmbench/json.hpp"
 #include "llmbench/version.hpp"
 #include "llmbench/run_record.hpp"
-#include "llmbench/ollama_client.hpp"
+#include "llmbench/request.hpp"
 #include "llmbench/run_metadata.hpp"
 
 namespace llmbench {
@@ -275,7 +275,7 @@ inline GpuQuery default_gpu_query() {
 
 struct SamplerConfig {
     std::chrono::milliseconds interval{100};
-    std::optional<Endpoint> ollama;  ///< read /api/ps of this server (own client, own thread)
+    LoadedModelsQuery loaded_models;  ///< e.g. ollama_loaded_models(endpoint): Ollama's /api/ps; empty: not asked
     std::string process_name = "ollama";
     std::optional<int> server_pid;   ///< instead of finding the process by name
     std::shared_ptr<const ProcessSource> processes = default_process_source();  ///< null: unsupported
@@ -320,19 +320,11 @@ public:
         std::lock_guard<std::mutex> sampling(sampling_mutex_);
         const auto t0 = std::chrono::steady_clock::now();
         MemorySample s;
-        if (config_.ollama) {
-            try {
-                if (!ps_client_) ps_client_ = std::make_unique<OllamaClient>(*config_.ollama);
-                std::int64_t size = 0, vram = 0;
-                for (const auto& m : ps_client_->running()) {
-                    size += m.size_bytes;
-                    vram += m.size_vram_bytes;
-                }
-                s.ollama_size_bytes = size;
-                s.ollama_vram_bytes = vram;
-            } catch (const error&) {
+        if (config_.loaded_models)
+            if (const auto loaded = config_.loaded_models()) {
+                s.ollama_size_bytes = loaded->bytes;
+                s.ollama_vram_bytes = loaded->vram_bytes;
             }
-        }
         // Walking the whole process table is the expensive part: do it once a second (or when
         // a process went away) and read only the known processes in between.
         const ProcessSource* procs = config_.processes.get();
@@ -470,7 +462,6 @@ private:
     }
 
     SamplerConfig config_;
-    std::unique_ptr<OllamaClient> ps_client_;
     std::optional<std::vector<int>> tree_;  ///< the server's process tree, rescanned every second
     std::chrono::steady_clock::time_point tree_at_;
     mutable std::mutex mutex_;

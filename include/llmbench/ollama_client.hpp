@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -22,10 +23,8 @@
 #include <httplib.h>
 #include <simdjson.h>
 
-#include "llmbench/detail/http_errors.hpp"
+#include "llmbench/detail/http_client.hpp"
 #include "llmbench/detail/json_parse.hpp"
-#include "llmbench/detail/stall_guard.hpp"
-#include "llmbench/detail/streaming_post.hpp"
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/framing.hpp"
@@ -37,42 +36,20 @@
 
 namespace llmbench {
 
-struct ClientOptions {
-    Timeouts timeouts;
-    std::size_t max_line_bytes = LineFramer::default_max_line_bytes;
-    /// Plain-http streams on Linux and macOS are read by llmbench's own socket reader, which
-    /// stamps every token with the kernel's receive time, so a busy client does not delay
-    /// what it measures (detail/http_stream.hpp). false: cpp-httplib reads them, stamped when
-    /// each read returns (as for https, always).
-    bool kernel_timestamps = true;
-};
-
 /// A client for one Ollama server. Not thread-safe: use one client per thread.
-class OllamaClient {
+class OllamaClient : public detail::HttpClient {
 public:
     /// The server named by OLLAMA_HOST, else 127.0.0.1:11434.
     OllamaClient() : OllamaClient(endpoint_from_env()) {}
     explicit OllamaClient(Endpoint endpoint, ClientOptions options = {})
-        : endpoint_(std::move(endpoint)), options_(options), http_(make_http(endpoint_)) {
-        const auto& t = options_.timeouts;
-        http_.set_connection_timeout(to_duration(t.connect_s));
-        // The stall guard enforces first-byte and idle deadlines; httplib's own read
-        // timeout is only a backstop behind them.
-        http_.set_read_timeout(to_duration(std::max(t.first_byte_s, t.idle_s) + 5.0));
-        http_.set_write_timeout(to_duration(std::max(t.connect_s, 30.0)));
-        http_.set_keep_alive(true);
-        http_.set_tcp_nodelay(true);
-        http_.set_default_headers({{"User-Agent", std::string("llmbench/") + version_string}});
-    }
+        : HttpClient(std::move(endpoint), options,
+                     {"Ollama", "is it running? Start it with `ollama serve`, or set OLLAMA_HOST / --host", "ollama pull"}) {}
     explicit OllamaClient(std::string_view host, ClientOptions options = {})
         : OllamaClient(parse_ollama_host(host), options) {}
 
-    const Endpoint& endpoint() const noexcept { return endpoint_; }
-    const ClientOptions& options() const noexcept { return options_; }
-
     /// GET /api/version, e.g. "0.5.12".
     std::string version() {
-        const std::string body = call("GET", "/api/version", "");
+        const std::string body = get("/api/version");
         return parse_fields(body, [](std::string_view key, simdjson::ondemand::value& v, std::string& out) {
             if (key == "version") out = std::string(v.get_string().value());
         }, std::string{});
@@ -80,7 +57,7 @@ public:
 
     /// GET /api/tags: the models pulled on the server.
     std::vector<ModelSummary> list_models() {
-        const std::string body = call("GET", "/api/tags", "");
+        const std::string body = get("/api/tags");
         return parse_model_list<ModelSummary>(body, [](ModelSummary& m, std::string_view key, simdjson::ondemand::value& v) {
             if (key == "name") m.name = std::string(v.get_string().value());
             else if (key == "digest") m.digest = std::string(v.get_string().value());
@@ -95,7 +72,7 @@ public:
     ModelInfo show(const std::string& model) {
         JsonWriter w;
         w.begin_object().kv("model", model).end_object();
-        const std::string body = call("POST", "/api/show", w.str(), model);
+        const std::string body = post("/api/show", w.str(), model);
         std::vector<std::pair<std::string, std::int64_t>> context_lengths;
         ModelInfo info = parse_fields(body, [&](std::string_view key, simdjson::ondemand::value& v, ModelInfo& out) {
             if (key == "details") {
@@ -123,7 +100,7 @@ public:
 
     /// GET /api/ps: the models loaded now, with their memory split.
     std::vector<RunningModel> running() {
-        const std::string body = call("GET", "/api/ps", "");
+        const std::string body = get("/api/ps");
         return parse_model_list<RunningModel>(body, [](RunningModel& m, std::string_view key, simdjson::ondemand::value& v) {
             if (key == "name") m.name = std::string(v.get_string().value());
             else if (key == "digest") m.digest = std::string(v.get_string().value());
@@ -174,52 +151,6 @@ public:
     StreamResult unload(const std::string& model) { return load(model, std::string("0")); }
 
 private:
-    static httplib::Client make_http(const Endpoint& endpoint) {
-        try {
-            return httplib::Client(endpoint.scheme + "://" + endpoint.authority());
-        } catch (const std::invalid_argument&) {  // cpp-httplib built without OpenSSL rejects https
-            throw error(errc::usage, "cannot use " + endpoint.url() + ": this cpp-httplib was built without " +
-                                         endpoint.scheme + " support");
-        }
-    }
-
-    static std::chrono::milliseconds to_duration(double seconds) {
-        return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
-    }
-
-    std::string path(std::string_view api_path) const {
-        return endpoint_.base_path.empty() ? std::string(api_path) : "/" + endpoint_.base_path + std::string(api_path);
-    }
-
-    error connect_error(httplib::Error err) const {
-        return detail::connect_error(endpoint_, err, options_.timeouts.connect_s, "Ollama",
-                                     "is it running? Start it with `ollama serve`, or set OLLAMA_HOST / --host");
-    }
-
-    error status_error(int status, std::string_view api_path, std::string_view body, const std::string& model) const {
-        return detail::status_error(endpoint_, status, api_path, body, model, ": pull it with `ollama pull " + model + "`");
-    }
-
-    /// A non-streamed call; returns the body of a 200 response or throws.
-    std::string call(const char* method, std::string_view api_path, const std::string& body,
-                     const std::string& model = {}) {
-        const std::string p = path(api_path);
-        auto res = std::string_view(method) == "GET" ? http_.Get(p) : http_.Post(p, body, "application/json");
-        if (!res) throw connect_error(res.error());
-        if (res->status != 200) throw status_error(res->status, api_path, res->body, model);
-        return std::move(res->body);
-    }
-
-    template <class T, class OnField>
-    T parse_fields(const std::string& body, OnField&& on_field, T out) const {
-        try {
-            detail::for_each_field(body, [&](std::string_view key, simdjson::ondemand::value& value) { on_field(key, value, out); });
-        } catch (const simdjson::simdjson_error& e) {
-            throw error(errc::protocol, "unexpected JSON from " + endpoint_.url() + ": " + e.what());
-        }
-        return out;
-    }
-
     template <class Model, class OnField>
     std::vector<Model> parse_model_list(const std::string& body, OnField&& on_field) const {
         return parse_fields(body, [&](std::string_view key, simdjson::ondemand::value& v, std::vector<Model>& out) {
@@ -337,62 +268,51 @@ private:
     StreamResult stream(std::string_view api_path, std::string body, const std::string& model, StreamTimer& timer,
                         const EventCallback& on_event) {
         StreamResult result;
-        LineFramer framer(options_.max_line_bytes);
-        httplib::Request req;
-        req.method = "POST";
-        req.path = path(api_path);
-        req.headers = {{"Content-Type", "application/json"}, {"Accept", "application/x-ndjson"}};
-        req.body = std::move(body);
-        const detail::PostOutcome post =
-            detail::streaming_post(http_, socket_stream_.get(), std::move(req), timer, options_.timeouts, framer, result.bytes_received,
-                                   [&](std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival) {
-                                       return on_line(line, offset, arrival, result, timer, on_event);
-                                   });
-        const auto end = post.end;
-        const auto fired = post.fired;
-        const int status = post.status;
-        const httplib::Error err = post.error;
-        const std::string& error_body = post.error_body;
-        if (!result.done) timer.mark_done(end);
-        result.http_status = status;
-
-        const auto& t = options_.timeouts;
-        if (result.failure) {
-            // Set while parsing: a malformed line or an error line mid-stream.
-        } else if (fired == detail::StallGuard<httplib::Client>::fired_by::first_byte) {
-            result.failure = detail::first_byte_timeout(endpoint_, api_path, t.first_byte_s);
-        } else if (fired == detail::StallGuard<httplib::Client>::fired_by::idle) {
-            result.failure = detail::idle_timeout(endpoint_, t.idle_s, result.lines, "lines");
-        } else if (status == 0) {
-            result.failure = connect_error(err);
-        } else if (status != 200) {
-            result.failure = status_error(status, api_path, error_body, model);
-        } else if (framer.overflowed()) {
-            result.failure = error(errc::protocol, "stream line at byte offset " + std::to_string(framer.pending_offset()) +
-                                                      " is longer than " + std::to_string(framer.max_line_bytes()) +
-                                                      " bytes");
-        } else {
-            if (!framer.pending().empty() && !result.done) {  // a last line without "\n"
-                const std::string last(framer.pending());
-                on_line(last, framer.pending_offset(), end, result, timer, on_event);
-            }
-            if (!result.failure && !result.done) {
-                std::string why = err == httplib::Error::Success ? "the server closed the stream"
-                                                                 : "the connection failed (" + httplib::to_string(err) + ")";
-                result.failure = error(errc::protocol, "stream ended before done:true: " + why + " after " +
-                                                          std::to_string(result.lines) + " lines and " +
-                                                          std::to_string(result.bytes_received) + " bytes");
-            }
+        LineFramer framer(options().max_line_bytes);
+        const detail::PostOutcome post = post_stream(api_path, std::move(body), "application/x-ndjson", timer, framer, result.bytes_received,
+                                                     [&](std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival) {
+                                                         return on_line(line, offset, arrival, result, timer, on_event);
+                                                     });
+        if (!result.done) timer.mark_done(post.end);
+        result.http_status = post.status;
+        if (result.failure) return result;  // set while parsing: a malformed line or an error line mid-stream
+        if (auto failure = transport_failure(post, api_path, model, framer, result.lines, "lines")) {
+            result.failure = std::move(failure);
+            return result;
+        }
+        if (!framer.pending().empty() && !result.done) {  // a last line without "\n"
+            const std::string last(framer.pending());
+            on_line(last, framer.pending_offset(), post.end, result, timer, on_event);
+        }
+        if (!result.failure && !result.done) {
+            const std::string why = post.error == httplib::Error::Success ? "the server closed the stream"
+                                                                          : "the connection failed (" + httplib::to_string(post.error) + ")";
+            result.failure = error(errc::protocol, "stream ended before done:true: " + why + " after " + std::to_string(result.lines) +
+                                                      " lines and " + std::to_string(result.bytes_received) + " bytes");
         }
         return result;
     }
 
-    Endpoint endpoint_;
-    ClientOptions options_;
-    httplib::Client http_;
-    std::unique_ptr<detail::SocketStream> socket_stream_ = detail::make_socket_stream(endpoint_, options_.kernel_timestamps);  ///< streams, where usable
     simdjson::ondemand::parser parser_;
     std::string line_buffer_;
 };
+
+/// A LoadedModelsQuery for the memory sampler: /api/ps of `endpoint`, through a client of its
+/// own (the sampler's thread must not share the benchmark's); a failed call reads as unknown.
+inline LoadedModelsQuery ollama_loaded_models(const Endpoint& endpoint) {
+    auto client = std::make_shared<OllamaClient>(endpoint);
+    return [client]() -> std::optional<LoadedModelsSize> {
+        try {
+            LoadedModelsSize total;
+            for (const auto& m : client->running()) {
+                total.bytes += m.size_bytes;
+                total.vram_bytes += m.size_vram_bytes;
+            }
+            return total;
+        } catch (const error&) {
+            return std::nullopt;
+        }
+    };
+}
 
 }  // namespace llmbench

@@ -21,14 +21,13 @@
 #include <httplib.h>
 #include <simdjson.h>
 
+#include "llmbench/detail/http_client.hpp"
 #include "llmbench/detail/json_parse.hpp"
-#include "llmbench/detail/stall_guard.hpp"
-#include "llmbench/detail/streaming_post.hpp"
 #include "llmbench/endpoint.hpp"
 #include "llmbench/error.hpp"
 #include "llmbench/framing.hpp"
 #include "llmbench/json.hpp"
-#include "llmbench/ollama_client.hpp"  // ChatRequest, GenerateRequest, Options, ClientOptions
+#include "llmbench/request.hpp"
 #include "llmbench/response.hpp"
 #include "llmbench/sse.hpp"
 #include "llmbench/stream_timer.hpp"
@@ -63,30 +62,25 @@ inline void write_openai_options(JsonWriter& w, const Options& o) {
     }
 }
 
-// Each takes an element or a lookup result: a missing field reads as nullopt.
-template <class E>
-std::string_view json_string(E e) {
-    std::string_view s;
-    return e.get_string().get(s) == simdjson::SUCCESS ? s : std::string_view();
-}
-
 }  // namespace detail
 
-class OpenAIClient {
+/// What llama.cpp's GET /props says about the server (other servers have no /props).
+struct ServerProps {
+    std::string build_info;                   ///< "b4747-4b2e6ed6"
+    std::optional<std::int64_t> n_ctx;        ///< default_generation_settings.n_ctx: the slot's context
+    std::string model_path;
+};
+
+/// A client for one OpenAI-compatible server. Not thread-safe: use one client per thread.
+class OpenAIClient : public detail::HttpClient {
 public:
     /// `base_url`: "http://127.0.0.1:8080" (llama.cpp), "http://127.0.0.1:8000" (vLLM),
     /// "http://127.0.0.1:11434" (Ollama); a trailing "/v1" is accepted and dropped.
-    explicit OpenAIClient(const std::string& base_url, OpenAIClientOptions options = {})
-        : endpoint_(parse_base_url(base_url)), options_(std::move(options)), http_(make_http(endpoint_)) {
-        http_.set_connection_timeout(std::chrono::milliseconds(static_cast<std::int64_t>(options_.timeouts.connect_s * 1000)));
-        http_.set_read_timeout(std::chrono::seconds(24 * 3600));  // the StallGuard enforces the real limits
-        http_.set_keep_alive(true);
-        if (const char* key = options_.api_key_env.empty() ? nullptr : std::getenv(options_.api_key_env.c_str()); key && *key)
-            auth_ = std::string("Bearer ") + key;
-    }
+    explicit OpenAIClient(const std::string& base_url, const OpenAIClientOptions& options = {})
+        : HttpClient(parse_base_url(base_url), options,
+                     {"the server", "is llama-server / vLLM / LM Studio running? Set --base-url", ""}, bearer(options.api_key_env)) {}
 
-    const Endpoint& endpoint() const noexcept { return endpoint_; }
-    bool has_api_key() const noexcept { return !auth_.empty(); }
+    bool has_api_key() const noexcept { return has_authorization(); }
 
     /// POST /v1/chat/completions, streamed, with include_usage.
     StreamResult chat(const ChatRequest& request, StreamTimer& timer) {
@@ -121,32 +115,41 @@ public:
 
     /// GET /v1/models: the ids the server serves.
     std::vector<std::string> models() {
-        const std::string body = get("/v1/models");
-        std::vector<std::string> ids;
-        simdjson::dom::parser parser;
-        simdjson::dom::array data;
-        if (parser.parse(body).get_object()["data"].get_array().get(data) == simdjson::SUCCESS)
-            for (auto m : data) {
+        return parse_fields(get("/v1/models"), [](std::string_view key, simdjson::ondemand::value& v, std::vector<std::string>& ids) {
+            if (key != "data") return;
+            for (auto m : v.get_array()) {
                 std::string_view id;
-                if (m["id"].get_string().get(id) == simdjson::SUCCESS) ids.emplace_back(id);
+                if (m.find_field_unordered("id").get_string().get(id) == simdjson::SUCCESS) ids.emplace_back(id);
             }
-        return ids;
+        }, std::vector<std::string>{});
     }
 
-    /// GET /props (llama.cpp): the raw JSON, for metadata; nullopt where the server has none.
-    std::optional<std::string> props() {
+    /// GET /props (llama.cpp): its build, context and model file; nullopt where the server has
+    /// none or the body is not what llama.cpp sends.
+    std::optional<ServerProps> props() {
+        std::string body;
         try {
-            return get("/props");
+            body = get("/props");
+        } catch (const error&) {
+            return std::nullopt;
+        }
+        try {
+            return parse_fields(body, [](std::string_view key, simdjson::ondemand::value& v, ServerProps& p) {
+                std::string_view s;
+                if (key == "build_info" && v.get_string().get(s) == simdjson::SUCCESS) p.build_info = std::string(s);
+                else if (key == "model_path" && v.get_string().get(s) == simdjson::SUCCESS) p.model_path = std::string(s);
+                else if (key == "default_generation_settings") {
+                    simdjson::ondemand::value n;
+                    if (v.find_field_unordered("n_ctx").get(n) == simdjson::SUCCESS) (void)detail::read_int(n, p.n_ctx);
+                }
+            }, ServerProps{});
         } catch (const error&) {
             return std::nullopt;
         }
     }
 
     /// GET /health (llama.cpp): 200 ready; 503 while loading.
-    bool healthy() {
-        auto res = http_.Get(path("/health"), headers());
-        return res && res->status == 200;
-    }
+    bool healthy() { return status_of("/health") == 200; }
 
 private:
     enum class Flavour { openai, llamacpp_native };
@@ -166,82 +169,35 @@ private:
         return parse_ollama_host(url);
     }
 
-    static httplib::Client make_http(const Endpoint& endpoint) {
-        try {
-            return httplib::Client(endpoint.scheme + "://" + endpoint.authority());
-        } catch (const std::invalid_argument&) {
-            throw error(errc::usage, "cannot use " + endpoint.url() + ": this cpp-httplib was built without " + endpoint.scheme + " support");
-        }
-    }
-
-    std::string path(std::string_view api_path) const {
-        return endpoint_.base_path.empty() ? std::string(api_path) : "/" + endpoint_.base_path + std::string(api_path);
-    }
-
-    httplib::Headers headers() const {
-        httplib::Headers h;
-        if (!auth_.empty()) h.emplace("Authorization", auth_);
-        return h;
-    }
-
-    error connect_error(httplib::Error err) const {
-        return detail::connect_error(endpoint_, err, options_.timeouts.connect_s, "the server",
-                                     "is llama-server / vLLM / LM Studio running? Set --base-url");
-    }
-
-    error status_error(int status, std::string_view api_path, std::string_view body, const std::string& model) const {
-        return detail::status_error(endpoint_, status, api_path, body, model, "");
-    }
-
-    std::string get(std::string_view api_path) {
-        auto res = http_.Get(path(api_path), headers());
-        if (!res) throw connect_error(res.error());
-        if (res->status != 200) throw status_error(res->status, api_path, res->body, {});
-        return std::move(res->body);
+    /// "Bearer KEY" from the environment variable `name`, or "" when it is unset or empty.
+    static std::string bearer(const std::string& name) {
+        const char* key = name.empty() ? nullptr : std::getenv(name.c_str());
+        return key != nullptr && *key != '\0' ? std::string("Bearer ") + key : std::string();
     }
 
     StreamResult stream(std::string_view api_path, std::string body, const std::string& model, StreamTimer& timer, Flavour flavour) {
         StreamResult result;
         StreamState state;
-        LineFramer framer(options_.max_line_bytes);
-        httplib::Request req;
-        req.method = "POST";
-        req.path = path(api_path);
-        req.headers = headers();
-        req.headers.emplace("Content-Type", "application/json");
-        req.headers.emplace("Accept", "text/event-stream");
-        req.body = std::move(body);
+        LineFramer framer(options().max_line_bytes);
         const detail::PostOutcome post =
-            detail::streaming_post(http_, socket_stream_.get(), std::move(req), timer, options_.timeouts, framer, result.bytes_received,
-                                   [&](std::string_view line, std::uint64_t, StreamTimer::time_point arrival) {
-                                       if (auto event = state.sse.feed_line(line)) return on_event(*event, arrival, result, state, timer, flavour);
-                                       return true;
-                                   });
-        const auto end = post.end;
-        const auto fired = post.fired;
-        const int status = post.status;
-        result.http_status = status;
-        if (!result.failure && status == 200 && !framer.overflowed()) {  // the last event, if the server never ended it
+            post_stream(api_path, std::move(body), "text/event-stream", timer, framer, result.bytes_received,
+                        [&](std::string_view line, std::uint64_t, StreamTimer::time_point arrival) {
+                            if (auto event = state.sse.feed_line(line)) return on_event(*event, arrival, result, state, timer, flavour);
+                            return true;
+                        });
+        result.http_status = post.status;
+        if (!result.failure && post.status == 200 && !framer.overflowed()) {  // the last event, if the server never ended it
             if (!framer.pending().empty())
-                if (auto event = state.sse.feed_line(framer.pending())) on_event(*event, end, result, state, timer, flavour);
+                if (auto event = state.sse.feed_line(framer.pending())) on_event(*event, post.end, result, state, timer, flavour);
             if (!result.failure)
-                if (auto event = state.sse.flush()) on_event(*event, end, result, state, timer, flavour);
+                if (auto event = state.sse.flush()) on_event(*event, post.end, result, state, timer, flavour);
         }
-        if (!result.done) timer.mark_done(end);
+        if (!result.done) timer.mark_done(post.end);
 
-        const auto& t = options_.timeouts;
         if (result.failure) {
             // set while parsing: an error event or malformed JSON
-        } else if (fired == detail::StallGuard<httplib::Client>::fired_by::first_byte) {
-            result.failure = detail::first_byte_timeout(endpoint_, api_path, t.first_byte_s);
-        } else if (fired == detail::StallGuard<httplib::Client>::fired_by::idle) {
-            result.failure = detail::idle_timeout(endpoint_, t.idle_s, result.lines, "events");
-        } else if (status == 0) {
-            result.failure = connect_error(post.error);
-        } else if (status != 200) {
-            result.failure = status_error(status, api_path, post.error_body, model);
-        } else if (framer.overflowed()) {
-            result.failure = error(errc::protocol, "stream line longer than " + std::to_string(framer.max_line_bytes()) + " bytes");
+        } else if (auto failure = transport_failure(post, api_path, model, framer, result.lines, "events")) {
+            result.failure = std::move(failure);
         } else if (!state.finished) {
             result.failure = error(errc::protocol, std::string(state.done_marker ? "[DONE] arrived without a finish_reason (vLLM ends failed streams so)"
                                                                                  : "stream ended without a finish_reason") +
@@ -270,60 +226,41 @@ private:
             return true;
         }
         ++result.lines;
-        simdjson::dom::element doc;
-        simdjson::dom::object obj;
-        if (auto e = parser_.parse(event.data).get(doc); e || doc.get_object().get(obj)) {
-            result.failure = error(errc::protocol, "malformed JSON in event " + std::to_string(result.lines) + ": " +
-                                                      (e ? simdjson::error_message(e) : "not an object"));
+        const auto malformed = [&](simdjson::error_code code) {
+            result.failure = error(errc::protocol, "malformed JSON in event " + std::to_string(result.lines) + ": " + simdjson::error_message(code));
             return false;
-        }
-        if (simdjson::dom::element err; obj["error"].get(err) == simdjson::SUCCESS) {
+        };
+        // On-Demand reads only what it visits; a cheap check catches a cut-off object.
+        const std::string_view data = detail::trim(event.data, " \t\r\n");
+        if (data.empty() || data.back() != '}') return malformed(simdjson::INCOMPLETE_ARRAY_OR_OBJECT);
+        simdjson::ondemand::document doc;
+        if (auto err = parser_.iterate(detail::padded(event_buffer_, data)).get(doc)) return malformed(err);
+        simdjson::ondemand::value root;
+        if (auto err = doc.get_value().get(root)) return malformed(err);
+        std::string_view text, native_stop_type;
+        bool has_error = false, native_stop = false;
+        const auto err = detail::for_each_member(root, [&](std::string_view key, simdjson::ondemand::value& v) -> simdjson::error_code {
+            if (key == "error") has_error = true;  // the message is read below, from the whole event
+            else if (key == "usage") return read_usage(v, state);
+            else if (key == "timings") return read_timings(v, result.server);
+            else if (flavour == Flavour::openai && key == "choices") return read_first_choice(v, text, state, result);
+            else if (flavour == Flavour::llamacpp_native && key == "content") return detail::read_string(v, text);
+            else if (flavour == Flavour::llamacpp_native && key == "stop") return v.get_bool().get(native_stop);
+            else if (flavour == Flavour::llamacpp_native && key == "stop_type") return detail::read_string(v, native_stop_type);
+            return simdjson::SUCCESS;
+        });
+        if (err) return malformed(err);
+        if (has_error) {
             result.failure = error(errc::server, "server error after " + std::to_string(timer.content_chunks()) +
                                                      " content chunks: " + detail::error_message_from_body(event.data));
             return false;
         }
-        std::string_view text;
-        if (flavour == Flavour::llamacpp_native) {
-            text = detail::json_string(obj["content"]);
-            bool stop = false;
-            if (obj["stop"].get_bool().get(stop) == simdjson::SUCCESS && stop) {
-                state.finished = true;
-                std::string_view stop_type;
-                if (obj["stop_type"].get_string().get(stop_type) == simdjson::SUCCESS)
-                    result.done_reason = stop_type == "limit" ? "length" : stop_type == "eos" || stop_type == "word" ? "stop" : std::string(stop_type);
-            }
-        } else {
-            simdjson::dom::array choices;
-            if (obj["choices"].get_array().get(choices) == simdjson::SUCCESS && choices.size() > 0) {
-                simdjson::dom::element choice = choices.at(0);
-                simdjson::dom::element delta;
-                if (choice["delta"].get(delta) == simdjson::SUCCESS) text = detail::json_string(delta["content"]);  // null: no text
-                else text = detail::json_string(choice["text"]);                                                    // /v1/completions
-                std::string_view reason;
-                if (choice["finish_reason"].get_string().get(reason) == simdjson::SUCCESS) {
-                    state.finished = true;
-                    result.done_reason = std::string(reason);
-                }
-            }
-        }
-        if (simdjson::dom::object usage; obj["usage"].get_object().get(usage) == simdjson::SUCCESS) {
-            const auto prompt = detail::dom_int64(usage["prompt_tokens"]);
-            const auto completion = detail::dom_int64(usage["completion_tokens"]);
-            if (prompt.value_or(0) > 0 || completion.value_or(0) > 0 || !state.usage_completion) {
-                state.usage_prompt = prompt;
-                state.usage_completion = completion;
-            }
-        }
-        if (simdjson::dom::object timings; obj["timings"].get_object().get(timings) == simdjson::SUCCESS) {
-            ServerTimings& s = result.server;
-            const auto ms_to_ns = [](std::optional<double> ms) {
-                return ms ? detail::to_int64(*ms * 1e6) : std::nullopt;  // a huge value reads as unknown, not UB
-            };
-            if (auto n = detail::dom_int64(timings["prompt_n"])) s.prompt_eval_count = n;
-            if (auto ns = ms_to_ns(detail::dom_double(timings["prompt_ms"]))) s.prompt_eval_duration_ns = ns;
-            if (auto n = detail::dom_int64(timings["predicted_n"])) s.eval_count = n;
-            if (auto ns = ms_to_ns(detail::dom_double(timings["predicted_ms"]))) s.eval_duration_ns = ns;
-            if (auto n = detail::dom_int64(timings["cache_n"])) s.prompt_eval_cached_count = n;
+        if (native_stop) {
+            state.finished = true;
+            if (!native_stop_type.empty())
+                result.done_reason = native_stop_type == "limit"                              ? "length"
+                                     : native_stop_type == "eos" || native_stop_type == "word" ? "stop"
+                                                                                               : std::string(native_stop_type);
         }
         if (!text.empty()) {
             timer.mark_content(arrival);
@@ -333,12 +270,83 @@ private:
         return true;
     }
 
-    Endpoint endpoint_;
-    OpenAIClientOptions options_;
-    httplib::Client http_;
-    std::unique_ptr<detail::SocketStream> socket_stream_ = detail::make_socket_stream(endpoint_, options_.kernel_timestamps);  ///< streams, where usable
-    std::string auth_;  ///< never logged
-    simdjson::dom::parser parser_;
+    /// choices[0]: its text (delta.content for chat, null meaning none; text for completions)
+    /// and its finish_reason, which ends the stream.
+    static simdjson::error_code read_first_choice(simdjson::ondemand::value& choices, std::string_view& text, StreamState& state,
+                                                  StreamResult& result) {
+        simdjson::ondemand::array array;
+        if (auto err = choices.get_array().get(array)) return err;
+        bool first = true;
+        for (auto element : array) {
+            simdjson::ondemand::value choice;
+            if (auto err = std::move(element).get(choice)) return err;
+            if (!first) continue;
+            first = false;
+            std::string_view delta_text, completion_text, reason;
+            bool has_delta = false;
+            if (auto err = detail::for_each_member(choice, [&](std::string_view key, simdjson::ondemand::value& v) -> simdjson::error_code {
+                    if (key == "delta") {
+                        has_delta = true;
+                        return detail::for_each_member(v, [&](std::string_view k, simdjson::ondemand::value& d) {
+                            return k == "content" ? detail::read_string(d, delta_text) : simdjson::SUCCESS;
+                        });
+                    }
+                    if (key == "text") return detail::read_string(v, completion_text);
+                    if (key == "finish_reason") return detail::read_string(v, reason);
+                    return simdjson::SUCCESS;
+                }))
+                return err;
+            text = has_delta ? delta_text : completion_text;
+            if (!reason.empty()) {
+                state.finished = true;
+                result.done_reason = std::string(reason);
+            }
+        }
+        return simdjson::SUCCESS;
+    }
+
+    /// usage: the last non-zero one wins (Ollama's /v1 sends zeros on every chunk).
+    static simdjson::error_code read_usage(simdjson::ondemand::value& v, StreamState& state) {
+        std::optional<std::int64_t> prompt, completion;
+        if (auto err = detail::for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& n) {
+                if (key == "prompt_tokens") return detail::read_int(n, prompt);
+                if (key == "completion_tokens") return detail::read_int(n, completion);
+                return simdjson::SUCCESS;
+            }))
+            return err;
+        if (prompt.value_or(0) > 0 || completion.value_or(0) > 0 || !state.usage_completion) {
+            state.usage_prompt = prompt;
+            state.usage_completion = completion;
+        }
+        return simdjson::SUCCESS;
+    }
+
+    /// llama.cpp's timings, in milliseconds: prefill and decode counts and durations, cached tokens.
+    static simdjson::error_code read_timings(simdjson::ondemand::value& v, ServerTimings& s) {
+        const auto ms_to_ns = [](std::optional<double> ms) {
+            return ms ? detail::to_int64(*ms * 1e6) : std::nullopt;  // a huge value reads as unknown, not UB
+        };
+        return detail::for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& n) {
+            std::optional<std::int64_t>* count = key == "prompt_n"      ? &s.prompt_eval_count
+                                                 : key == "predicted_n" ? &s.eval_count
+                                                 : key == "cache_n"     ? &s.prompt_eval_cached_count
+                                                                        : nullptr;
+            std::optional<std::int64_t>* duration = key == "prompt_ms" ? &s.prompt_eval_duration_ns : key == "predicted_ms" ? &s.eval_duration_ns : nullptr;
+            std::optional<std::int64_t> i;
+            std::optional<double> ms;
+            if (count != nullptr) {
+                if (auto err = detail::read_int(n, i)) return err;
+                if (i) *count = i;
+            } else if (duration != nullptr) {
+                if (auto err = detail::read_double(n, ms)) return err;
+                if (auto ns = ms_to_ns(ms)) *duration = ns;
+            }
+            return simdjson::SUCCESS;
+        });
+    }
+
+    simdjson::ondemand::parser parser_;
+    std::string event_buffer_;
 };
 
 }  // namespace llmbench

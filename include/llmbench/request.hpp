@@ -154,4 +154,13 @@ struct RunningModel {  ///< one entry of /api/ps
     ModelDetails details;
 };
 
+/// What the server's loaded models take, all of them together.
+struct LoadedModelsSize {
+    std::int64_t bytes = 0;       ///< /api/ps size
+    std::int64_t vram_bytes = 0;  ///< /api/ps size_vram
+};
+/// Asks the server what its loaded models take; nullopt when it cannot say. The memory
+/// sampler calls it from its own thread, one call at a time. See ollama_loaded_models().
+using LoadedModelsQuery = std::function<std::optional<LoadedModelsSize>()>;
+
 }  // namespace llmbench

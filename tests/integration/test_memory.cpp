@@ -166,7 +166,7 @@ TEST_CASE("peaks, Ollama's view and energy over a window, from fake readings") {
     REQUIRE(client.load("llama3.1:8b").ok());
     SamplerConfig cfg;
     cfg.processes = std::make_shared<ProcReader>(proc.root.string());
-    cfg.ollama = mock.endpoint();
+    cfg.loaded_models = ollama_loaded_models(mock.endpoint());
     std::int64_t used = 1000;
     cfg.gpu = [&used]() -> std::optional<std::vector<GpuReading>> {
         used += 1000;  // rises with every sample

@@ -3,6 +3,7 @@
 #include <llmbench/openai_client.hpp>
 
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -198,6 +199,59 @@ TEST_CASE("the API key goes in the Authorization header and nowhere else") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.failure->http_status() == 401);
     CHECK(std::string(r.failure->what()).find("sk-secret") == std::string::npos);
+}
+
+TEST_CASE("both clients send llmbench's User-Agent on every call, streamed or not; the key goes on metadata calls too") {
+    httplib::Server server;
+    std::mutex mutex;
+    std::vector<std::string> seen;  // "path UA | auth"
+    const auto note = [&](const httplib::Request& req) {
+        std::lock_guard<std::mutex> lock(mutex);
+        const std::string once = req.get_header_value_count("User-Agent") == 1 ? "" : " (User-Agent sent more than once)";
+        seen.push_back(req.path + " " + req.get_header_value("User-Agent") + once + " | " + req.get_header_value("Authorization"));
+    };
+    server.Get("/api/version", [&](const httplib::Request& req, httplib::Response& res) {
+        note(req);
+        res.set_content(R"({"version":"0.5.12"})", "application/json");
+    });
+    server.Post("/api/generate", [&](const httplib::Request& req, httplib::Response& res) {
+        note(req);
+        res.status = 500;
+        res.set_content(R"({"error":"no"})", "application/json");
+    });
+    server.Get("/v1/models", [&](const httplib::Request& req, httplib::Response& res) {
+        note(req);
+        res.set_content(R"({"object":"list","data":[{"id":"m","object":"model"}]})", "application/json");
+    });
+    server.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+        note(req);
+        res.status = 500;
+        res.set_content(R"({"error":{"message":"no"}})", "application/json");
+    });
+    llmbench::detail::LoopbackServer listener;
+    listener.start(server, "test server");
+    const std::string host = "127.0.0.1:" + std::to_string(listener.port());
+    ::setenv("LLMBENCH_TEST_API_KEY", "sk-ua", 1);
+    OpenAIClientOptions o;
+    o.api_key_env = "LLMBENCH_TEST_API_KEY";
+    std::vector<std::string> models;
+    std::string version;
+    {
+        OpenAIClient openai(host, o);
+        OllamaClient ollama(host);
+        ::unsetenv("LLMBENCH_TEST_API_KEY");
+        StreamTimer t1, t2;
+        version = ollama.version();
+        CHECK_FALSE(ollama.generate(GenerateRequest{}, t1).ok());
+        models = openai.models();
+        CHECK_FALSE(openai.chat(chat_request(), t2).ok());
+    }
+    listener.stop();
+    CHECK(version == "0.5.12");
+    CHECK(models == std::vector<std::string>{"m"});
+    const std::string ua = std::string("llmbench/") + version_string;
+    CHECK(seen == std::vector<std::string>{"/api/version " + ua + " | ", "/api/generate " + ua + " | ", "/v1/models " + ua + " | Bearer sk-ua",
+                                           "/v1/chat/completions " + ua + " | Bearer sk-ua"});
 }
 
 TEST_CASE("/v1/models lists the served ids") {

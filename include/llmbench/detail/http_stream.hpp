@@ -160,8 +160,13 @@ private:
     };
 
     std::string request_head(const std::string& path, const Headers& headers, std::size_t body_size) const {
-        std::string h = "POST " + path + " HTTP/1.1\r\nHost: " + endpoint_.authority() + "\r\nUser-Agent: llmbench/" + version_string + "\r\n";
-        for (const auto& [name, value] : headers) h += name + ": " + value + "\r\n";
+        std::string h = "POST " + path + " HTTP/1.1\r\nHost: " + endpoint_.authority() + "\r\n";
+        bool has_user_agent = false;
+        for (const auto& [name, value] : headers) {
+            h += name + ": " + value + "\r\n";
+            has_user_agent = has_user_agent || name == "User-Agent";
+        }
+        if (!has_user_agent) h += std::string("User-Agent: llmbench/") + version_string + "\r\n";
         h += "Content-Length: " + std::to_string(body_size) + "\r\nConnection: keep-alive\r\n\r\n";
         return h;
     }

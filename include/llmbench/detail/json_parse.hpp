@@ -61,6 +61,37 @@ inline simdjson::error_code read_int(simdjson::ondemand::value& v, std::optional
     return simdjson::SUCCESS;
 }
 
+/// A number field; null means unknown.
+inline simdjson::error_code read_double(simdjson::ondemand::value& v, std::optional<double>& out) {
+    simdjson::ondemand::json_type type;
+    if (auto err = v.type().get(type)) return err;
+    if (type == simdjson::ondemand::json_type::null) {
+        out.reset();
+        return simdjson::SUCCESS;
+    }
+    double d = 0;
+    if (auto err = v.get_double().get(d)) return err;
+    out = d;
+    return simdjson::SUCCESS;
+}
+
+/// Calls on_field(key, value) for each member of the object `v`, stopping at the first error
+/// either returns.
+template <class OnField>
+simdjson::error_code for_each_member(simdjson::ondemand::value& v, OnField&& on_field) {
+    simdjson::ondemand::object obj;
+    if (auto err = v.get_object().get(obj)) return err;
+    for (auto member : obj) {
+        simdjson::ondemand::field field;
+        std::string_view key;
+        if (auto err = std::move(member).get(field)) return err;
+        if (auto err = field.unescaped_key().get(key)) return err;
+        simdjson::ondemand::value value = field.value();
+        if (auto err = on_field(key, value)) return err;
+    }
+    return simdjson::SUCCESS;
+}
+
 /// A string field; null reads as empty.
 inline simdjson::error_code read_string(simdjson::ondemand::value& v, std::string_view& out) {
     simdjson::ondemand::json_type type;

@@ -11,9 +11,9 @@
 // that chunk (same process, same steady clock). --reader httplib reads with cpp-httplib
 // instead (stamped when each read returns), for comparison. The mock shares the cores with the client,
 // so these numbers are a floor for the client, not a model's.
-#include <llmbench/backend.hpp>
-#include <llmbench/load.hpp>
-#include <llmbench/cli.hpp>
+#include <llmbench/client/backend.hpp>
+#include <llmbench/run/load.hpp>
+#include <llmbench/core/cli.hpp>
 #include <llmbench/testing/mock_openai.hpp>
 
 #include <sys/resource.h>

@@ -5,7 +5,7 @@
 // Prints the read bandwidth measure_cpu_bandwidth() finds with 1 thread and with every
 // hardware thread, and how long each measurement took (roofline.hpp runs the second, once
 // per host, and caches it).
-#include <llmbench/roofline.hpp>
+#include <llmbench/host/roofline.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -1,6 +1,6 @@
 // sampler-overhead: what one memory sample costs (wall time and the sampler thread's CPU),
 // against the mock server's /api/ps and this machine's /proc and GPU query.
-#include <llmbench/memory_sampler.hpp>
+#include <llmbench/host/memory_sampler.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <cstdio>

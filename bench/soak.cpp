@@ -11,8 +11,8 @@
 // they once needed, so a plateau is fine; at least 6 samples, i.e. 1,200 requests); no
 // file descriptor leaked once the client is gone. Exit 0 when all three hold. Nothing here keeps
 // per-request state by design (no summary statistics), so any growth would be a leak.
-#include <llmbench/ollama_client.hpp>
-#include <llmbench/run_record.hpp>
+#include <llmbench/client/ollama_client.hpp>
+#include <llmbench/core/run_record.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <dirent.h>

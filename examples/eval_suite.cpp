@@ -8,8 +8,8 @@
 // one "eval_summary" line per task. Rerunning with the same --output skips items already scored.
 // Exit: 0 done; 1 some requests failed; 2 setup error; 3 no server; 130 interrupted.
 #include <llmbench/eval/runner.hpp>
-#include <llmbench/cli.hpp>
-#include <llmbench/run_metadata.hpp>
+#include <llmbench/core/cli.hpp>
+#include <llmbench/host/run_metadata.hpp>
 
 #include <CLI/CLI.hpp>
 

@@ -1,11 +1,11 @@
 // Shared by the example programs: JSON-lines output, Ctrl-C handling, the demo server.
 #pragma once
 
-#include <llmbench/backend.hpp>
-#include <llmbench/error.hpp>
-#include <llmbench/memory_sampler.hpp>
-#include <llmbench/roofline.hpp>
-#include <llmbench/run_metadata.hpp>
+#include <llmbench/client/backend.hpp>
+#include <llmbench/core/error.hpp>
+#include <llmbench/host/memory_sampler.hpp>
+#include <llmbench/host/roofline.hpp>
+#include <llmbench/host/run_metadata.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 #include <llmbench/testing/mock_openai.hpp>
 

@@ -5,9 +5,9 @@
 // stdout (and --output): one "niah_trial" line per trial (flushed as measured), then one
 // "niah_summary" line; stderr: a table per length. --html writes a heatmap report.
 // Exit: 0 done; 1 some requests failed; 2 setup error; 3 no server; 130 interrupted.
-#include <llmbench/cli.hpp>
+#include <llmbench/core/cli.hpp>
 #include <llmbench/niah/report.hpp>
-#include <llmbench/run_metadata.hpp>
+#include <llmbench/host/run_metadata.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <CLI/CLI.hpp>

@@ -7,7 +7,7 @@
 // Exit: 0 all runs ok; 1 some runs failed; 2 setup error (arguments, prompts file, model
 // missing); 3 server unreachable; 130 interrupted (the summary still prints).
 #include <llmbench/llmbench.hpp>
-#include <llmbench/load.hpp>
+#include <llmbench/run/load.hpp>
 #include <llmbench/report/progress.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 #include <llmbench/testing/mock_openai.hpp>

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include <doctest/doctest.h>
-#include <llmbench/response.hpp>
-#include <llmbench/stream_timer.hpp>
+#include <llmbench/core/response.hpp>
+#include <llmbench/core/stream_timer.hpp>
 
 namespace test_util {
 

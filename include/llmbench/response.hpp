@@ -1,41 +1,4 @@
-// llmbench/response.hpp - what one streamed request produced, as the backend saw it.
-// Backend-neutral: the Ollama client fills it today, an OpenAI-style client later.
+// llmbench/response.hpp - moved to llmbench/core/response.hpp; kept for one release so old includes still build.
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <string>
-
-#include "llmbench/error.hpp"
-
-namespace llmbench {
-
-/// The server's own account of a request (Ollama's final-chunk fields). Durations are
-/// nanoseconds as sent. A missing field is std::nullopt ("unknown"), never zero.
-struct ServerTimings {
-    std::optional<std::int64_t> total_duration_ns;
-    std::optional<std::int64_t> load_duration_ns;
-    std::optional<std::int64_t> prompt_eval_count;
-    std::optional<std::int64_t> prompt_eval_duration_ns;
-    std::optional<std::int64_t> eval_count;
-    std::optional<std::int64_t> eval_duration_ns;
-    std::optional<std::int64_t> prompt_eval_cached_count;  ///< newer Ollama only
-};
-
-/// The outcome of one streamed request. A failed request is still a result: `failure`
-/// says why, and everything received before it is kept.
-struct StreamResult {
-    std::optional<error> failure;
-    std::string text;         ///< all content received, concatenated
-    std::string done_reason;  ///< "stop", "length", ... ; empty when absent
-    bool done = false;        ///< a final chunk (done:true) arrived
-    ServerTimings server;
-    int http_status = 0;  ///< 0 when no response arrived
-    std::uint64_t bytes_received = 0;
-    std::uint64_t lines = 0;  ///< NDJSON lines (or SSE events) parsed
-    bool token_counts_estimated = false;  ///< no usage from the server: eval_count counts content chunks
-
-    bool ok() const noexcept { return !failure.has_value(); }
-};
-
-}  // namespace llmbench
+#include "llmbench/core/response.hpp"  // IWYU pragma: export

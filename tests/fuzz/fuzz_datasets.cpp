@@ -2,7 +2,7 @@
 // file paths users hand them. The first input byte picks the loader (and the file's name, which
 // picks JSON/CSV/text and gzip/bzip2); the rest is the file. Bad files must be an
 // llmbench::error naming the file, never a crash.
-#include <llmbench/error.hpp>
+#include <llmbench/core/error.hpp>
 #include <llmbench/eval/datasets.hpp>
 #include <llmbench/niah/haystack.hpp>
 

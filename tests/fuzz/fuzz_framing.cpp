@@ -1,7 +1,7 @@
 // libFuzzer target: the NDJSON line framer and the chunked-transfer decoder, fed the input in
 // pieces whose sizes come from the input itself (split points matter as much as bytes).
 #include <llmbench/detail/http_stream.hpp>
-#include <llmbench/framing.hpp>
+#include <llmbench/client/framing.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -1,10 +1,10 @@
 // libFuzzer target: what users hand llmbench: a prompts file, a results file (the reports'
 // reader), an OLLAMA_HOST value and an OpenAI-compatible server's base URL. Bad input must be
 // an llmbench::error, never a crash.
-#include <llmbench/endpoint.hpp>
-#include <llmbench/error.hpp>
-#include <llmbench/openai_client.hpp>
-#include <llmbench/prompts.hpp>
+#include <llmbench/core/endpoint.hpp>
+#include <llmbench/core/error.hpp>
+#include <llmbench/client/openai_client.hpp>
+#include <llmbench/run/prompts.hpp>
 #include <llmbench/report/results.hpp>
 
 #include <cstddef>

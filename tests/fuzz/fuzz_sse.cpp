@@ -1,5 +1,5 @@
 // libFuzzer target: server-sent events, line by line, as the OpenAI client reads them.
-#include <llmbench/sse.hpp>
+#include <llmbench/client/sse.hpp>
 
 #include <cstddef>
 #include <cstdint>

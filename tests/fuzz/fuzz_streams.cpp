@@ -1,8 +1,8 @@
 // libFuzzer target: whole responses through both clients, as a server would send them. The
 // input is served by an in-process server that answers every request with it, byte for byte,
 // so the Ollama NDJSON parser, the OpenAI SSE/JSON parser and the HTTP reader all see it.
-#include <llmbench/ollama_client.hpp>
-#include <llmbench/openai_client.hpp>
+#include <llmbench/client/ollama_client.hpp>
+#include <llmbench/client/openai_client.hpp>
 
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -1,7 +1,7 @@
 // OllamaClient against the in-process mock server.
-#include <llmbench/ollama_client.hpp>
-#include <llmbench/run_metadata.hpp>
-#include <llmbench/run_record.hpp>
+#include <llmbench/client/ollama_client.hpp>
+#include <llmbench/host/run_metadata.hpp>
+#include <llmbench/core/run_record.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <simdjson.h>

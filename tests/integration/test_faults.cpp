@@ -1,6 +1,6 @@
 // Every scripted fault of the mock becomes a typed failure, and the client recovers.
-#include <llmbench/benchmark.hpp>
-#include <llmbench/ollama_client.hpp>
+#include <llmbench/run/benchmark.hpp>
+#include <llmbench/client/ollama_client.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <chrono>

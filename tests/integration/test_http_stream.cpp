@@ -1,7 +1,7 @@
 // The socket reader behind streamed requests (detail/http_stream.hpp): HTTP/1.1 framing,
 // connection reuse, and kernel receive times that a late reader does not distort.
 #include <llmbench/detail/http_stream.hpp>
-#include <llmbench/ollama_client.hpp>
+#include <llmbench/client/ollama_client.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #if LLMBENCH_HAS_HTTP_STREAM

@@ -1,6 +1,6 @@
 // Load: closed-loop concurrency and open-loop rates against the mock OpenAI server, with the
 // accounting checked (peak streams, queueing in TTFT, schedule accuracy, goodput).
-#include <llmbench/load.hpp>
+#include <llmbench/run/load.hpp>
 #include <llmbench/testing/mock_openai.hpp>
 
 #include <atomic>

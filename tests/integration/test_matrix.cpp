@@ -1,5 +1,5 @@
 // The experiment matrix against the mock server.
-#include <llmbench/matrix.hpp>
+#include <llmbench/run/matrix.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <chrono>

@@ -1,6 +1,6 @@
 // The memory sampler with a fake /proc tree and a fake GPU, so no GPU is needed.
-#include <llmbench/benchmark.hpp>
-#include <llmbench/memory_sampler.hpp>
+#include <llmbench/run/benchmark.hpp>
+#include <llmbench/host/memory_sampler.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <chrono>

@@ -1,6 +1,6 @@
 // OpenAIClient against real captures (llama.cpp b4747, Ollama 0.5.12 /v1) replayed at several
 // chunk sizes, and against every quirk of protocols.md §3 as small scripted streams.
-#include <llmbench/openai_client.hpp>
+#include <llmbench/client/openai_client.hpp>
 
 #include <cstdlib>
 #include <mutex>

@@ -1,4 +1,4 @@
-#include <llmbench/endpoint.hpp>
+#include <llmbench/core/endpoint.hpp>
 
 #include <cstdlib>
 
@@ -45,7 +45,7 @@ TEST_CASE("endpoint_from_env reads OLLAMA_HOST") {
     CHECK(llmbench::endpoint_from_env().url() == "http://127.0.0.1:11434");
 }
 
-#include <llmbench/ollama_client.hpp>
+#include <llmbench/client/ollama_client.hpp>
 
 TEST_CASE("a base path is kept out of the authority; the client accepts IPv6 and https endpoints") {
     const auto ep = parse_ollama_host("https://[::1]:8443/ollama");

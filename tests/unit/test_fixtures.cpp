@@ -1,6 +1,6 @@
 // The client against responses captured from a real Ollama v0.5.12 (../shared/fixtures).
-#include <llmbench/ollama_client.hpp>
-#include <llmbench/run_record.hpp>
+#include <llmbench/client/ollama_client.hpp>
+#include <llmbench/core/run_record.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include <llmbench/framing.hpp>
+#include <llmbench/client/framing.hpp>
 
 #include <string>
 #include <vector>

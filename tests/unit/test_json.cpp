@@ -1,5 +1,5 @@
 #include <llmbench/detail/json_parse.hpp>
-#include <llmbench/json.hpp>
+#include <llmbench/core/json.hpp>
 
 #include <cmath>
 #include <limits>

@@ -1,4 +1,4 @@
-#include <llmbench/prompts.hpp>
+#include <llmbench/run/prompts.hpp>
 
 #include <doctest/doctest.h>
 

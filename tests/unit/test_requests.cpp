@@ -1,4 +1,4 @@
-#include <llmbench/ollama_client.hpp>
+#include <llmbench/client/ollama_client.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // Roofline: bytes per token from a model's shape, bandwidth from every source, efficiency.
-#include <llmbench/roofline.hpp>
+#include <llmbench/host/roofline.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -1,5 +1,5 @@
-#include <llmbench/metrics.hpp>
-#include <llmbench/run_record.hpp>
+#include <llmbench/core/metrics.hpp>
+#include <llmbench/core/run_record.hpp>
 
 #include <simdjson.h>
 

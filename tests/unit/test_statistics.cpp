@@ -1,4 +1,4 @@
-#include <llmbench/statistics.hpp>
+#include <llmbench/core/statistics.hpp>
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include <llmbench/stream_timer.hpp>
+#include <llmbench/core/stream_timer.hpp>
 
 #include <chrono>
 

@@ -1,4 +1,4 @@
-#include <llmbench/synthetic_prompt.hpp>
+#include <llmbench/run/synthetic_prompt.hpp>
 
 #include <doctest/doctest.h>
 

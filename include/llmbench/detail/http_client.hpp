@@ -21,10 +21,10 @@
 #include "llmbench/detail/json_parse.hpp"
 #include "llmbench/detail/stall_guard.hpp"
 #include "llmbench/detail/streaming_post.hpp"
-#include "llmbench/endpoint.hpp"
-#include "llmbench/error.hpp"
-#include "llmbench/framing.hpp"
-#include "llmbench/stream_timer.hpp"
+#include "llmbench/core/endpoint.hpp"
+#include "llmbench/core/error.hpp"
+#include "llmbench/client/framing.hpp"
+#include "llmbench/core/stream_timer.hpp"
 #include "llmbench/version.hpp"
 
 namespace llmbench {

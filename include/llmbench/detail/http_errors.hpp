@@ -10,8 +10,8 @@
 #include <httplib.h>
 
 #include "llmbench/detail/json_parse.hpp"
-#include "llmbench/endpoint.hpp"
-#include "llmbench/error.hpp"
+#include "llmbench/core/endpoint.hpp"
+#include "llmbench/core/error.hpp"
 
 namespace llmbench::detail {
 

@@ -40,9 +40,9 @@
 
 #include "llmbench/detail/post_outcome.hpp"
 #include "llmbench/detail/text.hpp"
-#include "llmbench/endpoint.hpp"
-#include "llmbench/framing.hpp"
-#include "llmbench/stream_timer.hpp"
+#include "llmbench/core/endpoint.hpp"
+#include "llmbench/client/framing.hpp"
+#include "llmbench/core/stream_timer.hpp"
 #include "llmbench/version.hpp"
 
 namespace llmbench::detail {

@@ -6,7 +6,7 @@
 #include <httplib.h>
 
 #include "llmbench/detail/stall_guard.hpp"
-#include "llmbench/stream_timer.hpp"
+#include "llmbench/core/stream_timer.hpp"
 
 namespace llmbench::detail {
 

@@ -15,9 +15,9 @@
 #include "llmbench/detail/http_stream.hpp"
 #include "llmbench/detail/post_outcome.hpp"
 #include "llmbench/detail/stall_guard.hpp"
-#include "llmbench/endpoint.hpp"
-#include "llmbench/framing.hpp"
-#include "llmbench/stream_timer.hpp"
+#include "llmbench/core/endpoint.hpp"
+#include "llmbench/client/framing.hpp"
+#include "llmbench/core/stream_timer.hpp"
 
 namespace llmbench::detail {
 

@@ -15,8 +15,8 @@
 
 #include <simdjson.h>
 
-#include "llmbench/endpoint.hpp"
-#include "llmbench/error.hpp"
+#include "llmbench/core/endpoint.hpp"
+#include "llmbench/core/error.hpp"
 #include "llmbench/eval/text_file.hpp"
 
 namespace llmbench::eval {

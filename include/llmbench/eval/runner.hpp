@@ -26,11 +26,11 @@
 #include "llmbench/eval/prompts.hpp"
 #include "llmbench/eval/sandbox.hpp"
 #include "llmbench/eval/scoring.hpp"
-#include "llmbench/backend.hpp"
-#include "llmbench/json.hpp"
-#include "llmbench/measure.hpp"
-#include "llmbench/run_record.hpp"
-#include "llmbench/stream_timer.hpp"
+#include "llmbench/client/backend.hpp"
+#include "llmbench/core/json.hpp"
+#include "llmbench/measure/measure.hpp"
+#include "llmbench/core/run_record.hpp"
+#include "llmbench/core/stream_timer.hpp"
 #include "llmbench/version.hpp"
 
 namespace llmbench::eval {

@@ -28,7 +28,7 @@
 #include <thread>
 #include <vector>
 
-#include "llmbench/error.hpp"
+#include "llmbench/core/error.hpp"
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <fcntl.h>

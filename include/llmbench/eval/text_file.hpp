@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "llmbench/error.hpp"
+#include "llmbench/core/error.hpp"
 
 namespace llmbench::eval {
 

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "llmbench/detail/text.hpp"
-#include "llmbench/error.hpp"
+#include "llmbench/core/error.hpp"
 #include "llmbench/eval/text_file.hpp"
-#include "llmbench/synthetic_prompt.hpp"
+#include "llmbench/run/synthetic_prompt.hpp"
 
 namespace llmbench::niah {
 

@@ -14,14 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "llmbench/calibration.hpp"
-#include "llmbench/json.hpp"
+#include "llmbench/measure/calibration.hpp"
+#include "llmbench/core/json.hpp"
 #include "llmbench/niah/haystack.hpp"
-#include "llmbench/backend.hpp"
-#include "llmbench/measure.hpp"
-#include "llmbench/run_record.hpp"
-#include "llmbench/statistics.hpp"
-#include "llmbench/stream_timer.hpp"
+#include "llmbench/client/backend.hpp"
+#include "llmbench/measure/measure.hpp"
+#include "llmbench/core/run_record.hpp"
+#include "llmbench/core/statistics.hpp"
+#include "llmbench/core/stream_timer.hpp"
 #include "llmbench/version.hpp"
 
 namespace llmbench::niah {

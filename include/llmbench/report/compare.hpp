@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "llmbench/report/results.hpp"
-#include "llmbench/statistics.hpp"
+#include "llmbench/core/statistics.hpp"
 
 namespace llmbench {
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "llmbench/metrics.hpp"
+#include "llmbench/core/metrics.hpp"
 
 namespace llmbench {
 

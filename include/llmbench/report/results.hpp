@@ -21,10 +21,10 @@
 #include <simdjson.h>
 
 #include "llmbench/detail/json_parse.hpp"
-#include "llmbench/endpoint.hpp"
-#include "llmbench/error.hpp"
-#include "llmbench/run_record.hpp"
-#include "llmbench/statistics.hpp"
+#include "llmbench/core/endpoint.hpp"
+#include "llmbench/core/error.hpp"
+#include "llmbench/core/run_record.hpp"
+#include "llmbench/core/statistics.hpp"
 #include "llmbench/version.hpp"
 
 namespace llmbench {

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "llmbench/statistics.hpp"
+#include "llmbench/core/statistics.hpp"
 
 namespace llmbench::svg {
 

@@ -15,7 +15,7 @@
 
 #include <httplib.h>
 
-#include "llmbench/error.hpp"
+#include "llmbench/core/error.hpp"
 
 namespace llmbench::detail {
 

@@ -29,11 +29,11 @@
 
 #include "llmbench/detail/json_parse.hpp"
 #include "llmbench/detail/utc_time.hpp"
-#include "llmbench/endpoint.hpp"
-#include "llmbench/error.hpp"
-#include "llmbench/json.hpp"
+#include "llmbench/core/endpoint.hpp"
+#include "llmbench/core/error.hpp"
+#include "llmbench/core/json.hpp"
 #include "llmbench/testing/loopback_server.hpp"
-#include "llmbench/ollama_client.hpp"  // detail::same_model: one rule for model tags
+#include "llmbench/client/ollama_client.hpp"  // detail::same_model: one rule for model tags
 
 namespace llmbench::testing {
 

@@ -24,9 +24,9 @@
 #include <httplib.h>
 #include <simdjson.h>
 
-#include "llmbench/endpoint.hpp"
-#include "llmbench/error.hpp"
-#include "llmbench/json.hpp"
+#include "llmbench/core/endpoint.hpp"
+#include "llmbench/core/error.hpp"
+#include "llmbench/core/json.hpp"
 #include "llmbench/testing/loopback_server.hpp"
 
 namespace llmbench::testing {

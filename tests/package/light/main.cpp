@@ -1,7 +1,7 @@
 // The smallest llmbench consumer: statistics over three numbers, and the version it was built
 // against. Proves the include path, the compile flags and the link line, whichever way
 // llmbench was brought in (installed, add_subdirectory, FetchContent, pkg-config).
-#include <llmbench/statistics.hpp>
+#include <llmbench/core/statistics.hpp>
 #include <llmbench/version.hpp>
 
 #include <cstdio>

@@ -1,0 +1,318 @@
+// llmbench/client/ollama_client.hpp - OllamaClient: Ollama's native API over cpp-httplib.
+//
+// Streams are timestamped on arrival, framed into NDJSON lines and parsed with simdjson
+// On-Demand. A failed stream is returned as a StreamResult with a typed failure (it is
+// a measurement); metadata calls (version, show, ...) throw llmbench::error instead.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <httplib.h>
+#include <simdjson.h>
+
+#include "llmbench/detail/http_client.hpp"
+#include "llmbench/detail/json_parse.hpp"
+#include "llmbench/core/endpoint.hpp"
+#include "llmbench/core/error.hpp"
+#include "llmbench/client/framing.hpp"
+#include "llmbench/core/json.hpp"
+#include "llmbench/core/request.hpp"
+#include "llmbench/core/response.hpp"
+#include "llmbench/core/stream_timer.hpp"
+#include "llmbench/version.hpp"
+
+namespace llmbench {
+
+/// A client for one Ollama server. Not thread-safe: use one client per thread.
+class OllamaClient : public detail::HttpClient {
+public:
+    /// The server named by OLLAMA_HOST, else 127.0.0.1:11434.
+    OllamaClient() : OllamaClient(endpoint_from_env()) {}
+    explicit OllamaClient(Endpoint endpoint, ClientOptions options = {})
+        : HttpClient(std::move(endpoint), options,
+                     {"Ollama", "is it running? Start it with `ollama serve`, or set OLLAMA_HOST / --host", "ollama pull"}) {}
+    explicit OllamaClient(std::string_view host, ClientOptions options = {})
+        : OllamaClient(parse_ollama_host(host), options) {}
+
+    /// GET /api/version, e.g. "0.5.12".
+    std::string version() {
+        const std::string body = get("/api/version");
+        return parse_fields(body, [](std::string_view key, simdjson::ondemand::value& v, std::string& out) {
+            if (key == "version") out = std::string(v.get_string().value());
+        }, std::string{});
+    }
+
+    /// GET /api/tags: the models pulled on the server.
+    std::vector<ModelSummary> list_models() {
+        const std::string body = get("/api/tags");
+        return parse_model_list<ModelSummary>(body, [](ModelSummary& m, std::string_view key, simdjson::ondemand::value& v) {
+            if (key == "name") m.name = std::string(v.get_string().value());
+            else if (key == "digest") m.digest = std::string(v.get_string().value());
+            else if (key == "modified_at") m.modified_at = std::string(v.get_string().value());
+            else if (key == "size") m.size_bytes = v.get_int64().value();
+            else if (key == "details") read_details(v, m.details);
+        });
+    }
+
+    /// POST /api/show: family, quantization and trained context length of `model`.
+    /// Throws errc::model_not_found when the server does not have it.
+    ModelInfo show(const std::string& model) {
+        JsonWriter w;
+        w.begin_object().kv("model", model).end_object();
+        const std::string body = post("/api/show", w.str(), model);
+        std::vector<std::pair<std::string, std::int64_t>> context_lengths;
+        ModelInfo info = parse_fields(body, [&](std::string_view key, simdjson::ondemand::value& v, ModelInfo& out) {
+            if (key == "details") {
+                read_details(v, out.details);
+            } else if (key == "model_info") {
+                for (auto field : v.get_object()) {
+                    const std::string_view k = field.unescaped_key().value();
+                    simdjson::ondemand::value value = field.value();
+                    if (k == "general.architecture") {
+                        out.architecture = std::string(value.get_string().value());
+                    } else if (k == "general.parameter_count") {
+                        out.parameter_count = value.get_int64().value();
+                    } else if (k.size() > 15 && k.substr(k.size() - 15) == ".context_length") {
+                        context_lengths.emplace_back(std::string(k.substr(0, k.size() - 15)), value.get_int64().value());
+                    } else if (simdjson::ondemand::json_type t; value.type().get(t) == simdjson::SUCCESS && t == simdjson::ondemand::json_type::number) {
+                        if (std::int64_t n = 0; value.get_int64().get(n) == simdjson::SUCCESS) out.numbers[std::string(k)] = n;  // not 1e-05
+                    }
+                }
+            }
+        }, ModelInfo{});
+        for (const auto& [arch, length] : context_lengths)
+            if (arch == info.architecture || !info.context_length) info.context_length = length;
+        return info;
+    }
+
+    /// GET /api/ps: the models loaded now, with their memory split.
+    std::vector<RunningModel> running() {
+        const std::string body = get("/api/ps");
+        return parse_model_list<RunningModel>(body, [](RunningModel& m, std::string_view key, simdjson::ondemand::value& v) {
+            if (key == "name") m.name = std::string(v.get_string().value());
+            else if (key == "digest") m.digest = std::string(v.get_string().value());
+            else if (key == "expires_at") m.expires_at = std::string(v.get_string().value());
+            else if (key == "size") m.size_bytes = v.get_int64().value();
+            else if (key == "size_vram") m.size_vram_bytes = v.get_int64().value();
+            else if (key == "context_length") m.context_length = v.get_int64().value();
+            else if (key == "details") read_details(v, m.details);
+        });
+    }
+
+    /// POST /api/generate, streamed. Never throws for server or network trouble: the
+    /// result says what failed, and `timer` holds the marks taken before it did.
+    StreamResult generate(const GenerateRequest& request, StreamTimer& timer, const EventCallback& on_event = {}) {
+        return stream("/api/generate", request.to_json(), request.model, timer, on_event);
+    }
+
+    /// POST /api/chat, streamed; as generate().
+    StreamResult chat(const ChatRequest& request, StreamTimer& timer, const EventCallback& on_event = {}) {
+        return stream("/api/chat", request.to_json(), request.model, timer, on_event);
+    }
+
+    /// How many tokens the server makes of the request's prompt: prompt_eval_count of a
+    /// one-token generation, or 0 when it does not say. For sizing prompts (calibration.hpp).
+    std::int64_t count_prompt_tokens(GenerateRequest request) {
+        request.options.num_predict = 1;
+        StreamTimer timer;
+        const StreamResult r = generate(request, timer);
+        return r.ok() && r.server.prompt_eval_count ? *r.server.prompt_eval_count : 0;
+    }
+
+    /// Loads `model` without generating (an empty prompt) and keeps it for `keep_alive`.
+    /// Pass the benchmark's options: load-time ones (num_ctx, num_gpu, ...) decide how the
+    /// model is loaded, and a later request with different ones would reload it.
+    /// The result's server.load_duration_ns tells how long the load took.
+    StreamResult load(const std::string& model, const std::optional<std::string>& keep_alive = std::nullopt,
+                      const Options& options = {}) {
+        GenerateRequest r;
+        r.model = model;
+        r.keep_alive = keep_alive;
+        r.options = options;
+        r.stream = false;
+        StreamTimer timer;
+        return stream("/api/generate", r.to_json(), model, timer, {});
+    }
+
+    /// Unloads `model` now (keep_alive 0).
+    StreamResult unload(const std::string& model) { return load(model, std::string("0")); }
+
+private:
+    template <class Model, class OnField>
+    std::vector<Model> parse_model_list(const std::string& body, OnField&& on_field) const {
+        return parse_fields(body, [&](std::string_view key, simdjson::ondemand::value& v, std::vector<Model>& out) {
+            if (key != "models") return;
+            for (auto item : v.get_array()) {
+                Model m;
+                for (auto field : item.get_object()) {
+                    const std::string_view k = field.unescaped_key().value();
+                    simdjson::ondemand::value value = field.value();
+                    on_field(m, k, value);
+                }
+                out.push_back(std::move(m));
+            }
+        }, std::vector<Model>{});
+    }
+
+    static void read_details(simdjson::ondemand::value& v, ModelDetails& d) {
+        for (auto field : v.get_object()) {
+            const std::string_view k = field.unescaped_key().value();
+            simdjson::ondemand::value value = field.value();
+            if (value.type().value() != simdjson::ondemand::json_type::string) continue;
+            const std::string s(value.get_string().value());
+            if (k == "format") d.format = s;
+            else if (k == "family") d.family = s;
+            else if (k == "parameter_size") d.parameter_size = s;
+            else if (k == "quantization_level") d.quantization_level = s;
+        }
+    }
+
+    /// Parses one NDJSON line of a generate/chat stream into `result`. Returns false
+    /// (with result.failure set) when the stream must stop.
+    bool on_line(std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival, StreamResult& result,
+                 StreamTimer& timer, const EventCallback& on_event) {
+        if (line.find_first_not_of(" \t\r") == std::string_view::npos) return true;  // blank line
+        if (result.done) return true;  // nothing after the final chunk counts
+        ++result.lines;
+        std::string_view text;
+        bool done = false, has_error = false;
+        auto fail = [&](simdjson::error_code code) {
+            result.failure = error(errc::protocol, "malformed JSON in stream line " + std::to_string(result.lines) +
+                                                      " at byte offset " + std::to_string(offset) + ": " +
+                                                      simdjson::error_message(code));
+            return false;
+        };
+        // On-Demand reads only what it visits; a cheap check catches a cut-off object.
+        if (detail::trim(line, " \t\r").back() != '}') return fail(simdjson::INCOMPLETE_ARRAY_OR_OBJECT);
+        simdjson::ondemand::document doc;
+        if (auto err = parser_.iterate(detail::padded(line_buffer_, line)).get(doc)) return fail(err);
+        simdjson::ondemand::object obj;
+        if (auto err = doc.get_object().get(obj)) return fail(err);
+        ServerTimings& s = result.server;
+        for (auto field_result : obj) {
+            simdjson::ondemand::field field;
+            if (auto err = std::move(field_result).get(field)) return fail(err);
+            std::string_view key;
+            if (auto err = field.unescaped_key().get(key)) return fail(err);
+            simdjson::ondemand::value value = field.value();
+            simdjson::error_code err = simdjson::SUCCESS;
+            if (key == "response") {
+                err = detail::read_string(value, text);
+            } else if (key == "message") {
+                simdjson::ondemand::object message;
+                if (!(err = value.get_object().get(message))) {
+                    for (auto m : message) {
+                        simdjson::ondemand::field mf;
+                        std::string_view mk;
+                        if ((err = std::move(m).get(mf)) || (err = mf.unescaped_key().get(mk))) break;
+                        if (mk == "content") {
+                            simdjson::ondemand::value content = mf.value();
+                            if ((err = detail::read_string(content, text))) break;
+                        }
+                    }
+                }
+            } else if (key == "done") {
+                err = value.get_bool().get(done);
+            } else if (key == "done_reason") {
+                std::string_view reason;
+                if (!(err = detail::read_string(value, reason))) result.done_reason = std::string(reason);
+            } else if (key == "error") {
+                has_error = true;  // the message is read below, from the whole line
+            } else if (key == "total_duration") {
+                err = detail::read_int(value, s.total_duration_ns);
+            } else if (key == "load_duration") {
+                err = detail::read_int(value, s.load_duration_ns);
+            } else if (key == "prompt_eval_count") {
+                err = detail::read_int(value, s.prompt_eval_count);
+            } else if (key == "prompt_eval_duration") {
+                err = detail::read_int(value, s.prompt_eval_duration_ns);
+            } else if (key == "eval_count") {
+                err = detail::read_int(value, s.eval_count);
+            } else if (key == "eval_duration") {
+                err = detail::read_int(value, s.eval_duration_ns);
+            } else if (key == "prompt_eval_cached_count") {
+                err = detail::read_int(value, s.prompt_eval_cached_count);
+            }
+            if (err) return fail(err);
+        }
+        if (has_error) {
+            result.failure = error(errc::server, "server error after " + std::to_string(timer.content_chunks()) +
+                                                     " content chunks: " + detail::error_message_from_body(line));
+            return false;
+        }
+        if (!text.empty()) {
+            timer.mark_content(arrival);
+            result.text.append(text.data(), text.size());
+        }
+        if (done) {
+            result.done = true;
+            timer.mark_done(arrival);
+        }
+        if (on_event) on_event(StreamEvent{arrival, text, done});
+        return true;
+    }
+
+    StreamResult stream(std::string_view api_path, std::string body, const std::string& model, StreamTimer& timer,
+                        const EventCallback& on_event) {
+        StreamResult result;
+        LineFramer framer(options().max_line_bytes);
+        const detail::PostOutcome post = post_stream(api_path, std::move(body), "application/x-ndjson", timer, framer, result.bytes_received,
+                                                     [&](std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival) {
+                                                         return on_line(line, offset, arrival, result, timer, on_event);
+                                                     });
+        if (!result.done) timer.mark_done(post.end);
+        result.http_status = post.status;
+        if (result.failure) return result;  // set while parsing: a malformed line or an error line mid-stream
+        if (auto failure = transport_failure(post, api_path, model, framer, result.lines, "lines")) {
+            result.failure = std::move(failure);
+            return result;
+        }
+        if (!framer.pending().empty() && !result.done) {  // a last line without "\n"
+            const std::string last(framer.pending());
+            on_line(last, framer.pending_offset(), post.end, result, timer, on_event);
+        }
+        if (!result.failure && !result.done) {
+            const std::string why = post.error == httplib::Error::Success ? "the server closed the stream"
+                                                                          : "the connection failed (" + httplib::to_string(post.error) + ")";
+            result.failure = error(errc::protocol, "stream ended before done:true: " + why + " after " + std::to_string(result.lines) +
+                                                      " lines and " + std::to_string(result.bytes_received) + " bytes");
+        }
+        return result;
+    }
+
+    simdjson::ondemand::parser parser_;
+    std::string line_buffer_;
+};
+
+/// A LoadedModelsQuery for the memory sampler: /api/ps of `endpoint`, through a client of its
+/// own (the sampler's thread must not share the benchmark's); a failed call reads as unknown.
+inline LoadedModelsQuery ollama_loaded_models(const Endpoint& endpoint) {
+    auto client = std::make_shared<OllamaClient>(endpoint);
+    return [client]() -> std::optional<LoadedModelsSize> {
+        try {
+            LoadedModelsSize total;
+            for (const auto& m : client->running()) {
+                total.bytes += m.size_bytes;
+                total.vram_bytes += m.size_vram_bytes;
+            }
+            return total;
+        } catch (const error&) {
+            return std::nullopt;
+        }
+    };
+}
+
+}  // namespace llmbench

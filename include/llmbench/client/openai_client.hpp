@@ -1,0 +1,352 @@
+// llmbench/client/openai_client.hpp - a streaming client for OpenAI-compatible servers: llama.cpp's
+// llama-server, vLLM, LM Studio, Ollama's /v1.
+//
+// /v1/chat/completions and /v1/completions with stream=true and include_usage, and
+// llama.cpp's native /completion. Each quirk of ../shared/docs/protocols.md §3 is handled:
+// content:null and empty deltas are not tokens; usage is taken wherever it appears (the last
+// non-zero one wins, so Ollama's zero usage on every chunk is harmless); llama.cpp's
+// `timings` (milliseconds) fill the server timings; an error event (or a legacy `error:`
+// line) fails the run; and success needs a finish_reason, because vLLM sends [DONE] even
+// after an error. Without usage, the output tokens are estimated from content chunks and
+// the result says so.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <httplib.h>
+#include <simdjson.h>
+
+#include "llmbench/detail/http_client.hpp"
+#include "llmbench/detail/json_parse.hpp"
+#include "llmbench/core/endpoint.hpp"
+#include "llmbench/core/error.hpp"
+#include "llmbench/client/framing.hpp"
+#include "llmbench/core/json.hpp"
+#include "llmbench/core/request.hpp"
+#include "llmbench/core/response.hpp"
+#include "llmbench/client/sse.hpp"
+#include "llmbench/core/stream_timer.hpp"
+
+namespace llmbench {
+
+struct OpenAIClientOptions : ClientOptions {
+    /// The environment variable holding an API key, sent as "Authorization: Bearer". The key
+    /// is read once and never written anywhere (not to records, metadata or errors).
+    std::string api_key_env = "OPENAI_API_KEY";
+};
+
+namespace detail {
+
+/// The OpenAI request body: messages or prompt, stream with usage, and the options mapped
+/// (num_predict -> max_tokens; top_k, min_p, repeat_penalty as llama.cpp and vLLM take them).
+inline void write_openai_options(JsonWriter& w, const Options& o) {
+    const auto put = [&w](const char* name, const auto& v) {
+        if (v) w.kv(name, *v);
+    };
+    put("max_tokens", o.num_predict);
+    put("temperature", o.temperature);
+    put("top_p", o.top_p);
+    put("seed", o.seed);
+    put("top_k", o.top_k);
+    put("min_p", o.min_p);
+    put("repeat_penalty", o.repeat_penalty);
+    if (o.stop) {
+        w.key("stop").begin_array();
+        for (const auto& s : *o.stop) w.value(s);
+        w.end_array();
+    }
+}
+
+}  // namespace detail
+
+/// What llama.cpp's GET /props says about the server (other servers have no /props).
+struct ServerProps {
+    std::string build_info;                   ///< "b4747-4b2e6ed6"
+    std::optional<std::int64_t> n_ctx;        ///< default_generation_settings.n_ctx: the slot's context
+    std::string model_path;
+};
+
+/// A client for one OpenAI-compatible server. Not thread-safe: use one client per thread.
+class OpenAIClient : public detail::HttpClient {
+public:
+    /// `base_url`: "http://127.0.0.1:8080" (llama.cpp), "http://127.0.0.1:8000" (vLLM),
+    /// "http://127.0.0.1:11434" (Ollama); a trailing "/v1" is accepted and dropped.
+    explicit OpenAIClient(const std::string& base_url, const OpenAIClientOptions& options = {})
+        : HttpClient(parse_base_url(base_url), options,
+                     {"the server", "is llama-server / vLLM / LM Studio running? Set --base-url", ""}, bearer(options.api_key_env)) {}
+
+    bool has_api_key() const noexcept { return has_authorization(); }
+
+    /// POST /v1/chat/completions, streamed, with include_usage.
+    StreamResult chat(const ChatRequest& request, StreamTimer& timer) {
+        JsonWriter w;
+        w.begin_object().kv("model", request.model).key("messages").begin_array();
+        for (const auto& m : request.messages) w.begin_object().kv("role", m.role).kv("content", m.content).end_object();
+        w.end_array().kv("stream", true).key("stream_options").begin_object().kv("include_usage", true).end_object();
+        detail::write_openai_options(w, request.options);
+        return stream("/v1/chat/completions", w.end_object().take(), request.model, timer, Flavour::openai);
+    }
+
+    /// POST /v1/completions (a raw prompt), streamed, with include_usage.
+    StreamResult completion(const GenerateRequest& request, StreamTimer& timer) {
+        JsonWriter w;
+        w.begin_object().kv("model", request.model).kv("prompt", request.prompt).kv("stream", true);
+        w.key("stream_options").begin_object().kv("include_usage", true).end_object();
+        detail::write_openai_options(w, request.options);
+        return stream("/v1/completions", w.end_object().take(), request.model, timer, Flavour::openai);
+    }
+
+    /// POST /completion, llama.cpp's native API (no [DONE]: the last event has "stop": true).
+    StreamResult native_completion(const GenerateRequest& request, StreamTimer& timer) {
+        JsonWriter w;
+        w.begin_object().kv("prompt", request.prompt).kv("stream", true);
+        if (request.options.num_predict) w.kv("n_predict", *request.options.num_predict);
+        if (request.options.temperature) w.kv("temperature", *request.options.temperature);
+        if (request.options.seed) w.kv("seed", *request.options.seed);
+        if (request.options.top_k) w.kv("top_k", *request.options.top_k);
+        if (request.options.top_p) w.kv("top_p", *request.options.top_p);
+        return stream("/completion", w.end_object().take(), request.model, timer, Flavour::llamacpp_native);
+    }
+
+    /// GET /v1/models: the ids the server serves.
+    std::vector<std::string> models() {
+        return parse_fields(get("/v1/models"), [](std::string_view key, simdjson::ondemand::value& v, std::vector<std::string>& ids) {
+            if (key != "data") return;
+            for (auto m : v.get_array()) {
+                std::string_view id;
+                if (m.find_field_unordered("id").get_string().get(id) == simdjson::SUCCESS) ids.emplace_back(id);
+            }
+        }, std::vector<std::string>{});
+    }
+
+    /// GET /props (llama.cpp): its build, context and model file; nullopt where the server has
+    /// none or the body is not what llama.cpp sends.
+    std::optional<ServerProps> props() {
+        std::string body;
+        try {
+            body = get("/props");
+        } catch (const error&) {
+            return std::nullopt;
+        }
+        try {
+            return parse_fields(body, [](std::string_view key, simdjson::ondemand::value& v, ServerProps& p) {
+                std::string_view s;
+                if (key == "build_info" && v.get_string().get(s) == simdjson::SUCCESS) p.build_info = std::string(s);
+                else if (key == "model_path" && v.get_string().get(s) == simdjson::SUCCESS) p.model_path = std::string(s);
+                else if (key == "default_generation_settings") {
+                    simdjson::ondemand::value n;
+                    if (v.find_field_unordered("n_ctx").get(n) == simdjson::SUCCESS) (void)detail::read_int(n, p.n_ctx);
+                }
+            }, ServerProps{});
+        } catch (const error&) {
+            return std::nullopt;
+        }
+    }
+
+    /// GET /health (llama.cpp): 200 ready; 503 while loading.
+    bool healthy() { return status_of("/health") == 200; }
+
+private:
+    enum class Flavour { openai, llamacpp_native };
+
+    /// What the stream said, gathered event by event.
+    struct StreamState {
+        SseParser sse;
+        bool finished = false;  ///< finish_reason, or native stop:true
+        bool done_marker = false;
+        std::optional<std::int64_t> usage_prompt, usage_completion;
+    };
+
+    static Endpoint parse_base_url(std::string url) {
+        while (!url.empty() && url.back() == '/') url.pop_back();
+        if (url.size() >= 3 && url.compare(url.size() - 3, 3, "/v1") == 0) url.resize(url.size() - 3);
+        if (url.find("://") == std::string::npos) url = "http://" + url;
+        return parse_ollama_host(url);
+    }
+
+    /// "Bearer KEY" from the environment variable `name`, or "" when it is unset or empty.
+    static std::string bearer(const std::string& name) {
+        const char* key = name.empty() ? nullptr : std::getenv(name.c_str());
+        return key != nullptr && *key != '\0' ? std::string("Bearer ") + key : std::string();
+    }
+
+    StreamResult stream(std::string_view api_path, std::string body, const std::string& model, StreamTimer& timer, Flavour flavour) {
+        StreamResult result;
+        StreamState state;
+        LineFramer framer(options().max_line_bytes);
+        const detail::PostOutcome post =
+            post_stream(api_path, std::move(body), "text/event-stream", timer, framer, result.bytes_received,
+                        [&](std::string_view line, std::uint64_t, StreamTimer::time_point arrival) {
+                            if (auto event = state.sse.feed_line(line)) return on_event(*event, arrival, result, state, timer, flavour);
+                            return true;
+                        });
+        result.http_status = post.status;
+        if (!result.failure && post.status == 200 && !framer.overflowed()) {  // the last event, if the server never ended it
+            if (!framer.pending().empty())
+                if (auto event = state.sse.feed_line(framer.pending())) on_event(*event, post.end, result, state, timer, flavour);
+            if (!result.failure)
+                if (auto event = state.sse.flush()) on_event(*event, post.end, result, state, timer, flavour);
+        }
+        if (!result.done) timer.mark_done(post.end);
+
+        if (result.failure) {
+            // set while parsing: an error event or malformed JSON
+        } else if (auto failure = transport_failure(post, api_path, model, framer, result.lines, "events")) {
+            result.failure = std::move(failure);
+        } else if (!state.finished) {
+            result.failure = error(errc::protocol, std::string(state.done_marker ? "[DONE] arrived without a finish_reason (vLLM ends failed streams so)"
+                                                                                 : "stream ended without a finish_reason") +
+                                                      " after " + std::to_string(result.lines) + " events");
+        }
+        if (state.finished) result.done = true;
+        // Token counts: usage where the server sent it, else llama.cpp timings, else an estimate.
+        if (state.usage_completion && *state.usage_completion > 0) result.server.eval_count = state.usage_completion;
+        if (state.usage_prompt && *state.usage_prompt > 0 && !result.server.prompt_eval_count)
+            result.server.prompt_eval_count = state.usage_prompt;
+        if (!result.server.eval_count && timer.content_chunks() > 0) {
+            result.server.eval_count = static_cast<std::int64_t>(timer.content_chunks());
+            result.token_counts_estimated = true;
+        }
+        return result;
+    }
+
+    bool on_event(const SseEvent& event, StreamTimer::time_point arrival, StreamResult& result, StreamState& state, StreamTimer& timer,
+                  Flavour flavour) {
+        if (event.kind == SseEvent::Kind::legacy_error) {
+            result.failure = error(errc::server, "server error event: " + detail::error_message_from_body(event.data));
+            return false;
+        }
+        if (event.done_marker()) {
+            state.done_marker = true;
+            return true;
+        }
+        ++result.lines;
+        const auto malformed = [&](simdjson::error_code code) {
+            result.failure = error(errc::protocol, "malformed JSON in event " + std::to_string(result.lines) + ": " + simdjson::error_message(code));
+            return false;
+        };
+        // On-Demand reads only what it visits; a cheap check catches a cut-off object.
+        const std::string_view data = detail::trim(event.data, " \t\r\n");
+        if (data.empty() || data.back() != '}') return malformed(simdjson::INCOMPLETE_ARRAY_OR_OBJECT);
+        simdjson::ondemand::document doc;
+        if (auto err = parser_.iterate(detail::padded(event_buffer_, data)).get(doc)) return malformed(err);
+        simdjson::ondemand::value root;
+        if (auto err = doc.get_value().get(root)) return malformed(err);
+        std::string_view text, native_stop_type;
+        bool has_error = false, native_stop = false;
+        const auto err = detail::for_each_member(root, [&](std::string_view key, simdjson::ondemand::value& v) -> simdjson::error_code {
+            if (key == "error") has_error = true;  // the message is read below, from the whole event
+            else if (key == "usage") return read_usage(v, state);
+            else if (key == "timings") return read_timings(v, result.server);
+            else if (flavour == Flavour::openai && key == "choices") return read_first_choice(v, text, state, result);
+            else if (flavour == Flavour::llamacpp_native && key == "content") return detail::read_string(v, text);
+            else if (flavour == Flavour::llamacpp_native && key == "stop") return v.get_bool().get(native_stop);
+            else if (flavour == Flavour::llamacpp_native && key == "stop_type") return detail::read_string(v, native_stop_type);
+            return simdjson::SUCCESS;
+        });
+        if (err) return malformed(err);
+        if (has_error) {
+            result.failure = error(errc::server, "server error after " + std::to_string(timer.content_chunks()) +
+                                                     " content chunks: " + detail::error_message_from_body(event.data));
+            return false;
+        }
+        if (native_stop) {
+            state.finished = true;
+            if (!native_stop_type.empty())
+                result.done_reason = native_stop_type == "limit"                              ? "length"
+                                     : native_stop_type == "eos" || native_stop_type == "word" ? "stop"
+                                                                                               : std::string(native_stop_type);
+        }
+        if (!text.empty()) {
+            timer.mark_content(arrival);
+            result.text.append(text.data(), text.size());
+        }
+        if (state.finished) timer.mark_done(arrival);
+        return true;
+    }
+
+    /// choices[0]: its text (delta.content for chat, null meaning none; text for completions)
+    /// and its finish_reason, which ends the stream.
+    static simdjson::error_code read_first_choice(simdjson::ondemand::value& choices, std::string_view& text, StreamState& state,
+                                                  StreamResult& result) {
+        simdjson::ondemand::array array;
+        if (auto err = choices.get_array().get(array)) return err;
+        bool first = true;
+        for (auto element : array) {
+            simdjson::ondemand::value choice;
+            if (auto err = std::move(element).get(choice)) return err;
+            if (!first) continue;
+            first = false;
+            std::string_view delta_text, completion_text, reason;
+            bool has_delta = false;
+            if (auto err = detail::for_each_member(choice, [&](std::string_view key, simdjson::ondemand::value& v) -> simdjson::error_code {
+                    if (key == "delta") {
+                        has_delta = true;
+                        return detail::for_each_member(v, [&](std::string_view k, simdjson::ondemand::value& d) {
+                            return k == "content" ? detail::read_string(d, delta_text) : simdjson::SUCCESS;
+                        });
+                    }
+                    if (key == "text") return detail::read_string(v, completion_text);
+                    if (key == "finish_reason") return detail::read_string(v, reason);
+                    return simdjson::SUCCESS;
+                }))
+                return err;
+            text = has_delta ? delta_text : completion_text;
+            if (!reason.empty()) {
+                state.finished = true;
+                result.done_reason = std::string(reason);
+            }
+        }
+        return simdjson::SUCCESS;
+    }
+
+    /// usage: the last non-zero one wins (Ollama's /v1 sends zeros on every chunk).
+    static simdjson::error_code read_usage(simdjson::ondemand::value& v, StreamState& state) {
+        std::optional<std::int64_t> prompt, completion;
+        if (auto err = detail::for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& n) {
+                if (key == "prompt_tokens") return detail::read_int(n, prompt);
+                if (key == "completion_tokens") return detail::read_int(n, completion);
+                return simdjson::SUCCESS;
+            }))
+            return err;
+        if (prompt.value_or(0) > 0 || completion.value_or(0) > 0 || !state.usage_completion) {
+            state.usage_prompt = prompt;
+            state.usage_completion = completion;
+        }
+        return simdjson::SUCCESS;
+    }
+
+    /// llama.cpp's timings, in milliseconds: prefill and decode counts and durations, cached tokens.
+    static simdjson::error_code read_timings(simdjson::ondemand::value& v, ServerTimings& s) {
+        const auto ms_to_ns = [](std::optional<double> ms) {
+            return ms ? detail::to_int64(*ms * 1e6) : std::nullopt;  // a huge value reads as unknown, not UB
+        };
+        return detail::for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& n) {
+            std::optional<std::int64_t>* count = key == "prompt_n"      ? &s.prompt_eval_count
+                                                 : key == "predicted_n" ? &s.eval_count
+                                                 : key == "cache_n"     ? &s.prompt_eval_cached_count
+                                                                        : nullptr;
+            std::optional<std::int64_t>* duration = key == "prompt_ms" ? &s.prompt_eval_duration_ns : key == "predicted_ms" ? &s.eval_duration_ns : nullptr;
+            std::optional<std::int64_t> i;
+            std::optional<double> ms;
+            if (count != nullptr) {
+                if (auto err = detail::read_int(n, i)) return err;
+                if (i) *count = i;
+            } else if (duration != nullptr) {
+                if (auto err = detail::read_double(n, ms)) return err;
+                if (auto ns = ms_to_ns(ms)) *duration = ns;
+            }
+            return simdjson::SUCCESS;
+        });
+    }
+
+    simdjson::ondemand::parser parser_;
+    std::string event_buffer_;
+};
+
+}  // namespace llmbench

@@ -1,0 +1,399 @@
+// llmbench/core/run_record.hpp - one measured request: client timings, server fields, flags.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "llmbench/detail/sha256.hpp"
+#include "llmbench/core/error.hpp"
+#include "llmbench/core/json.hpp"
+#include "llmbench/core/response.hpp"
+#include "llmbench/core/statistics.hpp"
+#include "llmbench/core/stream_timer.hpp"
+#include "llmbench/version.hpp"
+
+namespace llmbench {
+
+/// Warnings about a run that still succeeded. Each is explained in docs/metrics.md.
+struct RunFlags {
+    /// The prompt was probably served from the KV cache: prefill too fast to be real
+    /// (< 1 ms for >= 32 tokens, or > 5x the first run's rate), or the prompt count fell
+    /// below the first run's. prompt_toks_per_s then overstates prefill speed.
+    bool prompt_cache_suspected = false;
+    /// Fewer tokens than num_predict asked for (the model stopped on its own).
+    bool short_output = false;
+    /// Client TTFT < server load + prompt_eval durations: the server's clock or fields are off.
+    bool ttft_below_server = false;
+    /// The server evaluated far fewer prompt tokens than were sent (< 90% of the target), or
+    /// the prompt cannot fit num_ctx: Ollama silently cuts such prompts and still answers 200.
+    bool truncation_suspected = false;
+};
+
+/// Where a run sits in an experiment matrix.
+struct CellCoordinates {
+    std::string model;
+    std::optional<int> num_ctx;        ///< nullopt: the server's default
+    std::optional<int> prompt_tokens;  ///< target prompt length
+    std::optional<int> num_predict;
+};
+
+/// Writes a cell as {"model", "num_ctx", "prompt_tokens", "num_predict"}.
+inline void write_cell_json(JsonWriter& w, const CellCoordinates& c) {
+    w.begin_object()
+        .kv("model", c.model)
+        .kv("num_ctx", c.num_ctx)
+        .kv("prompt_tokens", c.prompt_tokens)
+        .kv("num_predict", c.num_predict)
+        .end_object();
+}
+
+namespace detail {
+/// peak = max(peak, value), where either may be unknown.
+inline void keep_max(std::optional<std::int64_t>& peak, const std::optional<std::int64_t>& value) {
+    if (value && (!peak || *value > *peak)) peak = value;
+}
+}  // namespace detail
+
+/// Memory and energy while one request ran (see memory_sampler.hpp); nulls carry a note.
+struct RunMemory {
+    std::optional<std::int64_t> peak_rss_bytes;          ///< server process tree, /proc
+    std::optional<std::int64_t> peak_vram_bytes;         ///< all GPUs, memory used
+    std::optional<std::int64_t> peak_ollama_size_bytes;  ///< /api/ps size of the loaded models
+    std::optional<double> energy_j;                      ///< GPU power integrated over the run
+    std::size_t samples = 0;
+    std::string rss_note, vram_note;
+};
+
+/// Who and what a run is: the top of its line.
+struct RunIdentity {
+    std::string backend = "ollama";  ///< "ollama", "openai", or "mock" for the in-process mocks
+    std::string model;
+    std::string prompt_id;
+    int run_index = 0;
+    /// Warm-up: measured and recorded like any run, left out of every statistic.
+    bool warmup = false;
+    std::optional<int> num_predict;
+    std::optional<std::int64_t> prompt_tokens_target;  ///< synthetic prompts: the length asked for
+};
+
+/// Re-runs of a short reply (Benchmark's retry_short_output).
+struct RunRetry {
+    int attempt = 0;          ///< 0, or 1..N for re-runs of a short reply
+    bool superseded = false;  ///< replaced by a re-run (kept in the output, left out of statistics)
+};
+
+/// How the request ended: ok, or the kind of failure, its message and the HTTP status.
+struct RunOutcome {
+    bool ok = false;
+    std::optional<errc> error_kind;
+    std::string error_message;
+    int http_status = 0;
+};
+
+/// What the client's clock saw (StreamTimer).
+struct ClientTimings {
+    std::optional<double> ttft_s;
+    std::optional<double> first_byte_s;
+    std::optional<double> wall_s;
+    std::size_t content_chunks = 0;
+    std::optional<double> itl_p50_s, itl_p95_s, itl_max_s;
+    std::optional<double> decode_window_s;  ///< first to last content chunk
+    // Kept for the runners that build on a record, not written to its JSON line.
+    std::vector<double> gaps_s;  ///< every gap between content chunks (ITL over a whole load run)
+    /// The request was written / the first content arrived / the client saw the end.
+    std::optional<StreamTimer::time_point> sent_at, first_content_at, ended_at;
+};
+
+/// The fastest decode rate the memory bandwidth allows for this run, and the measured decode
+/// rate over it (set by Roofline::annotate; null without a roofline).
+struct RooflineEstimate {
+    std::optional<double> decode_toks_per_s, efficiency;
+};
+
+/// The reply: its text (kept in memory, not written), size and digest (written).
+struct RunOutput {
+    std::string text;
+    std::size_t bytes = 0;
+    std::string sha256;
+};
+
+/// One measured request, in parts that say what they are.
+struct RunRecord {
+    RunIdentity id;
+    std::optional<CellCoordinates> cell;  ///< only in an experiment matrix
+    RunRetry retry;
+    RunOutcome outcome;
+    ClientTimings client;
+    ServerTimings server;
+    std::string done_reason;  ///< the server's, "" when it sent none
+    RooflineEstimate roofline;
+    std::optional<RunMemory> memory;  ///< only when a memory sampler ran
+    RunOutput output;
+    RunFlags flags;
+
+    bool ok() const { return outcome.ok; }
+
+    /// Energy per generated token (joules), when GPU power was sampled.
+    std::optional<double> joules_per_token() const {
+        if (!memory || !memory->energy_j || !server.eval_count || *server.eval_count <= 0) return std::nullopt;
+        return *memory->energy_j / static_cast<double>(*server.eval_count);
+    }
+
+    /// eval_count / eval_duration: the rate the reference script and `ollama run --verbose` print.
+    std::optional<double> gen_toks_per_s() const { return rate(server.eval_count, server.eval_duration_ns); }
+    /// prompt_eval_count / prompt_eval_duration, as the reference script prints it.
+    std::optional<double> prompt_toks_per_s() const {
+        return rate(server.prompt_eval_count, server.prompt_eval_duration_ns);
+    }
+    /// (eval_count - 1) / eval_duration: the true decode rate. eval_count includes the
+    /// first token, whose compute belongs to prompt_eval_duration.
+    std::optional<double> decode_toks_per_s() const {
+        if (!server.eval_count || *server.eval_count < 2) return std::nullopt;
+        return rate(*server.eval_count - 1, server.eval_duration_ns);
+    }
+    /// (eval_count - 1) / (last content chunk - first content chunk) on the client clock.
+    std::optional<double> client_decode_toks_per_s() const {
+        if (!server.eval_count || *server.eval_count < 2 || !client.decode_window_s || *client.decode_window_s <= 0)
+            return std::nullopt;
+        return static_cast<double>(*server.eval_count - 1) / *client.decode_window_s;
+    }
+    std::optional<double> load_s() const { return ns_to_s(server.load_duration_ns); }
+    std::optional<double> prompt_eval_s() const { return ns_to_s(server.prompt_eval_duration_ns); }
+    std::optional<double> eval_s() const { return ns_to_s(server.eval_duration_ns); }
+    std::optional<double> total_s() const { return ns_to_s(server.total_duration_ns); }
+
+    /// The `"type":"run"` line: identity, every top-level metric of the registry, the server's
+    /// fields, memory and flags (defined below the registry).
+    void write_json(JsonWriter& w) const;
+
+    std::string to_json() const {
+        JsonWriter w;
+        write_json(w);
+        return w.take();
+    }
+
+private:
+    static std::optional<double> rate(std::optional<std::int64_t> count, std::optional<std::int64_t> duration_ns) {
+        if (!count || !duration_ns || *duration_ns <= 0) return std::nullopt;
+        return static_cast<double>(*count) / (static_cast<double>(*duration_ns) / 1e9);
+    }
+    static std::optional<double> ns_to_s(std::optional<std::int64_t> ns) {
+        if (!ns) return std::nullopt;
+        return static_cast<double>(*ns) / 1e9;
+    }
+};
+
+
+/// Where a metric comes from: the client's clock, the server's own fields, both, or the host
+/// (memory and power samplers).
+enum class MetricSource { client, server, both, host };
+/// Where the run line writes it: at its top level, or inside its `server` or `memory` object.
+enum class MetricPlacement { top_level, server, memory };
+
+/// One metric of a run, declared once: it drives the run line, the summary statistics, the
+/// reports' columns and charts, and the docs check (docs/metrics.md defines each one).
+struct Metric {
+    const char* name;   ///< with its unit: ttft_s, gen_toks_per_s
+    const char* label;  ///< short, for table headers
+    const char* unit;   ///< s, tok/s, tok, bytes, J/tok, share
+    MetricSource source;
+    bool higher_is_better;
+    int decimals;                                      ///< in console and Markdown tables
+    std::optional<double> (*get)(const RunRecord&);    ///< null when the run does not have it
+    MetricPlacement placement = MetricPlacement::top_level;
+    bool in_reports = false;                           ///< a column of the reports' tables and CSV
+};
+
+namespace detail {
+inline std::optional<double> as_double(std::optional<std::int64_t> v) {
+    return v ? std::optional<double>(static_cast<double>(*v)) : std::nullopt;
+}
+}  // namespace detail
+
+/// Every metric of a run, in output order.
+inline const std::vector<Metric>& run_metrics() {
+    using S = MetricSource;
+    using P = MetricPlacement;
+    static const std::vector<Metric> metrics = {
+        {"ttft_s", "TTFT", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.ttft_s; }, P::top_level, true},
+        {"gen_toks_per_s", "gen tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.gen_toks_per_s(); }, P::top_level, true},
+        {"prompt_toks_per_s", "prompt tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.prompt_toks_per_s(); }, P::top_level, true},
+        {"decode_toks_per_s", "decode tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.decode_toks_per_s(); }, P::top_level, true},
+        {"client_decode_toks_per_s", "client decode tok/s", "tok/s", S::both, true, 2,
+         [](const RunRecord& r) { return r.client_decode_toks_per_s(); }},
+        {"wall_s", "wall", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.wall_s; }, P::top_level, true},
+        {"first_byte_s", "first byte", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.first_byte_s; }},
+        {"itl_p50_s", "ITL p50", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.itl_p50_s; }},
+        {"itl_p95_s", "ITL p95", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.itl_p95_s; }, P::top_level, true},
+        {"itl_max_s", "ITL max", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.itl_max_s; }},
+        {"load_s", "load", "s", S::server, false, 4, [](const RunRecord& r) { return r.load_s(); }, P::top_level, true},
+        {"prompt_eval_s", "prefill", "s", S::server, false, 4, [](const RunRecord& r) { return r.prompt_eval_s(); }},
+        {"eval_s", "decode time", "s", S::server, false, 4, [](const RunRecord& r) { return r.eval_s(); }},
+        {"total_s", "server total", "s", S::server, false, 4, [](const RunRecord& r) { return r.total_s(); }},
+        {"prompt_eval_count", "prompt tokens", "tok", S::server, true, 0,
+         [](const RunRecord& r) { return detail::as_double(r.server.prompt_eval_count); }, P::server, true},
+        {"eval_count", "output tokens", "tok", S::server, true, 0, [](const RunRecord& r) { return detail::as_double(r.server.eval_count); },
+         P::server, true},
+        {"peak_rss_bytes", "peak RSS", "bytes", S::host, false, 0,
+         [](const RunRecord& r) { return r.memory ? detail::as_double(r.memory->peak_rss_bytes) : std::nullopt; }, P::memory, true},
+        {"peak_vram_bytes", "peak VRAM", "bytes", S::host, false, 0,
+         [](const RunRecord& r) { return r.memory ? detail::as_double(r.memory->peak_vram_bytes) : std::nullopt; }, P::memory, true},
+        {"joules_per_token", "energy", "J/tok", S::host, false, 4, [](const RunRecord& r) { return r.joules_per_token(); }, P::memory, true},
+        {"roofline_decode_toks_per_s", "roofline tok/s", "tok/s", S::both, true, 2,
+         [](const RunRecord& r) { return r.roofline.decode_toks_per_s; }},
+        {"roofline_efficiency", "roofline eff.", "share", S::both, true, 2, [](const RunRecord& r) { return r.roofline.efficiency; },
+         P::top_level, true},
+    };
+    return metrics;
+}
+
+/// The metric called `name`, or null.
+inline const Metric* find_metric(std::string_view name) {
+    for (const auto& m : run_metrics())
+        if (name == m.name) return &m;
+    return nullptr;
+}
+
+inline void RunRecord::write_json(JsonWriter& w) const {
+    w.begin_object()
+        .kv("type", "run")
+        .kv("schema_version", schema_version)
+        .kv("backend", id.backend)
+        .kv("model", id.model)
+        .kv("prompt_id", id.prompt_id)
+        .kv("run", id.run_index)
+        .kv("warmup", id.warmup);
+    w.key("cell");
+    if (cell) write_cell_json(w, *cell);
+    else w.null();
+    w.kv("prompt_tokens_target", id.prompt_tokens_target)
+        .kv("attempt", retry.attempt)
+        .kv("superseded", retry.superseded)
+        .kv("ok", outcome.ok);
+    w.key("error");
+    if (outcome.error_kind) {
+        w.begin_object().kv("kind", to_string(*outcome.error_kind)).kv("message", outcome.error_message);
+        if (outcome.http_status != 0) w.kv("http_status", outcome.http_status);
+        w.end_object();
+    } else {
+        w.null();
+    }
+    for (const Metric& m : run_metrics())
+        if (m.placement == MetricPlacement::top_level) w.kv(m.name, m.get(*this));
+    w.kv("content_chunks", client.content_chunks).kv("decode_window_s", client.decode_window_s);
+    w.key("server")
+        .begin_object()
+        .kv("total_duration_ns", server.total_duration_ns)
+        .kv("load_duration_ns", server.load_duration_ns)
+        .kv("prompt_eval_count", server.prompt_eval_count)
+        .kv("prompt_eval_duration_ns", server.prompt_eval_duration_ns)
+        .kv("eval_count", server.eval_count)
+        .kv("eval_duration_ns", server.eval_duration_ns);
+    if (server.prompt_eval_cached_count) w.kv("prompt_eval_cached_count", server.prompt_eval_cached_count);
+    w.end_object();
+    w.key("done_reason");
+    if (done_reason.empty()) w.null();
+    else w.value(done_reason);
+    w.kv("num_predict", id.num_predict)
+        .kv("output_bytes", output.bytes)
+        .kv("output_sha256", output.sha256);
+    w.key("memory");
+    if (memory) {
+        auto note = [&w](const char* name, const std::string& text) {
+            w.key(name);
+            if (text.empty()) w.null();
+            else w.value(text);
+        };
+        w.begin_object()
+            .kv("peak_rss_bytes", memory->peak_rss_bytes)
+            .kv("peak_vram_bytes", memory->peak_vram_bytes)
+            .kv("peak_ollama_size_bytes", memory->peak_ollama_size_bytes)
+            .kv("energy_j", memory->energy_j)
+            .kv("joules_per_token", joules_per_token())
+            .kv("samples", memory->samples);
+        note("rss_note", memory->rss_note);
+        note("vram_note", memory->vram_note);
+        w.end_object();
+    } else {
+        w.null();
+    }
+    w.key("flags")
+        .begin_object()
+        .kv("prompt_cache_suspected", flags.prompt_cache_suspected)
+        .kv("short_output", flags.short_output)
+        .kv("ttft_below_server", flags.ttft_below_server)
+        .kv("truncation_suspected", flags.truncation_suspected)
+        .end_object();
+    w.end_object();
+}
+
+/// Builds the record of one request from what the client received and when.
+/// `result` by value: a caller done with it moves it in, and the reply text is not copied.
+inline RunRecord make_run_record(StreamResult result, const StreamTimer& timer, RunIdentity id) {
+    RunRecord r;
+    r.id = std::move(id);
+    r.outcome.ok = result.ok();
+    if (result.failure) {
+        r.outcome.error_kind = result.failure->code();
+        r.outcome.error_message = result.failure->what();
+    }
+    r.outcome.http_status = result.http_status;
+    ClientTimings& c = r.client;
+    c.ttft_s = timer.ttft_s();
+    c.first_byte_s = timer.first_byte_s();
+    c.wall_s = timer.wall_s();
+    c.content_chunks = timer.content_chunks();
+    c.decode_window_s = timer.decode_window_s();
+    if (const Stats gaps = timer.gap_stats(); gaps.n > 0) {
+        c.itl_p50_s = gaps.p50;
+        c.itl_p95_s = gaps.p95;
+        c.itl_max_s = gaps.max;
+    }
+    c.gaps_s = timer.gaps_s();
+    c.sent_at = timer.sent_at();
+    c.first_content_at = timer.first_content_at();
+    r.server = result.server;
+    r.done_reason = std::move(result.done_reason);
+    r.output.bytes = result.text.size();
+    r.output.sha256 = detail::sha256_hex(result.text);
+    r.output.text = std::move(result.text);
+    return r;
+}
+
+/// Sets the run's flags. `first` is the first recorded run of the same prompt (warm-up
+/// included), or nullptr when this is it.
+inline void flag_run(RunRecord& r, const RunRecord* first) {
+    if (!r.ok()) return;
+    const auto& s = r.server;
+    if (r.id.num_predict && *r.id.num_predict > 0 && s.eval_count && *s.eval_count < *r.id.num_predict)
+        r.flags.short_output = true;
+    if (r.client.ttft_s && s.prompt_eval_duration_ns) {
+        const double server_s =
+            static_cast<double>(*s.prompt_eval_duration_ns + s.load_duration_ns.value_or(0)) / 1e9;
+        r.flags.ttft_below_server = *r.client.ttft_s < server_s;
+    }
+    bool cached = false;
+    if (s.prompt_eval_count && *s.prompt_eval_count >= 32 && s.prompt_eval_duration_ns &&
+        *s.prompt_eval_duration_ns < 1'000'000)
+        cached = true;
+    if (s.prompt_eval_cached_count && *s.prompt_eval_cached_count > 0) cached = true;
+    if (first != nullptr && first != &r && first->ok()) {
+        const auto& f = first->server;
+        if (f.prompt_eval_count && (!s.prompt_eval_count || *s.prompt_eval_count < *f.prompt_eval_count))
+            cached = true;
+        const auto first_rate = first->prompt_toks_per_s(), this_rate = r.prompt_toks_per_s();
+        if (first_rate && this_rate && *this_rate > 5 * *first_rate) cached = true;
+    }
+    r.flags.prompt_cache_suspected = cached;
+    if (r.id.prompt_tokens_target && s.prompt_eval_count && !cached &&
+        static_cast<double>(*s.prompt_eval_count) < 0.9 * static_cast<double>(*r.id.prompt_tokens_target))
+        r.flags.truncation_suspected = true;
+    if (r.cell && r.cell->num_ctx && r.id.prompt_tokens_target && *r.id.prompt_tokens_target >= *r.cell->num_ctx)
+        r.flags.truncation_suspected = true;
+}
+
+}  // namespace llmbench

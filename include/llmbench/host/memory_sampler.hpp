@@ -1,0 +1,476 @@
+// llmbench/host/memory_sampler.hpp - peak memory and power while requests run.
+//
+// A background thread samples, at a fixed interval, three views of memory: Ollama's own
+// (/api/ps size and size_vram), the server's processes (the named process and all its
+// children, e.g. ollama and its model runners: RSS from Linux /proc, physical footprint from
+// macOS libproc), and NVIDIA GPUs (NVML or nvidia-smi: memory used and power draw). Each view
+// that cannot be read says why.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <dirent.h>
+#endif
+#if defined(__APPLE__)
+#include <libproc.h>
+#include <sys/param.h>
+#include <sys/resource.h>
+#endif
+
+#include "llmbench/detail/nvml.hpp"
+#include "llmbench/core/endpoint.hpp"
+#include "llmbench/core/json.hpp"
+#include "llmbench/version.hpp"
+#include "llmbench/core/run_record.hpp"
+#include "llmbench/core/request.hpp"
+#include "llmbench/host/run_metadata.hpp"
+
+namespace llmbench {
+
+/// One process as a ProcessSource lists it.
+struct ProcessEntry {
+    int pid = 0;
+    int ppid = 0;
+    std::string name;
+};
+
+/// Where the server's processes and their memory come from: the platform's process table.
+/// One implementation per platform (ProcReader for Linux /proc, DarwinProcessSource for
+/// macOS); the tree walk is shared, so a fake table tests it anywhere.
+class ProcessSource {
+public:
+    virtual ~ProcessSource() = default;
+
+    /// Every process the caller may see.
+    virtual std::vector<ProcessEntry> list() const = 0;
+    /// Memory the process holds now, in bytes (Linux VmRSS; macOS physical footprint, which
+    /// on Apple Silicon includes the GPU's share of unified memory).
+    virtual std::optional<std::int64_t> rss_bytes(int pid) const = 0;
+    /// The kernel's own lifetime peak of the same quantity, where the platform keeps one.
+    virtual std::optional<std::int64_t> peak_rss_bytes(int pid) const = 0;
+    /// What the reading is called in notes ("/proc", "libproc").
+    virtual std::string name() const = 0;
+
+    /// Processes named `name` (Linux comm, macOS process name).
+    std::vector<int> find_by_name(const std::string& process_name) const {
+        std::vector<int> out;
+        for (const auto& p : list())
+            if (p.name == process_name) out.push_back(p.pid);
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    /// `roots` and every process descended from them, roots first.
+    std::vector<int> with_descendants(const std::vector<int>& roots) const {
+        std::multimap<int, int> children;
+        for (const auto& p : list())
+            if (p.pid != p.ppid) children.emplace(p.ppid, p.pid);
+        std::vector<int> out = roots;
+        for (std::size_t i = 0; i < out.size(); ++i) {  // breadth first; `out` grows as it goes
+            const auto [first, last] = children.equal_range(out[i]);
+            for (auto it = first; it != last; ++it)
+                if (std::find(out.begin(), out.end(), it->second) == out.end()) out.push_back(it->second);
+        }
+        return out;
+    }
+};
+
+/// Reads process memory from a /proc tree (a folder of the same shape in tests).
+class ProcReader : public ProcessSource {
+public:
+    explicit ProcReader(std::string root = "/proc") : root_(std::move(root)) {}
+
+    std::vector<ProcessEntry> list() const override {
+        std::vector<ProcessEntry> out;
+        for (int pid : pids())
+            if (auto pp = ppid(pid)) out.push_back({pid, *pp, comm(pid)});
+        return out;
+    }
+    std::optional<std::int64_t> rss_bytes(int pid) const override { return status_kb(pid, "VmRSS"); }
+    std::optional<std::int64_t> peak_rss_bytes(int pid) const override { return status_kb(pid, "VmHWM"); }
+    std::string name() const override { return root_; }
+
+private:
+    std::vector<int> pids() const {
+        std::vector<int> out;
+#if defined(__unix__) || defined(__APPLE__)
+        if (DIR* dir = ::opendir(root_.c_str())) {
+            while (const dirent* e = ::readdir(dir)) {
+                char* end = nullptr;
+                const long pid = std::strtol(e->d_name, &end, 10);
+                if (end != e->d_name && *end == '\0' && pid > 0) out.push_back(static_cast<int>(pid));
+            }
+            ::closedir(dir);
+        }
+#endif
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+    std::string read(int pid, const char* file) const {
+        return detail::read_file(root_ + "/" + std::to_string(pid) + "/" + file);
+    }
+    std::string comm(int pid) const {
+        std::string c = read(pid, "comm");
+        while (!c.empty() && (c.back() == '\n' || c.back() == ' ')) c.pop_back();
+        return c;
+    }
+    std::optional<int> ppid(int pid) const {
+        const std::string stat = read(pid, "stat");  // "pid (comm) state ppid ..."; comm may hold spaces
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos) return std::nullopt;
+        std::istringstream rest(stat.substr(close + 1));
+        std::string state;
+        int pp = 0;
+        if (!(rest >> state >> pp)) return std::nullopt;
+        return pp;
+    }
+    std::optional<std::int64_t> status_kb(int pid, const char* key) const {
+        const std::string v = detail::field_value(read(pid, "status"), key, ':');
+        if (v.empty()) return std::nullopt;
+        return std::strtoll(v.c_str(), nullptr, 10) * 1024;
+    }
+
+    std::string root_;
+};
+
+#if defined(__APPLE__)
+/// macOS: libproc. Memory is the physical footprint (what Activity Monitor shows as
+/// "Memory"), which counts Metal buffers in unified memory; processes of other users are
+/// invisible without root, as with `top`.
+class DarwinProcessSource : public ProcessSource {
+public:
+    std::vector<ProcessEntry> list() const override {
+        std::vector<int> pids(static_cast<std::size_t>(std::max(::proc_listallpids(nullptr, 0), 0)) + 64);
+        const int n = ::proc_listallpids(pids.data(), static_cast<int>(pids.size() * sizeof(int)));
+        std::vector<ProcessEntry> out;
+        for (int i = 0; i < n && static_cast<std::size_t>(i) < pids.size(); ++i) {
+            proc_bsdshortinfo info{};
+            if (pids[static_cast<std::size_t>(i)] <= 0 ||
+                ::proc_pidinfo(pids[static_cast<std::size_t>(i)], PROC_PIDT_SHORTBSDINFO, 0, &info, sizeof info) != sizeof info)
+                continue;
+            char buf[2 * MAXCOMLEN + 1] = {};
+            const bool named = ::proc_name(pids[static_cast<std::size_t>(i)], buf, sizeof buf) > 0;
+            out.push_back({pids[static_cast<std::size_t>(i)], static_cast<int>(info.pbsi_ppid), named ? buf : info.pbsi_comm});
+        }
+        return out;
+    }
+    std::optional<std::int64_t> rss_bytes(int pid) const override {
+        rusage_info_v4 ri{};
+        if (!usage(pid, ri)) return std::nullopt;
+        return static_cast<std::int64_t>(ri.ri_phys_footprint);
+    }
+    std::optional<std::int64_t> peak_rss_bytes(int pid) const override {
+        rusage_info_v4 ri{};
+        if (!usage(pid, ri)) return std::nullopt;
+        return static_cast<std::int64_t>(ri.ri_lifetime_max_phys_footprint);
+    }
+    std::string name() const override { return "libproc"; }
+
+private:
+    static bool usage(int pid, rusage_info_v4& ri) {
+        return ::proc_pid_rusage(pid, RUSAGE_INFO_V4, reinterpret_cast<rusage_info_t*>(&ri)) == 0;
+    }
+};
+#endif
+
+/// The platform's process table, or null where llmbench has no reader for it.
+inline std::shared_ptr<const ProcessSource> default_process_source() {
+#if defined(__linux__)
+    return std::make_shared<ProcReader>("/proc");
+#elif defined(__APPLE__)
+    return std::make_shared<DarwinProcessSource>();
+#else
+    return nullptr;
+#endif
+}
+
+struct GpuReading {
+    std::int64_t used_bytes = 0;
+    std::optional<double> power_w;
+};
+/// Returns one reading per GPU, or nullopt when GPUs cannot be read.
+using GpuQuery = std::function<std::optional<std::vector<GpuReading>>()>;
+
+/// Parses `nvidia-smi --query-gpu=memory.used,power.draw --format=csv,noheader,nounits`
+/// (MiB and watts; "[N/A]" power where the board does not report it).
+inline std::optional<std::vector<GpuReading>> parse_nvidia_smi(std::string_view csv) {
+    std::vector<GpuReading> out;
+    std::istringstream lines{std::string(csv)};
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (detail::trim(line, " \r").empty()) continue;
+        const auto comma = line.find(',');
+        const std::string used(detail::trim(std::string_view(line).substr(0, comma), " "));
+        char* end = nullptr;
+        const double mib = std::strtod(used.c_str(), &end);
+        if (used.empty() || end != used.c_str() + used.size()) return std::nullopt;
+        GpuReading g;
+        g.used_bytes = static_cast<std::int64_t>(mib * 1024 * 1024);
+        if (comma != std::string::npos) {
+            const std::string power(detail::trim(std::string_view(line).substr(comma + 1), " "));
+            const double w = std::strtod(power.c_str(), &end);
+            if (!power.empty() && end == power.c_str() + power.size()) g.power_w = w;
+        }
+        out.push_back(g);
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+}
+
+/// Queries nvidia-smi (a process per sample: use intervals >= 100 ms). It is looked up on
+/// PATH once, here, so machines without it pay nothing per sample.
+inline GpuQuery nvidia_smi_query() {
+    const std::string found(detail::trim(detail::run_command("command -v nvidia-smi 2>/dev/null"), " \r\n"));
+    if (found.empty() || found.find('\'') != std::string::npos) return [] { return std::optional<std::vector<GpuReading>>{}; };
+    const std::string command = "'" + found + "' --query-gpu=memory.used,power.draw --format=csv,noheader,nounits 2>/dev/null";
+    return [command]() -> std::optional<std::vector<GpuReading>> { return parse_nvidia_smi(detail::run_command(command)); };
+}
+
+/// Reads GPUs through NVIDIA's management library, loaded at run time (no link-time
+/// dependency): memory used and power draw of every device. Returns nullptr when the
+/// library or a GPU is missing; the caller then falls back to nvidia-smi.
+inline GpuQuery nvml_query(const char* library = "libnvidia-ml.so.1") {
+    const auto nvml = detail::Nvml::load(library);
+    unsigned devices = 0;
+    if (!nvml || !nvml->device_count || !nvml->memory_info || nvml->device_count(&devices) != 0 || devices == 0) return nullptr;
+    return [n = *nvml, devices]() -> std::optional<std::vector<GpuReading>> {
+        std::vector<GpuReading> out;
+        for (unsigned i = 0; i < devices; ++i) {
+            void* device = nullptr;
+            detail::Nvml::Memory m{};
+            if (n.device_handle(i, &device) != 0 || n.memory_info(device, &m) != 0) return std::nullopt;
+            GpuReading g;
+            g.used_bytes = static_cast<std::int64_t>(m.used);
+            unsigned milliwatts = 0;
+            if (n.power_usage && n.power_usage(device, &milliwatts) == 0) g.power_w = milliwatts / 1000.0;
+            out.push_back(g);
+        }
+        return out;
+    };
+}
+
+/// NVML when it loads, else nvidia-smi.
+inline GpuQuery default_gpu_query() {
+    if (auto nvml = nvml_query()) return nvml;
+    return nvidia_smi_query();
+}
+
+struct SamplerConfig {
+    std::chrono::milliseconds interval{100};
+    LoadedModelsQuery loaded_models;  ///< e.g. ollama_loaded_models(endpoint): Ollama's /api/ps; empty: not asked
+    std::string process_name = "ollama";
+    std::optional<int> server_pid;   ///< instead of finding the process by name
+    std::shared_ptr<const ProcessSource> processes = default_process_source();  ///< null: unsupported
+    GpuQuery gpu = default_gpu_query();
+};
+
+struct MemorySample {
+    std::chrono::steady_clock::time_point at;
+    std::optional<std::int64_t> ollama_size_bytes, ollama_vram_bytes;  ///< /api/ps, all loaded models
+    std::optional<std::int64_t> process_rss_bytes;                     ///< server process tree
+    std::optional<std::int64_t> gpu_used_bytes;                        ///< all GPUs
+    std::optional<double> gpu_power_w;                                 ///< all GPUs
+};
+
+class MemorySampler {
+public:
+    using clock = std::chrono::steady_clock;
+
+    explicit MemorySampler(SamplerConfig config) : config_(std::move(config)) {}
+    MemorySampler(const MemorySampler&) = delete;
+    MemorySampler& operator=(const MemorySampler&) = delete;
+    ~MemorySampler() { stop(); }
+
+    void start() {
+        if (thread_.joinable()) return;
+        stopping_ = false;
+        thread_ = std::thread([this] { loop(); });
+    }
+    void stop() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    /// Takes one sample now (also what the thread does at each tick).
+    MemorySample sample_now() {
+        // The sampling thread and around() both sample, and the /api/ps client and the process
+        // tree are not safe to share: one sample at a time (ThreadSanitizer found this).
+        std::lock_guard<std::mutex> sampling(sampling_mutex_);
+        const auto t0 = std::chrono::steady_clock::now();
+        MemorySample s;
+        if (config_.loaded_models)
+            if (const auto loaded = config_.loaded_models()) {
+                s.ollama_size_bytes = loaded->bytes;
+                s.ollama_vram_bytes = loaded->vram_bytes;
+            }
+        // Walking the whole process table is the expensive part: do it once a second (or when
+        // a process went away) and read only the known processes in between.
+        const ProcessSource* procs = config_.processes.get();
+        if (procs && (!tree_ || t0 - tree_at_ > std::chrono::seconds(1))) {
+            std::vector<int> roots;
+            if (config_.server_pid) roots.push_back(*config_.server_pid);
+            else roots = procs->find_by_name(config_.process_name);
+            tree_ = roots.empty() ? std::vector<int>{} : procs->with_descendants(roots);
+            tree_at_ = t0;
+        }
+        if (procs && !tree_->empty()) {
+            std::int64_t rss = 0;
+            bool all_read = true;
+            for (int pid : *tree_) {
+                const auto r = procs->rss_bytes(pid);
+                all_read = all_read && r.has_value();
+                rss += r.value_or(0);
+            }
+            if (all_read) s.process_rss_bytes = rss;
+            else tree_.reset();  // a process went away: rescan next time rather than undercount
+        }
+        if (config_.gpu) {
+            if (auto gpus = config_.gpu()) {
+                std::int64_t used = 0;
+                double power = 0;
+                bool has_power = false;
+                for (const auto& g : *gpus) {
+                    used += g.used_bytes;
+                    if (g.power_w) {
+                        power += *g.power_w;
+                        has_power = true;
+                    }
+                }
+                s.gpu_used_bytes = used;
+                if (has_power) s.gpu_power_w = power;
+            }
+        }
+        s.at = clock::now();
+        std::lock_guard<std::mutex> lock(mutex_);
+        samples_.push_back(s);
+        cost_s_ += std::chrono::duration<double>(s.at - t0).count();
+        return s;
+    }
+
+    /// Peaks and energy between two times (use the request's start and end).
+    RunMemory window(clock::time_point from, clock::time_point to) const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        RunMemory w;
+        const MemorySample* prev = nullptr;
+        double energy = 0;
+        bool has_energy = false;
+        for (const auto& s : samples_) {
+            if (s.at < from || s.at > to) {
+                if (s.at < from) prev = &s;  // the last sample before the window bounds its power
+                continue;
+            }
+            ++w.samples;
+            detail::keep_max(w.peak_rss_bytes, s.process_rss_bytes);
+            detail::keep_max(w.peak_vram_bytes, s.gpu_used_bytes);
+            detail::keep_max(w.peak_ollama_size_bytes, s.ollama_size_bytes);
+            if (prev && prev->gpu_power_w && s.gpu_power_w) {
+                const auto start = std::max(prev->at, from);
+                energy += 0.5 * (*prev->gpu_power_w + *s.gpu_power_w) * std::chrono::duration<double>(s.at - start).count();
+                has_energy = true;
+            }
+            prev = &s;
+        }
+        if (has_energy) w.energy_j = energy;
+        if (w.samples == 0) {
+            w.rss_note = w.vram_note = "no sample inside the run (shorter than the sampling interval)";
+        } else {
+            if (!w.peak_rss_bytes) w.rss_note = why_no_process_memory();
+#if defined(__APPLE__)
+            if (!w.peak_vram_bytes) w.vram_note = "unified memory: the GPU's share is counted in peak_rss_bytes";
+#else
+            if (!w.peak_vram_bytes) w.vram_note = "no GPU reading (NVML and nvidia-smi not found or failed)";
+#endif
+        }
+        return w;
+    }
+
+    /// Samples now, runs `request`, samples again, and returns the peaks in between.
+    template <class Request>
+    RunMemory around(Request&& request) {
+        const auto before = sample_now().at;
+        request();
+        return window(before, sample_now().at);
+    }
+
+    std::vector<MemorySample> samples() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return samples_;
+    }
+    /// Every sample so far as one `"type":"memory_timeline"` object: parallel arrays, time in
+    /// seconds since the first sample, null where a source gave nothing.
+    std::string timeline_json() const {
+        const auto all = samples();
+        JsonWriter w;
+        w.begin_object().kv("type", "memory_timeline").kv("schema_version", schema_version);
+        w.kv("interval_ms", static_cast<std::int64_t>(config_.interval.count()));
+        const auto column = [&](const char* name, auto get) {
+            w.key(name).begin_array();
+            for (const auto& s : all) w.value(get(s));
+            w.end_array();
+        };
+        column("t_s", [&](const MemorySample& s) { return std::chrono::duration<double>(s.at - all.front().at).count(); });
+        column("rss_bytes", [](const MemorySample& s) { return s.process_rss_bytes; });
+        column("vram_bytes", [](const MemorySample& s) { return s.gpu_used_bytes; });
+        column("power_w", [](const MemorySample& s) { return s.gpu_power_w; });
+        column("ollama_size_bytes", [](const MemorySample& s) { return s.ollama_size_bytes; });
+        return w.end_object().take();
+    }
+
+    /// Mean wall time one sample takes, in seconds (the sampler's own overhead).
+    double mean_sample_cost_s() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return samples_.empty() ? 0 : cost_s_ / static_cast<double>(samples_.size());
+    }
+
+private:
+    std::string why_no_process_memory() const {
+        if (!config_.processes) return "llmbench cannot read process memory on this platform (Linux /proc and macOS libproc only)";
+        if (config_.server_pid) return "cannot read pid " + std::to_string(*config_.server_pid) + " through " + config_.processes->name();
+        return "no process named '" + config_.process_name + "' (set the server pid)";
+    }
+
+    void loop() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (!stopping_) {
+            lock.unlock();
+            sample_now();
+            lock.lock();
+            cv_.wait_for(lock, config_.interval, [this] { return stopping_; });
+        }
+    }
+
+    SamplerConfig config_;
+    std::optional<std::vector<int>> tree_;  ///< the server's process tree, rescanned every second
+    std::chrono::steady_clock::time_point tree_at_;
+    mutable std::mutex mutex_;
+    std::mutex sampling_mutex_;  ///< held for a whole sample_now(); never while holding mutex_
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    std::vector<MemorySample> samples_;
+    double cost_s_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace llmbench

@@ -1,0 +1,149 @@
+// llmbench/run/benchmark.hpp - the runner: warm-up, then runs x prompts, one RunRecord each.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "llmbench/client/backend.hpp"
+#include "llmbench/core/error.hpp"
+#include "llmbench/core/json.hpp"
+#include "llmbench/measure/measure.hpp"
+#include "llmbench/host/memory_sampler.hpp"
+#include "llmbench/core/metrics.hpp"
+#include "llmbench/client/ollama_client.hpp"
+#include "llmbench/run/prompts.hpp"
+#include "llmbench/host/roofline.hpp"
+#include "llmbench/core/run_record.hpp"
+#include "llmbench/core/stream_timer.hpp"
+
+namespace llmbench {
+
+struct BenchmarkConfig {
+    std::string model;
+    std::vector<Prompt> prompts;
+    int runs = 5;    ///< timed passes over all prompts
+    int warmup = 1;  ///< untimed requests first (cycling through the prompts), excluded from stats
+    Options options;
+    std::optional<std::string> keep_alive;
+    bool preload = true;                   ///< load the model with an empty prompt before anything
+};
+
+/// Runs the benchmark. Order: warm-up, then `runs` passes, each over every prompt in file
+/// order (so slow drift spreads over all prompts). Failed requests become failed records
+/// and the benchmark goes on.
+class Benchmark {
+public:
+    using RecordCallback = std::function<void(const RunRecord&)>;
+
+    /// Against Ollama's native API.
+    Benchmark(OllamaClient& client, BenchmarkConfig config)
+        : owned_(std::make_unique<OllamaBackend>(client)), backend_(*owned_), config_(std::move(config)) {
+        validate();
+    }
+    /// Against any backend (e.g. OpenAIBackend for llama.cpp, vLLM, LM Studio).
+    Benchmark(Backend& backend, BenchmarkConfig config) : backend_(backend), config_(std::move(config)) { validate(); }
+
+    /// Called for every record (warm-up included) as soon as it is measured.
+    Benchmark& on_record(RecordCallback callback) {
+        on_record_ = std::move(callback);
+        return *this;
+    }
+    /// Checked between runs: when it turns true, the benchmark stops after the current run.
+    Benchmark& stop_when(StopSignal stop) {
+        stop_ = std::move(stop);
+        return *this;
+    }
+
+    std::size_t total_runs() const { return config_.prompts.size() * static_cast<std::size_t>(config_.runs); }
+    bool interrupted() const noexcept { return interrupted_; }
+
+    /// Sets every successful record's roofline fields; the roofline must outlive the run.
+    Benchmark& roofline(const Roofline* r) {
+        roofline_ = r;
+        return *this;
+    }
+    /// Samples memory (and GPU power) around every request; the sampler must outlive the run.
+    Benchmark& memory_sampler(MemorySampler* sampler) {
+        sampler_ = sampler;
+        return *this;
+    }
+
+    /// The JSON object of every parameter sent with each request (for RunMetadata).
+    std::string request_json() const {
+        JsonWriter w;
+        w.begin_object().kv("model", config_.model).kv("runs", config_.runs).kv("warmup", config_.warmup);
+        w.key("keep_alive");
+        if (config_.keep_alive) w.value(*config_.keep_alive);
+        else w.null();
+        w.key("options");
+        config_.options.write_json(w);
+        w.end_object();
+        return w.take();
+    }
+
+    /// Loads the model (empty prompt) so the first timed request does not pay for it.
+    StreamResult preload() { return backend_.load(config_.model, config_.keep_alive, config_.options); }
+
+    MetricsAccumulator run() {
+        MetricsAccumulator acc;
+        if (config_.preload) preload();  // a failure here shows again, measured, in the first run
+        const std::size_t n = config_.prompts.size();
+        for (int i = 0; i < config_.warmup && !stopped(); ++i)
+            run_one(config_.prompts[static_cast<std::size_t>(i) % n], i, true, acc);
+        for (int run = 0; run < config_.runs; ++run)
+            for (std::size_t p = 0; p < n && !stopped(); ++p) run_one(config_.prompts[p], run, false, acc);
+        return acc;
+    }
+
+private:
+    bool stopped() {
+        if (stop_.requested()) interrupted_ = true;
+        return interrupted_;
+    }
+
+    void run_one(const Prompt& prompt, int run_index, bool warmup, MetricsAccumulator& acc) {
+        GenerateRequest req;
+        req.model = config_.model;
+        req.prompt = prompt.text;
+        req.system = prompt.system;
+        req.options = config_.options;
+        if (prompt.num_predict) req.options.num_predict = prompt.num_predict;
+        req.keep_alive = config_.keep_alive;
+        const auto first = first_of_prompt_.find(prompt.id);
+        RunLabel label;
+        label.prompt_id = prompt.id;
+        label.run_index = run_index;
+        label.warmup = warmup;
+        const RunRecord record =
+            measure(backend_, req, label, MeasureHooks{sampler_, roofline_, first == first_of_prompt_.end() ? nullptr : &first->second});
+        if (first == first_of_prompt_.end() && record.ok()) first_of_prompt_.emplace(prompt.id, record);
+        acc.add(record);
+        if (on_record_) on_record_(record);
+    }
+
+    void validate() const {
+        if (config_.model.empty()) throw error(errc::usage, "benchmark: no model given");
+        if (config_.prompts.empty()) throw error(errc::usage, "benchmark: no prompts given");
+        if (config_.runs < 1) throw error(errc::usage, "benchmark: runs must be at least 1");
+        if (config_.warmup < 0) throw error(errc::usage, "benchmark: warmup must not be negative");
+    }
+
+    std::unique_ptr<Backend> owned_;  ///< when made from an OllamaClient
+    Backend& backend_;
+    BenchmarkConfig config_;
+    RecordCallback on_record_;
+    const Roofline* roofline_ = nullptr;
+    StopSignal stop_;
+    MemorySampler* sampler_ = nullptr;
+    bool interrupted_ = false;
+    std::map<std::string, RunRecord> first_of_prompt_;
+};
+
+}  // namespace llmbench

@@ -126,9 +126,10 @@ std::optional<int> dom_int(E e) {
     return std::nullopt;
 }
 
+/// A count (chunks, bytes, samples): a whole number, 0 when missing or negative.
 template <class E>
-std::optional<double> dom_number(E e) {
-    return llmbench::detail::dom_double(e);
+std::size_t dom_count(E e) {
+    return static_cast<std::size_t>(std::max<std::int64_t>(0, dom_int64(e).value_or(0)));
 }
 
 /// One number through a printf format (reports, warnings).
@@ -164,16 +165,16 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
             const simdjson::dom::object c = value.get_object().value_unsafe();
             r.cell = CellCoordinates{dom_string(dom_at(c, "model")), dom_int(dom_at(c, "num_ctx")),
                                      dom_int(dom_at(c, "prompt_tokens")), dom_int(dom_at(c, "num_predict"))};
-        } else if (key == "ttft_s") r.client.ttft_s = dom_number(value);
-        else if (key == "first_byte_s") r.client.first_byte_s = dom_number(value);
-        else if (key == "wall_s") r.client.wall_s = dom_number(value);
-        else if (key == "itl_p50_s") r.client.itl_p50_s = dom_number(value);
-        else if (key == "itl_p95_s") r.client.itl_p95_s = dom_number(value);
-        else if (key == "itl_max_s") r.client.itl_max_s = dom_number(value);
-        else if (key == "decode_window_s") r.client.decode_window_s = dom_number(value);
-        else if (key == "content_chunks") r.client.content_chunks = static_cast<std::size_t>(std::max<std::int64_t>(0, llmbench::detail::dom_int64(value).value_or(0)));
-        else if (key == "roofline_decode_toks_per_s") r.roofline.decode_toks_per_s = dom_number(value);
-        else if (key == "roofline_efficiency") r.roofline.efficiency = dom_number(value);
+        } else if (key == "ttft_s") r.client.ttft_s = dom_double(value);
+        else if (key == "first_byte_s") r.client.first_byte_s = dom_double(value);
+        else if (key == "wall_s") r.client.wall_s = dom_double(value);
+        else if (key == "itl_p50_s") r.client.itl_p50_s = dom_double(value);
+        else if (key == "itl_p95_s") r.client.itl_p95_s = dom_double(value);
+        else if (key == "itl_max_s") r.client.itl_max_s = dom_double(value);
+        else if (key == "decode_window_s") r.client.decode_window_s = dom_double(value);
+        else if (key == "content_chunks") r.client.content_chunks = dom_count(value);
+        else if (key == "roofline_decode_toks_per_s") r.roofline.decode_toks_per_s = dom_double(value);
+        else if (key == "roofline_efficiency") r.roofline.efficiency = dom_double(value);
         else if (key == "server" && value.is_object()) {
             const simdjson::dom::object sv = value.get_object().value_unsafe();
             using llmbench::detail::dom_int64;
@@ -185,7 +186,7 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
             r.server.eval_duration_ns = dom_int64(dom_at(sv, "eval_duration_ns"));
             r.server.prompt_eval_cached_count = dom_int64(dom_at(sv, "prompt_eval_cached_count"));
         } else if (key == "done_reason") r.done_reason = dom_string(value);
-        else if (key == "output_bytes") r.output.bytes = static_cast<std::size_t>(std::max<std::int64_t>(0, llmbench::detail::dom_int64(value).value_or(0)));
+        else if (key == "output_bytes") r.output.bytes = dom_count(value);
         else if (key == "output_sha256") r.output.sha256 = dom_string(value);
         else if (key == "memory" && value.is_object()) {
             const simdjson::dom::object m = value.get_object().value_unsafe();
@@ -193,11 +194,11 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
             mem.peak_rss_bytes = llmbench::detail::dom_int64(dom_at(m, "peak_rss_bytes"));
             mem.peak_vram_bytes = llmbench::detail::dom_int64(dom_at(m, "peak_vram_bytes"));
             mem.peak_ollama_size_bytes = llmbench::detail::dom_int64(dom_at(m, "peak_ollama_size_bytes"));
-            mem.energy_j = dom_number(dom_at(m, "energy_j"));
-            mem.samples = static_cast<std::size_t>(std::max<std::int64_t>(0, llmbench::detail::dom_int64(dom_at(m, "samples")).value_or(0)));
+            mem.energy_j = dom_double(dom_at(m, "energy_j"));
+            mem.samples = dom_count(dom_at(m, "samples"));
             mem.rss_note = dom_string(dom_at(m, "rss_note"));
             mem.vram_note = dom_string(dom_at(m, "vram_note"));
-            if (auto j = dom_number(dom_at(m, "joules_per_token"))) written.emplace_back(find_metric("joules_per_token"), *j);
+            if (auto j = dom_double(dom_at(m, "joules_per_token"))) written.emplace_back(find_metric("joules_per_token"), *j);
             r.memory = std::move(mem);
         } else if (key == "flags" && value.is_object()) {
             const simdjson::dom::object f = value.get_object().value_unsafe();
@@ -206,7 +207,7 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
             r.flags.ttft_below_server = dom_true(dom_at(f, "ttft_below_server"));
             r.flags.truncation_suspected = dom_true(dom_at(f, "truncation_suspected"));
         } else if (const Metric* m = find_metric(key); m != nullptr && m->placement == MetricPlacement::top_level) {
-            if (auto d = dom_number(value)) written.emplace_back(m, *d);  // derived: checked below
+            if (auto d = dom_double(value)) written.emplace_back(m, *d);  // derived: checked below
         }
     }
     for (const auto& [metric, stated] : written) {
@@ -386,9 +387,11 @@ struct ResultCell {
     }
     std::vector<double> samples(const std::string& metric) const {
         std::vector<double> out;
+        const Metric* m = find_metric(metric);  // once, not once per run
+        if (m == nullptr) return out;
         for (const auto* r : runs)
             if (r->timed())
-                if (auto v = r->value(metric)) out.push_back(*v);
+                if (auto v = m->get(r->run)) out.push_back(*v);
         return out;
     }
     /// Runs that count in statistics (see ResultRun::timed).

@@ -54,6 +54,20 @@ inline Capture read_capture(const std::string& name) {
     REQUIRE(end != std::string::npos);
     c.headers = raw.substr(0, end);
     c.body = raw.substr(end + 4);
+    const bool raw_framing = name.size() > 5 && name.compare(name.size() - 5, 5, ".http") == 0;  // curl --raw
+    if (raw_framing && c.headers.find("Transfer-Encoding: chunked") != std::string::npos) {  // framing kept: decode it
+        std::string body;
+        std::size_t at = 0;
+        for (;;) {
+            const auto line_end = c.body.find("\r\n", at);
+            REQUIRE_MESSAGE(line_end != std::string::npos, name << ": chunk size line missing at byte " << at);
+            const std::size_t size = std::stoul(c.body.substr(at, line_end - at), nullptr, 16);
+            if (size == 0) break;
+            body += c.body.substr(line_end + 2, size);
+            at = line_end + 2 + size + 2;
+        }
+        c.body = body;
+    }
     return c;
 }
 

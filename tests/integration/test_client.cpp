@@ -212,3 +212,44 @@ TEST_CASE("nothing listening: a connect error that names the URL and suggests ol
     CHECK(what.find("ollama serve") != std::string::npos);
     CHECK_THROWS_AS(client.version(), llmbench::error);
 }
+
+TEST_CASE("Ollama 0.33's cached count splits the prompt: prefill_toks_per_s leaves the cache out, prompt_toks_per_s is flagged") {
+    MockConfig cfg;
+    cfg.generation = testing::MockGeneration::ollama_0_33;
+    cfg.prefill_per_token = 100us;
+    MockOllama mock(cfg);
+    OllamaClient client(mock.endpoint());
+    const auto run = [&](const std::string& prompt) {
+        StreamTimer timer;
+        GenerateRequest req{"llama3.1:8b", prompt, {}, {}, {}, {}, true};
+        req.options.num_predict = 4;
+        RunRecord r = make_run_record(client.generate(req, timer), timer, RunIdentity{});
+        flag_run(r, nullptr);
+        REQUIRE_MESSAGE(r.ok(), r.outcome.error_message);
+        return r;
+    };
+    const std::string a(400, 'a'), b(400, 'b');
+    const RunRecord cold = run(a);
+    CHECK(cold.server.prompt_eval_count == MockOllama::count_tokens(a));
+    CHECK_FALSE(cold.server.prompt_cached_tokens.has_value());  // 0 is omitted, and this server has not shown the field yet
+    CHECK_FALSE(cold.prefill_toks_per_s().has_value());
+    CHECK_FALSE(cold.flags.prompt_rate_includes_cache);
+
+    const RunRecord hit = run(a);  // the slot's last prompt again: one token evaluated
+    CHECK(hit.server.prompt_eval_count == MockOllama::count_tokens(a));  // the whole prompt, as 0.30+ counts it
+    CHECK(hit.server.prompt_cached_tokens == MockOllama::count_tokens(a) - 1);
+    CHECK(hit.server.prompt_evaluated_tokens == 1);
+    REQUIRE(hit.server.prompt_eval_duration_ns.has_value());
+    CHECK(*hit.server.prompt_eval_duration_ns % 1000 == 0);  // whole microseconds, as llama-server's ms give them
+    CHECK(*hit.prefill_toks_per_s() == Approx(1.0 / (static_cast<double>(*hit.server.prompt_eval_duration_ns) / 1e9)));
+    CHECK(*hit.prompt_toks_per_s() > *hit.prefill_toks_per_s() * 100);  // the reference formula, inflated
+    CHECK(hit.flags.prompt_cache_suspected);
+    CHECK(hit.flags.prompt_rate_includes_cache);
+
+    const RunRecord miss = run(b);  // the field is absent again: now it means 0
+    CHECK(miss.server.prompt_cached_tokens == 0);
+    CHECK(miss.server.prompt_evaluated_tokens == miss.server.prompt_eval_count);
+    CHECK(*miss.prefill_toks_per_s() == Approx(*miss.prompt_toks_per_s()));
+    CHECK_FALSE(miss.flags.prompt_cache_suspected);
+    CHECK_FALSE(miss.flags.prompt_rate_includes_cache);
+}

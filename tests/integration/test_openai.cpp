@@ -50,7 +50,9 @@ TEST_CASE("llama.cpp /v1/chat/completions capture: text, finish_reason, usage an
         CHECK(r.done_reason == "length");
         CHECK(timer.content_chunks() == 64);
         CHECK(r.server.eval_count == 64);
-        CHECK(r.server.prompt_eval_count == 12);              // timings.prompt_n: evaluated, not usage's 13
+        CHECK(r.server.prompt_eval_count == 13);              // usage: the whole prompt, as Ollama 0.30+ counts it
+        CHECK(r.server.prompt_evaluated_tokens == 12);        // timings.prompt_n
+        CHECK(r.server.prompt_cached_tokens == 1);            // b4747 sends no cache_n: usage - prompt_n
         CHECK(r.server.prompt_eval_duration_ns == 7587000);   // 7.587 ms
         CHECK(r.server.eval_duration_ns == 98472000);         // 98.472 ms
         CHECK_FALSE(r.token_counts_estimated);

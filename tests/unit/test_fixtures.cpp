@@ -1,5 +1,6 @@
 // The client against responses captured from a real Ollama v0.5.12 (../shared/fixtures).
 #include <llmbench/client/ollama_client.hpp>
+#include <llmbench/client/openai_client.hpp>
 #include <llmbench/core/run_record.hpp>
 
 #include <doctest/doctest.h>
@@ -169,4 +170,55 @@ TEST_CASE("a final chunk whose counts no int64 holds reads them as unknown, not 
     const auto rec = make_run_record(r, timer, RunIdentity{});
     CHECK_FALSE(rec.gen_toks_per_s().has_value());
     CHECK(rec.to_json().find("-9223372036854775808") == std::string::npos);
+}
+
+TEST_CASE("Ollama 0.33.0-rc2 captures (chunked framing kept) parse at any chunking, logprobs or not") {
+    for (const char* name : {"ollama-0.33.0-rc2/generate-stream-warm.http", "ollama-0.33.0-rc2/generate-stream-logprobs.http"}) {
+        for (std::size_t chunk : {std::size_t{1}, std::size_t{97}, std::size_t{100000}}) {
+            CAPTURE(name);
+            CAPTURE(chunk);
+            StreamTimer timer;
+            const auto r = replay_generate(name, chunk, timer);
+            REQUIRE_MESSAGE(r.ok(), std::string(r.failure ? r.failure->what() : ""));
+            CHECK(r.done_reason == "length");
+            CHECK(r.server.eval_count == 16);
+            CHECK(r.server.prompt_eval_count == 11);
+            CHECK(timer.content_chunks() == 16);
+            CHECK(r.text.rfind(" PartsIpvissent uncertainties", 0) == 0);
+            CHECK_FALSE(r.server.prompt_cached_tokens.has_value());  // rc2 has no prompt_eval_cached_count
+            const auto rec = make_run_record(r, timer, RunIdentity{});
+            CHECK_FALSE(rec.prefill_toks_per_s().has_value());   // no split: unknown, not guessed
+            CHECK(rec.prompt_toks_per_s().has_value());          // the reference formula stays
+        }
+    }
+    StreamTimer timer;
+    const auto warm = replay_generate("ollama-0.33.0-rc2/generate-stream-warm.http", 4096, timer);
+    CHECK(warm.server.prompt_eval_duration_ns == 2313000);
+    CHECK(warm.server.eval_duration_ns == 17963000);
+}
+
+TEST_CASE("llama-server b10587's usage event: cache_n, prompt_n and cached_tokens fill the prompt split") {
+    const auto capture = test_util::read_capture("llama-server-b10587/chat-stream-usage.http");
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{61}, std::size_t{100000}}) {
+        CAPTURE(chunk);
+        ReplayServer server(capture, chunk, "text/event-stream");
+        OpenAIClient client(server.host());
+        StreamTimer timer;
+        ChatRequest req{"tiny-llama", {{"user", "hi"}}, {}, {}, true};
+        const auto r = client.chat(req, timer);
+        REQUIRE_MESSAGE(r.ok(), std::string(r.failure ? r.failure->what() : ""));
+        CHECK(r.done_reason == "length");
+        CHECK(r.server.eval_count == 16);
+        CHECK(r.server.prompt_eval_count == 11);
+        CHECK(r.server.prompt_cached_tokens == 0);
+        CHECK(r.server.prompt_evaluated_tokens == 11);
+        CHECK(r.server.prompt_eval_duration_ns == 4303000);
+        CHECK(r.server.eval_duration_ns == 22573000);
+        auto rec = make_run_record(r, timer, RunIdentity{});
+        flag_run(rec, nullptr);
+        CHECK(*rec.prefill_toks_per_s() == Approx(11 / 0.004303));
+        CHECK(*rec.prompt_toks_per_s() == Approx(11 / 0.004303));
+        CHECK_FALSE(rec.flags.prompt_cache_suspected);  // the server says 0 cached: no heuristic
+        CHECK_FALSE(rec.flags.prompt_rate_includes_cache);
+    }
 }

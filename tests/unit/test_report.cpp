@@ -113,12 +113,14 @@ TEST_CASE("a run line reads back into the record that wrote it: every field, eve
     r.server.prompt_eval_duration_ns = 190'000'000;
     r.server.eval_count = 128;
     r.server.eval_duration_ns = 3'100'000'000;
-    r.server.prompt_eval_cached_count = 10;
+    r.server.prompt_cached_tokens = 10;
+    r.server.prompt_evaluated_tokens = 1980;
     r.done_reason = "length";
     r.output.bytes = 600;
     r.output.sha256 = std::string(64, 'a');
     r.memory = RunMemory{6'000'000'000, 5'000'000'000, 4'900'000'000, 150.0, 40, "", "no GPU"};
     r.flags.truncation_suspected = true;
+    r.flags.prompt_rate_includes_cache = true;
     const std::string line = r.to_json();
 
     const auto file = parse_results(line + "\n", "r.jsonl");

@@ -244,7 +244,7 @@ private:
             } else if (key == "eval_duration") {
                 err = detail::read_int(value, s.eval_duration_ns);
             } else if (key == "prompt_eval_cached_count") {
-                err = detail::read_int(value, s.prompt_eval_cached_count);
+                err = detail::read_int(value, s.prompt_cached_tokens);
             }
             if (err) return fail(err);
         }
@@ -260,6 +260,13 @@ private:
         if (done) {
             result.done = true;
             timer.mark_done(arrival);
+            // Ollama 0.33+ counts the cached tokens in prompt_eval_count and names them apart. Like
+            // every metric it omits the field when it is 0, so once this server has sent it, its
+            // absence means none were cached.
+            if (s.prompt_cached_tokens) reports_cached_count_ = true;
+            else if (reports_cached_count_ && s.prompt_eval_count) s.prompt_cached_tokens = 0;
+            if (s.prompt_cached_tokens && s.prompt_eval_count && *s.prompt_eval_count >= *s.prompt_cached_tokens)
+                s.prompt_evaluated_tokens = *s.prompt_eval_count - *s.prompt_cached_tokens;
         }
         if (on_event) on_event(StreamEvent{arrival, text, done});
         return true;
@@ -295,6 +302,7 @@ private:
 
     simdjson::ondemand::parser parser_;
     std::string line_buffer_;
+    bool reports_cached_count_ = false;  ///< this server has sent prompt_eval_cached_count
 };
 
 /// A LoadedModelsQuery for the memory sampler: /api/ps of `endpoint`, through a client of its

@@ -159,7 +159,7 @@ private:
         SseParser sse;
         bool finished = false;  ///< finish_reason, or native stop:true
         bool done_marker = false;
-        std::optional<std::int64_t> usage_prompt, usage_completion;
+        std::optional<std::int64_t> usage_prompt, usage_completion, usage_cached;
     };
 
     static Endpoint parse_base_url(std::string url) {
@@ -205,11 +205,19 @@ private:
         }
         if (state.finished) result.done = true;
         // Token counts: usage where the server sent it, else llama.cpp timings, else an estimate.
-        if (state.usage_completion && *state.usage_completion > 0) result.server.eval_count = state.usage_completion;
-        if (state.usage_prompt && *state.usage_prompt > 0 && !result.server.prompt_eval_count)
-            result.server.prompt_eval_count = state.usage_prompt;
-        if (!result.server.eval_count && timer.content_chunks() > 0) {
-            result.server.eval_count = static_cast<std::int64_t>(timer.content_chunks());
+        ServerTimings& s = result.server;
+        if (state.usage_completion && *state.usage_completion > 0) s.eval_count = state.usage_completion;
+        if (!s.prompt_cached_tokens) s.prompt_cached_tokens = state.usage_cached;
+        // The whole prompt, cached part included, as Ollama counts it: usage, else prompt_n + cache_n.
+        if (state.usage_prompt && *state.usage_prompt > 0) s.prompt_eval_count = state.usage_prompt;
+        else if (s.prompt_evaluated_tokens) s.prompt_eval_count = *s.prompt_evaluated_tokens + s.prompt_cached_tokens.value_or(0);
+        // Each split gives the other part: older llama.cpp sends prompt_n but no cache_n.
+        if (!s.prompt_evaluated_tokens && s.prompt_cached_tokens && s.prompt_eval_count && *s.prompt_eval_count >= *s.prompt_cached_tokens)
+            s.prompt_evaluated_tokens = *s.prompt_eval_count - *s.prompt_cached_tokens;
+        if (!s.prompt_cached_tokens && s.prompt_evaluated_tokens && s.prompt_eval_count && *s.prompt_eval_count >= *s.prompt_evaluated_tokens)
+            s.prompt_cached_tokens = *s.prompt_eval_count - *s.prompt_evaluated_tokens;
+        if (!s.eval_count && timer.content_chunks() > 0) {
+            s.eval_count = static_cast<std::int64_t>(timer.content_chunks());
             result.token_counts_estimated = true;
         }
         return result;
@@ -306,30 +314,37 @@ private:
     }
 
     /// usage: the last non-zero one wins (Ollama's /v1 sends zeros on every chunk).
+    /// prompt_tokens_details.cached_tokens: the prompt tokens served from the cache.
     static simdjson::error_code read_usage(simdjson::ondemand::value& v, StreamState& state) {
-        std::optional<std::int64_t> prompt, completion;
+        std::optional<std::int64_t> prompt, completion, cached;
         if (auto err = detail::for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& n) {
                 if (key == "prompt_tokens") return detail::read_int(n, prompt);
                 if (key == "completion_tokens") return detail::read_int(n, completion);
+                if (key == "prompt_tokens_details")
+                    return detail::for_each_member(n, [&](std::string_view k, simdjson::ondemand::value& d) {
+                        return k == "cached_tokens" ? detail::read_int(d, cached) : simdjson::SUCCESS;
+                    });
                 return simdjson::SUCCESS;
             }))
             return err;
         if (prompt.value_or(0) > 0 || completion.value_or(0) > 0 || !state.usage_completion) {
             state.usage_prompt = prompt;
             state.usage_completion = completion;
+            state.usage_cached = cached;
         }
         return simdjson::SUCCESS;
     }
 
-    /// llama.cpp's timings, in milliseconds: prefill and decode counts and durations, cached tokens.
+    /// llama.cpp's timings, in milliseconds: evaluated (prompt_n) and cached (cache_n) prompt tokens,
+    /// generated tokens, and the prefill and decode durations.
     static simdjson::error_code read_timings(simdjson::ondemand::value& v, ServerTimings& s) {
         const auto ms_to_ns = [](std::optional<double> ms) {
             return ms ? detail::to_int64(*ms * 1e6) : std::nullopt;  // a huge value reads as unknown, not UB
         };
         return detail::for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& n) {
-            std::optional<std::int64_t>* count = key == "prompt_n"      ? &s.prompt_eval_count
+            std::optional<std::int64_t>* count = key == "prompt_n"      ? &s.prompt_evaluated_tokens
                                                  : key == "predicted_n" ? &s.eval_count
-                                                 : key == "cache_n"     ? &s.prompt_eval_cached_count
+                                                 : key == "cache_n"     ? &s.prompt_cached_tokens
                                                                         : nullptr;
             std::optional<std::int64_t>* duration = key == "prompt_ms" ? &s.prompt_eval_duration_ns : key == "predicted_ms" ? &s.eval_duration_ns : nullptr;
             std::optional<std::int64_t> i;

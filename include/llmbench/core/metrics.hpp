@@ -50,6 +50,7 @@ struct Summary {
     std::size_t runs_failed = 0;
     std::map<std::string, std::size_t> failures_by_kind;
     std::size_t prompt_cache_suspected = 0;
+    std::size_t prompt_rate_includes_cache = 0;  ///< runs whose prompt_toks_per_s counts cached tokens
     std::size_t short_outputs = 0;
     std::optional<std::int64_t> peak_rss_bytes, peak_vram_bytes;  ///< over all runs, when sampled
     std::size_t prompts_compared = 0;     ///< prompts with two or more successful runs
@@ -74,7 +75,9 @@ struct Summary {
         w.key("failures_by_kind").begin_object();
         for (const auto& [kind, count] : failures_by_kind) w.kv(kind, count);
         w.end_object();
-        w.kv("prompt_cache_suspected_runs", prompt_cache_suspected).kv("short_output_runs", short_outputs);
+        w.kv("prompt_cache_suspected_runs", prompt_cache_suspected)
+            .kv("prompt_rate_includes_cache_runs", prompt_rate_includes_cache)
+            .kv("short_output_runs", short_outputs);
         w.key("memory").begin_object().kv("peak_rss_bytes", peak_rss_bytes).kv("peak_vram_bytes", peak_vram_bytes).end_object();
         w.key("determinism").begin_object().kv("prompts_compared", prompts_compared).kv("identical_outputs", identical_outputs);
         w.key("share");
@@ -121,6 +124,7 @@ public:
             detail::keep_max(peak_vram_, record.memory->peak_vram_bytes);
         }
         if (record.flags.prompt_cache_suspected) ++cached_;
+        if (record.flags.prompt_rate_includes_cache) ++cache_in_rate_;
         if (record.flags.short_output) ++short_;
         auto& per = prompt_samples(record.id.prompt_id);
         std::size_t i = 0;
@@ -151,6 +155,7 @@ public:
         s.runs_failed = failed_;
         s.failures_by_kind = failures_;
         s.prompt_cache_suspected = cached_;
+        s.prompt_rate_includes_cache = cache_in_rate_;
         s.short_outputs = short_;
         s.peak_rss_bytes = peak_rss_;
         s.peak_vram_bytes = peak_vram_;
@@ -196,7 +201,7 @@ private:
         bool identical = true;
     };
 
-    std::size_t ok_ = 0, failed_ = 0, cached_ = 0, short_ = 0;
+    std::size_t ok_ = 0, failed_ = 0, cached_ = 0, cache_in_rate_ = 0, short_ = 0;
     std::map<std::string, Outputs> outputs_;
     std::optional<std::int64_t> peak_rss_, peak_vram_;
     std::map<std::string, std::size_t> failures_;

@@ -10,16 +10,25 @@
 
 namespace llmbench {
 
-/// The server's own account of a request (Ollama's final-chunk fields). Durations are
-/// nanoseconds as sent. A missing field is std::nullopt ("unknown"), never zero.
+/// The server's own account of a request (Ollama's final-chunk fields; the clients map other
+/// servers' onto them). Durations are nanoseconds. A missing field is std::nullopt
+/// ("unknown"), never zero.
 struct ServerTimings {
     std::optional<std::int64_t> total_duration_ns;
     std::optional<std::int64_t> load_duration_ns;
+    /// The prompt's tokens as the server counts them: Ollama's field as sent (since 0.30 it
+    /// includes tokens reused from the cache); llama.cpp's usage.prompt_tokens (= prompt_n + cache_n).
     std::optional<std::int64_t> prompt_eval_count;
+    /// Covers only the tokens evaluated by this request, never the cached ones.
     std::optional<std::int64_t> prompt_eval_duration_ns;
     std::optional<std::int64_t> eval_count;
     std::optional<std::int64_t> eval_duration_ns;
-    std::optional<std::int64_t> prompt_eval_cached_count;  ///< newer Ollama only
+    /// Prompt tokens reused from the KV cache, when the server says (Ollama's
+    /// prompt_eval_cached_count, llama.cpp's cache_n, OpenAI's cached_tokens).
+    std::optional<std::int64_t> prompt_cached_tokens;
+    /// Prompt tokens this request evaluated, when the server says or its counts give it
+    /// (llama.cpp's prompt_n; Ollama's prompt_eval_count - prompt_eval_cached_count).
+    std::optional<std::int64_t> prompt_evaluated_tokens;
 };
 
 /// The outcome of one streamed request. A failed request is still a result: `failure`

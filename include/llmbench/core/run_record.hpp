@@ -20,10 +20,14 @@ namespace llmbench {
 
 /// Warnings about a run that still succeeded. Each is explained in docs/metrics.md.
 struct RunFlags {
-    /// The prompt was probably served from the KV cache: prefill too fast to be real
-    /// (< 1 ms for >= 32 tokens, or > 5x the first run's rate), or the prompt count fell
-    /// below the first run's. prompt_toks_per_s then overstates prefill speed.
+    /// Part of the prompt was served from the KV cache: the server says so (a cached count
+    /// above 0), or, when it gives no cached count, the heuristic suspects it (prefill too fast
+    /// to be real: < 1 ms for >= 32 tokens, or > 5x the first run's rate; or the prompt count
+    /// fell below the first run's).
     bool prompt_cache_suspected = false;
+    /// prompt_toks_per_s counts cached tokens that prompt_eval_duration did not evaluate, so
+    /// it overstates prefill speed; prefill_toks_per_s does not.
+    bool prompt_rate_includes_cache = false;
     /// Fewer tokens than num_predict asked for (the model stopped on its own).
     bool short_output = false;
     /// Client TTFT < server load + prompt_eval durations: the server's clock or fields are off.
@@ -145,9 +149,15 @@ struct RunRecord {
 
     /// eval_count / eval_duration: the rate the reference script and `ollama run --verbose` print.
     std::optional<double> gen_toks_per_s() const { return rate(server.eval_count, server.eval_duration_ns); }
-    /// prompt_eval_count / prompt_eval_duration, as the reference script prints it.
+    /// prompt_eval_count / prompt_eval_duration, as the reference script prints it (since
+    /// Ollama 0.30 the count includes cached tokens: see flags.prompt_rate_includes_cache).
     std::optional<double> prompt_toks_per_s() const {
         return rate(server.prompt_eval_count, server.prompt_eval_duration_ns);
+    }
+    /// Evaluated prompt tokens / prompt_eval_duration: the prefill rate with the cache left out;
+    /// null when the server does not say how many tokens it evaluated.
+    std::optional<double> prefill_toks_per_s() const {
+        return rate(server.prompt_evaluated_tokens, server.prompt_eval_duration_ns);
     }
     /// (eval_count - 1) / eval_duration: the true decode rate. eval_count includes the
     /// first token, whose compute belongs to prompt_eval_duration.
@@ -222,6 +232,7 @@ inline const std::vector<Metric>& run_metrics() {
         {"ttft_s", "TTFT", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.ttft_s; }, P::top_level, true},
         {"gen_toks_per_s", "gen tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.gen_toks_per_s(); }, P::top_level, true},
         {"prompt_toks_per_s", "prompt tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.prompt_toks_per_s(); }, P::top_level, true},
+        {"prefill_toks_per_s", "prefill tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.prefill_toks_per_s(); }, P::top_level, true},
         {"decode_toks_per_s", "decode tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.decode_toks_per_s(); }, P::top_level, true},
         {"client_decode_toks_per_s", "client decode tok/s", "tok/s", S::both, true, 2,
          [](const RunRecord& r) { return r.client_decode_toks_per_s(); }},
@@ -236,6 +247,10 @@ inline const std::vector<Metric>& run_metrics() {
         {"total_s", "server total", "s", S::server, false, 4, [](const RunRecord& r) { return r.total_s(); }},
         {"prompt_eval_count", "prompt tokens", "tok", S::server, true, 0,
          [](const RunRecord& r) { return detail::as_double(r.server.prompt_eval_count); }, P::server, true},
+        {"prompt_cached_tokens", "cached prompt tokens", "tok", S::server, false, 0,
+         [](const RunRecord& r) { return detail::as_double(r.server.prompt_cached_tokens); }, P::server},
+        {"prompt_evaluated_tokens", "evaluated prompt tokens", "tok", S::server, true, 0,
+         [](const RunRecord& r) { return detail::as_double(r.server.prompt_evaluated_tokens); }, P::server},
         {"eval_count", "output tokens", "tok", S::server, true, 0, [](const RunRecord& r) { return detail::as_double(r.server.eval_count); },
          P::server, true},
         {"peak_rss_bytes", "peak RSS", "bytes", S::host, false, 0,
@@ -292,9 +307,10 @@ inline void RunRecord::write_json(JsonWriter& w) const {
         .kv("prompt_eval_count", server.prompt_eval_count)
         .kv("prompt_eval_duration_ns", server.prompt_eval_duration_ns)
         .kv("eval_count", server.eval_count)
-        .kv("eval_duration_ns", server.eval_duration_ns);
-    if (server.prompt_eval_cached_count) w.kv("prompt_eval_cached_count", server.prompt_eval_cached_count);
-    w.end_object();
+        .kv("eval_duration_ns", server.eval_duration_ns)
+        .kv("prompt_cached_tokens", server.prompt_cached_tokens)
+        .kv("prompt_evaluated_tokens", server.prompt_evaluated_tokens)
+        .end_object();
     w.key("done_reason");
     if (done_reason.empty()) w.null();
     else w.value(done_reason);
@@ -324,6 +340,7 @@ inline void RunRecord::write_json(JsonWriter& w) const {
     w.key("flags")
         .begin_object()
         .kv("prompt_cache_suspected", flags.prompt_cache_suspected)
+        .kv("prompt_rate_includes_cache", flags.prompt_rate_includes_cache)
         .kv("short_output", flags.short_output)
         .kv("ttft_below_server", flags.ttft_below_server)
         .kv("truncation_suspected", flags.truncation_suspected)
@@ -376,20 +393,24 @@ inline void flag_run(RunRecord& r, const RunRecord* first) {
             static_cast<double>(*s.prompt_eval_duration_ns + s.load_duration_ns.value_or(0)) / 1e9;
         r.flags.ttft_below_server = *r.client.ttft_s < server_s;
     }
-    bool cached = false;
-    if (s.prompt_eval_count && *s.prompt_eval_count >= 32 && s.prompt_eval_duration_ns &&
-        *s.prompt_eval_duration_ns < 1'000'000)
-        cached = true;
-    if (s.prompt_eval_cached_count && *s.prompt_eval_cached_count > 0) cached = true;
-    if (first != nullptr && first != &r && first->ok()) {
-        const auto& f = first->server;
-        if (f.prompt_eval_count && (!s.prompt_eval_count || *s.prompt_eval_count < *f.prompt_eval_count))
+    bool cached = false, count_shrank = false;
+    if (s.prompt_cached_tokens) {  // the server says: no guessing
+        cached = *s.prompt_cached_tokens > 0;
+    } else {
+        if (s.prompt_eval_count && *s.prompt_eval_count >= 32 && s.prompt_eval_duration_ns && *s.prompt_eval_duration_ns < 1'000'000)
             cached = true;
-        const auto first_rate = first->prompt_toks_per_s(), this_rate = r.prompt_toks_per_s();
-        if (first_rate && this_rate && *this_rate > 5 * *first_rate) cached = true;
+        if (first != nullptr && first != &r && first->ok()) {
+            const auto& f = first->server;
+            if (f.prompt_eval_count && (!s.prompt_eval_count || *s.prompt_eval_count < *f.prompt_eval_count))
+                cached = count_shrank = true;  // the count left the cached tokens out
+            const auto first_rate = first->prompt_toks_per_s(), this_rate = r.prompt_toks_per_s();
+            if (first_rate && this_rate && *this_rate > 5 * *first_rate) cached = true;
+        }
     }
     r.flags.prompt_cache_suspected = cached;
-    if (r.id.prompt_tokens_target && s.prompt_eval_count && !cached &&
+    r.flags.prompt_rate_includes_cache = cached && !count_shrank;
+    // With a cached count, prompt_eval_count is the whole prompt whatever the cache did.
+    if (r.id.prompt_tokens_target && s.prompt_eval_count && (s.prompt_cached_tokens || !cached) &&
         static_cast<double>(*s.prompt_eval_count) < 0.9 * static_cast<double>(*r.id.prompt_tokens_target))
         r.flags.truncation_suspected = true;
     if (r.cell && r.cell->num_ctx && r.id.prompt_tokens_target && *r.id.prompt_tokens_target >= *r.cell->num_ctx)

@@ -269,11 +269,11 @@ public:
 
     /// Sets a successful record's roofline (roofline_decode_toks_per_s and roofline_efficiency): the
     /// decode rate (server-timed, else client-timed) over the fastest possible one. The run's
-    /// context starts at its prompt tokens (those the server evaluated plus any it reported
-    /// as cached).
+    /// context starts at its whole prompt, prompt_eval_count, which already counts the cached
+    /// tokens (Ollama 0.30+; the OpenAI client sums llama.cpp's prompt_n and cache_n into it).
     void annotate(RunRecord& r) const {
         if (!r.ok() || !r.server.eval_count || *r.server.eval_count < 2) return;
-        const std::int64_t prompt = r.server.prompt_eval_count.value_or(0) + r.server.prompt_eval_cached_count.value_or(0);
+        const std::int64_t prompt = r.server.prompt_eval_count.value_or(0);
         r.roofline.decode_toks_per_s = decode_toks_per_s(prompt, *r.server.eval_count);
         const auto measured = r.decode_toks_per_s() ? r.decode_toks_per_s() : r.client_decode_toks_per_s();
         if (r.roofline.decode_toks_per_s && measured) r.roofline.efficiency = *measured / *r.roofline.decode_toks_per_s;

@@ -46,7 +46,8 @@ inline std::string format_summary_table(const Summary& s) {
     out += "runs: " + std::to_string(s.runs_ok) + " ok, " + std::to_string(s.runs_failed) + " failed";
     for (const auto& [kind, n] : s.failures_by_kind) out += " (" + kind + ": " + std::to_string(n) + ")";
     if (s.prompt_cache_suspected > 0)
-        out += "; " + std::to_string(s.prompt_cache_suspected) + " runs look served from the prompt cache (prompt_toks_per_s overstated)";
+        out += "; " + std::to_string(s.prompt_cache_suspected) + " runs were served partly from the prompt cache" +
+               (s.prompt_rate_includes_cache > 0 ? " (prompt_toks_per_s overstated; prefill_toks_per_s leaves the cache out)" : "");
     if (s.short_outputs > 0) out += "; " + std::to_string(s.short_outputs) + " runs stopped before num_predict";
     out += "\n";
     if (s.prompts_compared > 0)

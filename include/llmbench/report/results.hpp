@@ -184,7 +184,10 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
             r.server.prompt_eval_duration_ns = dom_int64(dom_at(sv, "prompt_eval_duration_ns"));
             r.server.eval_count = dom_int64(dom_at(sv, "eval_count"));
             r.server.eval_duration_ns = dom_int64(dom_at(sv, "eval_duration_ns"));
-            r.server.prompt_eval_cached_count = dom_int64(dom_at(sv, "prompt_eval_cached_count"));
+            r.server.prompt_cached_tokens = dom_int64(dom_at(sv, "prompt_cached_tokens"));
+            if (!r.server.prompt_cached_tokens)  // older lines used Ollama's name
+                r.server.prompt_cached_tokens = dom_int64(dom_at(sv, "prompt_eval_cached_count"));
+            r.server.prompt_evaluated_tokens = dom_int64(dom_at(sv, "prompt_evaluated_tokens"));
         } else if (key == "done_reason") r.done_reason = dom_string(value);
         else if (key == "output_bytes") r.output.bytes = dom_count(value);
         else if (key == "output_sha256") r.output.sha256 = dom_string(value);
@@ -203,6 +206,7 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
         } else if (key == "flags" && value.is_object()) {
             const simdjson::dom::object f = value.get_object().value_unsafe();
             r.flags.prompt_cache_suspected = dom_true(dom_at(f, "prompt_cache_suspected"));
+            r.flags.prompt_rate_includes_cache = dom_true(dom_at(f, "prompt_rate_includes_cache"));
             r.flags.short_output = dom_true(dom_at(f, "short_output"));
             r.flags.ttft_below_server = dom_true(dom_at(f, "ttft_below_server"));
             r.flags.truncation_suspected = dom_true(dom_at(f, "truncation_suspected"));

@@ -51,7 +51,15 @@ enum class MockFault {
     short_reply,       ///< the "model" stops by itself (done_reason "stop") after some tokens
 };
 
+/// Which Ollama the mock behaves like.
+enum class MockGeneration {
+    ollama_0_5,   ///< 0.5.12, as the captures in fixtures/real-servers/*.txt
+    ollama_0_33,  ///< 0.33 (llama-server underneath): durations in whole microseconds, and
+                  ///< prompt_eval_cached_count on a cache hit (omitted when 0, like every metric)
+};
+
 struct MockConfig {
+    MockGeneration generation = MockGeneration::ollama_0_5;
     std::vector<std::string> models{"llama3.1:8b"};
     std::string version = "0.5.12";
     std::chrono::microseconds load_delay{0};         ///< first request for a model that is not loaded
@@ -371,7 +379,7 @@ private:
         MockFault fault = MockFault::none;
         int tokens = 0;
         const char* done_reason = "stop";
-        std::int64_t prompt_tokens = 0, load_ns = 0, prompt_ns = 0;
+        std::int64_t prompt_tokens = 0, cached_tokens = 0, load_ns = 0, prompt_ns = 0;
         clock::time_point entry, first_token, last_token;
         int next = 0;  // index of the next token to write
         bool done = false;
@@ -470,6 +478,7 @@ private:
         const std::int64_t num_ctx = p.num_ctx.value_or(4096);
         if (s->prompt_tokens >= num_ctx) s->prompt_tokens = num_ctx / 2;
         const std::int64_t evaluated = cache_hit ? 1 : s->prompt_tokens;
+        s->cached_tokens = s->prompt_tokens - evaluated;
         if (cache_hit && config_.cache_hit_counts_new_tokens_only) s->prompt_tokens = 1;
         s->tokens = fault == MockFault::short_reply ? config_.fault_after_tokens : config_.natural_tokens;
         if (config_.responder) {
@@ -545,16 +554,20 @@ private:
             }
             w.end_array();
         }
-        // Ollama omits zero-valued metrics.
+        // Ollama omits zero-valued metrics; 0.33 has llama-server's milliseconds with three
+        // decimals underneath, so its durations are whole microseconds.
+        const bool v0_33 = config_.generation == MockGeneration::ollama_0_33;
         auto put = [&w](const char* name, std::int64_t v) {
             if (v != 0) w.kv(name, v);
         };
+        auto duration = [v0_33](std::int64_t ns) { return v0_33 ? ns / 1000 * 1000 : ns; };
         put("total_duration", ns_between(s.entry, now));
         put("load_duration", s.load_ns);
         put("prompt_eval_count", s.prompt_tokens);
-        put("prompt_eval_duration", s.prompt_ns);
+        put("prompt_eval_duration", duration(s.prompt_ns));
         put("eval_count", s.tokens);
-        put("eval_duration", s.tokens > 0 ? ns_between(s.first_token, last_token) : 0);
+        put("eval_duration", s.tokens > 0 ? duration(ns_between(s.first_token, last_token)) : 0);
+        if (v0_33) put("prompt_eval_cached_count", s.cached_tokens);
         w.end_object();
         return w.take();
     }

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     std::string models, num_ctx, prompt_tokens, num_predict, matrix_file, host, output, keep_alive = "30m";
     std::optional<int> runs, warmup, retry_short, seed;
     std::optional<double> temperature;
-    bool dry_run = false, demo = false, allow_cache = false, cold = false, quiet = false, verbose = false;
+    bool dry_run = false, demo = false, allow_cache = false, cold = false, allow_truncation = false, quiet = false, verbose = false;
     app.add_option("--matrix", matrix_file, "JSON matrix file; command-line lists override its fields");
     app.add_option("--model,--models", models, "Comma list of model tags (e.g. quantizations)");
     app.add_option("--num_ctx,--num-ctx", num_ctx, "Comma list of context sizes");
@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
     app.add_option("--keep_alive,--keep-alive", keep_alive)->capture_default_str();
     app.add_flag("--allow-prompt-cache", allow_cache, "Same prompt for every run of a cell (measures cached prefill)");
     app.add_flag("--cold", cold, "Unload the model before every timed run (measures load time)");
+    app.add_flag("--allow-truncation", allow_truncation,
+                 "Let Ollama cut a prompt longer than num_ctx (its default); without it such a run fails as context_overflow");
     app.add_flag("--dry-run", dry_run, "Print the planned cells and request count; send nothing");
     app.add_option("--host", host, "Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434)");
     app.add_option("--output,-o", output, "Also write the JSON lines to this file");
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
         spec.keep_alive = keep_alive;
         spec.allow_prompt_cache = spec.allow_prompt_cache || allow_cache;
         spec.cold = spec.cold || cold;
+        spec.allow_truncation = spec.allow_truncation || allow_truncation;
 
         const auto cells = llmbench::plan_cells(spec);
         example::JsonLines out(output);

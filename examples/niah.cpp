@@ -77,6 +77,8 @@ int main(int argc, char** argv) {
     app.add_option("--host", host, "Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434)");
     app.add_option("--output,-o", output, "Also write the JSON lines to this file");
     app.add_option("--html", html, "Write the heatmap report here");
+    app.add_flag("--allow-truncation", spec.allow_truncation,
+                 "Let Ollama cut a prompt longer than num_ctx (its default); without it such a trial fails as context_overflow");
     app.add_flag("--demo", demo, "Run against the built-in mock server (numbers are not a model's)");
     app.add_flag("--quiet,-q", quiet, "No progress or table on stderr");
     example::BackendOptions backend_options;

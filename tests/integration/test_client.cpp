@@ -97,7 +97,7 @@ TEST_CASE("chat streams, and load/unload requests") {
     MockOllama mock;
     OllamaClient client(mock.endpoint());
     StreamTimer timer;
-    ChatRequest chat{"llama3.1:8b", {{"system", "be brief"}, {"user", "hello"}}, {}, std::string("5m"), true};
+    ChatRequest chat{"llama3.1:8b", {{"system", "be brief"}, {"user", "hello"}}, {}, std::string("5m"), true, {}};
     chat.options.num_predict = 5;
     const auto r = client.chat(chat, timer);
     REQUIRE(r.ok());
@@ -221,7 +221,7 @@ TEST_CASE("Ollama 0.33's cached count splits the prompt: prefill_toks_per_s leav
     OllamaClient client(mock.endpoint());
     const auto run = [&](const std::string& prompt) {
         StreamTimer timer;
-        GenerateRequest req{"llama3.1:8b", prompt, {}, {}, {}, {}, true};
+        GenerateRequest req{"llama3.1:8b", prompt, {}, {}, {}, {}, true, {}};
         req.options.num_predict = 4;
         RunRecord r = make_run_record(client.generate(req, timer), timer, RunIdentity{});
         flag_run(r, nullptr);

@@ -32,7 +32,8 @@ bool masked_key(std::string_view key) {
     static const std::set<std::string_view> exact = {"timestamp_utc", "llmbench_version", "command_line", "host", "path", "sha256",
                                                      "base_url", "url", "samples", "warnings", "cv", "stddev",
                                                      // flags a busy machine can flip: they compare times
-                                                     "prompt_cache_suspected", "prompt_cache_suspected_runs", "ttft_below_server"};
+                                                     "prompt_cache_suspected", "prompt_cache_suspected_runs",
+                                                     "prompt_rate_includes_cache", "prompt_rate_includes_cache_runs", "ttft_below_server"};
     if (exact.count(key)) return true;
     const auto ends = [&](std::string_view suffix) { return key.size() >= suffix.size() && key.substr(key.size() - suffix.size()) == suffix; };
     return ends("_s") || ends("_ns") || ends("_per_s") || ends("_mean") || ends("_efficiency") || ends("duration") ||

@@ -178,6 +178,36 @@ TEST_CASE("a prompt longer than num_ctx is flagged as truncated") {
     REQUIRE(records.size() == 2);
     CHECK(records[1].flags.truncation_suspected);
     CHECK(records[1].server.prompt_eval_count == 128);  // the mock kept half the window
+    // Twice the words gave no more tokens: a cut, never a converged cell, and no prefill rate.
+    CHECK(results[0].calibration.saturated);
+    CHECK(results[0].summary.find("prompt_toks_per_s") == nullptr);
+    CHECK(results[0].summary.find("prefill_toks_per_s") == nullptr);
+    CHECK(results[0].summary.find("gen_toks_per_s") != nullptr);
+    REQUIRE_FALSE(results[0].summary.warnings.empty());
+    CHECK(results[0].summary.warnings.back().find("saturated") != std::string::npos);
+    CHECK(results[0].to_json().find(R"("saturated":true)") != std::string::npos);
+}
+
+TEST_CASE("on Ollama 0.33 the matrix sends truncate:false: an over-long cell fails as context_overflow") {
+    MockConfig cfg = two_models();
+    cfg.generation = testing::MockGeneration::ollama_0_33;
+    MockOllama mock(cfg);
+    OllamaClient client(mock.endpoint());
+    MatrixSpec spec;
+    spec.models = {q4};
+    spec.num_ctx = {256};
+    spec.prompt_tokens = {400};
+    spec.num_predict = {4};
+    spec.runs = 1;
+    std::vector<RunRecord> records;
+    const auto results = MatrixRunner(client, spec).on_record([&](const RunRecord& r) { records.push_back(r); }).run();
+    CHECK_FALSE(results[0].calibration.within_tolerance);
+    REQUIRE(records.size() == 2);
+    for (const auto& r : records) {
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.outcome.error_kind == errc::context_overflow);
+    }
+    CHECK(results[0].summary.failures_by_kind.at("context_overflow") == 1);  // the timed run
 }
 
 TEST_CASE("--cold unloads before every timed run, so each one measures the load") {

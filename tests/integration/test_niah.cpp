@@ -145,6 +145,46 @@ TEST_CASE("a window too small for the prompt: the server truncates silently, the
     CHECK(t.to_json().find(R"("scored":false,"truncated":true)") != std::string::npos);
 }
 
+TEST_CASE("Ollama 0.33 told truncate:false refuses the over-long prompt: a counted context_overflow, never a score") {
+    for (bool allow : {false, true}) {
+        CAPTURE(allow);
+        testing::MockConfig cfg;
+        cfg.generation = testing::MockGeneration::ollama_0_33;
+        cfg.natural_tokens = 200;
+        cfg.responder = [](const std::string& prompt) { return answer_below(prompt, 100000); };
+        testing::MockOllama mock(cfg);
+        OllamaClient client(mock.endpoint());
+        SweepSpec spec;
+        spec.model = "llama3.1:8b";
+        spec.lengths = {4096};
+        spec.depths = {50};
+        spec.num_ctx = 2048;
+        spec.allow_truncation = allow;
+        const auto result = Sweep(client, spec, generated_haystack(5000, 2)).run();
+        REQUIRE(result.trials.size() == 1);
+        const Trial& t = result.trials[0];
+        CHECK_FALSE(t.scored());
+        CHECK_FALSE(result.cell(4096, 50).accuracy().has_value());
+        for (const auto& req : mock.stream_requests())
+            CHECK((req.body.find(R"("truncate":false,"shift":false)") != std::string::npos) == !allow);
+        if (allow) {  // the server default: cut silently, caught by the count
+            CHECK(t.timing.ok());
+            CHECK(t.truncated);
+            CHECK(result.cell(4096, 50).context_overflows == 0);
+            continue;
+        }
+        REQUIRE_FALSE(t.timing.ok());
+        CHECK(t.context_overflow());
+        CHECK(t.timing.outcome.http_status == 400);
+        const std::string what = t.timing.outcome.error_message;
+        CHECK_MESSAGE(what.find("tokens) does not fit the context (2048 tokens)") != std::string::npos, what);
+        CHECK_MESSAGE(what.find("exceeds the available context size") != std::string::npos, what);  // the nested message, decoded
+        CHECK(result.cell(4096, 50).failed == 1);
+        CHECK(result.cell(4096, 50).context_overflows == 1);
+        CHECK(t.to_json().find(R"("kind":"context_overflow")") != std::string::npos);
+    }
+}
+
 TEST_CASE("a length beyond the model's trained context is flagged and excluded") {
     auto mock = mock_answering_below(1000000);
     OllamaClient client(mock->endpoint());

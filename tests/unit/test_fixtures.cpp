@@ -15,7 +15,7 @@ namespace {
 StreamResult replay_generate(const std::string& fixture, std::size_t chunk_bytes, StreamTimer& timer) {
     ReplayServer server(test_util::read_capture(fixture), chunk_bytes);
     OllamaClient client(server.host());
-    GenerateRequest req{"tiny-llama", "Once upon a time", {}, {}, {}, {}, true};
+    GenerateRequest req{"tiny-llama", "Once upon a time", {}, {}, {}, {}, true, {}};
     return client.generate(req, timer);
 }
 }  // namespace
@@ -48,7 +48,7 @@ TEST_CASE("a real chat stream and a non-streamed reply parse") {
         ReplayServer server(test_util::read_capture("ollama_chat_stream.txt"), 64);
         OllamaClient client(server.host());
         StreamTimer timer;
-        ChatRequest req{"tiny-llama", {{"user", "hi"}}, {}, {}, true};
+        ChatRequest req{"tiny-llama", {{"user", "hi"}}, {}, {}, true, {}};
         const auto r = client.chat(req, timer);
         REQUIRE(r.ok());
         CHECK(r.server.eval_count == 64);
@@ -79,7 +79,7 @@ TEST_CASE("real 404 bodies become model_not_found naming the model") {
     StreamTimer timer;
     ReplayServer server(test_util::read_capture("ollama_error_unknown_model_generate.txt"), 0, "application/json; charset=utf-8");
     OllamaClient client(server.host());
-    GenerateRequest req{"no-such-model", "hi", {}, {}, {}, {}, true};
+    GenerateRequest req{"no-such-model", "hi", {}, {}, {}, {}, true, {}};
     const auto r = client.generate(req, timer);
     REQUIRE_FALSE(r.ok());
     CHECK(r.failure->code() == errc::model_not_found);
@@ -143,7 +143,7 @@ TEST_CASE("a cut-off JSON object in the middle of a stream is a protocol error w
     ReplayServer server(c, 5);
     OllamaClient client(server.host());
     StreamTimer timer;
-    const auto r = client.generate(GenerateRequest{"m", "p", {}, {}, {}, {}, true}, timer);
+    const auto r = client.generate(GenerateRequest{"m", "p", {}, {}, {}, {}, true, {}}, timer);
     REQUIRE_FALSE(r.ok());
     CHECK(r.failure->code() == errc::protocol);
     CHECK_MESSAGE(std::string(r.failure->what()).find("line 2 at byte offset 30") != std::string::npos, std::string(r.failure->what()));
@@ -204,7 +204,7 @@ TEST_CASE("llama-server b10587's usage event: cache_n, prompt_n and cached_token
         ReplayServer server(capture, chunk, "text/event-stream");
         OpenAIClient client(server.host());
         StreamTimer timer;
-        ChatRequest req{"tiny-llama", {{"user", "hi"}}, {}, {}, true};
+        ChatRequest req{"tiny-llama", {{"user", "hi"}}, {}, {}, true, {}};
         const auto r = client.chat(req, timer);
         REQUIRE_MESSAGE(r.ok(), std::string(r.failure ? r.failure->what() : ""));
         CHECK(r.done_reason == "length");
@@ -221,4 +221,25 @@ TEST_CASE("llama-server b10587's usage event: cache_n, prompt_n and cached_token
         CHECK_FALSE(rec.flags.prompt_cache_suspected);  // the server says 0 cached: no heuristic
         CHECK_FALSE(rec.flags.prompt_rate_includes_cache);
     }
+}
+
+TEST_CASE("Ollama 0.33.0-rc2's overflow answers: a silent cut at HTTP 200, and with truncate:false a typed context_overflow") {
+    StreamTimer timer;
+    const auto cut = replay_generate("ollama-0.33.0-rc2/generate-overflow-default.http", 61, timer);
+    REQUIRE(cut.ok());
+    CHECK(cut.server.prompt_eval_count == 514);  // of 1,751 sent
+
+    ReplayServer server(test_util::read_capture("ollama-0.33.0-rc2/generate-overflow-truncate-false.http"), 0, "application/json");
+    OllamaClient client(server.host());
+    GenerateRequest req{"stories260k", "the little girl", {}, {}, {}, {}, true, {}};
+    req.controls = RequestControls::no_truncation();
+    CHECK(req.to_json().find(R"("truncate":false,"shift":false)") != std::string::npos);
+    StreamTimer t2;
+    const auto r = client.generate(req, t2);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.failure->code() == errc::context_overflow);
+    CHECK(r.http_status == 400);
+    const std::string what = r.failure->what();
+    CHECK_MESSAGE(what.find("the prompt (1751 tokens) does not fit the context (1024 tokens)") != std::string::npos, what);
+    CHECK_MESSAGE(what.find("server said: request (1751 tokens) exceeds the available context size (1024 tokens)") != std::string::npos, what);
 }

@@ -47,7 +47,7 @@ TEST_CASE("keep_alive: numbers are sent as numbers, durations as strings") {
 }
 
 TEST_CASE("chat requests carry their messages in order") {
-    ChatRequest c{"m", {{"system", "be brief"}, {"user", "hi \"there\""}}, {}, {}, true};
+    ChatRequest c{"m", {{"system", "be brief"}, {"user", "hi \"there\""}}, {}, {}, true, {}};
     CHECK(c.to_json() ==
           R"({"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi \"there\""}],)"
           R"("stream":true,"options":{}})");

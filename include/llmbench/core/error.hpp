@@ -15,6 +15,7 @@ enum class errc {
     model_not_found,  ///< HTTP 404 for a model: it has not been pulled
     protocol,         ///< the stream broke the protocol: bad JSON, EOF before done, line too long
     server,           ///< the server reported an error inside a 200 stream
+    context_overflow, ///< the prompt does not fit the context, and the server refused it (no silent cut)
     io,               ///< a local file could not be read or written
     usage,            ///< bad arguments or input given by the caller
     cancelled,        ///< the caller stopped the request
@@ -28,6 +29,7 @@ inline const char* to_string(errc code) noexcept {
         case errc::model_not_found: return "model_not_found";
         case errc::protocol: return "protocol";
         case errc::server: return "server";
+        case errc::context_overflow: return "context_overflow";
         case errc::io: return "io";
         case errc::usage: return "usage";
         case errc::cancelled: return "cancelled";
@@ -37,7 +39,7 @@ inline const char* to_string(errc code) noexcept {
 
 /// The code that to_string(code) names, or nullopt for a name this version does not know.
 inline std::optional<errc> errc_from_string(std::string_view name) noexcept {
-    for (errc c : {errc::connect, errc::timeout, errc::http_status, errc::model_not_found, errc::protocol, errc::server, errc::io,
+    for (errc c : {errc::connect, errc::timeout, errc::http_status, errc::model_not_found, errc::protocol, errc::server, errc::context_overflow, errc::io,
                    errc::usage, errc::cancelled})
         if (name == to_string(c)) return c;
     return std::nullopt;

@@ -53,6 +53,21 @@ struct Options {
     }
 };
 
+/// Request fields beyond `options`, each sent only when set.
+struct RequestControls {
+    /// Ollama 0.30+: false makes a prompt that does not fit num_ctx fail (HTTP 400, which the
+    /// client reports as errc::context_overflow) instead of being cut (`truncate`) or making
+    /// room by dropping old context (`shift`). Both default to true on the server.
+    std::optional<bool> truncate, shift;
+
+    /// Refuses over-long prompts instead of letting the server cut them.
+    static RequestControls no_truncation() {
+        RequestControls c;
+        c.truncate = c.shift = false;
+        return c;
+    }
+};
+
 namespace detail {
 /// Whether two model names mean the same model: Ollama adds ":latest" to an untagged name.
 inline bool same_model(const std::string& a, const std::string& b) {
@@ -62,7 +77,9 @@ inline bool same_model(const std::string& a, const std::string& b) {
 /// The members every generate/chat request ends with, then the closing brace. keep_alive
 /// is a duration string ("10m") or a number of seconds (-1 = forever).
 inline void write_request_tail(JsonWriter& w, const std::optional<std::string>& keep_alive, bool stream,
-                               const Options& options) {
+                               const Options& options, const RequestControls& controls) {
+    if (controls.truncate) w.kv("truncate", *controls.truncate);
+    if (controls.shift) w.kv("shift", *controls.shift);
     if (keep_alive) {
         const std::string& k = *keep_alive;
         char* end = nullptr;
@@ -85,13 +102,14 @@ struct GenerateRequest {
     std::optional<bool> raw;
     std::optional<std::string> keep_alive;  ///< "5m", "300", "-1", "0"
     bool stream = true;
+    RequestControls controls;
 
     std::string to_json() const {
         JsonWriter w;
         w.begin_object().kv("model", model).kv("prompt", prompt);
         if (system) w.kv("system", *system);
         if (raw) w.kv("raw", *raw);
-        detail::write_request_tail(w, keep_alive, stream, options);
+        detail::write_request_tail(w, keep_alive, stream, options, controls);
         return w.take();
     }
 };
@@ -107,13 +125,14 @@ struct ChatRequest {
     Options options;
     std::optional<std::string> keep_alive;
     bool stream = true;
+    RequestControls controls;
 
     std::string to_json() const {
         JsonWriter w;
         w.begin_object().kv("model", model).key("messages").begin_array();
         for (const auto& m : messages) w.begin_object().kv("role", m.role).kv("content", m.content).end_object();
         w.end_array();
-        detail::write_request_tail(w, keep_alive, stream, options);
+        detail::write_request_tail(w, keep_alive, stream, options, controls);
         return w.take();
     }
 };

@@ -36,6 +36,15 @@ inline error connect_error(const Endpoint& at, httplib::Error err, double connec
 inline error status_error(const Endpoint& at, int status, std::string_view api_path, std::string_view body, const std::string& model,
                           const std::string& pull_hint) {
     const std::string message = error_message_from_body(body);
+    if (status == 400)
+        if (const auto overflow = context_overflow_from_body(body)) {
+            const auto n = [](const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : std::string("?"); };
+            return error(errc::context_overflow, "the prompt (" + n(overflow->prompt_tokens) + " tokens) does not fit the context (" +
+                                                     n(overflow->n_ctx) + " tokens) of " + at.url() +
+                                                     " and the server refused to cut it: raise num_ctx or shorten the prompt (server said: " +
+                                                     message + ")",
+                         status);
+        }
     if (status == 404 && !model.empty())
         return error(errc::model_not_found, "model '" + model + "' not found on " + at.url() + pull_hint + " (server said: " + message + ")",
                      status);

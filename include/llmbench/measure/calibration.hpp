@@ -20,6 +20,9 @@ struct Calibration {
     std::int64_t actual_tokens = 0;  ///< prompt_eval_count for the final word count
     int requests = 0;
     bool within_tolerance = false;
+    /// More words stopped giving more tokens: the server cut the prompt (Ollama's default
+    /// truncation), so no count it gave is the prompt's length. Never within tolerance.
+    bool saturated = false;
 };
 
 /// Finds the word count whose prompt the server counts as `target` tokens, within
@@ -41,15 +44,20 @@ inline Calibration calibrate_words(int target, const std::function<std::int64_t(
     const auto within = [&](std::int64_t count) { return std::fabs(static_cast<double>(count - target)) <= allowed + 0.5; };
     c.words = w0;
     c.actual_tokens = c0;
-    while (!within(c.actual_tokens) && c.requests < max_requests && c.actual_tokens > 0) {
+    // Twice the words for no more tokens: the count is capped, not converging.
+    c.saturated = c0 > 0 && c1 > 0 && c0 <= c1;
+    while (!c.saturated && !within(c.actual_tokens) && c.requests < max_requests && c.actual_tokens > 0) {
         const double step = static_cast<double>(target - c.actual_tokens) / per_word;
         const auto next = static_cast<std::size_t>(std::max(1.0, std::round(static_cast<double>(c.words) + step)));
         if (next == c.words) break;
+        const std::size_t words_before = c.words;
+        const std::int64_t count_before = c.actual_tokens;
         c.words = next;
         c.actual_tokens = count_tokens(c.words);
         ++c.requests;
+        if (c.words > words_before && c.actual_tokens > 0 && c.actual_tokens <= count_before) c.saturated = true;
     }
-    c.within_tolerance = within(c.actual_tokens);
+    c.within_tolerance = !c.saturated && within(c.actual_tokens);
     return c;
 }
 

@@ -38,6 +38,9 @@ struct SweepSpec {
     std::optional<std::string> keep_alive = std::string("30m");
     double calibration_tolerance = 0.02;
     double truncation_ratio = 0.9;      ///< evaluated < this x the length: truncated
+    /// Let the server cut an over-long prompt (Ollama's default). Off: requests say
+    /// truncate:false, shift:false, and a prompt that does not fit is a context_overflow failure.
+    bool allow_truncation = false;
 
     /// The window: the prompt with 10% headroom (calibration lands within 2% and must not be
     /// cut while it searches), plus the answer and the template.
@@ -57,6 +60,8 @@ struct Trial {
 
     /// Counts toward accuracy: the request succeeded and the model saw the whole prompt.
     bool scored() const { return timing.ok() && !truncated && !exceeds_context; }
+    /// The server refused the prompt as longer than its context (truncate:false).
+    bool context_overflow() const { return timing.outcome.error_kind == errc::context_overflow; }
 
     std::string to_json() const {
         JsonWriter w;
@@ -80,12 +85,14 @@ struct Trial {
 /// Accuracy and speed of one (length, depth) cell, or of one length over all depths.
 struct CellStats {
     std::size_t trials = 0, scored = 0, exact = 0, excluded = 0, failed = 0;
+    std::size_t context_overflows = 0;  ///< of the failed: refused as longer than the context
     double partial_sum = 0;
     std::vector<double> ttft, prompt_rate;
 
     void add(const Trial& t) {
         ++trials;
         if (!t.timing.ok()) ++failed;
+        if (t.context_overflow()) ++context_overflows;
         else if (!t.scored()) ++excluded;
         if (t.scored()) {
             ++scored;
@@ -102,6 +109,7 @@ struct CellStats {
     std::optional<double> partial() const { return scored ? std::optional<double>(partial_sum / static_cast<double>(scored)) : std::nullopt; }
     void write(JsonWriter& w) const {
         w.begin_object().kv("trials", trials).kv("scored", scored).kv("excluded", excluded).kv("failed", failed);
+        w.kv("context_overflows", context_overflows);
         w.kv("accuracy", accuracy()).kv("partial", partial());
         const auto mean = [](const std::vector<double>& v) {
             return v.empty() ? std::optional<double>() : std::optional<double>(compute_stats(v).mean);
@@ -131,7 +139,7 @@ struct SweepResult {
     std::string summary_json(const SweepSpec& spec) const {
         JsonWriter w;
         w.begin_object().kv("type", "niah_summary").kv("schema_version", schema_version).kv("model", spec.model);
-        w.kv("needle_kind", to_string(spec.needle)).kv("model_context_length", model_context);
+        w.kv("needle_kind", to_string(spec.needle)).kv("model_context_length", model_context).kv("allow_truncation", spec.allow_truncation);
         w.kv("scoring", "exact: every needle value appears in the reply (case-insensitive); partial: the share that appears. Truncated "
                         "or over-context trials are excluded, not scored");
         w.key("lengths").begin_array();
@@ -209,6 +217,8 @@ private:
 
     bool stopped() const { return stop_.requested(); }
 
+    RequestControls controls() const { return spec_.allow_truncation ? RequestControls{} : RequestControls::no_truncation(); }
+
     Options options_for(int length) const {
         Options o;
         o.num_ctx = spec_.context_for(length);
@@ -227,6 +237,7 @@ private:
                 req.model = spec_.model;
                 req.prompt = build_prompt(haystack_, words, probe, 50).text;
                 req.options = options_for(length);
+                req.controls = controls();
                 req.keep_alive = spec_.keep_alive;
                 return backend_.count_prompt_tokens(req);
             },
@@ -248,6 +259,7 @@ private:
         req.model = spec_.model;
         req.prompt = prompt.text;
         req.options = options_for(length);
+        req.controls = controls();
         req.keep_alive = spec_.keep_alive;
         RunLabel label;
         label.prompt_id = "niah/" + std::to_string(length) + "/" + std::to_string(depth);

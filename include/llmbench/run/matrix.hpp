@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -51,6 +52,9 @@ struct MatrixSpec {
     std::optional<std::string> keep_alive = std::string("30m");
     bool allow_prompt_cache = false;  ///< same prompt for every run of a cell (no unique prefix)
     bool cold = false;                ///< unload the model before every timed run
+    /// Let the server cut an over-long prompt (Ollama's default). Off: every request says
+    /// truncate:false, shift:false, so a prompt that does not fit fails as context_overflow.
+    bool allow_truncation = false;
     int retry_short = 0;              ///< re-run a reply shorter than num_predict up to N times, with another seed
     std::uint64_t seed = 1;           ///< for the synthetic text
     double calibration_tolerance = 0.02;  ///< or one word's tokens, whichever is larger
@@ -71,7 +75,7 @@ struct MatrixSpec {
         ints("prompt_tokens", prompt_tokens);
         ints("num_predict", num_predict);
         w.kv("runs", runs).kv("warmup", warmup).kv("retry_short", retry_short);
-        w.kv("allow_prompt_cache", allow_prompt_cache).kv("cold", cold).kv("text_seed", seed);
+        w.kv("allow_prompt_cache", allow_prompt_cache).kv("cold", cold).kv("allow_truncation", allow_truncation).kv("text_seed", seed);
         w.key("keep_alive");
         if (keep_alive) w.value(*keep_alive);
         else w.null();
@@ -83,7 +87,7 @@ struct MatrixSpec {
 
 /// Reads a matrix from JSON: {"models": [...], "num_ctx": [...], "prompt_tokens": [...],
 /// "num_predict": [...], "runs", "warmup", "retry_short", "seed", "temperature",
-/// "allow_prompt_cache", "cold"}; every member optional. Errors name `source` and the field.
+/// "allow_prompt_cache", "cold", "allow_truncation"}; every member optional. Errors name `source` and the field.
 inline MatrixSpec parse_matrix_json(std::string_view json, const std::string& source, MatrixSpec spec = {}) {
     simdjson::dom::parser parser;
     simdjson::dom::element doc;
@@ -150,6 +154,8 @@ inline MatrixSpec parse_matrix_json(std::string_view json, const std::string& so
             spec.allow_prompt_cache = flag();
         } else if (key == "cold") {
             spec.cold = flag();
+        } else if (key == "allow_truncation") {
+            spec.allow_truncation = flag();
         } else {
             throw error(errc::usage, source + ": unknown field \"" + std::string(key) + "\"");
         }
@@ -211,6 +217,7 @@ struct CellResult {
             .kv("words", calibration.words)
             .kv("requests", calibration.requests)
             .kv("within_tolerance", calibration.within_tolerance)
+            .kv("saturated", calibration.saturated)
             .end_object();
         w.key("reload")
             .begin_object()
@@ -309,6 +316,8 @@ private:
         return interrupted_;
     }
 
+    RequestControls controls() const { return spec_.allow_truncation ? RequestControls{} : RequestControls::no_truncation(); }
+
     Options cell_options(const CellCoordinates& cell) const {
         Options o = spec_.options;
         o.num_ctx = cell.num_ctx;
@@ -340,6 +349,7 @@ private:
         req.model = cell.model;
         req.prompt = prompt_text(words, spec_.seed, ++nonce_);
         req.options = cell_options(cell);
+        req.controls = controls();
         req.keep_alive = spec_.keep_alive;
         return backend_.count_prompt_tokens(req);
     }
@@ -361,6 +371,7 @@ private:
         req.model = cell.model;
         req.options = cell_options(cell);
         if (attempt > 0) req.options.seed = spec_.options.seed.value_or(0) + 1000 * attempt;
+        req.controls = controls();
         req.keep_alive = spec_.keep_alive;
         req.prompt = prompt_text(cal.words, spec_.seed, nonce);
         if (spec_.cold && !warmup) backend_.unload(cell.model);
@@ -377,6 +388,7 @@ private:
         RunRecord record = measure(backend_, req, label,
                                    MeasureHooks{sampler_, roofline == rooflines_.end() ? nullptr : &roofline->second,
                                                 spec_.allow_prompt_cache && first_of_cell_ ? &*first_of_cell_ : nullptr});
+        if (cal.saturated) record.flags.truncation_suspected = true;  // the count stopped growing with the text
         if (!first_of_cell_ && record.ok()) first_of_cell_ = record;
         return record;
     }
@@ -409,6 +421,16 @@ private:
             }
         }
         out.summary = acc.summary();
+        if (!out.calibration.within_tolerance && cell.prompt_tokens) {
+            // The prompt was not the length the cell names (or was cut): its prefill rate
+            // would describe another cell, so the summary has none.
+            auto& m = out.summary.overall;
+            m.erase(std::remove_if(m.begin(), m.end(),
+                                   [](const auto& entry) { return entry.first == "prompt_toks_per_s" || entry.first == "prefill_toks_per_s"; }),
+                    m.end());
+            out.summary.warnings.push_back(std::string("calibration ") + (out.calibration.saturated ? "saturated (the server cut the prompt)" : "missed its target") +
+                                           ": no prefill rate for this cell");
+        }
         ++cell_index_;
         return out;
     }

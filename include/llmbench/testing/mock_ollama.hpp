@@ -154,6 +154,7 @@ private:
         std::optional<std::string> keep_alive;
         bool stream = true;
         std::optional<std::int64_t> num_predict, num_ctx;
+        bool truncate = true;  ///< 0.33: false refuses a prompt over the context (HTTP 400)
     };
 
     struct Loaded {
@@ -242,6 +243,8 @@ private:
                 }
             } else if (key == "stream") {
                 p.stream = value.get_bool().value();
+            } else if (key == "truncate") {
+                p.truncate = value.get_bool().value();
             } else if (key == "keep_alive") {
                 p.keep_alive = std::string(detail::trim(value.raw_json_token(), " \t\r\n"));
             } else if (key == "options") {
@@ -474,8 +477,19 @@ private:
         s->log = log;
         s->load_ns = ns_between(entry, loaded_at);
         s->prompt_tokens = count_tokens(p.prompt);
-        // A prompt over the context is cut silently, keeping half the window (ollama #17427).
+        // A prompt over the context is cut silently, keeping half the window (ollama #17427),
+        // unless 0.33 is told truncate:false: then llama-server's error, inside Ollama's.
         const std::int64_t num_ctx = p.num_ctx.value_or(4096);
+        if (s->prompt_tokens >= num_ctx && !p.truncate && config_.generation == MockGeneration::ollama_0_33) {
+            log->status = 400;
+            JsonWriter inner;
+            inner.begin_object().key("error").begin_object().kv("code", 400);
+            inner.kv("message", "request (" + std::to_string(s->prompt_tokens) + " tokens) exceeds the available context size (" +
+                                    std::to_string(num_ctx) + " tokens), try increasing it");
+            inner.kv("type", "exceed_context_size_error").kv("n_prompt_tokens", s->prompt_tokens).kv("n_ctx", num_ctx);
+            inner.end_object().end_object();
+            return json_reply(res, 400, error_body(inner.take()));
+        }
         if (s->prompt_tokens >= num_ctx) s->prompt_tokens = num_ctx / 2;
         const std::int64_t evaluated = cache_hit ? 1 : s->prompt_tokens;
         s->cached_tokens = s->prompt_tokens - evaluated;

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     CLI::App app{"ollama-bench: time to first token, token rates and latency of an Ollama model, with honest statistics"};
     std::string model, prompts_path, host, output, keep_alive = "30m";
     int runs = 5, warmup = 1;
+    bool cold = false;
     double timeout_s = 0;
     bool demo = false, quiet = false, verbose = false;
     std::vector<int> concurrency{1};
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
     app.add_option("--timeout", timeout_s, "Seconds to wait for the first byte and between chunks (default 600 / 120)")
         ->check(CLI::PositiveNumber);
     app.add_option("--output,-o", output, "Also write the JSON lines to this file");
+    app.add_flag("--cold", cold,
+                 "Every request misses the prompt cache (llama.cpp: cache_prompt false; Ollama and others: a unique first line); "
+                 "the metadata says which");
     app.add_flag("--demo", demo, "Run against the built-in mock server (no Ollama needed; numbers are not a model's)");
     app.add_flag("--quiet,-q", quiet, "No progress or table on stderr");
     app.add_flag("--verbose,-v", verbose, "A line per run on stderr instead of the progress bar");
@@ -101,6 +105,7 @@ int main(int argc, char** argv) {
         config.options = opt;
         config.keep_alive = keep_alive;
         config.preload = false;  // done below, before the metadata is read
+        config.cold_cache = cold;
         example::JsonLines out(output);
 
         const bool openai = backend_options.openai();
@@ -148,11 +153,13 @@ int main(int argc, char** argv) {
         const auto roofline = backend->capabilities().model_shape ? roofline_options.attach(meta) : std::nullopt;
         if (roofline) bench.roofline(&*roofline);
         meta.request_json = bench.request_json();
+        if (config.cold_cache) meta.notes.push_back("--cold: every request misses the prompt cache through " + bench.cold_cache_method());
         meta.set_prompts_file(prompts_path, config.prompts.size());
         meta.command_line.assign(argv, argv + argc);
         out.write(meta.to_json());
 
         const bool load_mode = concurrency.size() > 1 || concurrency.front() > 1 || !request_rates.empty();
+        if (load_mode && cold) throw llmbench::error(llmbench::errc::usage, "--cold: not in load mode yet (--concurrency, --request-rate)");
         if (load_mode) {  // one level, or a sweep over concurrency levels or rates
             if (concurrency.size() > 1 && !request_rates.empty())
                 throw llmbench::error(llmbench::errc::usage, "--concurrency and --request-rate: sweep one of them; the other takes one value");

@@ -2,11 +2,13 @@
 #include <llmbench/client/ollama_client.hpp>
 #include <llmbench/host/run_metadata.hpp>
 #include <llmbench/core/run_record.hpp>
+#include <llmbench/run/benchmark.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <simdjson.h>
 
 #include <chrono>
+#include <set>
 
 #include <doctest/doctest.h>
 
@@ -252,4 +254,38 @@ TEST_CASE("Ollama 0.33's cached count splits the prompt: prefill_toks_per_s leav
     CHECK(*miss.prefill_toks_per_s() == Approx(*miss.prompt_toks_per_s()));
     CHECK_FALSE(miss.flags.prompt_cache_suspected);
     CHECK_FALSE(miss.flags.prompt_rate_includes_cache);
+}
+
+TEST_CASE("cold_cache: on Ollama every request gets a unique first line, so none is served from the cache") {
+    MockOllama mock;
+    OllamaClient client(mock.endpoint());
+    BenchmarkConfig cfg;
+    cfg.model = "llama3.1:8b";
+    cfg.prompts = {Prompt{"p", "Why is the sky blue?", std::nullopt, std::nullopt}};
+    cfg.runs = 3;
+    cfg.options.num_predict = 4;
+    cfg.cold_cache = true;
+    Benchmark bench(client, cfg);
+    CHECK(bench.cold_cache_method().find("unique first line") != std::string::npos);
+    CHECK(bench.request_json().find(R"("cold_cache":true,"cold_cache_method":)") != std::string::npos);
+    bench.run();
+    const auto served = mock.stream_requests();
+    std::set<std::string> bodies;
+    std::size_t timed = 0;
+    for (const auto& r : served) {
+        if (r.body.find("Why is the sky blue?") == std::string::npos) continue;  // the preload
+        ++timed;
+        CHECK_FALSE(r.prompt_cache_hit);
+        bodies.insert(r.body);
+    }
+    CHECK(timed == 4);  // warm-up and 3 runs
+    CHECK(bodies.size() == timed);
+
+    cfg.cold_cache = false;  // the same prompt again and again: the mock's cache serves it
+    MockOllama warm;
+    OllamaClient warm_client(warm.endpoint());
+    Benchmark(warm_client, cfg).run();
+    std::size_t hits = 0;
+    for (const auto& r : warm.stream_requests()) hits += r.prompt_cache_hit ? 1U : 0U;
+    CHECK(hits == 3);
 }

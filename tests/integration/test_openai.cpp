@@ -364,3 +364,25 @@ TEST_CASE("the mock logs each request's arrival and first content write: ground 
     CHECK(*timer.first_content_at() >= *log[0].first_content_write);
     CHECK(*timer.sent_at() <= log[0].received);
 }
+
+TEST_CASE("cache_prompt:false goes on chat, completions and llama.cpp's /completion only when set") {
+    testing::MockOpenAIConfig cfg;
+    cfg.flavour = testing::OpenAIFlavour::llamacpp;
+    testing::MockOpenAI mock(cfg);
+    OpenAIClient client(mock.base_url());
+    StreamTimer timer;
+    ChatRequest chat = chat_request();
+    REQUIRE(client.chat(chat, timer).ok());
+    chat.controls.cache_prompt = false;
+    REQUIRE(client.chat(chat, timer).ok());
+    GenerateRequest completion{"m", "Once upon a time", {}, {}, {}, {}, true, {}};
+    completion.controls.cache_prompt = false;
+    REQUIRE(client.completion(completion, timer).ok());
+    completion.controls.truncate = false;  // Ollama's field: never sent to an OpenAI-style server
+    REQUIRE(client.completion(completion, timer).ok());
+    const auto bodies = mock.bodies();
+    REQUIRE(bodies.size() == 4);
+    CHECK(bodies[0].find("cache_prompt") == std::string::npos);
+    for (std::size_t i = 1; i < 4; ++i) CHECK(bodies[i].find(R"("cache_prompt":false)") != std::string::npos);
+    CHECK(bodies[3].find("truncate") == std::string::npos);
+}

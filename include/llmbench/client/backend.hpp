@@ -28,6 +28,7 @@ struct BackendCapabilities {
     bool reports_loaded_models = false;   ///< says which models it holds, and with what context (/api/ps)
     bool reports_server_timings = false;  ///< sends its own prefill and decode durations
     bool model_shape = false;             ///< describes the model's architecture (for the roofline)
+    bool prompt_cache_switch = false;     ///< a request can turn the prompt cache off (llama.cpp's cache_prompt)
 };
 
 class Backend {
@@ -122,6 +123,7 @@ public:
         if (request.system) c.messages.push_back({"system", *request.system});
         c.messages.push_back({"user", request.prompt});
         c.options = request.options;
+        c.controls = request.controls;
         return client_.chat(c, timer);
     }
     StreamResult chat(const ChatRequest& request, StreamTimer& timer) override { return client_.chat(request, timer); }
@@ -139,7 +141,7 @@ public:
     /// llama.cpp's server (it answers /props) sends its own timings; vLLM and LM Studio do not.
     BackendCapabilities capabilities() const override {
         BackendCapabilities c;
-        c.reports_server_timings = props().has_value();
+        c.reports_server_timings = c.prompt_cache_switch = props().has_value();
         return c;
     }
     RunMetadata describe(const std::string& model) override { return describe_openai_server(client_, model); }

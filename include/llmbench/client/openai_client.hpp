@@ -44,7 +44,8 @@ namespace detail {
 
 /// The OpenAI request body: messages or prompt, stream with usage, and the options mapped
 /// (num_predict -> max_tokens; top_k, min_p, repeat_penalty as llama.cpp and vLLM take them).
-inline void write_openai_options(JsonWriter& w, const Options& o) {
+inline void write_openai_options(JsonWriter& w, const Options& o, const RequestControls& c) {
+    if (c.cache_prompt) w.kv("cache_prompt", *c.cache_prompt);
     const auto put = [&w](const char* name, const auto& v) {
         if (v) w.kv(name, *v);
     };
@@ -88,7 +89,7 @@ public:
         w.begin_object().kv("model", request.model).key("messages").begin_array();
         for (const auto& m : request.messages) w.begin_object().kv("role", m.role).kv("content", m.content).end_object();
         w.end_array().kv("stream", true).key("stream_options").begin_object().kv("include_usage", true).end_object();
-        detail::write_openai_options(w, request.options);
+        detail::write_openai_options(w, request.options, request.controls);
         return stream("/v1/chat/completions", w.end_object().take(), request.model, timer, Flavour::openai);
     }
 
@@ -97,7 +98,7 @@ public:
         JsonWriter w;
         w.begin_object().kv("model", request.model).kv("prompt", request.prompt).kv("stream", true);
         w.key("stream_options").begin_object().kv("include_usage", true).end_object();
-        detail::write_openai_options(w, request.options);
+        detail::write_openai_options(w, request.options, request.controls);
         return stream("/v1/completions", w.end_object().take(), request.model, timer, Flavour::openai);
     }
 
@@ -110,6 +111,7 @@ public:
         if (request.options.seed) w.kv("seed", *request.options.seed);
         if (request.options.top_k) w.kv("top_k", *request.options.top_k);
         if (request.options.top_p) w.kv("top_p", *request.options.top_p);
+        if (request.controls.cache_prompt) w.kv("cache_prompt", *request.controls.cache_prompt);
         return stream("/completion", w.end_object().take(), request.model, timer, Flavour::llamacpp_native);
     }
 

@@ -59,6 +59,9 @@ struct RequestControls {
     /// client reports as errc::context_overflow) instead of being cut (`truncate`) or making
     /// room by dropping old context (`shift`). Both default to true on the server.
     std::optional<bool> truncate, shift;
+    /// llama.cpp: false evaluates the whole prompt, reusing nothing from the slot's cache
+    /// (the OpenAI client sends it; Ollama has no such field).
+    std::optional<bool> cache_prompt;
 
     /// Refuses over-long prompts instead of letting the server cut them.
     static RequestControls no_truncation() {

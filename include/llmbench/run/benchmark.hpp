@@ -33,6 +33,10 @@ struct BenchmarkConfig {
     Options options;
     std::optional<std::string> keep_alive;
     bool preload = true;                   ///< load the model with an empty prompt before anything
+    /// Every request misses the prompt cache: `cache_prompt: false` where the backend has the
+    /// switch (llama.cpp), else a unique first line per request (Ollama, vLLM: their caches
+    /// match prefixes). cold_cache_method() says which.
+    bool cold_cache = false;
 };
 
 /// Runs the benchmark. Order: warm-up, then `runs` passes, each over every prompt in file
@@ -79,6 +83,8 @@ public:
     std::string request_json() const {
         JsonWriter w;
         w.begin_object().kv("model", config_.model).kv("runs", config_.runs).kv("warmup", config_.warmup);
+        w.kv("cold_cache", config_.cold_cache);
+        if (config_.cold_cache) w.kv("cold_cache_method", cold_cache_method());
         w.key("keep_alive");
         if (config_.keep_alive) w.value(*config_.keep_alive);
         else w.null();
@@ -86,6 +92,13 @@ public:
         config_.options.write_json(w);
         w.end_object();
         return w.take();
+    }
+
+    /// How cold_cache makes requests miss the cache; "" without it.
+    std::string cold_cache_method() const {
+        if (!config_.cold_cache) return "";
+        return backend_.capabilities().prompt_cache_switch ? "cache_prompt: false on every request"
+                                                           : "a unique first line (\"Request N.\") on every prompt";
     }
 
     /// Loads the model (empty prompt) so the first timed request does not pay for it.
@@ -116,6 +129,10 @@ private:
         req.options = config_.options;
         if (prompt.num_predict) req.options.num_predict = prompt.num_predict;
         req.keep_alive = config_.keep_alive;
+        if (config_.cold_cache) {
+            if (backend_.capabilities().prompt_cache_switch) req.controls.cache_prompt = false;
+            else req.prompt = "Request " + std::to_string(++requests_sent_) + ".\n" + req.prompt;
+        }
         const auto first = first_of_prompt_.find(prompt.id);
         RunLabel label;
         label.prompt_id = prompt.id;
@@ -143,6 +160,7 @@ private:
     StopSignal stop_;
     MemorySampler* sampler_ = nullptr;
     bool interrupted_ = false;
+    std::size_t requests_sent_ = 0;  ///< numbers cold_cache's unique first lines
     std::map<std::string, RunRecord> first_of_prompt_;
 };
 

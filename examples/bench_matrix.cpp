@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
         spec.allow_prompt_cache = spec.allow_prompt_cache || allow_cache;
         spec.cold = spec.cold || cold;
         spec.allow_truncation = spec.allow_truncation || allow_truncation;
+        spec.controls = backend_options.controls();
 
         const auto cells = llmbench::plan_cells(spec);
         example::JsonLines out(output);

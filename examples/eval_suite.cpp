@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
         options.num_ctx = num_ctx;
         options.allow_code_execution = allow_code;
         options.concurrency = concurrency;
+        options.controls = backend_options.controls();
         options.sandbox.wall_s = code_timeout;
         example::stop_on_signals();
         std::size_t failed = 0;

@@ -173,9 +173,9 @@ struct RooflineOptions {
     }
 };
 
-/// --backend, --base-url, --api-key-env and --openai-endpoint, shared by the examples.
+/// --backend, --base-url, --api-key-env, --openai-endpoint and --think, shared by the examples.
 struct BackendOptions {
-    std::string kind = "ollama", base_url, api_key_env = "OPENAI_API_KEY", endpoint = "chat";
+    std::string kind = "ollama", base_url, api_key_env = "OPENAI_API_KEY", endpoint = "chat", think;
 
     void add_to(CLI::App& app) {
         app.add_option("--backend", kind, "ollama (native API) or openai (llama.cpp, vLLM, LM Studio, Ollama /v1)")
@@ -187,6 +187,16 @@ struct BackendOptions {
         app.add_option("--openai-endpoint", endpoint, "chat (/v1/chat/completions) or completions (/v1/completions)")
             ->capture_default_str()
             ->check(CLI::IsMember({"chat", "completions"}));
+        app.add_option("--think", think,
+                       "Reasoning models: off, on, low, medium or high (Ollama's think; OpenAI-style reasoning_effort and "
+                       "chat_template_kwargs.enable_thinking). Sent only when given")
+            ->check(CLI::IsMember({"off", "on", "low", "medium", "high"}));
+    }
+    /// The request fields these options set (--think), for every request a program sends.
+    llmbench::RequestControls controls() const {
+        llmbench::RequestControls c;
+        if (!think.empty()) c.think = llmbench::parse_think(think);
+        return c;
     }
     bool openai() const { return kind == "openai"; }
     bool chat() const { return endpoint == "chat"; }

@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
         spec.depths = parse_depths(depths);
         spec.needle = llmbench::niah::parse_needle_kind(needle);
         spec.num_ctx = num_ctx;
+        spec.controls = backend_options.controls();
         int longest = 0;
         for (int l : spec.lengths) longest = std::max(longest, l);
         const auto haystack = haystack_path.empty() ? llmbench::niah::generated_haystack(static_cast<std::size_t>(longest), spec.seed)

@@ -106,6 +106,9 @@ int main(int argc, char** argv) {
         config.keep_alive = keep_alive;
         config.preload = false;  // done below, before the metadata is read
         config.cold_cache = cold;
+        config.controls = backend_options.controls();
+        const bool load_mode = concurrency.size() > 1 || concurrency.front() > 1 || !request_rates.empty();
+        if (load_mode && cold) throw llmbench::error(llmbench::errc::usage, "--cold: not in load mode yet (--concurrency, --request-rate)");
         example::JsonLines out(output);
 
         const bool openai = backend_options.openai();
@@ -158,8 +161,6 @@ int main(int argc, char** argv) {
         meta.command_line.assign(argv, argv + argc);
         out.write(meta.to_json());
 
-        const bool load_mode = concurrency.size() > 1 || concurrency.front() > 1 || !request_rates.empty();
-        if (load_mode && cold) throw llmbench::error(llmbench::errc::usage, "--cold: not in load mode yet (--concurrency, --request-rate)");
         if (load_mode) {  // one level, or a sweep over concurrency levels or rates
             if (concurrency.size() > 1 && !request_rates.empty())
                 throw llmbench::error(llmbench::errc::usage, "--concurrency and --request-rate: sweep one of them; the other takes one value");
@@ -182,6 +183,7 @@ int main(int argc, char** argv) {
                 r.options = opt;
                 if (p.num_predict) r.options.num_predict = p.num_predict;
                 r.keep_alive = keep_alive;
+                r.controls = config.controls;
                 return r;
             };
             example::stop_on_signals();

@@ -528,3 +528,22 @@ TEST_CASE("eval-suite and niah --backend openai run end to end against a llama.c
     CHECK(ntypes.back() == "niah_summary");
 }
 #endif
+
+TEST_CASE("--think: every program takes it and refuses a level it does not know; ollama-bench records what it sent") {
+    for (const char* program : {LLMBENCH_OLLAMA_BENCH_PATH, LLMBENCH_BENCH_MATRIX_PATH, LLMBENCH_EVAL_SUITE_PATH, LLMBENCH_NIAH_PATH}) {
+        INFO(program);
+        const auto o = run_program({program, "--think", "max", "--model", "m"}, [](pid_t, const std::string&) {});
+        CHECK(o.exit_code != 0);
+        CHECK(o.err.find("--think") != std::string::npos);
+        CHECK(o.lines.empty());
+    }
+    const auto prompts = write_temp("think.jsonl", three_prompts);
+    const auto o = run_bench({"--demo", "--model", "llama3.1:8b", "--prompts", prompts, "--runs", "1", "--num-predict", "4", "--think", "high"});
+    CHECK_MESSAGE(o.exit_code == 0, o.err);
+    REQUIRE_FALSE(o.lines.empty());
+    CHECK(o.lines[0].find(R"("controls":{"think":"high","truncate":null,"shift":null,"cache_prompt":null})") != std::string::npos);
+    const auto plain = run_bench({"--demo", "--model", "llama3.1:8b", "--prompts", prompts, "--runs", "1", "--num-predict", "4"});
+    REQUIRE_FALSE(plain.lines.empty());
+    CHECK(plain.lines[0].find(R"("controls":{"think":null,)") != std::string::npos);  // not given, not sent
+    std::remove(prompts.c_str());
+}

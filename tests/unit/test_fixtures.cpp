@@ -232,7 +232,7 @@ TEST_CASE("Ollama 0.33.0-rc2's overflow answers: a silent cut at HTTP 200, and w
     ReplayServer server(test_util::read_capture("ollama-0.33.0-rc2/generate-overflow-truncate-false.http"), 0, "application/json");
     OllamaClient client(server.host());
     GenerateRequest req{"stories260k", "the little girl", {}, {}, {}, {}, true, {}};
-    req.controls = RequestControls::no_truncation();
+    req.controls = RequestControls{}.with_truncation(false);
     CHECK(req.to_json().find(R"("truncate":false,"shift":false)") != std::string::npos);
     StreamTimer t2;
     const auto r = client.generate(req, t2);

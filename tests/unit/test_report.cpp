@@ -105,6 +105,11 @@ TEST_CASE("a run line reads back into the record that wrote it: every field, eve
     r.client.itl_p95_s = 0.03;
     r.client.itl_max_s = 0.5;
     r.client.decode_window_s = 3.1;
+    r.client.ttfa_s = 1.25;  // thought for a second first
+    r.client.thinking_chunks = 40;
+    r.client.answer_window_s = 2.1;
+    r.output.thinking_chars = 170;
+    r.server.thinking_tokens = 40;
     r.roofline.decode_toks_per_s = 80;
     r.roofline.efficiency = 0.5;
     r.server.total_duration_ns = 3'400'000'000;

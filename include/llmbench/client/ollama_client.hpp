@@ -187,7 +187,7 @@ private:
         if (line.find_first_not_of(" \t\r") == std::string_view::npos) return true;  // blank line
         if (result.done) return true;  // nothing after the final chunk counts
         ++result.lines;
-        std::string_view text;
+        std::string_view text, thinking;
         bool done = false, has_error = false;
         auto fail = [&](simdjson::error_code code) {
             result.failure = error(errc::protocol, "malformed JSON in stream line " + std::to_string(result.lines) +
@@ -211,6 +211,8 @@ private:
             simdjson::error_code err = simdjson::SUCCESS;
             if (key == "response") {
                 err = detail::read_string(value, text);
+            } else if (key == "thinking") {
+                err = detail::read_string(value, thinking);
             } else if (key == "message") {
                 simdjson::ondemand::object message;
                 if (!(err = value.get_object().get(message))) {
@@ -218,9 +220,9 @@ private:
                         simdjson::ondemand::field mf;
                         std::string_view mk;
                         if ((err = std::move(m).get(mf)) || (err = mf.unescaped_key().get(mk))) break;
-                        if (mk == "content") {
+                        if (mk == "content" || mk == "thinking") {
                             simdjson::ondemand::value content = mf.value();
-                            if ((err = detail::read_string(content, text))) break;
+                            if ((err = detail::read_string(content, mk == "content" ? text : thinking))) break;
                         }
                     }
                 }
@@ -253,6 +255,10 @@ private:
                                                      " content chunks: " + detail::error_message_from_body(line));
             return false;
         }
+        if (!thinking.empty()) {
+            timer.mark_thinking(arrival);
+            result.thinking.append(thinking.data(), thinking.size());
+        }
         if (!text.empty()) {
             timer.mark_content(arrival);
             result.text.append(text.data(), text.size());
@@ -265,10 +271,9 @@ private:
             // absence means none were cached.
             if (s.prompt_cached_tokens) reports_cached_count_ = true;
             else if (reports_cached_count_ && s.prompt_eval_count) s.prompt_cached_tokens = 0;
-            if (s.prompt_cached_tokens && s.prompt_eval_count && *s.prompt_eval_count >= *s.prompt_cached_tokens)
-                s.prompt_evaluated_tokens = *s.prompt_eval_count - *s.prompt_cached_tokens;
+            s.complete_prompt_split();
         }
-        if (on_event) on_event(StreamEvent{arrival, text, done});
+        if (on_event) on_event(StreamEvent{arrival, text, thinking, done});
         return true;
     }
 

@@ -63,6 +63,15 @@ inline void write_openai_options(JsonWriter& w, const Options& o, const RequestC
     }
 }
 
+/// --think on a chat request: `reasoning_effort` (OpenAI, vLLM, Ollama /v1; "none" turns
+/// thinking off) and llama.cpp's template switch `chat_template_kwargs.enable_thinking`.
+inline void write_openai_think(JsonWriter& w, const std::optional<Think>& think) {
+    if (!think) return;
+    if (*think == Think::off) w.kv("reasoning_effort", "none");
+    else if (*think != Think::on) w.kv("reasoning_effort", to_string(*think));
+    w.key("chat_template_kwargs").begin_object().kv("enable_thinking", *think != Think::off).end_object();
+}
+
 }  // namespace detail
 
 /// What llama.cpp's GET /props says about the server (other servers have no /props).
@@ -90,6 +99,7 @@ public:
         for (const auto& m : request.messages) w.begin_object().kv("role", m.role).kv("content", m.content).end_object();
         w.end_array().kv("stream", true).key("stream_options").begin_object().kv("include_usage", true).end_object();
         detail::write_openai_options(w, request.options, request.controls);
+        detail::write_openai_think(w, request.controls.think);
         return stream("/v1/chat/completions", w.end_object().take(), request.model, timer, Flavour::openai);
     }
 
@@ -161,7 +171,7 @@ private:
         SseParser sse;
         bool finished = false;  ///< finish_reason, or native stop:true
         bool done_marker = false;
-        std::optional<std::int64_t> usage_prompt, usage_completion, usage_cached;
+        std::optional<std::int64_t> usage_prompt, usage_completion, usage_cached, usage_reasoning;
     };
 
     static Endpoint parse_base_url(std::string url) {
@@ -210,16 +220,13 @@ private:
         ServerTimings& s = result.server;
         if (state.usage_completion && *state.usage_completion > 0) s.eval_count = state.usage_completion;
         if (!s.prompt_cached_tokens) s.prompt_cached_tokens = state.usage_cached;
+        s.thinking_tokens = state.usage_reasoning;
         // The whole prompt, cached part included, as Ollama counts it: usage, else prompt_n + cache_n.
         if (state.usage_prompt && *state.usage_prompt > 0) s.prompt_eval_count = state.usage_prompt;
         else if (s.prompt_evaluated_tokens) s.prompt_eval_count = *s.prompt_evaluated_tokens + s.prompt_cached_tokens.value_or(0);
-        // Each split gives the other part: older llama.cpp sends prompt_n but no cache_n.
-        if (!s.prompt_evaluated_tokens && s.prompt_cached_tokens && s.prompt_eval_count && *s.prompt_eval_count >= *s.prompt_cached_tokens)
-            s.prompt_evaluated_tokens = *s.prompt_eval_count - *s.prompt_cached_tokens;
-        if (!s.prompt_cached_tokens && s.prompt_evaluated_tokens && s.prompt_eval_count && *s.prompt_eval_count >= *s.prompt_evaluated_tokens)
-            s.prompt_cached_tokens = *s.prompt_eval_count - *s.prompt_evaluated_tokens;
-        if (!s.eval_count && timer.content_chunks() > 0) {
-            s.eval_count = static_cast<std::int64_t>(timer.content_chunks());
+        s.complete_prompt_split();  // older llama.cpp sends prompt_n but no cache_n
+        if (const std::size_t chunks = timer.content_chunks() + timer.thinking_chunks(); !s.eval_count && chunks > 0) {
+            s.eval_count = static_cast<std::int64_t>(chunks);
             result.token_counts_estimated = true;
         }
         return result;
@@ -247,13 +254,13 @@ private:
         if (auto err = parser_.iterate(detail::padded(event_buffer_, data)).get(doc)) return malformed(err);
         simdjson::ondemand::value root;
         if (auto err = doc.get_value().get(root)) return malformed(err);
-        std::string_view text, native_stop_type;
+        std::string_view text, thinking, native_stop_type;
         bool has_error = false, native_stop = false;
         const auto err = detail::for_each_member(root, [&](std::string_view key, simdjson::ondemand::value& v) -> simdjson::error_code {
             if (key == "error") has_error = true;  // the message is read below, from the whole event
             else if (key == "usage") return read_usage(v, state);
             else if (key == "timings") return read_timings(v, result.server);
-            else if (flavour == Flavour::openai && key == "choices") return read_first_choice(v, text, state, result);
+            else if (flavour == Flavour::openai && key == "choices") return read_first_choice(v, text, thinking, state, result);
             else if (flavour == Flavour::llamacpp_native && key == "content") return detail::read_string(v, text);
             else if (flavour == Flavour::llamacpp_native && key == "stop") return v.get_bool().get(native_stop);
             else if (flavour == Flavour::llamacpp_native && key == "stop_type") return detail::read_string(v, native_stop_type);
@@ -272,6 +279,10 @@ private:
                                      : native_stop_type == "eos" || native_stop_type == "word" ? "stop"
                                                                                                : std::string(native_stop_type);
         }
+        if (!thinking.empty()) {
+            timer.mark_thinking(arrival);
+            result.thinking.append(thinking.data(), thinking.size());
+        }
         if (!text.empty()) {
             timer.mark_content(arrival);
             result.text.append(text.data(), text.size());
@@ -280,10 +291,11 @@ private:
         return true;
     }
 
-    /// choices[0]: its text (delta.content for chat, null meaning none; text for completions)
+    /// choices[0]: its text (delta.content for chat, null meaning none; text for completions),
+    /// its reasoning (delta.reasoning_content as llama.cpp and vLLM send it, or delta.reasoning)
     /// and its finish_reason, which ends the stream.
-    static simdjson::error_code read_first_choice(simdjson::ondemand::value& choices, std::string_view& text, StreamState& state,
-                                                  StreamResult& result) {
+    static simdjson::error_code read_first_choice(simdjson::ondemand::value& choices, std::string_view& text, std::string_view& thinking,
+                                                  StreamState& state, StreamResult& result) {
         simdjson::ondemand::array array;
         if (auto err = choices.get_array().get(array)) return err;
         bool first = true;
@@ -298,7 +310,9 @@ private:
                     if (key == "delta") {
                         has_delta = true;
                         return detail::for_each_member(v, [&](std::string_view k, simdjson::ondemand::value& d) {
-                            return k == "content" ? detail::read_string(d, delta_text) : simdjson::SUCCESS;
+                            if (k == "content") return detail::read_string(d, delta_text);
+                            if (k == "reasoning_content" || k == "reasoning") return detail::read_string(d, thinking);
+                            return simdjson::SUCCESS;
                         });
                     }
                     if (key == "text") return detail::read_string(v, completion_text);
@@ -316,15 +330,20 @@ private:
     }
 
     /// usage: the last non-zero one wins (Ollama's /v1 sends zeros on every chunk).
-    /// prompt_tokens_details.cached_tokens: the prompt tokens served from the cache.
+    /// prompt_tokens_details.cached_tokens: the prompt tokens served from the cache;
+    /// completion_tokens_details.reasoning_tokens: the generated tokens spent thinking.
     static simdjson::error_code read_usage(simdjson::ondemand::value& v, StreamState& state) {
-        std::optional<std::int64_t> prompt, completion, cached;
+        std::optional<std::int64_t> prompt, completion, cached, reasoning;
         if (auto err = detail::for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& n) {
                 if (key == "prompt_tokens") return detail::read_int(n, prompt);
                 if (key == "completion_tokens") return detail::read_int(n, completion);
                 if (key == "prompt_tokens_details")
                     return detail::for_each_member(n, [&](std::string_view k, simdjson::ondemand::value& d) {
                         return k == "cached_tokens" ? detail::read_int(d, cached) : simdjson::SUCCESS;
+                    });
+                if (key == "completion_tokens_details")
+                    return detail::for_each_member(n, [&](std::string_view k, simdjson::ondemand::value& d) {
+                        return k == "reasoning_tokens" ? detail::read_int(d, reasoning) : simdjson::SUCCESS;
                     });
                 return simdjson::SUCCESS;
             }))
@@ -333,6 +352,7 @@ private:
             state.usage_prompt = prompt;
             state.usage_completion = completion;
             state.usage_cached = cached;
+            state.usage_reasoning = reasoning;
         }
         return simdjson::SUCCESS;
     }

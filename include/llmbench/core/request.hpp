@@ -53,6 +53,27 @@ struct Options {
     }
 };
 
+/// Whether a reasoning model thinks before it answers, and how hard (`--think`).
+enum class Think { off, on, low, medium, high };
+
+inline const char* to_string(Think t) {
+    switch (t) {
+        case Think::off: return "off";
+        case Think::on: return "on";
+        case Think::low: return "low";
+        case Think::medium: return "medium";
+        case Think::high: return "high";
+    }
+    return "on";
+}
+
+/// "off", "on", "low", "medium" or "high"; nullopt for anything else.
+inline std::optional<Think> parse_think(std::string_view s) {
+    for (Think t : {Think::off, Think::on, Think::low, Think::medium, Think::high})
+        if (s == to_string(t)) return t;
+    return std::nullopt;
+}
+
 /// Request fields beyond `options`, each sent only when set.
 struct RequestControls {
     /// Ollama 0.30+: false makes a prompt that does not fit num_ctx fail (HTTP 400, which the
@@ -62,12 +83,24 @@ struct RequestControls {
     /// llama.cpp: false evaluates the whole prompt, reusing nothing from the slot's cache
     /// (the OpenAI client sends it; Ollama has no such field).
     std::optional<bool> cache_prompt;
+    /// Ollama's `think` (false, true, "low"...); OpenAI-style chat's `reasoning_effort` and
+    /// llama.cpp's `chat_template_kwargs.enable_thinking`. Unset: the model's default.
+    std::optional<Think> think;
 
-    /// Refuses over-long prompts instead of letting the server cut them.
-    static RequestControls no_truncation() {
-        RequestControls c;
-        c.truncate = c.shift = false;
+    /// These controls, refusing over-long prompts (truncate and shift false) unless `allowed`:
+    /// the server's default cuts them silently.
+    RequestControls with_truncation(bool allowed) const {
+        RequestControls c = *this;
+        if (!allowed) c.truncate = c.shift = false;
         return c;
+    }
+
+    /// {"think", "truncate", "shift", "cache_prompt"}: null where the server's default applies.
+    void write_json(JsonWriter& w) const {
+        w.begin_object().key("think");
+        if (think) w.value(to_string(*think));
+        else w.null();
+        w.kv("truncate", truncate).kv("shift", shift).kv("cache_prompt", cache_prompt).end_object();
     }
 };
 
@@ -81,6 +114,11 @@ inline bool same_model(const std::string& a, const std::string& b) {
 /// is a duration string ("10m") or a number of seconds (-1 = forever).
 inline void write_request_tail(JsonWriter& w, const std::optional<std::string>& keep_alive, bool stream,
                                const Options& options, const RequestControls& controls) {
+    if (controls.think) {
+        w.key("think");
+        if (*controls.think == Think::off || *controls.think == Think::on) w.value(*controls.think == Think::on);
+        else w.value(to_string(*controls.think));
+    }
     if (controls.truncate) w.kv("truncate", *controls.truncate);
     if (controls.shift) w.kv("shift", *controls.shift);
     if (keep_alive) {
@@ -143,7 +181,8 @@ struct ChatRequest {
 /// One parsed chunk as it arrived, for callers who want to watch the stream.
 struct StreamEvent {
     StreamTimer::time_point arrival;  ///< when the bytes that completed this line arrived
-    std::string_view text;            ///< content of this chunk (may be empty)
+    std::string_view text;            ///< answer text of this chunk (may be empty)
+    std::string_view thinking;        ///< reasoning text of this chunk (may be empty)
     bool done = false;
 };
 using EventCallback = std::function<void(const StreamEvent&)>;

@@ -29,13 +29,27 @@ struct ServerTimings {
     /// Prompt tokens this request evaluated, when the server says or its counts give it
     /// (llama.cpp's prompt_n; Ollama's prompt_eval_count - prompt_eval_cached_count).
     std::optional<std::int64_t> prompt_evaluated_tokens;
+    /// Generated tokens spent thinking, where the server counts them apart (OpenAI's
+    /// completion_tokens_details.reasoning_tokens); eval_count includes them.
+    std::optional<std::int64_t> thinking_tokens;
+
+    /// Fills the part of the prompt split a server left out from the two it gave: the
+    /// whole (prompt_eval_count) and one of cached or evaluated. Both clients end with it.
+    void complete_prompt_split() {
+        if (!prompt_eval_count) return;
+        if (!prompt_evaluated_tokens && prompt_cached_tokens && *prompt_eval_count >= *prompt_cached_tokens)
+            prompt_evaluated_tokens = *prompt_eval_count - *prompt_cached_tokens;
+        if (!prompt_cached_tokens && prompt_evaluated_tokens && *prompt_eval_count >= *prompt_evaluated_tokens)
+            prompt_cached_tokens = *prompt_eval_count - *prompt_evaluated_tokens;
+    }
 };
 
 /// The outcome of one streamed request. A failed request is still a result: `failure`
 /// says why, and everything received before it is kept.
 struct StreamResult {
     std::optional<error> failure;
-    std::string text;         ///< all content received, concatenated
+    std::string text;         ///< all answer text received, concatenated (never the thinking)
+    std::string thinking;     ///< all reasoning ("thinking") text received, concatenated
     std::string done_reason;  ///< "stop", "length", ... ; empty when absent
     bool done = false;        ///< a final chunk (done:true) arrived
     ServerTimings server;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "llmbench/detail/sha256.hpp"
+#include "llmbench/detail/text.hpp"
 #include "llmbench/core/error.hpp"
 #include "llmbench/core/json.hpp"
 #include "llmbench/core/response.hpp"
@@ -100,16 +101,20 @@ struct RunOutcome {
 
 /// What the client's clock saw (StreamTimer).
 struct ClientTimings {
-    std::optional<double> ttft_s;
+    std::optional<double> ttft_s;  ///< to the first generated text, thinking included
+    std::optional<double> ttfa_s;  ///< to the first answer text
     std::optional<double> first_byte_s;
     std::optional<double> wall_s;
-    std::size_t content_chunks = 0;
+    std::size_t content_chunks = 0;   ///< chunks of answer text
+    std::size_t thinking_chunks = 0;  ///< chunks of thinking text
     std::optional<double> itl_p50_s, itl_p95_s, itl_max_s;
-    std::optional<double> decode_window_s;  ///< first to last content chunk
+    std::optional<double> decode_window_s;  ///< first to last chunk of generated text, thinking included
+    std::optional<double> answer_window_s;  ///< first to last chunk of answer text
     // Kept for the runners that build on a record, not written to its JSON line.
-    std::vector<double> gaps_s;  ///< every gap between content chunks (ITL over a whole load run)
-    /// The request was written / the first content arrived / the client saw the end.
-    std::optional<StreamTimer::time_point> sent_at, first_content_at, ended_at;
+    std::vector<double> gaps_s;  ///< every gap between generated chunks (ITL over a whole load run)
+    /// The request was written / the first generated text (of either kind) arrived / the first
+    /// answer text arrived / the client saw the end.
+    std::optional<StreamTimer::time_point> sent_at, first_token_at, first_content_at, ended_at;
 };
 
 /// The fastest decode rate the memory bandwidth allows for this run, and the measured decode
@@ -118,11 +123,14 @@ struct RooflineEstimate {
     std::optional<double> decode_toks_per_s, efficiency;
 };
 
-/// The reply: its text (kept in memory, not written), size and digest (written).
+/// The reply: its answer text (kept in memory, not written), size and digest (written), and
+/// the thinking that came before it, apart (its text in memory, its length written).
 struct RunOutput {
     std::string text;
     std::size_t bytes = 0;
     std::string sha256;
+    std::string thinking;
+    std::size_t thinking_chars = 0;  ///< Unicode code points of the thinking text
 };
 
 /// One measured request, in parts that say what they are.
@@ -170,6 +178,21 @@ struct RunRecord {
         if (!server.eval_count || *server.eval_count < 2 || !client.decode_window_s || *client.decode_window_s <= 0)
             return std::nullopt;
         return static_cast<double>(*server.eval_count - 1) / *client.decode_window_s;
+    }
+    /// Answer tokens: all generated ones when the model did not think, else eval_count minus
+    /// the server's thinking count; null when it thought and the server does not say how much.
+    std::optional<std::int64_t> answer_tokens() const {
+        if (!server.eval_count) return std::nullopt;
+        if (client.thinking_chunks == 0) return server.eval_count;
+        if (!server.thinking_tokens || *server.thinking_tokens > *server.eval_count) return std::nullopt;
+        return *server.eval_count - *server.thinking_tokens;
+    }
+    /// (answer tokens - 1) / (last answer chunk - first answer chunk) on the client clock: the
+    /// rate the answer appears at, thinking left out.
+    std::optional<double> answer_decode_toks_per_s() const {
+        const auto answer = answer_tokens();
+        if (!answer || *answer < 2 || !client.answer_window_s || *client.answer_window_s <= 0) return std::nullopt;
+        return static_cast<double>(*answer - 1) / *client.answer_window_s;
     }
     std::optional<double> load_s() const { return ns_to_s(server.load_duration_ns); }
     std::optional<double> prompt_eval_s() const { return ns_to_s(server.prompt_eval_duration_ns); }
@@ -230,12 +253,15 @@ inline const std::vector<Metric>& run_metrics() {
     using P = MetricPlacement;
     static const std::vector<Metric> metrics = {
         {"ttft_s", "TTFT", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.ttft_s; }, P::top_level, true},
+        {"ttfa_s", "TTFA", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.ttfa_s; }},
         {"gen_toks_per_s", "gen tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.gen_toks_per_s(); }, P::top_level, true},
         {"prompt_toks_per_s", "prompt tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.prompt_toks_per_s(); }, P::top_level, true},
         {"prefill_toks_per_s", "prefill tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.prefill_toks_per_s(); }, P::top_level, true},
         {"decode_toks_per_s", "decode tok/s", "tok/s", S::server, true, 2, [](const RunRecord& r) { return r.decode_toks_per_s(); }, P::top_level, true},
         {"client_decode_toks_per_s", "client decode tok/s", "tok/s", S::both, true, 2,
          [](const RunRecord& r) { return r.client_decode_toks_per_s(); }},
+        {"answer_decode_toks_per_s", "answer tok/s", "tok/s", S::both, true, 2,
+         [](const RunRecord& r) { return r.answer_decode_toks_per_s(); }},
         {"wall_s", "wall", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.wall_s; }, P::top_level, true},
         {"first_byte_s", "first byte", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.first_byte_s; }},
         {"itl_p50_s", "ITL p50", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.itl_p50_s; }},
@@ -253,6 +279,8 @@ inline const std::vector<Metric>& run_metrics() {
          [](const RunRecord& r) { return detail::as_double(r.server.prompt_evaluated_tokens); }, P::server},
         {"eval_count", "output tokens", "tok", S::server, true, 0, [](const RunRecord& r) { return detail::as_double(r.server.eval_count); },
          P::server, true},
+        {"thinking_tokens", "thinking tokens", "tok", S::server, false, 0,
+         [](const RunRecord& r) { return detail::as_double(r.server.thinking_tokens); }, P::server},
         {"peak_rss_bytes", "peak RSS", "bytes", S::host, false, 0,
          [](const RunRecord& r) { return r.memory ? detail::as_double(r.memory->peak_rss_bytes) : std::nullopt; }, P::memory, true},
         {"peak_vram_bytes", "peak VRAM", "bytes", S::host, false, 0,
@@ -299,7 +327,11 @@ inline void RunRecord::write_json(JsonWriter& w) const {
     }
     for (const Metric& m : run_metrics())
         if (m.placement == MetricPlacement::top_level) w.kv(m.name, m.get(*this));
-    w.kv("content_chunks", client.content_chunks).kv("decode_window_s", client.decode_window_s);
+    w.kv("content_chunks", client.content_chunks)
+        .kv("thinking_chunks", client.thinking_chunks)
+        .kv("thinking_chars", output.thinking_chars)
+        .kv("decode_window_s", client.decode_window_s)
+        .kv("answer_window_s", client.answer_window_s);
     w.key("server")
         .begin_object()
         .kv("total_duration_ns", server.total_duration_ns)
@@ -310,6 +342,7 @@ inline void RunRecord::write_json(JsonWriter& w) const {
         .kv("eval_duration_ns", server.eval_duration_ns)
         .kv("prompt_cached_tokens", server.prompt_cached_tokens)
         .kv("prompt_evaluated_tokens", server.prompt_evaluated_tokens)
+        .kv("thinking_tokens", server.thinking_tokens)
         .end_object();
     w.key("done_reason");
     if (done_reason.empty()) w.null();
@@ -361,10 +394,13 @@ inline RunRecord make_run_record(StreamResult result, const StreamTimer& timer, 
     r.outcome.http_status = result.http_status;
     ClientTimings& c = r.client;
     c.ttft_s = timer.ttft_s();
+    c.ttfa_s = timer.ttfa_s();
     c.first_byte_s = timer.first_byte_s();
     c.wall_s = timer.wall_s();
     c.content_chunks = timer.content_chunks();
+    c.thinking_chunks = timer.thinking_chunks();
     c.decode_window_s = timer.decode_window_s();
+    c.answer_window_s = timer.answer_window_s();
     if (const Stats gaps = timer.gap_stats(); gaps.n > 0) {
         c.itl_p50_s = gaps.p50;
         c.itl_p95_s = gaps.p95;
@@ -372,12 +408,15 @@ inline RunRecord make_run_record(StreamResult result, const StreamTimer& timer, 
     }
     c.gaps_s = timer.gaps_s();
     c.sent_at = timer.sent_at();
+    c.first_token_at = timer.first_token_at();
     c.first_content_at = timer.first_content_at();
     r.server = result.server;
     r.done_reason = std::move(result.done_reason);
     r.output.bytes = result.text.size();
     r.output.sha256 = detail::sha256_hex(result.text);
     r.output.text = std::move(result.text);
+    r.output.thinking_chars = detail::utf8_code_points(result.thinking);
+    r.output.thinking = std::move(result.thinking);
     return r;
 }
 

@@ -33,10 +33,12 @@ public:
     void reset() {
         sent_.reset();
         first_byte_.reset();
+        first_token_.reset();
+        last_token_.reset();
         first_content_.reset();
         last_content_.reset();
         done_.reset();
-        content_chunks_ = 0;
+        content_chunks_ = thinking_chunks_ = 0;
         gaps_s_.clear();
     }
 
@@ -49,43 +51,63 @@ public:
     void mark_first_byte(time_point t) {
         if (!first_byte_) first_byte_ = t;
     }
-    /// A chunk arrived whose text is non-empty. Role-only, empty and keep-alive chunks
+    /// A chunk arrived whose answer text is non-empty. Role-only, empty and keep-alive chunks
     /// are not content and must not be marked: they would fake an early first token.
     void mark_content(time_point t) {
-        if (last_content_) gaps_s_.push_back(seconds(*last_content_, t));
-        else first_content_ = t;
+        mark_token(t);
+        if (!first_content_) first_content_ = t;
         last_content_ = t;
         ++content_chunks_;
+    }
+    /// A chunk arrived whose reasoning ("thinking") text is non-empty.
+    void mark_thinking(time_point t) {
+        mark_token(t);
+        ++thinking_chunks_;
     }
     /// The stream ended (successfully or not).
     void mark_done(time_point t) { done_ = t; }
 
     std::optional<time_point> sent_at() const { return sent_; }
+    /// The first chunk of generated text of either kind, thinking or answer.
+    std::optional<time_point> first_token_at() const { return first_token_; }
     std::optional<time_point> first_content_at() const { return first_content_; }
     std::optional<time_point> last_content_at() const { return last_content_; }
 
-    /// Request sent -> first chunk with content (time to first token).
-    std::optional<double> ttft_s() const { return between(sent_, first_content_); }
+    /// Request sent -> first chunk of generated text, thinking included (time to first token).
+    std::optional<double> ttft_s() const { return between(sent_, first_token_); }
+    /// Request sent -> first chunk of answer text (time to first answer token); equals ttft_s()
+    /// unless the model thought first.
+    std::optional<double> ttfa_s() const { return between(sent_, first_content_); }
     /// Request sent -> response headers.
     std::optional<double> first_byte_s() const { return between(sent_, first_byte_); }
     /// Request sent -> end of stream (end-to-end latency).
     std::optional<double> wall_s() const { return between(sent_, done_); }
-    /// First content chunk -> last content chunk.
-    std::optional<double> decode_window_s() const { return between(first_content_, last_content_); }
+    /// First -> last chunk of generated text, thinking included.
+    std::optional<double> decode_window_s() const { return between(first_token_, last_token_); }
+    /// First -> last chunk of answer text.
+    std::optional<double> answer_window_s() const { return between(first_content_, last_content_); }
+    /// Chunks of answer text.
     std::size_t content_chunks() const { return content_chunks_; }
-    /// Gaps between consecutive content chunks (inter-chunk latency), in seconds.
+    std::size_t thinking_chunks() const { return thinking_chunks_; }
+    /// Gaps between consecutive chunks of generated text of either kind (inter-chunk latency), in seconds.
     const std::vector<double>& gaps_s() const { return gaps_s_; }
     /// n, mean, p50, p95, max, ... of gaps_s() (empty Stats when fewer than two chunks).
     Stats gap_stats() const { return compute_stats(gaps_s_); }
-    /// Content chunks per second after the first: (chunks - 1) / decode window. Chunks are
-    /// usually, but not always, single tokens.
+    /// Chunks per second after the first: (chunks - 1) / decode window, thinking included.
+    /// Chunks are usually, but not always, single tokens.
     std::optional<double> chunks_per_s() const {
         auto window = decode_window_s();
-        if (!window || *window <= 0 || content_chunks_ < 2) return std::nullopt;
-        return static_cast<double>(content_chunks_ - 1) / *window;
+        const std::size_t chunks = content_chunks_ + thinking_chunks_;
+        if (!window || *window <= 0 || chunks < 2) return std::nullopt;
+        return static_cast<double>(chunks - 1) / *window;
     }
 
 private:
+    void mark_token(time_point t) {
+        if (last_token_) gaps_s_.push_back(seconds(*last_token_, t));
+        else first_token_ = t;
+        last_token_ = t;
+    }
     static double seconds(time_point a, time_point b) { return std::chrono::duration<double>(b - a).count(); }
     static std::optional<double> between(const std::optional<time_point>& a, const std::optional<time_point>& b) {
         if (!a || !b) return std::nullopt;
@@ -93,8 +115,8 @@ private:
     }
 
     clock_fn now_;
-    std::optional<time_point> sent_, first_byte_, first_content_, last_content_, done_;
-    std::size_t content_chunks_ = 0;
+    std::optional<time_point> sent_, first_byte_, first_token_, last_token_, first_content_, last_content_, done_;
+    std::size_t content_chunks_ = 0, thinking_chunks_ = 0;
     std::vector<double> gaps_s_;
 };
 

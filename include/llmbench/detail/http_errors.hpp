@@ -35,9 +35,10 @@ inline error connect_error(const Endpoint& at, httplib::Error err, double connec
 /// ": pull it with `ollama pull M`"), else errc::http_status; the server's message is kept.
 inline error status_error(const Endpoint& at, int status, std::string_view api_path, std::string_view body, const std::string& model,
                           const std::string& pull_hint) {
-    const std::string message = error_message_from_body(body);
+    const ErrorBody parsed = parse_error_body(body);
+    const std::string& message = parsed.message;
     if (status == 400)
-        if (const auto overflow = context_overflow_from_body(body)) {
+        if (const auto& overflow = parsed.overflow) {
             const auto n = [](const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : std::string("?"); };
             return error(errc::context_overflow, "the prompt (" + n(overflow->prompt_tokens) + " tokens) does not fit the context (" +
                                                      n(overflow->n_ctx) + " tokens) of " + at.url() +

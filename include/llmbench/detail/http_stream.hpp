@@ -415,7 +415,7 @@ private:
         for (;;) {
             StreamTimer::time_point arrival;
             std::size_t limit = buffer_.size();
-            if (kernel_clock_ && !timer.first_content_at()) {
+            if (kernel_clock_ && !timer.first_token_at()) {
                 if (pieces.empty()) {
                     const long queued = read_some(deadline, timer, arrival, limit, true);
                     if (queued > 0) plan_pieces(buffer_.data(), static_cast<std::size_t>(queued));

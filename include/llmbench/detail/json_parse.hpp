@@ -103,10 +103,6 @@ inline simdjson::error_code read_string(simdjson::ondemand::value& v, std::strin
     return v.get_string().get(out);
 }
 
-/// The message inside an error body: {"error":"text"} (Ollama) or {"error":{"message":...}}
-/// (OpenAI style). Falls back to the raw body, shortened.
-inline std::string error_message_from_body(std::string_view body);
-
 /// What a server says when a prompt does not fit its context: llama-server's
 /// `exceed_context_size_error` (Ollama 0.30+ passes it on JSON-encoded inside its own "error"
 /// string), or Ollama's "prompt is longer than the context length".
@@ -114,7 +110,20 @@ struct ContextOverflow {
     std::optional<std::int64_t> prompt_tokens, n_ctx;
 };
 
-inline std::optional<ContextOverflow> context_overflow_from_body(std::string_view body, int depth = 0) {
+/// An error body, read once: its message and, when it is one, the context overflow.
+struct ErrorBody {
+    std::string message;
+    std::optional<ContextOverflow> overflow;
+};
+
+/// {"error":"text"} (Ollama), {"error":{"message", "type", ...}} (OpenAI style, llama-server),
+/// or Ollama 0.30+'s {"error":"<llama-server's JSON error>"}. A body that is none of these is
+/// its own message, shortened.
+inline ErrorBody parse_error_body(std::string_view body, int depth = 0) {
+    ErrorBody out;
+    std::string raw(body.substr(0, 300));
+    while (!raw.empty() && (raw.back() == '\n' || raw.back() == '\r')) raw.pop_back();
+    out.message = raw;
     std::string storage;
     simdjson::ondemand::parser parser;
     simdjson::ondemand::document doc;
@@ -122,60 +131,38 @@ inline std::optional<ContextOverflow> context_overflow_from_body(std::string_vie
     simdjson::ondemand::value err;
     if (parser.iterate(padded(storage, body)).get(doc) != simdjson::SUCCESS || doc.get_object().get(obj) != simdjson::SUCCESS ||
         obj.find_field_unordered("error").get(err) != simdjson::SUCCESS)
-        return std::nullopt;
+        return out;
     std::string_view text;
     if (err.get_string().get(text) == simdjson::SUCCESS) {
-        if (depth == 0 && !text.empty() && text.front() == '{') return context_overflow_from_body(std::string(text), 1);
+        if (depth == 0 && !text.empty() && text.front() == '{') {
+            ErrorBody inner = parse_error_body(std::string(text), 1);
+            if (inner.message != std::string(text.substr(0, 300)) || inner.overflow) return inner;
+        }
+        out.message = std::string(text);
         if (text.find("longer than the context length") != std::string_view::npos ||
             text.find("exceeds the available context size") != std::string_view::npos)
-            return ContextOverflow{};
-        return std::nullopt;
+            out.overflow = ContextOverflow{};
+        return out;
     }
     simdjson::ondemand::object nested;
-    if (err.get_object().get(nested) != simdjson::SUCCESS) return std::nullopt;
+    if (err.get_object().get(nested) != simdjson::SUCCESS) return out;
     ContextOverflow o;
     bool overflow = false;
     for (auto field : nested) {
         std::string_view key, type;
         simdjson::ondemand::value v;
-        if (field.unescaped_key().get(key) != simdjson::SUCCESS || field.value().get(v) != simdjson::SUCCESS) return std::nullopt;
-        if (key == "type" && v.get_string().get(type) == simdjson::SUCCESS) overflow = type == "exceed_context_size_error";
+        if (field.unescaped_key().get(key) != simdjson::SUCCESS || field.value().get(v) != simdjson::SUCCESS) return out;
+        if (key == "message" && v.get_string().get(text) == simdjson::SUCCESS) out.message = std::string(text);
+        else if (key == "type" && v.get_string().get(type) == simdjson::SUCCESS) overflow = type == "exceed_context_size_error";
         else if (key == "n_prompt_tokens") (void)read_int(v, o.prompt_tokens);
         else if (key == "n_ctx") (void)read_int(v, o.n_ctx);
     }
-    return overflow ? std::optional<ContextOverflow>(o) : std::nullopt;
+    if (overflow) out.overflow = o;
+    return out;
 }
 
-inline std::string error_message_from_body(std::string_view body) {
-    std::string storage;
-    simdjson::ondemand::parser parser;
-    simdjson::ondemand::document doc;
-    if (parser.iterate(padded(storage, body)).get(doc) == simdjson::SUCCESS) {
-        simdjson::ondemand::object obj;
-        if (doc.get_object().get(obj) == simdjson::SUCCESS) {
-            simdjson::ondemand::value err;
-            if (obj.find_field_unordered("error").get(err) == simdjson::SUCCESS) {
-                std::string_view text;
-                if (err.get_string().get(text) == simdjson::SUCCESS) {
-                    // Ollama 0.30+ passes llama-server's JSON error on as its error string.
-                    if (!text.empty() && text.front() == '{') {
-                        const std::string inner(text);
-                        const std::string message = error_message_from_body(inner);
-                        if (message != inner.substr(0, 300)) return message;
-                    }
-                    return std::string(text);
-                }
-                simdjson::ondemand::object nested;
-                if (err.get_object().get(nested) == simdjson::SUCCESS &&
-                    nested.find_field_unordered("message").get_string().get(text) == simdjson::SUCCESS)
-                    return std::string(text);
-            }
-        }
-    }
-    std::string raw(body.substr(0, 300));
-    while (!raw.empty() && (raw.back() == '\n' || raw.back() == '\r')) raw.pop_back();
-    return raw;
-}
+/// The message inside an error body (see parse_error_body).
+inline std::string error_message_from_body(std::string_view body) { return parse_error_body(body).message; }
 
 /// A DOM element or lookup result as a number (integers convert too); nullopt when missing or
 /// not a number.

@@ -1,6 +1,7 @@
 // llmbench/detail/text.hpp - small string helpers shared by the parsers.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,15 @@ inline std::string ascii_lower(std::string_view s) {
     for (char& c : out)
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     return out;
+}
+
+/// Unicode code points in UTF-8 text: every byte that does not continue a sequence (an
+/// invalid byte counts as one).
+inline std::size_t utf8_code_points(std::string_view s) {
+    std::size_t n = 0;
+    for (char c : s)
+        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+    return n;
 }
 
 }  // namespace llmbench::detail

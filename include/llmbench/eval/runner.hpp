@@ -201,7 +201,8 @@ struct ScoredItem {
                 w.kv("exec_status", to_string(exec->status)).kv("exec_output", exec->output).kv("exec_wall_s", exec->wall_s).kv("network_isolated", exec->network_isolated);
             w.kv("correct", correct).kv("unparsable", unparsable);
         }
-        w.kv("ttft_s", run.client.ttft_s).kv("gen_toks_per_s", run.gen_toks_per_s()).kv("eval_count", run.server.eval_count).kv("wall_s", run.client.wall_s);
+        w.kv("ttft_s", run.client.ttft_s).kv("ttfa_s", run.client.ttfa_s).kv("thinking_chars", run.output.thinking_chars);
+        w.kv("gen_toks_per_s", run.gen_toks_per_s()).kv("eval_count", run.server.eval_count).kv("wall_s", run.client.wall_s);
         w.kv("done_reason", run.done_reason);
         return w.end_object().take();
     }
@@ -214,6 +215,7 @@ struct EvalOptions {
     bool allow_code_execution = false;
     SandboxLimits sandbox;
     int concurrency = 1;  ///< parallel requests (each worker has its own backend)
+    RequestControls controls;  ///< sent with every request (--think)
 };
 
 /// Runs one task. Not reusable across tasks: make one per task.
@@ -320,6 +322,8 @@ public:
         JsonWriter w;
         w.begin_object().kv("type", "eval_summary").kv("schema_version", schema_version).kv("task", to_string(spec_.kind));
         w.kv("setting", spec_.setting()).kv("model", options_.model).kv("backend", label_);
+        w.key("controls");
+        options_.controls.write_json(w);
         w.kv("scoring", scoring_note());
         std::size_t n = 0, correct = 0, unparsable = 0, flexible = 0;
         double tokens = 0, wall = 0;
@@ -428,6 +432,7 @@ private:
             req.messages = {{"user", item.prompt.text}};
             req.options = o;
             req.keep_alive = options_.keep_alive;
+            req.controls = options_.controls;
             request = std::move(req);
         } else {
             GenerateRequest req;
@@ -436,6 +441,7 @@ private:
             req.raw = true;  // the text is the whole prompt: no chat template
             req.options = o;
             req.keep_alive = options_.keep_alive;
+            req.controls = options_.controls;
             request = std::move(req);
         }
         RunLabel label;

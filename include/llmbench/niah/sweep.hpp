@@ -41,6 +41,7 @@ struct SweepSpec {
     /// Let the server cut an over-long prompt (Ollama's default). Off: requests say
     /// truncate:false, shift:false, and a prompt that does not fit is a context_overflow failure.
     bool allow_truncation = false;
+    RequestControls controls;  ///< sent with every request (--think); allow_truncation decides truncate and shift
 
     /// The window: the prompt with 10% headroom (calibration lands within 2% and must not be
     /// cut while it searches), plus the answer and the template.
@@ -140,6 +141,8 @@ struct SweepResult {
         JsonWriter w;
         w.begin_object().kv("type", "niah_summary").kv("schema_version", schema_version).kv("model", spec.model);
         w.kv("needle_kind", to_string(spec.needle)).kv("model_context_length", model_context).kv("allow_truncation", spec.allow_truncation);
+        w.key("controls");
+        spec.controls.with_truncation(spec.allow_truncation).write_json(w);
         w.kv("scoring", "exact: every needle value appears in the reply (case-insensitive); partial: the share that appears. Truncated "
                         "or over-context trials are excluded, not scored");
         w.key("lengths").begin_array();
@@ -217,7 +220,6 @@ private:
 
     bool stopped() const { return stop_.requested(); }
 
-    RequestControls controls() const { return spec_.allow_truncation ? RequestControls{} : RequestControls::no_truncation(); }
 
     Options options_for(int length) const {
         Options o;
@@ -237,7 +239,7 @@ private:
                 req.model = spec_.model;
                 req.prompt = build_prompt(haystack_, words, probe, 50).text;
                 req.options = options_for(length);
-                req.controls = controls();
+                req.controls = spec_.controls.with_truncation(spec_.allow_truncation);
                 req.keep_alive = spec_.keep_alive;
                 return backend_.count_prompt_tokens(req);
             },
@@ -259,7 +261,7 @@ private:
         req.model = spec_.model;
         req.prompt = prompt.text;
         req.options = options_for(length);
-        req.controls = controls();
+        req.controls = spec_.controls.with_truncation(spec_.allow_truncation);
         req.keep_alive = spec_.keep_alive;
         RunLabel label;
         label.prompt_id = "niah/" + std::to_string(length) + "/" + std::to_string(depth);

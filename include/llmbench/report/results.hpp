@@ -145,6 +145,7 @@ inline std::string printf_string(const char* format, double v) {
 inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, std::vector<std::string>& warnings) {
     RunRecord r;
     std::vector<std::pair<const Metric*, double>> written;  // derived metrics as the line states them
+    bool thinking_known = false;  // older lines have no thinking fields: nothing was thought apart
     for (auto [key, value] : o) {
         if (key == "backend") r.id.backend = dom_string(value);
         else if (key == "model") r.id.model = dom_string(value);
@@ -166,6 +167,12 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
             r.cell = CellCoordinates{dom_string(dom_at(c, "model")), dom_int(dom_at(c, "num_ctx")),
                                      dom_int(dom_at(c, "prompt_tokens")), dom_int(dom_at(c, "num_predict"))};
         } else if (key == "ttft_s") r.client.ttft_s = dom_double(value);
+        else if (key == "ttfa_s") {
+            r.client.ttfa_s = dom_double(value);
+            thinking_known = true;
+        } else if (key == "answer_window_s") r.client.answer_window_s = dom_double(value);
+        else if (key == "thinking_chunks") r.client.thinking_chunks = dom_count(value);
+        else if (key == "thinking_chars") r.output.thinking_chars = dom_count(value);
         else if (key == "first_byte_s") r.client.first_byte_s = dom_double(value);
         else if (key == "wall_s") r.client.wall_s = dom_double(value);
         else if (key == "itl_p50_s") r.client.itl_p50_s = dom_double(value);
@@ -188,6 +195,7 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
             if (!r.server.prompt_cached_tokens)  // older lines used Ollama's name
                 r.server.prompt_cached_tokens = dom_int64(dom_at(sv, "prompt_eval_cached_count"));
             r.server.prompt_evaluated_tokens = dom_int64(dom_at(sv, "prompt_evaluated_tokens"));
+            r.server.thinking_tokens = dom_int64(dom_at(sv, "thinking_tokens"));
         } else if (key == "done_reason") r.done_reason = dom_string(value);
         else if (key == "output_bytes") r.output.bytes = dom_count(value);
         else if (key == "output_sha256") r.output.sha256 = dom_string(value);
@@ -213,6 +221,10 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
         } else if (const Metric* m = find_metric(key); m != nullptr && m->placement == MetricPlacement::top_level) {
             if (auto d = dom_double(value)) written.emplace_back(m, *d);  // derived: checked below
         }
+    }
+    if (!thinking_known) {  // an older line: its first token and its window were the answer's
+        r.client.ttfa_s = r.client.ttft_s;
+        r.client.answer_window_s = r.client.decode_window_s;
     }
     for (const auto& [metric, stated] : written) {
         const auto computed = metric->get(r);

@@ -37,6 +37,8 @@ struct BenchmarkConfig {
     /// switch (llama.cpp), else a unique first line per request (Ollama, vLLM: their caches
     /// match prefixes). cold_cache_method() says which.
     bool cold_cache = false;
+    /// Sent with every request (--think); cold_cache adds cache_prompt where it applies.
+    RequestControls controls;
 };
 
 /// Runs the benchmark. Order: warm-up, then `runs` passes, each over every prompt in file
@@ -90,6 +92,8 @@ public:
         else w.null();
         w.key("options");
         config_.options.write_json(w);
+        w.key("controls");
+        config_.controls.write_json(w);
         w.end_object();
         return w.take();
     }
@@ -129,6 +133,7 @@ private:
         req.options = config_.options;
         if (prompt.num_predict) req.options.num_predict = prompt.num_predict;
         req.keep_alive = config_.keep_alive;
+        req.controls = config_.controls;
         if (config_.cold_cache) {
             if (backend_.capabilities().prompt_cache_switch) req.controls.cache_prompt = false;
             else req.prompt = "Request " + std::to_string(++requests_sent_) + ".\n" + req.prompt;

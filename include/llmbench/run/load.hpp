@@ -222,7 +222,7 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
             out.end_s = since(*out.run.client.ended_at);
             out.sent_s = out.run.client.sent_at ? since(*out.run.client.sent_at) : out.scheduled_s;
             out.e2e_s = out.end_s - out.scheduled_s;
-            if (out.run.client.first_content_at) out.ttft_s = since(*out.run.client.first_content_at) - out.scheduled_s;
+            if (out.run.client.first_token_at) out.ttft_s = since(*out.run.client.first_token_at) - out.scheduled_s;
             if (out.ttft_s && out.output_tokens() > 1) out.tpot_s = (out.e2e_s - *out.ttft_s) / static_cast<double>(out.output_tokens() - 1);
             out.meets_slo = out.ok() && (!spec.slo_ttft_s || (out.ttft_s && *out.ttft_s <= *spec.slo_ttft_s)) &&
                             (!spec.slo_tpot_s || (out.tpot_s && *out.tpot_s <= *spec.slo_tpot_s));

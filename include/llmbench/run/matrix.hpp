@@ -55,6 +55,7 @@ struct MatrixSpec {
     /// Let the server cut an over-long prompt (Ollama's default). Off: every request says
     /// truncate:false, shift:false, so a prompt that does not fit fails as context_overflow.
     bool allow_truncation = false;
+    RequestControls controls;         ///< sent with every request (--think); allow_truncation decides truncate and shift
     int retry_short = 0;              ///< re-run a reply shorter than num_predict up to N times, with another seed
     std::uint64_t seed = 1;           ///< for the synthetic text
     double calibration_tolerance = 0.02;  ///< or one word's tokens, whichever is larger
@@ -81,6 +82,8 @@ struct MatrixSpec {
         else w.null();
         w.key("options");
         options.write_json(w);
+        w.key("controls");
+        controls.with_truncation(allow_truncation).write_json(w);
         return w.end_object().take();
     }
 };
@@ -316,7 +319,6 @@ private:
         return interrupted_;
     }
 
-    RequestControls controls() const { return spec_.allow_truncation ? RequestControls{} : RequestControls::no_truncation(); }
 
     Options cell_options(const CellCoordinates& cell) const {
         Options o = spec_.options;
@@ -349,7 +351,7 @@ private:
         req.model = cell.model;
         req.prompt = prompt_text(words, spec_.seed, ++nonce_);
         req.options = cell_options(cell);
-        req.controls = controls();
+        req.controls = spec_.controls.with_truncation(spec_.allow_truncation);
         req.keep_alive = spec_.keep_alive;
         return backend_.count_prompt_tokens(req);
     }
@@ -371,7 +373,7 @@ private:
         req.model = cell.model;
         req.options = cell_options(cell);
         if (attempt > 0) req.options.seed = spec_.options.seed.value_or(0) + 1000 * attempt;
-        req.controls = controls();
+        req.controls = spec_.controls.with_truncation(spec_.allow_truncation);
         req.keep_alive = spec_.keep_alive;
         req.prompt = prompt_text(cal.words, spec_.seed, nonce);
         if (spec_.cold && !warmup) backend_.unload(cell.model);

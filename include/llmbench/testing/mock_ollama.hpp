@@ -78,6 +78,11 @@ struct MockConfig {
     /// space) and stops there, instead of hash-picked words. Gets the prompt (for chat, the
     /// messages' contents run together).
     std::function<std::string(const std::string& prompt)> responder;
+    /// When set, a thinking model: it streams the text this gives for the prompt first, in
+    /// `thinking` fields (one token per word, `thinking_token_delay` apart), then the answer;
+    /// `think: false` skips it. num_predict caps both together, as in Ollama.
+    std::function<std::string(const std::string& prompt)> thinker;
+    std::chrono::microseconds thinking_token_delay{0};
 };
 
 /// Ground truth for one request the mock served.
@@ -155,6 +160,7 @@ private:
         bool stream = true;
         std::optional<std::int64_t> num_predict, num_ctx;
         bool truncate = true;  ///< 0.33: false refuses a prompt over the context (HTTP 400)
+        bool think = true;     ///< false: a thinking model answers at once
     };
 
     struct Loaded {
@@ -245,6 +251,9 @@ private:
                 p.stream = value.get_bool().value();
             } else if (key == "truncate") {
                 p.truncate = value.get_bool().value();
+            } else if (key == "think") {
+                bool on = true;
+                if (value.get_bool().get(on) == simdjson::SUCCESS) p.think = on;  // else "low", "medium", "high": thinks
             } else if (key == "keep_alive") {
                 p.keep_alive = std::string(detail::trim(value.raw_json_token(), " \t\r\n"));
             } else if (key == "options") {
@@ -388,6 +397,8 @@ private:
         bool done = false;
         std::shared_ptr<MockRequest> log;  // shared: the log may drop it while the stream runs
         std::vector<std::string> scripted;  // the responder's reply, split into tokens
+        std::vector<std::string> thinking;  // thought before the answer, split into tokens
+        std::size_t next_thought = 0;
 
         std::string token(std::size_t i) const { return scripted.empty() ? token_text(prompt, i) : scripted[i]; }
     };
@@ -499,8 +510,12 @@ private:
             s->scripted = split_tokens(config_.responder(p.prompt));
             s->tokens = static_cast<int>(s->scripted.size());
         }
-        if (p.num_predict && *p.num_predict >= 0 && *p.num_predict <= s->tokens) {
-            s->tokens = static_cast<int>(*p.num_predict);
+        if (config_.thinker && p.think) s->thinking = split_tokens(config_.thinker(p.prompt));
+        if (p.num_predict && *p.num_predict >= 0 && static_cast<std::size_t>(*p.num_predict) < s->thinking.size())
+            s->thinking.resize(static_cast<std::size_t>(*p.num_predict));
+        const int thought = static_cast<int>(s->thinking.size());
+        if (p.num_predict && *p.num_predict >= 0 && *p.num_predict - thought <= s->tokens) {
+            s->tokens = static_cast<int>(*p.num_predict) - thought;
             s->done_reason = "length";
         }
         log->prompt_tokens = s->prompt_tokens;
@@ -541,11 +556,19 @@ private:
         return true;
     }
 
-    std::string chunk_line(const Stream& s, std::string_view text) const {
+    /// One token: `text` of the answer, or of the thinking when `thinking` (Ollama then sends an
+    /// empty answer beside it).
+    std::string chunk_line(const Stream& s, std::string_view text, bool thinking = false) const {
         JsonWriter w;
         w.begin_object().kv("model", s.model).kv("created_at", now_rfc3339());
-        if (s.chat) w.key("message").begin_object().kv("role", "assistant").kv("content", text).end_object();
-        else w.kv("response", text);
+        if (s.chat) {
+            w.key("message").begin_object().kv("role", "assistant").kv("content", thinking ? std::string_view() : text);
+            if (thinking) w.kv("thinking", text);
+            w.end_object();
+        } else {
+            w.kv("response", thinking ? std::string_view() : text);
+            if (thinking) w.kv("thinking", text);
+        }
         w.kv("done", false).end_object();
         return w.take() + "\n";
     }
@@ -579,8 +602,8 @@ private:
         put("load_duration", s.load_ns);
         put("prompt_eval_count", s.prompt_tokens);
         put("prompt_eval_duration", duration(s.prompt_ns));
-        put("eval_count", s.tokens);
-        put("eval_duration", s.tokens > 0 ? duration(ns_between(s.first_token, last_token)) : 0);
+        put("eval_count", s.tokens + static_cast<std::int64_t>(s.thinking.size()));
+        put("eval_duration", s.tokens > 0 || !s.thinking.empty() ? duration(ns_between(s.first_token, last_token)) : 0);
         if (v0_33) put("prompt_eval_cached_count", s.cached_tokens);
         w.end_object();
         return w.take();
@@ -589,9 +612,14 @@ private:
     bool provide(Stream& s, httplib::DataSink& sink) {
         if (s.done) return false;
         const int fault_at = config_.fault_after_tokens;
+        if (s.next_thought < s.thinking.size()) {
+            if (s.next_thought > 0 && !sleep_for(config_.thinking_token_delay)) return false;
+            s.last_token = clock::now();
+            return write(s, sink, chunk_line(s, s.thinking[s.next_thought++], true), false);
+        }
         if (s.next < s.tokens) {
             const int i = s.next;
-            if (i > 0 && !sleep_for(config_.token_delay)) return false;
+            if ((i > 0 || !s.thinking.empty()) && !sleep_for(config_.token_delay)) return false;
             if (i == fault_at) {
                 switch (s.fault) {
                     case MockFault::error_mid_stream:
@@ -619,7 +647,7 @@ private:
             return write(s, sink, chunk_line(s, text), true);
         }
         s.done = true;
-        const auto last = s.tokens > 0 ? s.last_token : s.first_token;
+        const auto last = s.tokens > 0 || !s.thinking.empty() ? s.last_token : s.first_token;
         if (!write(s, sink, final_line(s, "", last) + "\n", false)) return false;
         sink.done();
         return true;

@@ -59,6 +59,12 @@ struct MockOpenAIConfig {
     int server_threads = 0;
     std::chrono::milliseconds stall_for{2000};
     std::size_t giant_line_bytes = std::size_t{17} << 20;
+    /// When set, a thinking model on chat: this text streams first as `reasoning_content`
+    /// deltas (one token per word, `thinking_token_delay` apart), then the answer;
+    /// `reasoning_effort: "none"` or `chat_template_kwargs.enable_thinking: false` skips it.
+    /// The openai flavour counts it in usage.completion_tokens_details.reasoning_tokens.
+    std::string thinking;
+    std::chrono::microseconds thinking_token_delay{0};
 };
 
 /// Ground truth for one request the mock received.
@@ -126,6 +132,8 @@ private:
         std::string finish = "stop";
         int next = 0;
         int prompt_tokens = 12;
+        std::vector<std::string> thinking;
+        std::size_t next_thought = 0;
         std::size_t log_index = 0;
         bool logged_first_content = false;
     };
@@ -160,6 +168,11 @@ private:
                 for (auto m : messages)
                     if (m["content"].get_string().get(text) == simdjson::SUCCESS) chars += text.size();
             s->prompt_tokens = 8 + static_cast<int>((chars + 3) / 4);
+            std::string_view effort;
+            bool enable = true;
+            const bool off = (doc["reasoning_effort"].get_string().get(effort) == simdjson::SUCCESS && effort == "none") ||
+                             (doc["chat_template_kwargs"]["enable_thinking"].get_bool().get(enable) == simdjson::SUCCESS && !enable);
+            if (chat && !off) s->thinking = split_words(config_.thinking);
         }
         if (s->fault == OpenAIFault::http_500) {
             res.status = 500;
@@ -203,14 +216,25 @@ private:
         return true;
     }
 
-    std::string chunk(const Stream& s, const std::string& content_json, const std::string& finish_json, bool with_role) const {
+    /// " a b" -> " a", " b": the mock's tokens.
+    static std::vector<std::string> split_words(const std::string& text) {
+        std::vector<std::string> out;
+        for (char c : text) {
+            if (out.empty() || (c == ' ' && out.back().find_first_not_of(' ') != std::string::npos)) out.emplace_back();
+            out.back() += c;
+        }
+        return out;
+    }
+
+    std::string chunk(const Stream& s, const std::string& content_json, const std::string& finish_json, bool with_role,
+                      const char* content_key = "content") const {
         JsonWriter w;
         w.begin_object().kv("id", "chatcmpl-mock").kv("object", s.chat ? "chat.completion.chunk" : "text_completion");
         w.kv("created", 1795802190).kv("model", config_.model).key("choices").begin_array().begin_object().kv("index", 0);
         if (s.chat) {
             w.key("delta").begin_object();
             if (with_role) w.kv("role", "assistant");
-            if (!content_json.empty()) w.key("content").raw(content_json);
+            if (!content_json.empty()) w.key(content_key).raw(content_json);
             w.end_object();
         } else {
             w.key("text").raw(content_json.empty() || content_json == "null" ? "\"\"" : content_json);
@@ -237,9 +261,17 @@ private:
 
     bool provide(Stream& s, httplib::DataSink& sink) {
         const auto flavour = config_.flavour;
-        if (s.next == 0 && flavour == OpenAIFlavour::llamacpp && s.chat && !event(s, sink, chunk(s, "null", "null", true))) return false;
+        if (s.next == 0 && s.next_thought == 0 && flavour == OpenAIFlavour::llamacpp && s.chat &&
+            !event(s, sink, chunk(s, "null", "null", true)))
+            return false;
+        if (s.next_thought < s.thinking.size()) {
+            if (s.next_thought > 0 && !sleep_for(config_.thinking_token_delay)) return false;
+            JsonWriter word;
+            word.value(s.thinking[s.next_thought++]);
+            return event(s, sink, chunk(s, word.take(), "null", flavour == OpenAIFlavour::ollama, "reasoning_content"));
+        }
         if (s.next < s.tokens) {
-            if (s.next > 0 && !sleep_for(config_.token_delay)) return false;
+            if ((s.next > 0 || !s.thinking.empty()) && !sleep_for(config_.token_delay)) return false;
             std::string word = s.next == 0 ? "\"Hello\"" : "\" word" + std::to_string(s.next) + "\"";
             if (s.next == config_.fault_after_tokens) {
                 switch (s.fault) {
@@ -260,13 +292,17 @@ private:
             ++s.next;
             return event(s, sink, chunk(s, word, "null", flavour == OpenAIFlavour::ollama), true);
         }
-        const std::string usage = R"({"prompt_tokens":)" + std::to_string(s.prompt_tokens) + R"(,"completion_tokens":)" +
-                                  std::to_string(s.tokens) + R"(,"total_tokens":)" + std::to_string(s.prompt_tokens + s.tokens) + "}";
+        const int generated = s.tokens + static_cast<int>(s.thinking.size());
+        std::string usage = R"({"prompt_tokens":)" + std::to_string(s.prompt_tokens) + R"(,"completion_tokens":)" +
+                            std::to_string(generated) + R"(,"total_tokens":)" + std::to_string(s.prompt_tokens + generated);
+        if (flavour == OpenAIFlavour::openai && !s.thinking.empty())
+            usage += R"(,"completion_tokens_details":{"reasoning_tokens":)" + std::to_string(s.thinking.size()) + "}";
+        usage += "}";
         std::string finish = chunk(s, flavour == OpenAIFlavour::ollama ? "\"\"" : "", "\"" + s.finish + "\"", flavour == OpenAIFlavour::ollama);
         if (flavour == OpenAIFlavour::llamacpp && s.fault != OpenAIFault::no_usage) {
             finish.pop_back();
-            finish += R"(,"usage":)" + usage + R"(,"timings":{"prompt_n":)" + std::to_string(s.prompt_tokens) + R"(,"prompt_ms":7.5,"predicted_n":)" + std::to_string(s.tokens) +
-                      R"(,"predicted_ms":)" + std::to_string(s.tokens * 1.5) + "}}";
+            finish += R"(,"usage":)" + usage + R"(,"timings":{"prompt_n":)" + std::to_string(s.prompt_tokens) + R"(,"prompt_ms":7.5,"predicted_n":)" + std::to_string(generated) +
+                      R"(,"predicted_ms":)" + std::to_string(generated * 1.5) + "}}";
         }
         if (s.fault == OpenAIFault::giant_final_line) {  // as logprobs on the last chunk make it
             finish.pop_back();

@@ -42,6 +42,8 @@ struct SweepSpec {
     /// truncate:false, shift:false, and a prompt that does not fit is a context_overflow failure.
     bool allow_truncation = false;
     RequestControls controls;  ///< sent with every request (--think); allow_truncation decides truncate and shift
+    /// What every request sends: `controls`, refusing over-long prompts unless allow_truncation.
+    RequestControls request_controls() const { return controls.with_truncation(allow_truncation); }
 
     /// The window: the prompt with 10% headroom (calibration lands within 2% and must not be
     /// cut while it searches), plus the answer and the template.
@@ -142,7 +144,7 @@ struct SweepResult {
         w.begin_object().kv("type", "niah_summary").kv("schema_version", schema_version).kv("model", spec.model);
         w.kv("needle_kind", to_string(spec.needle)).kv("model_context_length", model_context).kv("allow_truncation", spec.allow_truncation);
         w.key("controls");
-        spec.controls.with_truncation(spec.allow_truncation).write_json(w);
+        spec.request_controls().write_json(w);
         w.kv("scoring", "exact: every needle value appears in the reply (case-insensitive); partial: the share that appears. Truncated "
                         "or over-context trials are excluded, not scored");
         w.key("lengths").begin_array();
@@ -239,7 +241,7 @@ private:
                 req.model = spec_.model;
                 req.prompt = build_prompt(haystack_, words, probe, 50).text;
                 req.options = options_for(length);
-                req.controls = spec_.controls.with_truncation(spec_.allow_truncation);
+                req.controls = spec_.request_controls();
                 req.keep_alive = spec_.keep_alive;
                 return backend_.count_prompt_tokens(req);
             },
@@ -261,7 +263,7 @@ private:
         req.model = spec_.model;
         req.prompt = prompt.text;
         req.options = options_for(length);
-        req.controls = spec_.controls.with_truncation(spec_.allow_truncation);
+        req.controls = spec_.request_controls();
         req.keep_alive = spec_.keep_alive;
         RunLabel label;
         label.prompt_id = "niah/" + std::to_string(length) + "/" + std::to_string(depth);

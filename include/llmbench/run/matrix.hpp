@@ -56,6 +56,8 @@ struct MatrixSpec {
     /// truncate:false, shift:false, so a prompt that does not fit fails as context_overflow.
     bool allow_truncation = false;
     RequestControls controls;         ///< sent with every request (--think); allow_truncation decides truncate and shift
+    /// What every request sends: `controls`, refusing over-long prompts unless allow_truncation.
+    RequestControls request_controls() const { return controls.with_truncation(allow_truncation); }
     int retry_short = 0;              ///< re-run a reply shorter than num_predict up to N times, with another seed
     std::uint64_t seed = 1;           ///< for the synthetic text
     double calibration_tolerance = 0.02;  ///< or one word's tokens, whichever is larger
@@ -83,7 +85,7 @@ struct MatrixSpec {
         w.key("options");
         options.write_json(w);
         w.key("controls");
-        controls.with_truncation(allow_truncation).write_json(w);
+        request_controls().write_json(w);
         return w.end_object().take();
     }
 };
@@ -351,7 +353,7 @@ private:
         req.model = cell.model;
         req.prompt = prompt_text(words, spec_.seed, ++nonce_);
         req.options = cell_options(cell);
-        req.controls = spec_.controls.with_truncation(spec_.allow_truncation);
+        req.controls = spec_.request_controls();
         req.keep_alive = spec_.keep_alive;
         return backend_.count_prompt_tokens(req);
     }
@@ -373,7 +375,7 @@ private:
         req.model = cell.model;
         req.options = cell_options(cell);
         if (attempt > 0) req.options.seed = spec_.options.seed.value_or(0) + 1000 * attempt;
-        req.controls = spec_.controls.with_truncation(spec_.allow_truncation);
+        req.controls = spec_.request_controls();
         req.keep_alive = spec_.keep_alive;
         req.prompt = prompt_text(cal.words, spec_.seed, nonce);
         if (spec_.cold && !warmup) backend_.unload(cell.model);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <httplib.h>
 
@@ -55,5 +56,21 @@ private:
     int port_ = 0;
     std::thread thread_;
 };
+
+/// How both mocks cut a scripted text into tokens: a word with its leading space or newline.
+/// " The answer is B." -> " The", " answer", " is", " B."
+inline std::vector<std::string> mock_tokens(const std::string& text) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : text) {
+        if ((c == ' ' || c == '\n') && !cur.empty() && cur.find_first_not_of(" \n") != std::string::npos) {
+            out.push_back(cur);
+            cur.clear();
+        }
+        cur += c;
+    }
+    if (!cur.empty()) out.push_back(cur);
+    return out;
+}
 
 }  // namespace llmbench::detail

@@ -403,21 +403,6 @@ private:
         std::string token(std::size_t i) const { return scripted.empty() ? token_text(prompt, i) : scripted[i]; }
     };
 
-    /// " The answer is B." -> " The", " answer", " is", " B."
-    static std::vector<std::string> split_tokens(const std::string& text) {
-        std::vector<std::string> out;
-        std::string cur;
-        for (char c : text) {
-            if ((c == ' ' || c == '\n') && !cur.empty() && cur.find_first_not_of(" \n") != std::string::npos) {
-                out.push_back(cur);
-                cur.clear();
-            }
-            cur += c;
-        }
-        if (!cur.empty()) out.push_back(cur);
-        return out;
-    }
-
     void generate(const httplib::Request& req, httplib::Response& res, bool chat) {
         const auto entry = clock::now();
         const std::shared_ptr<MockRequest> log = log_request(req, entry);
@@ -507,10 +492,10 @@ private:
         if (cache_hit && config_.cache_hit_counts_new_tokens_only) s->prompt_tokens = 1;
         s->tokens = fault == MockFault::short_reply ? config_.fault_after_tokens : config_.natural_tokens;
         if (config_.responder) {
-            s->scripted = split_tokens(config_.responder(p.prompt));
+            s->scripted = detail::mock_tokens(config_.responder(p.prompt));
             s->tokens = static_cast<int>(s->scripted.size());
         }
-        if (config_.thinker && p.think) s->thinking = split_tokens(config_.thinker(p.prompt));
+        if (config_.thinker && p.think) s->thinking = detail::mock_tokens(config_.thinker(p.prompt));
         if (p.num_predict && *p.num_predict >= 0 && static_cast<std::size_t>(*p.num_predict) < s->thinking.size())
             s->thinking.resize(static_cast<std::size_t>(*p.num_predict));
         const int thought = static_cast<int>(s->thinking.size());

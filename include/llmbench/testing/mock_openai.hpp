@@ -172,7 +172,7 @@ private:
             bool enable = true;
             const bool off = (doc["reasoning_effort"].get_string().get(effort) == simdjson::SUCCESS && effort == "none") ||
                              (doc["chat_template_kwargs"]["enable_thinking"].get_bool().get(enable) == simdjson::SUCCESS && !enable);
-            if (chat && !off) s->thinking = split_words(config_.thinking);
+            if (chat && !off) s->thinking = detail::mock_tokens(config_.thinking);
         }
         if (s->fault == OpenAIFault::http_500) {
             res.status = 500;
@@ -214,16 +214,6 @@ private:
             std::this_thread::sleep_for(std::min<std::chrono::microseconds>(d, std::chrono::microseconds(2000)));
         }
         return true;
-    }
-
-    /// " a b" -> " a", " b": the mock's tokens.
-    static std::vector<std::string> split_words(const std::string& text) {
-        std::vector<std::string> out;
-        for (char c : text) {
-            if (out.empty() || (c == ' ' && out.back().find_first_not_of(' ') != std::string::npos)) out.emplace_back();
-            out.back() += c;
-        }
-        return out;
     }
 
     std::string chunk(const Stream& s, const std::string& content_json, const std::string& finish_json, bool with_role,

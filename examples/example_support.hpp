@@ -173,9 +173,10 @@ struct RooflineOptions {
     }
 };
 
-/// --backend, --base-url, --api-key-env, --openai-endpoint and --think, shared by the examples.
+/// --backend, --base-url, --api-key-env, --openai-endpoint, --think and --logprobs, shared by the examples.
 struct BackendOptions {
     std::string kind = "ollama", base_url, api_key_env = "OPENAI_API_KEY", endpoint = "chat", think;
+    std::optional<int> logprobs;
 
     void add_to(CLI::App& app) {
         app.add_option("--backend", kind, "ollama (native API) or openai (llama.cpp, vLLM, LM Studio, Ollama /v1)")
@@ -191,11 +192,16 @@ struct BackendOptions {
                        "Reasoning models: off, on, low, medium or high (Ollama's think; OpenAI-style reasoning_effort and "
                        "chat_template_kwargs.enable_thinking). Sent only when given")
             ->check(CLI::IsMember({"off", "on", "low", "medium", "high"}));
+        app.add_option("--logprobs", logprobs,
+                       "Record each generated token's log-probability with this many top alternatives, 0-20 (Ollama's and OpenAI "
+                       "chat's logprobs + top_logprobs, OpenAI completions' logprobs, llama.cpp's n_probs)")
+            ->check(CLI::Range(0, 20));
     }
-    /// The request fields these options set (--think), for every request a program sends.
+    /// The request fields these options set (--think, --logprobs), for every request a program sends.
     llmbench::RequestControls controls() const {
         llmbench::RequestControls c;
         if (!think.empty()) c.think = llmbench::parse_think(think);
+        c.logprobs = logprobs;
         return c;
     }
     bool openai() const { return kind == "openai"; }

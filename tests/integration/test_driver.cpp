@@ -185,7 +185,7 @@ TEST_CASE("setup errors exit 2 (3: server unreachable) with a message naming the
     std::remove(prompts.c_str());
 }
 
-TEST_CASE("failed runs are counted and exit 1; measured runs stay in the output") {
+TEST_CASE("failed runs are counted and exit 1 - measured runs stay in the output") {
     MockOllama mock;
     mock.script({MockFault::none, MockFault::none, MockFault::error_mid_stream});  // warm-up, a, then b fails
     const auto prompts = write_temp("f.jsonl", "{\"id\":\"a\",\"prompt\":\"x\"}\n{\"id\":\"b\",\"prompt\":\"y\"}\n");
@@ -199,7 +199,7 @@ TEST_CASE("failed runs are counted and exit 1; measured runs stay in the output"
     std::remove(prompts.c_str());
 }
 
-TEST_CASE("Ctrl-C and SIGTERM stop after the current run; stdout and -o hold whole lines and the summary") {
+TEST_CASE("Ctrl-C and SIGTERM stop after the current run - stdout and -o hold whole lines and the summary") {
     MockConfig cfg;
     cfg.token_delay = 20ms;
     MockOllama mock(cfg);
@@ -233,7 +233,7 @@ TEST_CASE("Ctrl-C and SIGTERM stop after the current run; stdout and -o hold who
     std::remove(prompts.c_str());
 }
 
-TEST_CASE("an unwritable output path fails before any request; a full disk fails at the first line, before any timed run") {
+TEST_CASE("an unwritable output path fails before any request - a full disk fails at the first line, before any timed run") {
     MockOllama mock;
     const auto prompts = write_temp("p.jsonl", "{\"prompt\":\"x\"}\n");
     const std::string host = "127.0.0.1:" + std::to_string(mock.port());
@@ -291,7 +291,7 @@ TEST_CASE("bench-matrix: a matrix file, records with cell coordinates, one cell 
 #if defined(LLMBENCH_EVAL_SUITE_PATH)
 #include <llmbench/eval/runner.hpp>
 
-TEST_CASE("eval-suite: records and a summary per task; a rerun with the same output resumes") {
+TEST_CASE("eval-suite: records and a summary per task - a rerun with the same output resumes") {
     llmbench::eval::TaskSpec spec;
     spec.kind = llmbench::eval::TaskKind::arc_challenge;
     spec.path = std::string(LLMBENCH_TEST_DATA_DIR) + "/eval/arc.jsonl";
@@ -529,19 +529,44 @@ TEST_CASE("eval-suite and niah --backend openai run end to end against a llama.c
 }
 #endif
 
-TEST_CASE("--think: every program takes it and refuses a level it does not know; ollama-bench records what it sent") {
+namespace {
+/// Each of the four programs exits non-zero on `option value`, names the option, and writes nothing.
+void check_every_program_refuses(const char* option, const char* value) {
     for (const char* program : {LLMBENCH_OLLAMA_BENCH_PATH, LLMBENCH_BENCH_MATRIX_PATH, LLMBENCH_EVAL_SUITE_PATH, LLMBENCH_NIAH_PATH}) {
         INFO(program);
-        const auto o = run_program({program, "--think", "max", "--model", "m"}, [](pid_t, const std::string&) {});
+        const auto o = run_program({program, option, value, "--model", "m"}, [](pid_t, const std::string&) {});
         CHECK(o.exit_code != 0);
-        CHECK(o.err.find("--think") != std::string::npos);
+        CHECK(o.err.find(option) != std::string::npos);
         CHECK(o.lines.empty());
     }
+}
+}  // namespace
+
+TEST_CASE("--logprobs: every program takes 0-20 and refuses more - ollama-bench records each token's log-probabilities") {
+    check_every_program_refuses("--logprobs", "21");
+    const auto prompts = write_temp("logprobs.jsonl", three_prompts);
+    const auto o = run_bench({"--demo", "--backend", "openai", "--model", "m", "--prompts", prompts, "--runs", "1", "--num-predict", "4",
+                              "--logprobs", "2"});
+    CHECK_MESSAGE(o.exit_code == 0, o.err);
+    REQUIRE(o.lines.size() > 1);
+    CHECK(o.lines[0].find(R"("cache_prompt":null,"logprobs":2})") != std::string::npos);
+    std::size_t runs = 0;
+    for (const auto& line : o.lines) {
+        if (line.find(R"("type":"run")") == std::string::npos) continue;
+        ++runs;
+        CHECK(line.find(R"("logprobs":[{"token":"Hello","logprob":-0.125,"id":1000,"top_logprobs":[{"token":"Hello")") != std::string::npos);
+    }
+    CHECK(runs == 3 + 1);  // three prompts and the warm-up
+    std::remove(prompts.c_str());
+}
+
+TEST_CASE("--think: every program takes it and refuses a level it does not know - ollama-bench records what it sent") {
+    check_every_program_refuses("--think", "max");
     const auto prompts = write_temp("think.jsonl", three_prompts);
     const auto o = run_bench({"--demo", "--model", "llama3.1:8b", "--prompts", prompts, "--runs", "1", "--num-predict", "4", "--think", "high"});
     CHECK_MESSAGE(o.exit_code == 0, o.err);
     REQUIRE_FALSE(o.lines.empty());
-    CHECK(o.lines[0].find(R"("controls":{"think":"high","truncate":null,"shift":null,"cache_prompt":null})") != std::string::npos);
+    CHECK(o.lines[0].find(R"("controls":{"think":"high","truncate":null,"shift":null,"cache_prompt":null,"logprobs":null})") != std::string::npos);
     const auto plain = run_bench({"--demo", "--model", "llama3.1:8b", "--prompts", prompts, "--runs", "1", "--num-predict", "4"});
     REQUIRE_FALSE(plain.lines.empty());
     CHECK(plain.lines[0].find(R"("controls":{"think":null,)") != std::string::npos);  // not given, not sent

@@ -37,7 +37,7 @@ bool process_gone(pid_t pid) {
 }
 }  // namespace
 
-TEST_CASE("a correct program passes; a failing assert fails; output is kept") {
+TEST_CASE("a correct program passes - a failing assert fails - output is kept") {
     const auto ok = run_python_sandboxed("print('hello from the sandbox')\nassert 1 + 1 == 2\n", quick());
     CHECK(ok.status == ExecStatus::passed);
     CHECK(ok.output.find("hello from the sandbox") != std::string::npos);

@@ -94,7 +94,7 @@ TEST_CASE("a line over the client's limit is a protocol error") {
     CHECK(std::string(r.failure->what()).find("longer than") != std::string::npos);
 }
 
-TEST_CASE("faults in a benchmark are counted failed runs; earlier runs stay") {
+TEST_CASE("faults in a benchmark are counted failed runs - earlier runs stay") {
     MockConfig cfg;
     cfg.token_delay = 500us;
     MockOllama mock(cfg);

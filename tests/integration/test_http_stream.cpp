@@ -146,7 +146,7 @@ TEST_CASE("chunked bodies with extensions and trailers, sent a byte at a time, t
     CHECK(server.connections() == 1);  // kept alive
 }
 
-TEST_CASE("Content-Length and close-delimited bodies; a server that closed a kept-alive connection is reconnected") {
+TEST_CASE("Content-Length and close-delimited bodies - a server that closed a kept-alive connection is reconnected") {
     std::atomic<int> served{0};
     RawServer server([&](int fd, const std::string&) {
         const int n = ++served;
@@ -190,7 +190,7 @@ TEST_CASE("a chunk-size line longer than any server sends is a read error, not u
     CHECK(d.feed(huge.data(), huge.size(), [](const char*, std::size_t) { return true; }).malformed);
 }
 
-TEST_CASE("timeouts: silence before the first byte and between body reads; nothing listening") {
+TEST_CASE("timeouts: silence before the first byte and between body reads - nothing listening") {
     RawServer server([](int fd, const std::string& request) {
         if (request.find("stall") != std::string::npos) {
             RawServer::write_all(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{}\n\n\r\n");

@@ -102,10 +102,10 @@ TEST_CASE("open loop: the schedule's rate is kept, and waits for the cap count i
     CHECK_THROWS_AS(run_load(openai_backends(busy.base_url()), small_request(), no_workers), error);
 }
 
-TEST_CASE("64 streams at once: the mock takes every connection; inter-token gaps are gathered") {
+TEST_CASE("64 streams at once: the mock takes every connection - inter-token gaps are gathered") {
     testing::MockOpenAIConfig cfg;
     cfg.server_threads = 72;  // cpp-httplib's default pool would serve 8 at a time
-    cfg.first_token_delay = 200ms;
+    cfg.first_token_delay = 1000ms;  // every stream still waiting when the last one connects, sanitizers too
     cfg.token_delay = 1ms;
     testing::MockOpenAI mock(cfg);
     LoadSpec spec;

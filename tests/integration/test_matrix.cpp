@@ -33,7 +33,7 @@ TEST_CASE("lists parse, and bad items name the option") {
     CHECK_THROWS_AS(parse_string_list("a,,b", "--model"), error);
 }
 
-TEST_CASE("service-level objectives parse; a bad one names the item") {
+TEST_CASE("service-level objectives parse - a bad one names the item") {
     const Slo both = parse_slo("ttft_s=0.5, tpot_s=0.05");
     CHECK(both.ttft_s == 0.5);
     CHECK(both.tpot_s == 0.05);
@@ -133,7 +133,7 @@ TEST_CASE("with the prompt cache allowed, hits are flagged under both Ollama beh
     }
 }
 
-TEST_CASE("a short reply is re-run with another seed; the short one stays in the output only") {
+TEST_CASE("a short reply is re-run with another seed - the short one stays in the output only") {
     MockOllama mock(two_models());
     OllamaClient client(mock.endpoint());
     MatrixSpec spec;
@@ -231,7 +231,7 @@ TEST_CASE("--cold unloads before every timed run, so each one measures the load"
 
 #include <llmbench/testing/mock_openai.hpp>
 
-TEST_CASE("an OpenAI-compatible backend: prompt x output lengths, calibrated by its usage counts; num_ctx and cold refused") {
+TEST_CASE("an OpenAI-compatible backend: prompt x output lengths, calibrated by its usage counts - num_ctx and cold refused") {
     testing::MockOpenAIConfig cfg;
     cfg.flavour = testing::OpenAIFlavour::llamacpp;
     cfg.tokens = 1000;

@@ -100,7 +100,7 @@ TEST_CASE("a platform without a process reader says so") {
     CHECK(w.rss_note.find("cannot read process memory on this platform") != std::string::npos);
 }
 
-TEST_CASE("nvidia-smi output parses; anything else means no GPU reading") {
+TEST_CASE("nvidia-smi output parses - anything else means no GPU reading") {
     const auto g = parse_nvidia_smi("1024, 250.5\n2048, [N/A]\n");
     REQUIRE(g.has_value());
     REQUIRE(g->size() == 2);
@@ -201,7 +201,7 @@ TEST_CASE("missing sources give nulls with a reason, not zeros") {
     CHECK_FALSE(w.energy_j.has_value());
 }
 
-TEST_CASE("a benchmark with a sampler records peaks per run and in the summary; the thread samples on its own") {
+TEST_CASE("a benchmark with a sampler records peaks per run and in the summary - the thread samples on its own") {
     FakeProc proc;
     testing::MockOllama mock;
     OllamaClient client(mock.endpoint());

@@ -37,7 +37,7 @@ std::unique_ptr<testing::MockOllama> mock_answering_below(std::int64_t limit) {
 }
 }  // namespace
 
-TEST_CASE("the needle goes in at its depth, on a sentence boundary; the question comes last") {
+TEST_CASE("the needle goes in at its depth, on a sentence boundary - the question comes last") {
     const Haystack h = generated_haystack(2000, 7);
     const Needle n = make_needle(NeedleKind::number, 3);
     REQUIRE(n.values.size() == 1);
@@ -76,7 +76,7 @@ TEST_CASE("scoring: every value for exact, the share for partial, case-insensiti
     CHECK_FALSE(score_reply("I don't know", w).exact());
 }
 
-TEST_CASE("each length is calibrated within 2% by the server's count; a mock blind above 5k tokens gives the expected heatmap") {
+TEST_CASE("each length is calibrated within 2% by the server's count - a mock blind above 5k tokens gives the expected heatmap") {
     auto mock = mock_answering_below(5000);
     OllamaClient client(mock->endpoint());
     SweepSpec spec;
@@ -199,7 +199,7 @@ TEST_CASE("a length beyond the model's trained context is flagged and excluded")
     CHECK_FALSE(result.trials[0].scored());
 }
 
-TEST_CASE("haystack files: a book's licence text is cut off; a missing or tiny file is a clear error") {
+TEST_CASE("haystack files: a book's licence text is cut off - a missing or tiny file is a clear error") {
     const auto dir = std::filesystem::temp_directory_path() / ("llmbench_niah_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     {

@@ -155,7 +155,7 @@ TEST_CASE("failures: vLLM's [DONE] after an error, [DONE] without finish_reason,
     CHECK(std::string(r.failure->what()).find("malformed JSON in event 1") != std::string::npos);
 }
 
-TEST_CASE("HTTP errors: a 404 names the model; others give status and the server's message") {
+TEST_CASE("HTTP errors: a 404 names the model - others give status and the server's message") {
     StreamTimer timer;
     auto r = replay_chat(R"({"error":{"message":"model \"nope\" not found","type":"not_found_error"}})", timer, 404);
     REQUIRE_FALSE(r.ok());
@@ -203,7 +203,7 @@ TEST_CASE("the API key goes in the Authorization header and nowhere else") {
     CHECK(std::string(r.failure->what()).find("sk-secret") == std::string::npos);
 }
 
-TEST_CASE("both clients send llmbench's User-Agent on every call, streamed or not; the key goes on metadata calls too") {
+TEST_CASE("both clients send llmbench's User-Agent on every call, streamed or not - the key goes on metadata calls too") {
     httplib::Server server;
     std::mutex mutex;
     std::vector<std::string> seen;  // "path UA | auth"

@@ -48,7 +48,7 @@ std::size_t words(const std::string& text) {
 }
 }  // namespace
 
-TEST_CASE("StreamTimer: ttft_s is the first token of either kind, ttfa_s the first answer token; windows and gaps") {
+TEST_CASE("StreamTimer: ttft_s is the first token of either kind, ttfa_s the first answer token - windows and gaps") {
     using clock = StreamTimer::clock;
     const clock::time_point t0{};
     StreamTimer timer;
@@ -75,7 +75,7 @@ TEST_CASE("StreamTimer: ttft_s is the first token of either kind, ttfa_s the fir
     CHECK(plain.thinking_chunks() == 0);
 }
 
-TEST_CASE("Ollama thinking: 300 ms of thinking, then the answer; the record keeps them apart (generate and chat)") {
+TEST_CASE("Ollama thinking: 300 ms of thinking, then the answer - the record keeps them apart (generate and chat)") {
     testing::MockOllama mock(thinking_ollama());
     OllamaClient client(mock.endpoint());
     OllamaBackend backend(client);
@@ -113,7 +113,7 @@ TEST_CASE("Ollama thinking: 300 ms of thinking, then the answer; the record keep
     }
 }
 
-TEST_CASE("--think reaches Ollama as think (bool or level) only when given; think:false answers at once") {
+TEST_CASE("--think reaches Ollama as think (bool or level) only when given - think:false answers at once") {
     testing::MockOllama mock(thinking_ollama());
     OllamaClient client(mock.endpoint());
     OllamaBackend backend(client);
@@ -172,7 +172,7 @@ TEST_CASE("OpenAI-style thinking: reasoning_content deltas, reasoning_tokens in 
     CHECK_FALSE(off.server.thinking_tokens);
 }
 
-TEST_CASE("llama.cpp-flavoured thinking: reasoning_content after the null first delta; no thinking count, so no answer rate") {
+TEST_CASE("llama.cpp-flavoured thinking: reasoning_content after the null first delta - no thinking count, so no answer rate") {
     testing::MockOpenAIConfig cfg;
     cfg.flavour = testing::OpenAIFlavour::llamacpp;
     cfg.tokens = 4;

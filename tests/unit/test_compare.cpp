@@ -72,7 +72,7 @@ TEST_CASE("bootstrap interval of the relative change of medians") {
     CHECK(bootstrap_relative_change(a, b, 2000) == bootstrap_relative_change(a, b, 2000));  // fixed seed: repeatable
 }
 
-TEST_CASE("a planted 10% slowdown is called slower; two samples of one distribution are not") {
+TEST_CASE("a planted 10% slowdown is called slower - two samples of one distribution are not") {
     const auto a = normal_samples(20, 50, 2, 1);
     auto b = normal_samples(20, 50, 2, 2);
     const auto same = compare_samples("gen_toks_per_s", a, b);
@@ -103,7 +103,7 @@ TEST_CASE("same-distribution comparisons are called different about alpha of the
     CHECK(false_alarms <= trials * 8 / 100);
 }
 
-TEST_CASE("different conditions are listed; equal ones are not") {
+TEST_CASE("different conditions are listed - equal ones are not") {
     const std::string runs = run_line("m", 0.1, 50) + run_line("m", 0.2, 51) + run_line("m", 0.15, 49);
     const auto base = parse_result_set({{"a", meta_line("abc", R"({"temperature":0})", "cpu") + runs}});
     const auto same = parse_result_set({{"b", meta_line("abc", R"({"temperature":0})", "cpu") + runs}});
@@ -118,7 +118,7 @@ TEST_CASE("different conditions are listed; equal ones are not") {
     CHECK(comparability_problems(base, bare).at(0).find("no metadata line in B") == 0);
 }
 
-TEST_CASE("cells pair by coordinates; the report shows every compared metric") {
+TEST_CASE("cells pair by coordinates - the report shows every compared metric") {
     std::string a_text = meta_line("abc", "{}", "cpu"), b_text = a_text;
     const auto slow = normal_samples(10, 40, 1, 7), fast = normal_samples(10, 48, 1, 8);
     for (std::size_t i = 0; i < 10; ++i) {

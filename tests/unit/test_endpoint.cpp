@@ -47,7 +47,7 @@ TEST_CASE("endpoint_from_env reads OLLAMA_HOST") {
 
 #include <llmbench/client/ollama_client.hpp>
 
-TEST_CASE("a base path is kept out of the authority; the client accepts IPv6 and https endpoints") {
+TEST_CASE("a base path is kept out of the authority - the client accepts IPv6 and https endpoints") {
     const auto ep = parse_ollama_host("https://[::1]:8443/ollama");
     CHECK(ep.authority() == "[::1]:8443");
     CHECK(ep.url() == "https://[::1]:8443/ollama");

@@ -29,7 +29,7 @@ std::string temp_file(const std::string& name, const std::string& content) {
 }
 }  // namespace
 
-TEST_CASE("MMLU: subjects from file names, in name order; quoted commas and line breaks; letters to indices") {
+TEST_CASE("MMLU: subjects from file names, in name order - quoted commas and line breaks - letters to indices") {
     const auto items = load_mmlu(fixtures + "/mmlu", "test");
     REQUIRE(items.size() == 5);
     CHECK(items[0].subject == "astronomy");
@@ -79,7 +79,7 @@ TEST_CASE("HellaSwag: the 6-line text form and the original JSONL") {
     std::remove(bad.c_str());
 }
 
-TEST_CASE("GSM8K: the number after ####, commas removed; a solution without one is an error") {
+TEST_CASE("GSM8K: the number after ####, commas removed - a solution without one is an error") {
     const auto items = load_gsm8k(fixtures + "/gsm8k.jsonl");
     REQUIRE(items.size() == 3);
     CHECK(items[0].answer == "7");
@@ -90,7 +90,7 @@ TEST_CASE("GSM8K: the number after ####, commas removed; a solution without one 
     std::remove(bad.c_str());
 }
 
-TEST_CASE("HumanEval from JSONL and .jsonl.gz; MBPP's asserts; a missing field is named") {
+TEST_CASE("HumanEval from JSONL and .jsonl.gz - MBPP's asserts - a missing field is named") {
     const auto items = load_humaneval(fixtures + "/humaneval.jsonl");
     REQUIRE(items.size() == 2);
     CHECK(items[0].entry_point == "add");
@@ -117,7 +117,7 @@ TEST_CASE("HumanEval from JSONL and .jsonl.gz; MBPP's asserts; a missing field i
     std::remove(bad.c_str());
 }
 
-TEST_CASE("bzip2 files read like plain ones; a damaged one is an error") {
+TEST_CASE("bzip2 files read like plain ones - a damaged one is an error") {
     std::ifstream in(fixtures + "/hellaswag.txt", std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const std::string path = (fs::temp_directory_path() / ("llmbench_hs_" + std::to_string(::getpid()) + ".txt.bz2")).string();

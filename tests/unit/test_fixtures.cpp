@@ -2,6 +2,7 @@
 #include <llmbench/client/ollama_client.hpp>
 #include <llmbench/client/openai_client.hpp>
 #include <llmbench/core/run_record.hpp>
+#include <llmbench/report/results.hpp>
 
 #include <doctest/doctest.h>
 
@@ -242,4 +243,133 @@ TEST_CASE("Ollama 0.33.0-rc2's overflow answers: a silent cut at HTTP 200, and w
     const std::string what = r.failure->what();
     CHECK_MESSAGE(what.find("the prompt (1751 tokens) does not fit the context (1024 tokens)") != std::string::npos, what);
     CHECK_MESSAGE(what.find("server said: request (1751 tokens) exceeds the available context size (1024 tokens)") != std::string::npos, what);
+}
+
+namespace {
+/// The checks every logprobs capture passes: one entry per generated token, the sampled token
+/// first among its five alternatives, the tokens spelling the text.
+void check_capture_logprobs(const StreamResult& r, bool ids) {
+    REQUIRE_MESSAGE(r.ok(), std::string(r.failure ? r.failure->what() : ""));
+    REQUIRE(r.logprobs.size() == 16);
+    std::string spelled;
+    for (const auto& t : r.logprobs) {
+        spelled += t.sampled.token;
+        REQUIRE(t.top.size() == 5);
+        CHECK(t.top[0].token == t.sampled.token);
+        CHECK(t.top[0].logprob == t.sampled.logprob);
+        for (std::size_t k = 1; k < t.top.size(); ++k) CHECK(t.top[k].logprob <= t.top[k - 1].logprob);
+        CHECK(t.sampled.id.has_value() == ids);
+    }
+    CHECK(spelled == r.text);
+    CHECK(r.logprobs[0].sampled.token == " Parts");
+    CHECK(r.logprobs[0].top[1].token == "_sdk");
+    CHECK(r.logprobs[1].top[2].token == ".MouseEventHandler");
+}
+}  // namespace
+
+TEST_CASE("log-probabilities from Ollama 0.33.0-rc2 (generate, chat, /v1) and llama-server b10587 parse at any chunking") {
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{89}, std::size_t{100000}}) {
+        CAPTURE(chunk);
+        for (const char* name : {"ollama-0.33.0-rc2/generate-stream-logprobs.http", "ollama-0.33.0-rc2/chat-stream-logprobs.http"}) {
+            CAPTURE(name);
+            ReplayServer server(test_util::read_capture(name), chunk);
+            OllamaClient client(server.host());
+            StreamTimer timer;
+            RequestControls controls;
+            controls.logprobs = 5;
+            const bool chat = std::string(name).find("chat") != std::string::npos;
+            const auto r = chat ? client.chat(ChatRequest{"tiny-llama", {{"user", "hi"}}, {}, {}, true, controls}, timer)
+                                : client.generate(GenerateRequest{"tiny-llama", "hi", {}, {}, {}, {}, true, controls}, timer);
+            check_capture_logprobs(r, false);
+            CHECK(r.logprobs[0].sampled.logprob == Approx(-5.023770809173584));
+            CHECK(r.logprobs[0].top[1].logprob == Approx(-5.303775310516357));
+        }
+        for (const char* name : {"ollama-0.33.0-rc2/v1-chat-stream-logprobs.http", "llama-server-b10587/chat-stream-logprobs.http"}) {
+            CAPTURE(name);
+            ReplayServer server(test_util::read_capture(name), chunk, "text/event-stream");
+            OpenAIClient client(server.host());
+            StreamTimer timer;
+            RequestControls controls;
+            controls.logprobs = 5;
+            const auto r = client.chat(ChatRequest{"tiny-llama", {{"user", "hi"}}, {}, {}, true, controls}, timer);
+            const bool llamacpp = std::string(name).find("llama-server") != std::string::npos;
+            check_capture_logprobs(r, llamacpp);
+            CHECK(r.server.eval_count == 16);
+            if (llamacpp) {
+                CHECK(r.logprobs[0].sampled.id == 27399);
+                CHECK(r.logprobs[0].top[4].token == "Ipv");
+                CHECK(r.logprobs[0].top[4].id == 81756);
+                CHECK(r.logprobs[0].sampled.logprob == Approx(-5.024769306182861));
+            }
+        }
+    }
+}
+
+TEST_CASE("log-probabilities a request did not ask for are left unread, and a record keeps and restores them") {
+    ReplayServer server(test_util::read_capture("ollama-0.33.0-rc2/generate-stream-logprobs.http"), 0);
+    OllamaClient client(server.host());
+    StreamTimer plain_timer;
+    const auto plain = client.generate(GenerateRequest{"tiny-llama", "hi", {}, {}, {}, {}, true, {}}, plain_timer);
+    REQUIRE(plain.ok());
+    CHECK(plain.logprobs.empty());
+    CHECK(make_run_record(plain, plain_timer, RunIdentity{}).to_json().find(R"("logprobs":null)") != std::string::npos);
+
+    RequestControls controls;
+    controls.logprobs = 5;
+    StreamTimer timer;
+    auto r = client.generate(GenerateRequest{"tiny-llama", "hi", {}, {}, {}, {}, true, controls}, timer);
+    const auto expected = r.logprobs;
+    const auto rec = make_run_record(std::move(r), timer, RunIdentity{});
+    REQUIRE(rec.output.logprobs.size() == 16);
+    const std::string line = rec.to_json();
+    CHECK(line.find(R"("logprobs":[{"token":" Parts","logprob":-5.023770809173584,"top_logprobs":[{"token":" Parts",)") != std::string::npos);
+    const auto file = parse_results(line + "\n", "line");
+    REQUIRE(file.runs.size() == 1);
+    const auto& back = file.runs[0].run.output.logprobs;
+    REQUIRE(back.size() == expected.size());
+    for (std::size_t i = 0; i < back.size(); ++i) {
+        CHECK(back[i].sampled.token == expected[i].sampled.token);
+        CHECK(back[i].sampled.logprob == expected[i].sampled.logprob);  // shortest round-trip form: exact
+        REQUIRE(back[i].top.size() == expected[i].top.size());
+        for (std::size_t k = 0; k < back[i].top.size(); ++k) {
+            CHECK(back[i].top[k].token == expected[i].top[k].token);
+            CHECK(back[i].top[k].logprob == expected[i].top[k].logprob);
+        }
+    }
+}
+
+TEST_CASE("llama-server's native /completion with n_probs and /v1/completions: completion_probabilities and logprobs.content") {
+    // Bodies as llama-server b10587-era builds send them (stories260K, 2 tokens, n_probs 2 / logprobs 2).
+    const std::string native =
+        R"(data: {"index":0,"content":" a","tokens":[261],"stop":false,"id_slot":-1,"tokens_predicted":1,"tokens_evaluated":3,"completion_probabilities":[{"id":261,"token":" a","bytes":[32,97],"logprob":-0.01207556203007698,"top_logprobs":[{"id":261,"token":" a","bytes":[32,97],"logprob":-0.01207556203007698},{"id":407,"token":" upon","bytes":[32,117,112,111,110],"logprob":-5.44285774230957}]}]})"
+        "\n\n"
+        R"(data: {"index":0,"content":" time","tokens":[378],"stop":false,"id_slot":-1,"tokens_predicted":2,"tokens_evaluated":3,"completion_probabilities":[{"id":378,"token":" time","bytes":[32,116,105,109,101],"logprob":-0.0007192694465629756,"top_logprobs":[{"id":378,"token":" time","bytes":[32,116,105,109,101],"logprob":-0.0007192694465629756},{"id":276,"token":"re","bytes":[114,101],"logprob":-7.852876663208008}]}]})"
+        "\n\n"
+        R"(data: {"index":0,"content":"","tokens":[],"id_slot":3,"stop":true,"tokens_predicted":2,"tokens_evaluated":3,"stop_type":"limit","timings":{"cache_n":0,"prompt_n":3,"prompt_ms":0.729,"predicted_n":2,"predicted_ms":0.535}})"
+        "\n\n";
+    const std::string completions =
+        R"(data: {"choices":[{"text":" a","index":0,"logprobs":{"content":[{"id":261,"token":" a","bytes":[32,97],"logprob":-0.01207556203007698,"top_logprobs":[{"id":261,"token":" a","bytes":[32,97],"logprob":-0.01207556203007698},{"id":407,"token":" upon","bytes":[32,117,112,111,110],"logprob":-5.442858695983887}]}]},"finish_reason":null}],"object":"text_completion"})"
+        "\n\n"
+        R"(data: {"choices":[{"text":" time","index":0,"logprobs":{"content":[{"id":378,"token":" time","bytes":[32,116,105,109,101],"logprob":-0.0007192694465629756,"top_logprobs":[{"id":378,"token":" time","bytes":[32,116,105,109,101],"logprob":-0.0007192694465629756},{"id":276,"token":"re","bytes":[114,101],"logprob":-7.852876663208008}]}]},"finish_reason":null}],"object":"text_completion"})"
+        "\n\n"
+        R"(data: {"choices":[{"text":"","index":0,"logprobs":null,"finish_reason":"length"}],"object":"text_completion","usage":{"completion_tokens":2,"prompt_tokens":3,"total_tokens":5}})"
+        "\n\ndata: [DONE]\n\n";
+    for (const bool is_native : {true, false}) {
+        CAPTURE(is_native);
+        ReplayServer server(test_util::Capture{200, "", is_native ? native : completions}, 7, "text/event-stream");
+        OpenAIClient client(server.host());
+        GenerateRequest req{"m", "Once upon", {}, {}, {}, {}, true, {}};
+        req.controls.logprobs = 2;
+        StreamTimer timer;
+        const auto r = is_native ? client.native_completion(req, timer) : client.completion(req, timer);
+        REQUIRE_MESSAGE(r.ok(), std::string(r.failure ? r.failure->what() : ""));
+        CHECK(r.text == " a time");
+        REQUIRE(r.logprobs.size() == 2);
+        CHECK(r.logprobs[0].sampled.token == " a");
+        CHECK(r.logprobs[0].sampled.id == 261);
+        CHECK(r.logprobs[1].sampled.logprob == Approx(-0.0007192694465629756));
+        REQUIRE(r.logprobs[1].top.size() == 2);
+        CHECK(r.logprobs[1].top[1].token == "re");
+        CHECK(r.logprobs[1].top[1].logprob == Approx(-7.852876663208008));
+    }
 }

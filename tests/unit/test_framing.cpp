@@ -68,7 +68,7 @@ TEST_CASE("CRLF endings are stripped and an unterminated tail stays pending") {
     CHECK(framer.pending_offset() == 5);
 }
 
-TEST_CASE("lines of 16 MiB pass; a line over the limit is reported, not buffered forever") {
+TEST_CASE("lines of 16 MiB pass - a line over the limit is reported, not buffered forever") {
     std::string big(std::size_t{16} << 20, 'x');
     big += "\n";
     LineFramer framer;

@@ -28,7 +28,7 @@ std::size_t count(const std::string& s, const std::string& needle) {
 }
 }  // namespace
 
-TEST_CASE("on a terminal: one line redrawn in place, with bar, counts, ETA and the last rate; cleared at the end") {
+TEST_CASE("on a terminal: one line redrawn in place, with bar, counts, ETA and the last rate - cleared at the end") {
     FakeClock clock;
     std::ostringstream out;
     {
@@ -66,7 +66,7 @@ TEST_CASE("in a log: a plain line per interval and one at the end") {
     CHECK(s.find('\r') == std::string::npos);
 }
 
-TEST_CASE("disabled progress prints nothing; durations read as people write them") {
+TEST_CASE("disabled progress prints nothing - durations read as people write them") {
     FakeClock clock;
     std::ostringstream out;
     auto options = clock.options(true);

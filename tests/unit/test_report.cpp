@@ -189,7 +189,7 @@ TEST_CASE("numbers too large for their field read as unknown, not as a wrapped v
     CHECK_FALSE(set.cells[0].coordinates.num_predict.has_value());
 }
 
-TEST_CASE("bad result files are errors naming file and line; a last line cut short is skipped, not fatal") {
+TEST_CASE("bad result files are errors naming file and line - a last line cut short is skipped, not fatal") {
     const std::string good = R"({"type":"run","schema_version":1,"model":"m","ok":true,"ttft_s":0.5})";
     CHECK_THROWS_WITH_AS(parse_results(good + "\n{not json\n" + good + "\n", "r.jsonl"),
                          doctest::Contains("r.jsonl:2: invalid JSON"), error);

@@ -41,7 +41,7 @@ TEST_CASE("stats: mean, sample stddev, CV and the t-based 95% CI by hand") {
     CHECK(s.p50 == Approx(4.5));
 }
 
-TEST_CASE("one sample has no spread; none has nothing") {
+TEST_CASE("one sample has no spread - none has nothing") {
     const auto one = compute_stats({3.5});
     CHECK(one.mean == 3.5);
     CHECK(std::isnan(one.stddev));

@@ -115,12 +115,12 @@ public:
     /// POST /api/generate, streamed. Never throws for server or network trouble: the
     /// result says what failed, and `timer` holds the marks taken before it did.
     StreamResult generate(const GenerateRequest& request, StreamTimer& timer, const EventCallback& on_event = {}) {
-        return stream("/api/generate", request.to_json(), request.model, timer, on_event);
+        return stream("/api/generate", request.to_json(), request.model, timer, on_event, request.controls.logprobs.has_value());
     }
 
     /// POST /api/chat, streamed; as generate().
     StreamResult chat(const ChatRequest& request, StreamTimer& timer, const EventCallback& on_event = {}) {
-        return stream("/api/chat", request.to_json(), request.model, timer, on_event);
+        return stream("/api/chat", request.to_json(), request.model, timer, on_event, request.controls.logprobs.has_value());
     }
 
     /// How many tokens the server makes of the request's prompt: prompt_eval_count of a
@@ -144,7 +144,7 @@ public:
         r.options = options;
         r.stream = false;
         StreamTimer timer;
-        return stream("/api/generate", r.to_json(), model, timer, {});
+        return stream("/api/generate", r.to_json(), model, timer, {}, false);
     }
 
     /// Unloads `model` now (keep_alive 0).
@@ -247,6 +247,8 @@ private:
                 err = detail::read_int(value, s.eval_duration_ns);
             } else if (key == "prompt_eval_cached_count") {
                 err = detail::read_int(value, s.prompt_cached_tokens);
+            } else if (key == "logprobs" && want_logprobs_) {  // unvisited, On-Demand skips it
+                err = detail::read_logprobs_array(value, result.logprobs);
             }
             if (err) return fail(err);
         }
@@ -278,8 +280,9 @@ private:
     }
 
     StreamResult stream(std::string_view api_path, std::string body, const std::string& model, StreamTimer& timer,
-                        const EventCallback& on_event) {
+                        const EventCallback& on_event, bool logprobs) {
         StreamResult result;
+        want_logprobs_ = logprobs;
         LineFramer framer(options().max_line_bytes);
         const detail::PostOutcome post = post_stream(api_path, std::move(body), "application/x-ndjson", timer, framer, result.bytes_received,
                                                      [&](std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival) {
@@ -308,6 +311,7 @@ private:
     simdjson::ondemand::parser parser_;
     std::string line_buffer_;
     bool reports_cached_count_ = false;  ///< this server has sent prompt_eval_cached_count
+    bool want_logprobs_ = false;         ///< the request being streamed asked for log-probabilities
 };
 
 /// A LoadedModelsQuery for the memory sampler: /api/ps of `endpoint`, through a client of its

@@ -11,6 +11,7 @@
 // the result says so.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
@@ -100,7 +101,8 @@ public:
         w.end_array().kv("stream", true).key("stream_options").begin_object().kv("include_usage", true).end_object();
         detail::write_openai_options(w, request.options, request.controls);
         detail::write_openai_think(w, request.controls.think);
-        return stream("/v1/chat/completions", w.end_object().take(), request.model, timer, Flavour::openai);
+        if (request.controls.logprobs) w.kv("logprobs", true).kv("top_logprobs", *request.controls.logprobs);
+        return stream("/v1/chat/completions", w.end_object().take(), request.model, timer, Flavour::openai, request.controls.logprobs.has_value());
     }
 
     /// POST /v1/completions (a raw prompt), streamed, with include_usage.
@@ -109,7 +111,8 @@ public:
         w.begin_object().kv("model", request.model).kv("prompt", request.prompt).kv("stream", true);
         w.key("stream_options").begin_object().kv("include_usage", true).end_object();
         detail::write_openai_options(w, request.options, request.controls);
-        return stream("/v1/completions", w.end_object().take(), request.model, timer, Flavour::openai);
+        if (request.controls.logprobs) w.kv("logprobs", *request.controls.logprobs);  // completions: the number of alternatives
+        return stream("/v1/completions", w.end_object().take(), request.model, timer, Flavour::openai, request.controls.logprobs.has_value());
     }
 
     /// POST /completion, llama.cpp's native API (no [DONE]: the last event has "stop": true).
@@ -122,7 +125,9 @@ public:
         if (request.options.top_k) w.kv("top_k", *request.options.top_k);
         if (request.options.top_p) w.kv("top_p", *request.options.top_p);
         if (request.controls.cache_prompt) w.kv("cache_prompt", *request.controls.cache_prompt);
-        return stream("/completion", w.end_object().take(), request.model, timer, Flavour::llamacpp_native);
+        // n_probs 0 returns no probabilities at all, so the sampled token's needs at least 1.
+        if (request.controls.logprobs) w.kv("n_probs", std::max(1, *request.controls.logprobs));
+        return stream("/completion", w.end_object().take(), request.model, timer, Flavour::llamacpp_native, request.controls.logprobs.has_value());
     }
 
     /// GET /v1/models: the ids the server serves.
@@ -171,6 +176,7 @@ private:
         SseParser sse;
         bool finished = false;  ///< finish_reason, or native stop:true
         bool done_marker = false;
+        bool want_logprobs = false;  ///< the request asked for log-probabilities: parse them (else skipped unread)
         std::optional<std::int64_t> usage_prompt, usage_completion, usage_cached, usage_reasoning;
     };
 
@@ -187,9 +193,11 @@ private:
         return key != nullptr && *key != '\0' ? std::string("Bearer ") + key : std::string();
     }
 
-    StreamResult stream(std::string_view api_path, std::string body, const std::string& model, StreamTimer& timer, Flavour flavour) {
+    StreamResult stream(std::string_view api_path, std::string body, const std::string& model, StreamTimer& timer, Flavour flavour,
+                        bool logprobs) {
         StreamResult result;
         StreamState state;
+        state.want_logprobs = logprobs;
         LineFramer framer(options().max_line_bytes);
         const detail::PostOutcome post =
             post_stream(api_path, std::move(body), "text/event-stream", timer, framer, result.bytes_received,
@@ -264,6 +272,7 @@ private:
             else if (flavour == Flavour::llamacpp_native && key == "content") return detail::read_string(v, text);
             else if (flavour == Flavour::llamacpp_native && key == "stop") return v.get_bool().get(native_stop);
             else if (flavour == Flavour::llamacpp_native && key == "stop_type") return detail::read_string(v, native_stop_type);
+            else if (flavour == Flavour::llamacpp_native && key == "completion_probabilities" && state.want_logprobs) return detail::read_logprobs_array(v, result.logprobs);
             return simdjson::SUCCESS;
         });
         if (err) return malformed(err);
@@ -317,6 +326,7 @@ private:
                     }
                     if (key == "text") return detail::read_string(v, completion_text);
                     if (key == "finish_reason") return detail::read_string(v, reason);
+                    if (key == "logprobs" && state.want_logprobs) return detail::read_choice_logprobs(v, result.logprobs);
                     return simdjson::SUCCESS;
                 }))
                 return err;

@@ -86,6 +86,10 @@ struct RequestControls {
     /// Ollama's `think` (false, true, "low"...); OpenAI-style chat's `reasoning_effort` and
     /// llama.cpp's `chat_template_kwargs.enable_thinking`. Unset: the model's default.
     std::optional<Think> think;
+    /// Return each generated token's log-probability with this many most likely alternatives
+    /// (0-20): Ollama's and OpenAI chat's logprobs + top_logprobs, OpenAI completions'
+    /// logprobs, llama.cpp's n_probs. Unset: none are asked for.
+    std::optional<int> logprobs;
 
     /// These controls, refusing over-long prompts (truncate and shift false) unless `allowed`:
     /// the server's default cuts them silently.
@@ -95,12 +99,12 @@ struct RequestControls {
         return c;
     }
 
-    /// {"think", "truncate", "shift", "cache_prompt"}: null where the server's default applies.
+    /// {"think", "truncate", "shift", "cache_prompt", "logprobs"}: null where the server's default applies.
     void write_json(JsonWriter& w) const {
         w.begin_object().key("think");
         if (think) w.value(to_string(*think));
         else w.null();
-        w.kv("truncate", truncate).kv("shift", shift).kv("cache_prompt", cache_prompt).end_object();
+        w.kv("truncate", truncate).kv("shift", shift).kv("cache_prompt", cache_prompt).kv("logprobs", logprobs).end_object();
     }
 };
 
@@ -121,6 +125,7 @@ inline void write_request_tail(JsonWriter& w, const std::optional<std::string>& 
     }
     if (controls.truncate) w.kv("truncate", *controls.truncate);
     if (controls.shift) w.kv("shift", *controls.shift);
+    if (controls.logprobs) w.kv("logprobs", true).kv("top_logprobs", *controls.logprobs);
     if (keep_alive) {
         const std::string& k = *keep_alive;
         char* end = nullptr;

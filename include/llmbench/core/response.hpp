@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "llmbench/core/error.hpp"
 
@@ -44,6 +45,21 @@ struct ServerTimings {
     }
 };
 
+/// A token and its log-probability (natural log) as the server reported them; a null
+/// logprob (a token the server deems impossible) reads as -infinity.
+struct TokenLogprob {
+    std::string token;
+    double logprob = 0;
+    std::optional<std::int64_t> id;  ///< its vocabulary id, where the server sends it (llama.cpp)
+};
+
+/// One generated token's log-probability and the most likely tokens at its place, most
+/// likely first, as many as the request asked for (RequestControls::logprobs).
+struct TokenLogprobs {
+    TokenLogprob sampled;
+    std::vector<TokenLogprob> top;
+};
+
 /// The outcome of one streamed request. A failed request is still a result: `failure`
 /// says why, and everything received before it is kept.
 struct StreamResult {
@@ -51,6 +67,9 @@ struct StreamResult {
     std::string text;         ///< all answer text received, concatenated (never the thinking)
     std::string thinking;     ///< all reasoning ("thinking") text received, concatenated
     std::string done_reason;  ///< "stop", "length", ... ; empty when absent
+    /// Every generated token's log-probability, in order (thinking tokens included), when the
+    /// request asked for them and the server sent them; empty otherwise.
+    std::vector<TokenLogprobs> logprobs;
     bool done = false;        ///< a final chunk (done:true) arrived
     ServerTimings server;
     int http_status = 0;  ///< 0 when no response arrived

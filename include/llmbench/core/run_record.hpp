@@ -131,7 +131,23 @@ struct RunOutput {
     std::string sha256;
     std::string thinking;
     std::size_t thinking_chars = 0;  ///< Unicode code points of the thinking text
+    /// Each generated token's log-probability, when the request asked for them (written).
+    std::vector<TokenLogprobs> logprobs;
 };
+
+namespace detail {
+/// {"token", "logprob", "id" (when known)}, then `top` as "top_logprobs" unless null.
+inline void write_token_logprob(JsonWriter& w, const TokenLogprob& t, const std::vector<TokenLogprob>* top) {
+    w.begin_object().kv("token", t.token).kv("logprob", t.logprob);
+    if (t.id) w.kv("id", *t.id);
+    if (top != nullptr) {
+        w.key("top_logprobs").begin_array();
+        for (const auto& alternative : *top) write_token_logprob(w, alternative, nullptr);
+        w.end_array();
+    }
+    w.end_object();
+}
+}  // namespace detail
 
 /// One measured request, in parts that say what they are.
 struct RunRecord {
@@ -350,6 +366,14 @@ inline void RunRecord::write_json(JsonWriter& w) const {
     w.kv("num_predict", id.num_predict)
         .kv("output_bytes", output.bytes)
         .kv("output_sha256", output.sha256);
+    w.key("logprobs");
+    if (output.logprobs.empty()) {
+        w.null();
+    } else {
+        w.begin_array();
+        for (const auto& t : output.logprobs) detail::write_token_logprob(w, t.sampled, &t.top);
+        w.end_array();
+    }
     w.key("memory");
     if (memory) {
         auto note = [&w](const char* name, const std::string& text) {
@@ -417,6 +441,7 @@ inline RunRecord make_run_record(StreamResult result, const StreamTimer& timer, 
     r.output.text = std::move(result.text);
     r.output.thinking_chars = detail::utf8_code_points(result.thinking);
     r.output.thinking = std::move(result.thinking);
+    r.output.logprobs = std::move(result.logprobs);
     return r;
 }
 

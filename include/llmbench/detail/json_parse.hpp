@@ -3,11 +3,15 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <simdjson.h>
+
+#include "llmbench/core/response.hpp"
 
 namespace llmbench::detail {
 
@@ -101,6 +105,112 @@ inline simdjson::error_code read_string(simdjson::ondemand::value& v, std::strin
         return simdjson::SUCCESS;
     }
     return v.get_string().get(out);
+}
+
+/// A log-probability; null (an impossible token) reads as -infinity.
+inline simdjson::error_code read_logprob(simdjson::ondemand::value& v, double& out) {
+    std::optional<double> d;
+    if (auto err = read_double(v, d)) return err;
+    out = d.value_or(-std::numeric_limits<double>::infinity());
+    return simdjson::SUCCESS;
+}
+
+/// One entry {"token", "logprob", "id"?, "bytes"?, "top_logprobs"?: [entries]} as Ollama,
+/// llama.cpp and OpenAI chat send it; `top` gets the alternatives (null: the entry has none).
+inline simdjson::error_code read_token_logprob(simdjson::ondemand::value& v, TokenLogprob& out, std::vector<TokenLogprob>* top) {
+    return for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& f) -> simdjson::error_code {
+        if (key == "token") {
+            std::string_view token;
+            if (auto err = read_string(f, token)) return err;
+            out.token = std::string(token);
+        } else if (key == "logprob") {
+            return read_logprob(f, out.logprob);
+        } else if (key == "id") {
+            return read_int(f, out.id);
+        } else if (key == "top_logprobs" && top != nullptr) {
+            simdjson::ondemand::array alternatives;
+            if (auto err = f.get_array().get(alternatives)) return err;
+            for (auto element : alternatives) {
+                simdjson::ondemand::value a;
+                if (auto err = std::move(element).get(a)) return err;
+                top->emplace_back();
+                if (auto err = read_token_logprob(a, top->back(), nullptr)) return err;
+            }
+        }
+        return simdjson::SUCCESS;
+    });
+}
+
+/// An array of entries (Ollama's "logprobs", OpenAI chat's "logprobs.content", llama.cpp's
+/// "completion_probabilities"), appended to `out`; null appends nothing.
+inline simdjson::error_code read_logprobs_array(simdjson::ondemand::value& v, std::vector<TokenLogprobs>& out) {
+    simdjson::ondemand::json_type type;
+    if (auto err = v.type().get(type)) return err;
+    if (type == simdjson::ondemand::json_type::null) return simdjson::SUCCESS;
+    simdjson::ondemand::array entries;
+    if (auto err = v.get_array().get(entries)) return err;
+    for (auto element : entries) {
+        simdjson::ondemand::value e;
+        if (auto err = std::move(element).get(e)) return err;
+        out.emplace_back();
+        if (auto err = read_token_logprob(e, out.back().sampled, &out.back().top)) return err;
+    }
+    return simdjson::SUCCESS;
+}
+
+/// A choice's "logprobs" object: {"content": [entries]} (chat; llama.cpp's completions too), or
+/// the legacy completions form {"tokens": [], "token_logprobs": [], "top_logprobs": [{token:
+/// logprob}]} that vLLM sends; appended to `out`.
+inline simdjson::error_code read_choice_logprobs(simdjson::ondemand::value& v, std::vector<TokenLogprobs>& out) {
+    simdjson::ondemand::json_type type;
+    if (auto err = v.type().get(type)) return err;
+    if (type == simdjson::ondemand::json_type::null) return simdjson::SUCCESS;
+    std::vector<std::string> tokens;
+    std::vector<double> logprobs;
+    std::vector<std::vector<TokenLogprob>> tops;
+    const auto for_each_element = [](simdjson::ondemand::value& a, auto&& on_element) -> simdjson::error_code {
+        simdjson::ondemand::array array;
+        if (auto err = a.get_array().get(array)) return err;
+        for (auto element : array) {
+            simdjson::ondemand::value e;
+            if (auto err = std::move(element).get(e)) return err;
+            if (auto err = on_element(e)) return err;
+        }
+        return simdjson::SUCCESS;
+    };
+    if (auto failed = for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& f) -> simdjson::error_code {
+            if (key == "content") return read_logprobs_array(f, out);
+            if (f.type().get(type) == simdjson::SUCCESS && type == simdjson::ondemand::json_type::null) return simdjson::SUCCESS;
+            if (key == "tokens")
+                return for_each_element(f, [&](simdjson::ondemand::value& e) {
+                    std::string_view t;
+                    if (auto err = read_string(e, t)) return err;
+                    tokens.emplace_back(t);
+                    return simdjson::SUCCESS;
+                });
+            if (key == "token_logprobs")
+                return for_each_element(f, [&](simdjson::ondemand::value& e) {
+                    logprobs.emplace_back();
+                    return read_logprob(e, logprobs.back());
+                });
+            if (key == "top_logprobs")
+                return for_each_element(f, [&](simdjson::ondemand::value& e) {
+                    tops.emplace_back();
+                    if (e.type().get(type) == simdjson::SUCCESS && type == simdjson::ondemand::json_type::null) return simdjson::SUCCESS;
+                    return for_each_member(e, [&](std::string_view token, simdjson::ondemand::value& lp) {
+                        tops.back().push_back({std::string(token), 0, std::nullopt});
+                        return read_logprob(lp, tops.back().back().logprob);
+                    });
+                });
+            return simdjson::SUCCESS;
+        }))
+        return failed;
+    for (std::size_t i = 0; i < tokens.size() && i < logprobs.size(); ++i) {  // a token without its logprob is not made up
+        TokenLogprobs t{{tokens[i], logprobs[i], std::nullopt}, {}};
+        if (i < tops.size()) t.top = std::move(tops[i]);
+        out.push_back(std::move(t));
+    }
+    return simdjson::SUCCESS;
 }
 
 /// What a server says when a prompt does not fit its context: llama-server's

@@ -139,6 +139,12 @@ inline std::string printf_string(const char* format, double v) {
     return buf;
 }
 
+/// A written token log-probability (RunRecord's "logprobs" entries); null logprob: -infinity.
+inline TokenLogprob dom_token_logprob(simdjson::dom::object o) {
+    return {dom_string(dom_at(o, "token")), dom_double(dom_at(o, "logprob")).value_or(-std::numeric_limits<double>::infinity()),
+            llmbench::detail::dom_int64(dom_at(o, "id"))};
+}
+
 /// The run line's record, field by field as RunRecord::write_json writes it. The metrics it
 /// derives (rates, seconds from nanoseconds, J/token) are computed again from the parsed
 /// fields; one that disagrees with its written value is reported in `warnings` with its place.
@@ -199,6 +205,19 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
         } else if (key == "done_reason") r.done_reason = dom_string(value);
         else if (key == "output_bytes") r.output.bytes = dom_count(value);
         else if (key == "output_sha256") r.output.sha256 = dom_string(value);
+        else if (simdjson::dom::array entries; key == "logprobs" && value.get_array().get(entries) == simdjson::SUCCESS) {
+            for (auto e : entries) {
+                simdjson::dom::object entry;
+                if (e.get_object().get(entry) != simdjson::SUCCESS) continue;
+                TokenLogprobs t{dom_token_logprob(entry), {}};
+                simdjson::dom::array top;
+                if (dom_at(entry, "top_logprobs").get_array().get(top) == simdjson::SUCCESS)
+                    for (auto a : top)
+                        if (simdjson::dom::object alternative; a.get_object().get(alternative) == simdjson::SUCCESS)
+                            t.top.push_back(dom_token_logprob(alternative));
+                r.output.logprobs.push_back(std::move(t));
+            }
+        }
         else if (key == "memory" && value.is_object()) {
             const simdjson::dom::object m = value.get_object().value_unsafe();
             RunMemory mem;

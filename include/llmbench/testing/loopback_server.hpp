@@ -9,6 +9,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,6 +19,7 @@
 #include <httplib.h>
 
 #include "llmbench/core/error.hpp"
+#include "llmbench/core/json.hpp"
 
 namespace llmbench::detail {
 
@@ -71,6 +74,31 @@ inline std::vector<std::string> mock_tokens(const std::string& text) {
     }
     if (!cur.empty()) out.push_back(cur);
     return out;
+}
+
+/// The `logprobs` entry the mocks send for generated token number `index`, shaped as the
+/// captures: {token, logprob, bytes, top_logprobs} from Ollama; llama-server puts its vocabulary
+/// id first and bytes before logprob. The sampled token is the most likely one, as at
+/// temperature 0; `top` alternatives follow it, each 0.5 less likely ("<alt1>", ...).
+inline void write_mock_logprob(JsonWriter& w, const std::string& token, std::size_t index, int top, bool llamacpp) {
+    const auto entry = [&](const std::string& t, std::int64_t id, double logprob) {
+        w.begin_object();
+        if (llamacpp) w.kv("id", id).kv("token", t);
+        else w.kv("token", t).kv("logprob", logprob);
+        w.key("bytes").begin_array();
+        for (char c : t) w.value(static_cast<int>(static_cast<unsigned char>(c)));
+        w.end_array();
+        if (llamacpp) w.kv("logprob", logprob);
+    };
+    const double sampled = -0.125 * static_cast<double>(1 + index % 8);
+    entry(token, 1000 + static_cast<std::int64_t>(index), sampled);
+    w.key("top_logprobs").begin_array();
+    for (int k = 0; k < top; ++k) {
+        if (k == 0) entry(token, 1000 + static_cast<std::int64_t>(index), sampled);
+        else entry("<alt" + std::to_string(k) + ">", k, sampled - 0.5 * k);
+        w.end_object();
+    }
+    w.end_array().end_object();
 }
 
 }  // namespace llmbench::detail

@@ -161,6 +161,7 @@ private:
         std::optional<std::int64_t> num_predict, num_ctx;
         bool truncate = true;  ///< 0.33: false refuses a prompt over the context (HTTP 400)
         bool think = true;     ///< false: a thinking model answers at once
+        std::optional<int> logprobs;  ///< 0.33: logprobs true, with top_logprobs alternatives
     };
 
     struct Loaded {
@@ -236,6 +237,7 @@ private:
 
     static Parsed parse_request(const std::string& body, bool chat) {
         Parsed p;
+        int top_logprobs = 0;
         detail::for_each_field(body, [&](std::string_view key, simdjson::ondemand::value& value) {
             if (key == "model") {
                 p.model = std::string(value.get_string().value());
@@ -254,6 +256,10 @@ private:
             } else if (key == "think") {
                 bool on = true;
                 if (value.get_bool().get(on) == simdjson::SUCCESS) p.think = on;  // else "low", "medium", "high": thinks
+            } else if (key == "logprobs") {
+                if (value.get_bool().value() && !p.logprobs) p.logprobs = 0;
+            } else if (key == "top_logprobs") {
+                top_logprobs = static_cast<int>(value.get_int64().value());
             } else if (key == "keep_alive") {
                 p.keep_alive = std::string(detail::trim(value.raw_json_token(), " \t\r\n"));
             } else if (key == "options") {
@@ -264,6 +270,7 @@ private:
                 }
             }
         });
+        if (p.logprobs) p.logprobs = top_logprobs;
         return p;
     }
 
@@ -399,6 +406,7 @@ private:
         std::vector<std::string> scripted;  // the responder's reply, split into tokens
         std::vector<std::string> thinking;  // thought before the answer, split into tokens
         std::size_t next_thought = 0;
+        std::optional<int> logprobs;  // 0.33, asked for: each chunk carries its token's logprobs
 
         std::string token(std::size_t i) const { return scripted.empty() ? token_text(prompt, i) : scripted[i]; }
     };
@@ -505,6 +513,7 @@ private:
         }
         log->prompt_tokens = s->prompt_tokens;
         log->prompt_cache_hit = cache_hit;
+        if (config_.generation == MockGeneration::ollama_0_33) s->logprobs = p.logprobs;
 
         // Prefill: Ollama sends nothing (not even headers) until the first token.
         if (!sleep_for(config_.first_token_delay + config_.prefill_per_token * evaluated)) return;
@@ -541,9 +550,9 @@ private:
         return true;
     }
 
-    /// One token: `text` of the answer, or of the thinking when `thinking` (Ollama then sends an
-    /// empty answer beside it).
-    std::string chunk_line(const Stream& s, std::string_view text, bool thinking = false) const {
+    /// Generated token number `index`: `text` of the answer, or of the thinking when `thinking`
+    /// (Ollama then sends an empty answer beside it).
+    std::string chunk_line(const Stream& s, std::string_view text, std::size_t index, bool thinking = false) const {
         JsonWriter w;
         w.begin_object().kv("model", s.model).kv("created_at", now_rfc3339());
         if (s.chat) {
@@ -554,7 +563,13 @@ private:
             w.kv("response", thinking ? std::string_view() : text);
             if (thinking) w.kv("thinking", text);
         }
-        w.kv("done", false).end_object();
+        w.kv("done", false);
+        if (s.logprobs) {
+            w.key("logprobs").begin_array();
+            detail::write_mock_logprob(w, std::string(text), index, *s.logprobs, false);
+            w.end_array();
+        }
+        w.end_object();
         return w.take() + "\n";
     }
 
@@ -600,7 +615,8 @@ private:
         if (s.next_thought < s.thinking.size()) {
             if (s.next_thought > 0 && !sleep_for(config_.thinking_token_delay)) return false;
             s.last_token = clock::now();
-            return write(s, sink, chunk_line(s, s.thinking[s.next_thought++], true), false);
+            const std::size_t index = s.next_thought++;
+            return write(s, sink, chunk_line(s, s.thinking[index], index, true), false);
         }
         if (s.next < s.tokens) {
             const int i = s.next;
@@ -629,7 +645,7 @@ private:
             if (s.fault == MockFault::invalid_utf8 && i == fault_at) text = " \xff\xfe";
             s.next = i + 1;
             s.last_token = clock::now();
-            return write(s, sink, chunk_line(s, text), true);
+            return write(s, sink, chunk_line(s, text, s.thinking.size() + static_cast<std::size_t>(i)), true);
         }
         s.done = true;
         const auto last = s.tokens > 0 || !s.thinking.empty() ? s.last_token : s.first_token;

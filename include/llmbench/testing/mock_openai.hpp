@@ -136,6 +136,7 @@ private:
         std::size_t next_thought = 0;
         std::size_t log_index = 0;
         bool logged_first_content = false;
+        std::optional<int> logprobs;  ///< asked for, with this many alternatives
     };
 
     void serve(const httplib::Request& req, httplib::Response& res, bool chat) {
@@ -173,6 +174,12 @@ private:
             const bool off = (doc["reasoning_effort"].get_string().get(effort) == simdjson::SUCCESS && effort == "none") ||
                              (doc["chat_template_kwargs"]["enable_thinking"].get_bool().get(enable) == simdjson::SUCCESS && !enable);
             if (chat && !off) s->thinking = detail::mock_tokens(config_.thinking);
+            // chat: logprobs true + top_logprobs N; completions: logprobs N
+            bool wanted = false;
+            std::int64_t top = 0;
+            if (chat && doc["logprobs"].get_bool().get(wanted) == simdjson::SUCCESS && wanted)
+                s->logprobs = doc["top_logprobs"].get_int64().get(top) == simdjson::SUCCESS ? static_cast<int>(top) : 0;
+            if (!chat && doc["logprobs"].get_int64().get(top) == simdjson::SUCCESS) s->logprobs = static_cast<int>(top);
         }
         if (s->fault == OpenAIFault::http_500) {
             res.status = 500;
@@ -216,8 +223,28 @@ private:
         return true;
     }
 
+    /// The choice's "logprobs" for generated token number `index`, when asked for: {"content":
+    /// [entry]} as llama.cpp and Ollama send it, or on vLLM's and OpenAI's completions the
+    /// legacy {"tokens", "token_logprobs", "top_logprobs": [{token: logprob}]}.
+    std::string logprobs_json(const Stream& s, const std::string& token, std::size_t index) const {
+        if (!s.logprobs) return "";
+        JsonWriter w;
+        const auto flavour = config_.flavour;
+        if (!s.chat && (flavour == OpenAIFlavour::vllm || flavour == OpenAIFlavour::openai)) {
+            const double logprob = -0.125 * static_cast<double>(1 + index % 8);
+            w.begin_object().key("tokens").begin_array().value(token).end_array();
+            w.key("token_logprobs").begin_array().value(logprob).end_array();
+            w.key("top_logprobs").begin_array().begin_object();
+            for (int k = 0; k < *s.logprobs; ++k) w.kv(k == 0 ? token : "<alt" + std::to_string(k) + ">", logprob - 0.5 * k);
+            return w.end_object().end_array().end_object().take();
+        }
+        w.begin_object().key("content").begin_array();
+        detail::write_mock_logprob(w, token, index, *s.logprobs, flavour == OpenAIFlavour::llamacpp);
+        return w.end_array().end_object().take();
+    }
+
     std::string chunk(const Stream& s, const std::string& content_json, const std::string& finish_json, bool with_role,
-                      const char* content_key = "content") const {
+                      const char* content_key = "content", const std::string& logprobs = "") const {
         JsonWriter w;
         w.begin_object().kv("id", "chatcmpl-mock").kv("object", s.chat ? "chat.completion.chunk" : "text_completion");
         w.kv("created", 1795802190).kv("model", config_.model).key("choices").begin_array().begin_object().kv("index", 0);
@@ -229,7 +256,9 @@ private:
         } else {
             w.key("text").raw(content_json.empty() || content_json == "null" ? "\"\"" : content_json);
         }
-        w.key("finish_reason").raw(finish_json).end_object().end_array();
+        w.key("finish_reason").raw(finish_json);
+        if (!logprobs.empty()) w.key("logprobs").raw(logprobs);
+        w.end_object().end_array();
         return w.end_object().take();
     }
 
@@ -256,13 +285,15 @@ private:
             return false;
         if (s.next_thought < s.thinking.size()) {
             if (s.next_thought > 0 && !sleep_for(config_.thinking_token_delay)) return false;
+            const std::size_t index = s.next_thought++;
             JsonWriter word;
-            word.value(s.thinking[s.next_thought++]);
-            return event(s, sink, chunk(s, word.take(), "null", flavour == OpenAIFlavour::ollama, "reasoning_content"));
+            word.value(s.thinking[index]);
+            return event(s, sink, chunk(s, word.take(), "null", flavour == OpenAIFlavour::ollama, "reasoning_content",
+                                        logprobs_json(s, s.thinking[index], index)));
         }
         if (s.next < s.tokens) {
             if ((s.next > 0 || !s.thinking.empty()) && !sleep_for(config_.token_delay)) return false;
-            std::string word = s.next == 0 ? "\"Hello\"" : "\" word" + std::to_string(s.next) + "\"";
+            std::string text = s.next == 0 ? "Hello" : " word" + std::to_string(s.next);
             if (s.next == config_.fault_after_tokens) {
                 switch (s.fault) {
                     case OpenAIFault::error_mid_stream:
@@ -275,12 +306,14 @@ private:
                     case OpenAIFault::stall:
                         if (!sleep_for(config_.stall_for)) return false;
                         break;
-                    case OpenAIFault::invalid_utf8: word = "\" \xff\xfe\""; break;
+                    case OpenAIFault::invalid_utf8: text = " \xff\xfe"; break;
                     default: break;
                 }
             }
-            ++s.next;
-            return event(s, sink, chunk(s, word, "null", flavour == OpenAIFlavour::ollama), true);
+            const std::size_t index = s.thinking.size() + static_cast<std::size_t>(s.next++);
+            JsonWriter word;
+            word.value(text);  // copies the bytes as they are, invalid ones too
+            return event(s, sink, chunk(s, word.take(), "null", flavour == OpenAIFlavour::ollama, "content", logprobs_json(s, text, index)), true);
         }
         const int generated = s.tokens + static_cast<int>(s.thinking.size());
         std::string usage = R"({"prompt_tokens":)" + std::to_string(s.prompt_tokens) + R"(,"completion_tokens":)" +

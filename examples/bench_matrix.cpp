@@ -167,6 +167,7 @@ int main(int argc, char** argv) {
                     if (backend->capabilities().model_shape)
                         if (const auto roofline = roofline_options.attach(meta)) runner.roofline(c.model, *roofline);
                     meta.request_json = spec.to_json();
+                    meta.sent_options = spec.options;  // num_ctx and num_predict vary by cell: see each run's cell
                     meta.command_line.assign(argv, argv + argc);
                     out.write(meta.to_json());
                 }

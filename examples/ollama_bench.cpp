@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
     app.add_flag("--cold", cold,
                  "Every request misses the prompt cache (llama.cpp: cache_prompt false; Ollama and others: a unique first line); "
                  "the metadata says which");
+    bool server_metrics = false;
+    app.add_flag("--server-metrics", server_metrics,
+                 "Read the server's Prometheus /metrics (llama-server --metrics, vLLM) before and after the runs, and write the "
+                 "counters' differences beside the client's totals (a server_metrics line)");
     app.add_flag("--demo", demo, "Run against the built-in mock server (no Ollama needed; numbers are not a model's)");
     app.add_flag("--quiet,-q", quiet, "No progress or table on stderr");
     app.add_flag("--verbose,-v", verbose, "A line per run on stderr instead of the progress bar");
@@ -109,6 +113,10 @@ int main(int argc, char** argv) {
         config.controls = backend_options.controls();
         const bool load_mode = concurrency.size() > 1 || concurrency.front() > 1 || !request_rates.empty();
         if (load_mode && cold) throw llmbench::error(llmbench::errc::usage, "--cold: not in load mode yet (--concurrency, --request-rate)");
+        if (server_metrics && !backend_options.openai())
+            throw llmbench::error(llmbench::errc::usage,
+                                  "--server-metrics: Ollama has no /metrics (the llama-server it runs listens on a private port); use --backend "
+                                  "openai with llama-server --metrics or vLLM");
         example::JsonLines out(output);
 
         const bool openai = backend_options.openai();
@@ -139,7 +147,9 @@ int main(int argc, char** argv) {
             openai_client = std::make_unique<llmbench::OpenAIClient>(base_url, client_options);
             backend = std::make_unique<llmbench::OpenAIBackend>(*openai_client, backend_options.chat());
         } else {
-            backend = std::make_unique<llmbench::OllamaBackend>(client);
+            auto ollama = std::make_unique<llmbench::OllamaBackend>(client);
+            ollama->set_server_pid(memory.server_pid);
+            backend = std::move(ollama);
         }
         if (demo) backend->set_label("mock");  // every record says its numbers are the mock's
 
@@ -156,10 +166,35 @@ int main(int argc, char** argv) {
         const auto roofline = backend->capabilities().model_shape ? roofline_options.attach(meta) : std::nullopt;
         if (roofline) bench.roofline(&*roofline);
         meta.request_json = bench.request_json();
+        meta.sent_options = opt;
         if (config.cold_cache) meta.notes.push_back("--cold: every request misses the prompt cache through " + bench.cold_cache_method());
         meta.set_prompts_file(prompts_path, config.prompts.size());
         meta.command_line.assign(argv, argv + argc);
         out.write(meta.to_json());
+
+        // The server's counters before the first measured request; after the last, differenced.
+        std::optional<llmbench::PrometheusPage> metrics_before;
+        llmbench::ClientTotals client_totals;
+        if (server_metrics) {
+            try {
+                metrics_before = llmbench::parse_prometheus(openai_client->metrics_text());
+            } catch (const llmbench::error& e) {
+                throw llmbench::error(llmbench::errc::usage, std::string("--server-metrics: ") + e.what() + " (llama-server: start it with --metrics)");
+            }
+        }
+        const auto write_server_metrics = [&](const std::string& note) {
+            if (!metrics_before) return;
+            try {
+                auto delta = llmbench::ServerMetricsDelta::between(openai_client->endpoint().url() + "/metrics", *metrics_before,
+                                                                   llmbench::parse_prometheus(openai_client->metrics_text()));
+                if (!note.empty()) delta.notes.push_back(note);
+                llmbench::JsonWriter w;
+                llmbench::write_server_metrics_json(w, delta, client_totals);
+                out.write(w.take());
+            } catch (const llmbench::error& e) {
+                std::cerr << "ollama-bench: warning: --server-metrics: reading /metrics after the runs failed: " << e.what() << '\n';
+            }
+        };
 
         if (load_mode) {  // one level, or a sweep over concurrency levels or rates
             if (concurrency.size() > 1 && !request_rates.empty())
@@ -199,6 +234,7 @@ int main(int argc, char** argv) {
                 }
                 spec.warmup = warmup;  // at the level's own concurrency, so every slot is warm; not recorded
                 const auto result = llmbench::run_load(make_backend, request_for, spec, [&](std::size_t i, const llmbench::LoadRequest& r) {
+                    client_totals.add(r.run);
                     out.write(llmbench::load_request_json(i, r, level));
                 });
                 out.write(llmbench::load_summary_json(result, spec));
@@ -211,6 +247,9 @@ int main(int argc, char** argv) {
                               << example::fixed(result.stats([](const llmbench::LoadRequest& r) { return r.ttft_s; }).p50, " s", 3) << ", goodput "
                               << example::fixed(result.goodput(), " req/s", 2) << ", peak " << result.peak_concurrency << " in flight\n";
             }
+            write_server_metrics(warmup > 0 ? "the client totals leave out the " + std::to_string(warmup) +
+                                                  " unrecorded warm-up requests per stream and level; the server counted them"
+                                            : "");
             if (!quiet && demo) std::cerr << "(mock server: these numbers describe the mock, not a model)\n";
             if (example::stop_requested) {
                 std::cerr << "ollama-bench: interrupted; every request that ended is recorded\n";
@@ -228,6 +267,7 @@ int main(int argc, char** argv) {
         progress_options.enabled = !quiet && !verbose;
         llmbench::Progress progress(std::cerr, total, 0, progress_options);
         bench.stop_when(&example::stop_requested).on_record([&](const llmbench::RunRecord& r) {
+            client_totals.add(r);
             out.write(r.to_json());
             if (!r.id.warmup) ++done;
             if (!r.id.warmup) progress.run_done(r.gen_toks_per_s());
@@ -243,6 +283,7 @@ int main(int argc, char** argv) {
         const auto summary = bench.run().summary();
         progress.finish();
         out.write(summary.to_json());
+        write_server_metrics("");
         if (sampler) {
             sampler->stop();
             out.write(sampler->timeline_json());

@@ -130,7 +130,7 @@ TEST_CASE("metadata endpoints and RunMetadata") {
     std::vector<std::string> keys;
     for (auto field : obj) keys.emplace_back(field.unescaped_key().value());
     CHECK(keys == std::vector<std::string>{"type", "schema_version", "timestamp_utc", "llmbench_version", "backend", "model",
-                                           "roofline", "host", "request", "prompts", "command_line", "notes"});
+                                           "roofline", "host", "server", "sampling", "request", "prompts", "command_line", "notes"});
     const auto keys_of = [&](const char* object) {
         simdjson::padded_string again(meta.to_json());
         auto d = parser.iterate(again);
@@ -141,7 +141,7 @@ TEST_CASE("metadata endpoints and RunMetadata") {
     CHECK(keys_of("backend") == std::vector<std::string>{"kind", "version", "base_url"});
     CHECK(keys_of("model") == std::vector<std::string>{"tag", "digest", "family", "architecture", "parameter_size",
                                                         "parameter_count", "quantization", "format", "context_length",
-                                                        "loaded_context_length", "size_bytes", "size_vram_bytes", "file_size_bytes"});
+                                                        "loaded_context_length", "size_bytes", "size_vram_bytes", "file_size_bytes", "placement"});
     CHECK(keys_of("host") == std::vector<std::string>{"os", "kernel", "arch", "cpu_model", "logical_cores",
                                                        "total_ram_bytes", "gpu_source", "gpus"});
     CHECK(meta.host.logical_cores > 0);

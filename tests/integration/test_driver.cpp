@@ -458,7 +458,10 @@ TEST_CASE("the roofline in ollama-bench: bytes and bandwidth in the metadata, a 
     // The mock's llama3.1:8b Q4_K_M: 4,920,753,328 B file less 128,256 x 4,096 embedding weights.
     CHECK(o.lines[0].find(R"("roofline":{"weight_bytes_per_token":4598839553.98)") != std::string::npos);
     CHECK(o.lines[0].find(R"("kv_bytes_per_position":131072,)") != std::string::npos);
-    CHECK(o.lines[0].find(R"("gpu_bandwidth":{"bytes_per_s":1e+11,"source":"--mem-bandwidth-gbs"})") != std::string::npos);
+    // The mock says the model is all in VRAM; on a host without a GPU it is on the CPU (placement).
+    const bool on_cpu = o.lines[0].find(R"("placement":"cpu")") != std::string::npos;
+    CHECK((on_cpu || o.lines[0].find(R"("placement":"gpu")") != std::string::npos));
+    CHECK(o.lines[0].find(std::string(on_cpu ? "\"cpu" : "\"gpu") + R"(_bandwidth":{"bytes_per_s":1e+11,"source":"--mem-bandwidth-gbs"})") != std::string::npos);
     std::string text;
     for (const auto& line : o.lines) text += line + "\n";
     CHECK(o.lines[2].find("\"roofline_efficiency\":") != std::string::npos);
@@ -557,6 +560,29 @@ TEST_CASE("--logprobs: every program takes 0-20 and refuses more - ollama-bench 
         CHECK(line.find(R"("logprobs":[{"token":"Hello","logprob":-0.125,"id":1000,"top_logprobs":[{"token":"Hello")") != std::string::npos);
     }
     CHECK(runs == 3 + 1);  // three prompts and the warm-up
+    std::remove(prompts.c_str());
+}
+
+TEST_CASE("ollama-bench --server-metrics: the server's counters over the runs beside the client's totals") {
+    const auto prompts = write_temp("metrics.jsonl", three_prompts);
+    const auto refused = run_bench({"--demo", "--model", "m", "--prompts", prompts, "--runs", "1", "--server-metrics"});
+    CHECK(refused.exit_code == 2);
+    CHECK(refused.err.find("--server-metrics: Ollama has no /metrics") != std::string::npos);
+    CHECK(refused.lines.empty());
+    const auto o = run_bench({"--demo", "--backend", "openai", "--model", "m", "--prompts", prompts, "--runs", "2", "--num-predict", "4",
+                              "--server-metrics"});
+    CHECK_MESSAGE(o.exit_code == 0, o.err);
+    const auto types = types_of(o.lines);
+    REQUIRE(std::count(types.begin(), types.end(), "server_metrics") == 1);
+    const std::string& line = o.lines[static_cast<std::size_t>(std::find(types.begin(), types.end(), "server_metrics") - types.begin())];
+    // 3 prompts x 2 runs + 1 warm-up, 4 tokens each; the preload request came before the first reading
+    CHECK(line.find(R"("llamacpp:tokens_predicted_total":{"before":1,"after":29,"delta":28,"client":28})") != std::string::npos);
+    CHECK(line.find(R"("client":{"requests":7,)") != std::string::npos);
+    simdjson::dom::parser parser;
+    const simdjson::dom::element doc = parser.parse(line);
+    CHECK(doc["counters"]["llamacpp:prompt_tokens_total"]["delta"].get_double().value() ==
+          doc["counters"]["llamacpp:prompt_tokens_total"]["client"].get_double().value());
+    CHECK(o.lines[0].find(R"("server":{"parallel":1,)") != std::string::npos);  // /props total_slots
     std::remove(prompts.c_str());
 }
 

@@ -143,7 +143,8 @@ TEST_CASE("golden: ollama-bench's lines are those recorded, timings masked") {
     const std::string prompts = "/tmp/llmbench_golden_" + std::to_string(::getpid()) + "_prompts.jsonl";
     std::ofstream(prompts, std::ios::binary) << prompts_text;
     const auto out = run_to_text({LLMBENCH_OLLAMA_BENCH_PATH, "--model", "llama3.1:8b", "--prompts", prompts, "--runs", "2", "--temperature", "0",
-                                  "--num_predict", "8", "--seed", "7", "--host", mock_host(mock), "--quiet"},
+                                  "--num_predict", "8", "--seed", "7", "--host", mock_host(mock), "--quiet",
+                                  "--mem-bandwidth-gbs", "100"},  // a given bandwidth: nothing measured, the same everywhere
                                  "bench");
     std::remove(prompts.c_str());
     check_golden("ollama-bench", out);
@@ -152,7 +153,7 @@ TEST_CASE("golden: ollama-bench's lines are those recorded, timings masked") {
 TEST_CASE("golden: bench-matrix's lines are those recorded, timings masked") {
     llmbench::testing::MockOllama mock;
     const auto out = run_to_text({LLMBENCH_BENCH_MATRIX_PATH, "--model", "llama3.1:8b", "--num_ctx", "2048", "--prompt-tokens", "60", "--num-predict",
-                                  "6,12", "--runs", "2", "--temperature", "0", "--host", mock_host(mock), "--quiet"},
+                                  "6,12", "--runs", "2", "--temperature", "0", "--host", mock_host(mock), "--quiet", "--mem-bandwidth-gbs", "100"},
                                  "matrix");
     check_golden("bench-matrix", out);
 }

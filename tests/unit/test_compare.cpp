@@ -145,3 +145,25 @@ TEST_CASE("cells pair by coordinates - the report shows every compared metric") 
     CHECK(html.str().find("data-chart=\"gen_toks_per_s-0\"") != std::string::npos);
     CHECK(html.str().find("<script") == std::string::npos);
 }
+
+TEST_CASE("different server settings are listed too - where-only variables are not") {
+    const std::string runs = run_line("m", 0.1, 50) + run_line("m", 0.2, 51) + run_line("m", 0.15, 49);
+    const auto with_server = [&](const std::string& server, const std::string& placement) {
+        std::string meta = meta_line("abc", R"({"temperature":0})", "cpu");
+        meta.replace(meta.find(R"("digest":"abc"})"), 15, R"("digest":"abc","placement":")" + placement + "\"}");
+        meta.insert(meta.size() - 2, R"(,"server":)" + server);
+        return meta + runs;
+    };
+    const std::string base = R"({"parallel":1,"chat_template_sha256":"aaaa","defaults":{"temperature":0.8},"environment":{"OLLAMA_FLASH_ATTENTION":"1","OLLAMA_HOST":"0.0.0.0"}})";
+    const auto a = parse_result_set({{"a", with_server(base, "cpu")}});
+    const std::string moved = R"({"parallel":1,"chat_template_sha256":"aaaa","defaults":{"temperature":0.8},"environment":{"OLLAMA_FLASH_ATTENTION":"1","OLLAMA_HOST":"127.0.0.1:9"}})";
+    CHECK(comparability_problems(a, parse_result_set({{"b", with_server(moved, "cpu")}})).empty());  // OLLAMA_HOST says where, not how
+    const std::string other = R"({"parallel":4,"chat_template_sha256":"bbbb","defaults":{"temperature":0.6},"environment":{"OLLAMA_FLASH_ATTENTION":"0"}})";
+    const auto problems = comparability_problems(a, parse_result_set({{"c", with_server(other, "gpu")}}));
+    REQUIRE(problems.size() == 5);
+    CHECK(problems[0] == "model placement differs: A cpu, B gpu");
+    CHECK(problems[1] == "server parallelism differs: A 1, B 4");
+    CHECK(problems[2] == "server chat template differs (sha256): A aaaa, B bbbb");
+    CHECK(problems[3] == R"(server default settings differ: A {"temperature":0.8}, B {"temperature":0.6})");
+    CHECK(problems[4] == "server environment differs: A OLLAMA_FLASH_ATTENTION=1, B OLLAMA_FLASH_ATTENTION=0");
+}

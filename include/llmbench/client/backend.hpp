@@ -16,6 +16,7 @@
 #include "llmbench/core/error.hpp"
 #include "llmbench/client/ollama_client.hpp"
 #include "llmbench/client/openai_client.hpp"
+#include "llmbench/host/processes.hpp"
 #include "llmbench/host/run_metadata.hpp"
 
 namespace llmbench {
@@ -93,7 +94,18 @@ public:
         c.can_unload = c.per_request_context = c.reports_loaded_models = c.reports_server_timings = c.model_shape = true;
         return c;
     }
-    RunMetadata describe(const std::string& model) override { return RunMetadata::collect(client_, model); }
+    /// The server and model, and, for a server on this machine, its OLLAMA_* environment.
+    RunMetadata describe(const std::string& model) override {
+        RunMetadata m = RunMetadata::collect(client_, model);
+        if (client_.endpoint().is_loopback()) {
+            if (const auto processes = default_process_source()) record_server_environment(m, *processes, server_pid_, "ollama");
+        } else {
+            m.notes.push_back("server environment unknown: the server is not on this machine");
+        }
+        return m;
+    }
+    /// The server's process, when it is not the one named "ollama" (--server-pid).
+    void set_server_pid(std::optional<int> pid) { server_pid_ = pid; }
     std::optional<std::int64_t> context_length(const std::string& model) override { return client_.show(model).context_length; }
     std::int64_t count_prompt_tokens(GenerateRequest request) override { return client_.count_prompt_tokens(std::move(request)); }
     std::optional<RunningModel> loaded_model(const std::string& model) override {
@@ -106,6 +118,7 @@ public:
 
 private:
     OllamaClient& client_;
+    std::optional<int> server_pid_;
 };
 
 inline RunMetadata describe_openai_server(OpenAIClient& client, const std::string& model);  // below
@@ -198,16 +211,32 @@ inline RunMetadata describe_openai_server(OpenAIClient& client, const std::strin
     m.backend_kind = "openai";
     m.base_url = client.endpoint().url();
     m.model = model;
-    const auto models = client.models();  // fails fast when nothing answers
-    if (std::find(models.begin(), models.end(), model) == models.end() && !models.empty())
+    const auto models = client.served_models();  // fails fast when nothing answers
+    const auto served = std::find_if(models.begin(), models.end(), [&](const ServedModel& s) { return s.id == model; });
+    if (served == models.end() && !models.empty())
         m.notes.push_back("the server lists " + std::to_string(models.size()) + " model(s), not '" + model +
                           "' (llama.cpp in single-model mode serves its one model whatever the name)");
+    // llama.cpp's `meta` describes the one model it serves, whatever it was called.
+    if (const ServedModel* s = served != models.end() ? &*served : models.size() == 1 ? &models.front() : nullptr) {
+        m.parameter_count = m.geometry.parameter_count = s->n_params;
+        m.file_size_bytes = s->size_bytes;
+        m.context_length = s->n_ctx_train;
+        m.geometry.embedding_length = s->n_embd;
+        m.geometry.vocab_size = s->n_vocab;
+        m.quantization = s->ftype;
+        if (s->n_params) m.format = "gguf";
+    }
     if (const auto props = client.props()) {
         if (!props->build_info.empty()) m.backend_version = "llama.cpp " + props->build_info;
         if (props->n_ctx) m.loaded_context_length = *props->n_ctx;
         if (!props->model_path.empty()) m.notes.push_back("llama.cpp model file: " + props->model_path);
+        m.server.parallel = props->total_slots;
+        if (!props->chat_template.empty()) m.server.chat_template_sha256 = detail::sha256_hex(props->chat_template);
+        for (const auto& [name, v] : props->defaults) m.server.defaults[detail::ollama_option_name(name)] = v;
+        if (props->n_ctx) m.server.defaults["num_ctx"] = static_cast<double>(*props->n_ctx);
+        if (!props->defaults.empty()) m.server.defaults_source = "llama.cpp /props default_generation_settings";
     } else {
-        m.notes.push_back("no /props (not llama.cpp): server version and context unknown");
+        m.notes.push_back("no /props (not llama.cpp): server version, context, slots and default settings unknown");
     }
     if (client.has_api_key()) m.notes.push_back("an API key was sent (its value is not recorded)");
     m.host = HostInfo::probe();

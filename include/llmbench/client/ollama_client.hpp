@@ -77,6 +77,8 @@ public:
         ModelInfo info = parse_fields(body, [&](std::string_view key, simdjson::ondemand::value& v, ModelInfo& out) {
             if (key == "details") {
                 read_details(v, out.details);
+            } else if (std::string_view text; key == "parameters" && v.get_string().get(text) == simdjson::SUCCESS) {
+                out.parameters = detail::modelfile_numbers(text);
             } else if (key == "model_info") {
                 for (auto field : v.get_object()) {
                     const std::string_view k = field.unescaped_key().value();

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,6 +81,18 @@ struct ServerProps {
     std::string build_info;                   ///< "b4747-4b2e6ed6"
     std::optional<std::int64_t> n_ctx;        ///< default_generation_settings.n_ctx: the slot's context
     std::string model_path;
+    std::optional<std::int64_t> total_slots;  ///< requests served at once (--parallel)
+    std::string chat_template;                ///< the Jinja template the server applies to chat requests
+    /// default_generation_settings.params: the sampling values a request that does not set them
+    /// gets (temperature, top_k, top_p, min_p, repeat_penalty, seed, n_predict, ...), numbers only.
+    std::map<std::string, double> defaults;
+};
+
+/// One entry of /v1/models: its id and, from llama.cpp, the model's `meta`.
+struct ServedModel {
+    std::string id;
+    std::optional<std::int64_t> n_params, size_bytes, n_ctx_train, n_ctx, n_embd, n_vocab;
+    std::string ftype;  ///< "F16", "Q4_K - Medium", ...
 };
 
 /// A client for one OpenAI-compatible server. Not thread-safe: use one client per thread.
@@ -132,13 +145,39 @@ public:
 
     /// GET /v1/models: the ids the server serves.
     std::vector<std::string> models() {
-        return parse_fields(get("/v1/models"), [](std::string_view key, simdjson::ondemand::value& v, std::vector<std::string>& ids) {
+        std::vector<std::string> ids;
+        for (auto& m : served_models()) ids.push_back(std::move(m.id));
+        return ids;
+    }
+
+    /// GET /v1/models, with llama.cpp's `meta` (parameters, file size, trained context,
+    /// vocabulary, file type) where the server sends it.
+    std::vector<ServedModel> served_models() {
+        return parse_fields(get("/v1/models"), [](std::string_view key, simdjson::ondemand::value& v, std::vector<ServedModel>& out) {
             if (key != "data") return;
             for (auto m : v.get_array()) {
-                std::string_view id;
-                if (m.find_field_unordered("id").get_string().get(id) == simdjson::SUCCESS) ids.emplace_back(id);
+                ServedModel model;
+                simdjson::ondemand::value entry = m.value();
+                (void)detail::for_each_member(entry, [&](std::string_view k, simdjson::ondemand::value& f) -> simdjson::error_code {
+                    std::string_view text;
+                    if (k == "id" && f.get_string().get(text) == simdjson::SUCCESS) model.id = std::string(text);
+                    if (k != "meta") return simdjson::SUCCESS;
+                    return detail::for_each_member(f, [&](std::string_view mk, simdjson::ondemand::value& mv) -> simdjson::error_code {
+                        std::optional<std::int64_t>* field = mk == "n_params"      ? &model.n_params
+                                                             : mk == "size"        ? &model.size_bytes
+                                                             : mk == "n_ctx_train" ? &model.n_ctx_train
+                                                             : mk == "n_ctx"       ? &model.n_ctx
+                                                             : mk == "n_embd"      ? &model.n_embd
+                                                             : mk == "n_vocab"     ? &model.n_vocab
+                                                                                   : nullptr;
+                        if (field != nullptr) (void)detail::read_int(mv, *field);  // another type reads as unknown
+                        else if (std::string_view ftype; mk == "ftype" && mv.get_string().get(ftype) == simdjson::SUCCESS) model.ftype = std::string(ftype);
+                        return simdjson::SUCCESS;
+                    });
+                });
+                out.push_back(std::move(model));
             }
-        }, std::vector<std::string>{});
+        }, std::vector<ServedModel>{});
     }
 
     /// GET /props (llama.cpp): its build, context and model file; nullopt where the server has
@@ -155,15 +194,27 @@ public:
                 std::string_view s;
                 if (key == "build_info" && v.get_string().get(s) == simdjson::SUCCESS) p.build_info = std::string(s);
                 else if (key == "model_path" && v.get_string().get(s) == simdjson::SUCCESS) p.model_path = std::string(s);
+                else if (key == "chat_template" && v.get_string().get(s) == simdjson::SUCCESS) p.chat_template = std::string(s);
+                else if (key == "total_slots") (void)detail::read_int(v, p.total_slots);
                 else if (key == "default_generation_settings") {
-                    simdjson::ondemand::value n;
-                    if (v.find_field_unordered("n_ctx").get(n) == simdjson::SUCCESS) (void)detail::read_int(n, p.n_ctx);
+                    (void)detail::for_each_member(v, [&p](std::string_view k, simdjson::ondemand::value& d) -> simdjson::error_code {
+                        if (k == "n_ctx") return detail::read_int(d, p.n_ctx);
+                        if (k != "params") return simdjson::SUCCESS;
+                        return detail::for_each_member(d, [&p](std::string_view name, simdjson::ondemand::value& value) {
+                            if (double number = 0; value.get_double().get(number) == simdjson::SUCCESS) p.defaults[std::string(name)] = number;
+                            return simdjson::SUCCESS;  // strings, arrays and booleans are not sampling values
+                        });
+                    });
                 }
             }, ServerProps{});
         } catch (const error&) {
             return std::nullopt;
         }
     }
+
+    /// GET /metrics: the server's Prometheus counters (llama-server started with --metrics,
+    /// vLLM). Throws llmbench::error when the server has none (llama-server answers 501).
+    std::string metrics_text() { return get("/metrics"); }
 
     /// GET /health (llama.cpp): 200 ready; 503 while loading.
     bool healthy() { return status_of("/health") == 200; }

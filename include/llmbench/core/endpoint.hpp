@@ -24,6 +24,9 @@ struct Endpoint {
 
     /// "http://127.0.0.1:11434", plus "/base_path" when set.
     std::string url() const { return scheme + "://" + authority() + (base_path.empty() ? "" : "/" + base_path); }
+
+    /// The server is on this machine (a loopback address or name): its process can be read.
+    bool is_loopback() const { return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0; }
 };
 
 /// How long to wait, in seconds. A cold model load or a long prefill sends nothing for

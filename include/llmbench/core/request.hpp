@@ -27,6 +27,21 @@ struct Options {
     std::optional<double> temperature, top_p, min_p, repeat_penalty;
     std::optional<std::vector<std::string>> stop;
 
+    /// Calls f(name, value) for each sampling value that decides the output, and num_ctx, under
+    /// Ollama's names, set or not: what a record must say it sent.
+    template <class F>
+    void for_each_sampling(F&& f) const {
+        f("temperature", temperature);
+        f("top_k", top_k);
+        f("top_p", top_p);
+        f("min_p", min_p);
+        f("repeat_penalty", repeat_penalty);
+        f("repeat_last_n", repeat_last_n);
+        f("seed", seed);
+        f("num_predict", num_predict);
+        f("num_ctx", num_ctx);
+    }
+
     void write_json(JsonWriter& w) const {
         w.begin_object();
         auto put = [&w](const char* name, const auto& v) {
@@ -210,6 +225,9 @@ struct ModelInfo {  ///< /api/show
     std::optional<std::int64_t> parameter_count;
     /// Every whole-number field of model_info, e.g. "llama.block_count" (see roofline.hpp).
     std::map<std::string, std::int64_t> numbers;
+    /// The Modelfile's numeric parameters ("temperature" 0.6, "num_ctx" 8192): the defaults a
+    /// request that does not set them gets, before Ollama's own.
+    std::map<std::string, double> parameters;
 };
 
 struct RunningModel {  ///< one entry of /api/ps

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -30,6 +32,24 @@ inline std::size_t utf8_code_points(std::string_view s) {
     for (char c : s)
         if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
     return n;
+}
+
+/// The numeric lines of Ollama's /api/show `parameters` ("temperature    0.6\nstop ..."): the
+/// Modelfile's defaults; `stop` and other text values are left out.
+inline std::map<std::string, double> modelfile_numbers(std::string_view parameters) {
+    std::map<std::string, double> out;
+    while (!parameters.empty()) {
+        const std::size_t nl = parameters.find('\n');
+        const std::string_view line = trim(parameters.substr(0, nl), " \t\r");
+        parameters.remove_prefix(nl == std::string_view::npos ? parameters.size() : nl + 1);
+        const std::size_t space = line.find_first_of(" \t");
+        if (space == std::string_view::npos) continue;
+        const std::string value(trim(line.substr(space), " \t"));
+        char* end = nullptr;
+        const double v = std::strtod(value.c_str(), &end);
+        if (!value.empty() && end == value.c_str() + value.size()) out[std::string(line.substr(0, space))] = v;
+    }
+    return out;
 }
 
 }  // namespace llmbench::detail

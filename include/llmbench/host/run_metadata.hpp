@@ -4,11 +4,14 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -173,6 +176,44 @@ inline HostInfo HostInfo::probe() {
     return h;
 }
 
+/// How the server was set up, beyond the model: what else must match for two runs to compare.
+/// What the server does not say stays empty (written as null).
+struct ServerSettings {
+    std::optional<std::int64_t> parallel;  ///< requests served at once: llama.cpp total_slots, Ollama OLLAMA_NUM_PARALLEL
+    std::string chat_template_sha256;      ///< llama.cpp /props chat_template
+    /// The sampling values a request that leaves them out gets, under Ollama's option names
+    /// (temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n, seed, num_predict, num_ctx).
+    std::map<std::string, double> defaults;
+    std::string defaults_source;  ///< where `defaults` came from; empty: nowhere
+    /// The server process's OLLAMA_*, LLAMA_ARG_* and *_VISIBLE_DEVICES (record_server_environment;
+    /// credentials never copied).
+    std::map<std::string, std::string> environment;
+
+    void write_json(JsonWriter& w) const {
+        w.begin_object().kv("parallel", parallel).key("chat_template_sha256");
+        if (chat_template_sha256.empty()) w.null();
+        else w.value(chat_template_sha256);
+        w.key("defaults").begin_object();
+        for (const auto& [name, v] : defaults) w.kv(name, v);
+        w.end_object().key("defaults_source");
+        if (defaults_source.empty()) w.null();
+        else w.value(defaults_source);
+        w.key("environment").begin_object();
+        for (const auto& [name, v] : environment) w.kv(name, v);
+        w.end_object().end_object();
+    }
+};
+
+namespace detail {
+/// llama.cpp's sampling names under Ollama's, for ServerSettings::defaults.
+inline std::string ollama_option_name(const std::string& llamacpp) {
+    if (llamacpp == "n_predict") return "num_predict";
+    if (llamacpp == "n_ctx") return "num_ctx";
+    return llamacpp;
+}
+
+}  // namespace detail
+
 /// Everything needed to compare a result with another: timestamp, versions, backend,
 /// model, host, every request parameter, the prompt file and the command line.
 struct RunMetadata {
@@ -190,6 +231,10 @@ struct RunMetadata {
     std::string roofline_json;                    ///< Roofline::write_json, when there is one
 
     HostInfo host;
+    ServerSettings server;
+    /// The sampling options every request sent, when the program knows them: beside the
+    /// server's defaults, the metadata then says which values were sent and which the server chose.
+    std::optional<Options> sent_options;
     std::string request_json = "{}";  ///< every request parameter, as a JSON object
     std::string prompts_path, prompts_sha256;
     std::size_t prompt_count = 0;
@@ -214,6 +259,9 @@ struct RunMetadata {
         m.parameter_count = info.parameter_count;
         m.context_length = info.context_length;
         m.geometry = ModelGeometry::from(info);
+        m.server.defaults = info.parameters;
+        m.server.defaults_source = "the model's Modelfile (/api/show parameters); Ollama's built-in defaults, which changed between releases, "
+                                   "apply to the rest";
         for (const auto& t : client.list_models())
             if (detail::same_model(t.name, model)) {
                 m.digest = t.digest;
@@ -237,6 +285,16 @@ struct RunMetadata {
         notes.push_back("model was not loaded when /api/ps was read: size and size_vram unknown");
     }
 
+    /// Where the loaded model is: "cpu", "gpu", "cpu+gpu", or "unknown" (not loaded, or not an
+    /// Ollama server). With no GPU on this host the model is on the CPU whatever /api/ps's
+    /// size_vram says: Ollama 0.33 reports a few MB of "VRAM" on machines that have none.
+    std::string placement() const {
+        if (!size_bytes || *size_bytes <= 0) return "unknown";
+        const std::int64_t vram = host.gpus.empty() ? 0 : size_vram_bytes.value_or(0);
+        if (vram <= 0) return "cpu";
+        return vram >= *size_bytes ? "gpu" : "cpu+gpu";
+    }
+
     /// What roofline_for needs: the model's shape, size and placement, and the host.
     RooflineConditions roofline_conditions() const {
         RooflineConditions c;
@@ -244,7 +302,7 @@ struct RunMetadata {
         c.file_size_bytes = file_size_bytes;
         c.quantization = quantization;
         c.loaded_bytes = size_bytes;
-        c.loaded_vram_bytes = size_vram_bytes;
+        c.loaded_vram_bytes = placement() == "cpu" ? std::optional<std::int64_t>(0) : size_vram_bytes;
         c.cpu_model = host.cpu_model;
         c.host_key = host.cpu_model + ", " + std::to_string(host.logical_cores) + " threads, " +
                      std::to_string(host.total_ram_bytes.value_or(0)) + " B RAM";
@@ -287,12 +345,16 @@ struct RunMetadata {
             .kv("size_bytes", size_bytes)
             .kv("size_vram_bytes", size_vram_bytes)
             .kv("file_size_bytes", file_size_bytes)
+            .kv("placement", placement())
             .end_object();
         w.key("roofline");
         if (roofline_json.empty()) w.null();
         else w.raw(roofline_json);
         w.key("host");
         host.write_json(w);
+        w.key("server");
+        server.write_json(w);
+        write_sampling_json(w);
         w.key("request").raw(request_json);
         w.key("prompts").begin_object().kv("path", prompts_path).kv("sha256", prompts_sha256).kv("count", prompt_count).end_object();
         w.key("command_line").begin_array();
@@ -307,6 +369,30 @@ struct RunMetadata {
         JsonWriter w;
         write_json(w);
         return w.take();
+    }
+
+private:
+    /// "sampling": {"temperature": {"sent": 0, "server_default": 0.8}, ...}: each value the
+    /// requests sent (null: left to the server) beside the server's own default (null: it does
+    /// not say); null when the program does not know what it sent.
+    void write_sampling_json(JsonWriter& w) const {
+        w.key("sampling");
+        if (!sent_options) {
+            w.null();
+            return;
+        }
+        w.begin_object();
+        sent_options->for_each_sampling([&](const char* name, const auto& sent) {
+            w.key(name).begin_object().key("sent");
+            if (sent) w.value(*sent);
+            else w.null();
+            const auto d = server.defaults.find(name);
+            w.key("server_default");
+            if (d != server.defaults.end()) w.value(d->second);
+            else w.null();
+            w.end_object();
+        });
+        w.end_object();
     }
 };
 

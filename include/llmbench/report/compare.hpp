@@ -201,7 +201,8 @@ inline std::vector<CellComparison> compare_results(const ResultSet& a, const Res
 }
 
 /// What differs between the conditions of A and B that would make a comparison unfair:
-/// model digests, sampling parameters, hardware. Empty when they match. (A different
+/// model digests, sampling parameters, hardware, the server's settings (placement, slots, chat
+/// template, default sampling values, OLLAMA_* environment). Empty when they match. (A different
 /// backend version is not listed: that is usually what is being compared.)
 inline std::vector<std::string> comparability_problems(const ResultSet& a, const ResultSet& b) {
     std::vector<std::string> problems;
@@ -235,6 +236,11 @@ inline std::vector<std::string> comparability_problems(const ResultSet& a, const
     differ("GPUs differ", ma->gpus, mb->gpus);
     differ("RAM differs", ma->total_ram_bytes ? std::to_string(*ma->total_ram_bytes) + " bytes" : "",
            mb->total_ram_bytes ? std::to_string(*mb->total_ram_bytes) + " bytes" : "");
+    differ("model placement differs", ma->placement, mb->placement);
+    differ("server parallelism differs", ma->server_parallel, mb->server_parallel);
+    differ("server chat template differs (sha256)", ma->chat_template_sha256.substr(0, 12), mb->chat_template_sha256.substr(0, 12));
+    differ("server default settings differ", ma->server_defaults, mb->server_defaults);
+    differ("server environment differs", ma->server_environment, mb->server_environment);
     return problems;
 }
 

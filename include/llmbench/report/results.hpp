@@ -54,6 +54,9 @@ struct ResultMetadata {
     std::string os, cpu_model, gpus;  ///< gpus: the JSON array as written
     std::optional<std::int64_t> total_ram_bytes;
     std::string request_options;  ///< the request's sampling options, as JSON
+    /// The server's setup (metadata `server`), each as written: what must match besides the
+    /// model. The environment leaves out variables that only say where things are.
+    std::string server_parallel, chat_template_sha256, server_defaults, server_environment, placement;
 };
 
 struct MemoryTimeline {
@@ -270,6 +273,20 @@ inline ResultMetadata parse_metadata(simdjson::dom::object o, std::string_view l
         m.model_digest = dom_string(dom_at(part, "digest"));
         m.quantization = dom_string(dom_at(part, "quantization"));
         m.parameter_size = dom_string(dom_at(part, "parameter_size"));
+        m.placement = dom_string(dom_at(part, "placement"));
+        if (m.placement == "unknown") m.placement.clear();
+    }
+    if (dom_at(o, "server").get_object().get(part) == simdjson::SUCCESS) {
+        if (auto n = llmbench::detail::dom_int64(dom_at(part, "parallel"))) m.server_parallel = std::to_string(*n);
+        m.chat_template_sha256 = dom_string(dom_at(part, "chat_template_sha256"));
+        simdjson::dom::object inner;
+        if (dom_at(part, "defaults").get_object().get(inner) == simdjson::SUCCESS && inner.size() > 0) m.server_defaults = simdjson::minify(inner);
+        if (dom_at(part, "environment").get_object().get(inner) == simdjson::SUCCESS)
+            for (auto [name, value] : inner) {
+                static const char* const where_only[] = {"OLLAMA_HOST", "OLLAMA_MODELS", "OLLAMA_ORIGINS", "OLLAMA_TMPDIR", "OLLAMA_DEBUG"};
+                if (std::find(std::begin(where_only), std::end(where_only), name) != std::end(where_only)) continue;
+                m.server_environment += (m.server_environment.empty() ? "" : " ") + std::string(name) + "=" + dom_string(value);
+            }
     }
     if (dom_at(o, "host").get_object().get(part) == simdjson::SUCCESS) {
         m.os = dom_string(dom_at(part, "os"));

@@ -14,6 +14,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -65,6 +67,9 @@ struct MockOpenAIConfig {
     /// The openai flavour counts it in usage.completion_tokens_details.reasoning_tokens.
     std::string thinking;
     std::chrono::microseconds thinking_token_delay{0};
+    /// llamacpp flavour: GET /metrics answers Prometheus counters, as `llama-server --metrics`
+    /// does; false answers HTTP 501, as it does without the flag.
+    bool metrics = true;
 };
 
 /// Ground truth for one request the mock received.
@@ -86,9 +91,24 @@ public:
         server_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
             JsonWriter w;
             w.begin_object().kv("object", "list").key("data").begin_array();
-            w.begin_object().kv("id", config_.model).kv("object", "model").end_object();
-            res.set_content(w.end_array().end_object().take(), "application/json");
+            w.begin_object().kv("id", config_.model).kv("object", "model");
+            if (config_.flavour == OpenAIFlavour::llamacpp)  // b10587's meta: the served model's file
+                w.key("meta").begin_object().kv("vocab_type", true).kv("n_vocab", 32000).kv("n_ctx", 4096).kv("n_ctx_train", 8192)
+                    .kv("n_embd", 256).kv("n_params", 19825216).kv("size", 39651584).kv("ftype", "F16").end_object();
+            res.set_content(w.end_object().end_array().end_object().take(), "application/json");
         });
+        if (config_.flavour == OpenAIFlavour::llamacpp) {
+            server_.Get("/props", [this](const httplib::Request&, httplib::Response& res) { res.set_content(props_json(), "application/json"); });
+            server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+                if (!config_.metrics) {
+                    res.status = 501;
+                    res.set_content(R"({"error":{"code":501,"message":"This server does not support metrics endpoint. Start it with `--metrics`","type":"not_supported_error"}})",
+                                    "application/json; charset=utf-8");
+                    return;
+                }
+                res.set_content(metrics_text(), "text/plain; version=0.0.4");
+            });
+        }
         server_.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content(R"({"status":"ok"})", "application/json"); });
         listener_.start(server_, "mock OpenAI");
     }
@@ -125,6 +145,38 @@ public:
     int peak_in_flight() const noexcept { return peak_in_flight_; }
 
 private:
+    /// What llama-server's /props says, in b10587's shape (the fields llmbench reads and a few more).
+    std::string props_json() const {
+        JsonWriter w;
+        w.begin_object().key("default_generation_settings").begin_object().key("params").begin_object();
+        w.kv("seed", 4294967295LL).kv("temperature", 0.8).kv("top_k", 40).kv("top_p", 0.95).kv("min_p", 0.05).kv("repeat_last_n", 64);
+        w.kv("repeat_penalty", 1.0).kv("n_predict", -1).kv("stream", false).key("samplers").begin_array().value("top_k").value("temperature").end_array();
+        w.end_object().kv("n_ctx", 4096).end_object();
+        w.kv("total_slots", config_.slots > 0 ? config_.slots : 1).kv("model_alias", config_.model).kv("model_ftype", "F16");
+        w.kv("model_path", "/models/" + config_.model + ".gguf");
+        w.kv("chat_template", "{% for message in messages %}{{ message['role'] + ': ' + message['content'] }}{% endfor %}");
+        return w.kv("build_info", "b10587-3f545becc").end_object().take();
+    }
+
+    /// The counters `llama-server --metrics` keeps, over every stream this mock finished.
+    std::string metrics_text() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        std::string out;
+        const auto counter = [&out](const char* name, const char* help, double v) {
+            char value[64];
+            std::snprintf(value, sizeof value, "%.9g", v);
+            out += std::string("# HELP llamacpp:") + name + " " + help + "\n# TYPE llamacpp:" + name + " counter\nllamacpp:" + name + " " + value + "\n";
+        };
+        counter("prompt_tokens_total", "Number of prompt tokens processed, excluding cached tokens", static_cast<double>(totals_.prompt_tokens));
+        counter("prompt_tokens_cached_total", "Number of prompt tokens reused from the cache", 0);
+        counter("prompt_seconds_total", "Total time spent processing prompts", totals_.prompt_seconds);
+        counter("tokens_predicted_total", "Number of generation tokens processed", static_cast<double>(totals_.predicted));
+        counter("tokens_predicted_seconds_total", "Total time spent generating tokens", totals_.predicted_seconds);
+        out += "# HELP llamacpp:requests_processing Number of requests processing\n# TYPE llamacpp:requests_processing gauge\n";
+        out += "llamacpp:requests_processing " + std::to_string(in_flight_.load()) + "\n";
+        return out;
+    }
+
     struct Stream {
         bool chat = true;
         OpenAIFault fault = OpenAIFault::none;
@@ -316,6 +368,13 @@ private:
             return event(s, sink, chunk(s, word.take(), "null", flavour == OpenAIFlavour::ollama, "content", logprobs_json(s, text, index)), true);
         }
         const int generated = s.tokens + static_cast<int>(s.thinking.size());
+        {
+            std::lock_guard<std::mutex> lock(mutex_);  // what /metrics counts: the timings this stream reports
+            totals_.prompt_tokens += s.prompt_tokens;
+            totals_.prompt_seconds += 0.0075;
+            totals_.predicted += generated;
+            totals_.predicted_seconds += generated * 0.0015;
+        }
         std::string usage = R"({"prompt_tokens":)" + std::to_string(s.prompt_tokens) + R"(,"completion_tokens":)" +
                             std::to_string(generated) + R"(,"total_tokens":)" + std::to_string(s.prompt_tokens + generated);
         if (flavour == OpenAIFlavour::openai && !s.thinking.empty())
@@ -354,6 +413,10 @@ private:
     int busy_slots_ = 0;
     std::deque<OpenAIFault> script_;
     std::vector<MockOpenAIRequest> requests_;
+    struct {
+        std::int64_t prompt_tokens = 0, predicted = 0;
+        double prompt_seconds = 0, predicted_seconds = 0;
+    } totals_;  ///< under mutex_
 };
 
 }  // namespace llmbench::testing

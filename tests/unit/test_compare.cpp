@@ -167,3 +167,14 @@ TEST_CASE("different server settings are listed too - where-only variables are n
     CHECK(problems[3] == R"(server default settings differ: A {"temperature":0.8}, B {"temperature":0.6})");
     CHECK(problems[4] == "server environment differs: A OLLAMA_FLASH_ATTENTION=1, B OLLAMA_FLASH_ATTENTION=0");
 }
+
+TEST_CASE("McNemar's exact test against hand values") {
+    CHECK(mcnemar_exact_p(1, 6) == doctest::Approx(2.0 * (1 + 7) / 128));  // X ~ B(7, 1/2): P(X <= 1) = 8 / 128
+    CHECK(mcnemar_exact_p(6, 1) == doctest::Approx(0.125));                 // symmetric
+    CHECK(mcnemar_exact_p(0, 10) == doctest::Approx(2.0 / 1024));
+    CHECK(mcnemar_exact_p(5, 5) == 1.0);  // 2 * 638 / 1024 > 1
+    CHECK(mcnemar_exact_p(0, 0) == 1.0);  // no item differs
+    const double big = mcnemar_exact_p(400, 600);  // far in the tail, and still finite
+    CHECK(big > 0.0);
+    CHECK(big < 1e-9);
+}

@@ -1,9 +1,11 @@
-// Answer extraction over many reply styles, pass@k and the Wilson interval against
-// hand-computed values, and the prompts each style sends.
+// Answer extraction over many reply styles; letter choice from log-probabilities, calibration,
+// pass@k and the Wilson interval against hand-computed values; and the prompts each style sends.
 #include <llmbench/eval/extract.hpp>
+#include <llmbench/eval/letter_choice.hpp>
 #include <llmbench/eval/prompts.hpp>
 #include <llmbench/eval/scoring.hpp>
 
+#include <cmath>
 #include <string>
 
 #include <doctest/doctest.h>
@@ -111,4 +113,88 @@ TEST_CASE("prompts: the harness's completion layout with shots, and the chat ins
     // a chat reply that repeats the whole function redefines it after a stub
     const std::string whole = code_program(add, "def add(a, b):\n    return a + b\n", PromptStyle::chat);
     CHECK(whole.find("    pass\n\ndef add(a, b):\n    return a + b\n") != std::string::npos);
+}
+
+namespace {
+llmbench::TokenLogprobs first_token(std::vector<llmbench::TokenLogprob> top) {
+    llmbench::TokenLogprobs t;
+    t.sampled = top.empty() ? llmbench::TokenLogprob{"?", -9, std::nullopt} : top.front();
+    t.top = std::move(top);
+    return t;
+}
+}  // namespace
+
+TEST_CASE("letter choice - spellings of one letter add up, and the most likely letter wins") {
+    // B: " B" and "B", e^-0.5 + e^-1.5 = 0.829660; A: " A" and "a", e^-2 + e^-3 = 0.185122; " the" is no option
+    const auto c = letter_choice(first_token({{" B", -0.5, {}}, {" the", -1.0, {}}, {"B", -1.5, {}}, {" A", -2.0, {}}, {"a", -3.0, {}}}), 4);
+    REQUIRE(c.chosen == 1u);
+    CHECK_FALSE(c.no_letter_in_top_k());
+    CHECK(*c.logprobs[1] == doctest::Approx(std::log(0.829660)).epsilon(1e-6));
+    CHECK(*c.logprobs[0] == doctest::Approx(std::log(0.185122)).epsilon(1e-6));
+    CHECK_FALSE(c.logprobs[2].has_value());
+    CHECK_FALSE(c.logprobs[3].has_value());
+    CHECK(c.probabilities[1] == doctest::Approx(0.829660 / (0.829660 + 0.185122)).epsilon(1e-6));
+    CHECK(c.probabilities[0] == doctest::Approx(0.185122 / (0.829660 + 0.185122)).epsilon(1e-6));
+    CHECK(c.probabilities[2] == 0.0);
+    CHECK(*c.confidence() == doctest::Approx(0.817567).epsilon(1e-5));
+}
+
+TEST_CASE("letter choice - ties go to the earlier letter, letters past the options and absent letters are no choice") {
+    CHECK(letter_choice(first_token({{" C", -1.0, {}}, {" A", -1.0, {}}}), 4).chosen == 0u);
+    const auto none = letter_choice(first_token({{" the", -0.1, {}}, {" E", -0.2, {}}, {"AB", -0.3, {}}}), 4);  // E is not among 4 options
+    CHECK(none.no_letter_in_top_k());
+    CHECK(none.probabilities.empty());
+    CHECK_FALSE(none.confidence().has_value());
+    CHECK(letter_choice(first_token({{" E", -0.2, {}}}), 5).chosen == 4u);
+    CHECK(letter_choice(first_token({{"\n d ", -0.2, {}}}), 4).chosen == 3u);
+}
+
+TEST_CASE("letter choice - the sampled token counts when the top list leaves it out, and never twice") {
+    llmbench::TokenLogprobs only_sampled;
+    only_sampled.sampled = {" D", -0.3, {}};
+    const auto d = letter_choice(only_sampled, 4);
+    CHECK(d.chosen == 3u);
+    CHECK(d.probabilities[3] == 1.0);
+    llmbench::TokenLogprobs repeated = first_token({{" B", -0.6, {}}, {" A", -0.7, {}}});
+    repeated.sampled = {" A", -0.7, {}};  // counted twice, A would be log(2 e^-0.7) = -0.007 and win
+    CHECK(letter_choice(repeated, 4).chosen == 1u);
+}
+
+TEST_CASE("calibration - accuracy, ECE, Brier and mean confidence against hand values") {
+    // Three options, two bins (0, 0.5] and (0.5, 1]:
+    //   [0.9 0.05 0.05] gold 0: conf 0.9 right,  Brier 0.01 + 0.0025 + 0.0025 = 0.015   bin 1
+    //   [0.2 0.7  0.1 ] gold 0: conf 0.7 wrong,  Brier 0.64 + 0.49 + 0.01   = 1.14    bin 1
+    //   [0.4 0.3  0.3 ] gold 0: conf 0.4 right,  Brier 0.36 + 0.09 + 0.09   = 0.54    bin 0
+    //   [0.2 0.45 0.35] gold 2: conf 0.45 wrong, Brier 0.04 + 0.2025 + 0.4225 = 0.665 bin 0
+    // bin 1: accuracy 0.5, confidence 0.8, |gap| 0.3; bin 0: accuracy 0.5, confidence 0.425, |gap| 0.075
+    // ECE = 0.5 * 0.3 + 0.5 * 0.075 = 0.1875; Brier = 2.36 / 4 = 0.59; mean confidence 2.45 / 4 = 0.6125
+    const std::vector<ProbabilisticAnswer> answers = {
+        {{0.9, 0.05, 0.05}, 0}, {{0.2, 0.7, 0.1}, 0}, {{0.4, 0.3, 0.3}, 0}, {{0.2, 0.45, 0.35}, 2}};
+    const Calibration c = calibration(answers, 2);
+    CHECK(c.n == 4);
+    CHECK(c.accuracy == doctest::Approx(0.5));
+    CHECK(c.ece == doctest::Approx(0.1875));
+    CHECK(c.brier == doctest::Approx(0.59));
+    CHECK(c.mean_confidence == doctest::Approx(0.6125));
+    REQUIRE(c.bins.size() == 2);
+    CHECK(c.bins[0].n == 2);
+    CHECK(c.bins[0].mean_confidence == doctest::Approx(0.425));
+    CHECK(c.bins[1].n == 2);
+    CHECK(c.bins[1].accuracy == doctest::Approx(0.5));
+    CHECK(c.bins[1].upper == 1.0);
+}
+
+TEST_CASE("calibration - bins are closed above, 15 by default, and items without probabilities are left out") {
+    const Calibration edges = calibration({{{0.5, 0.5}, 1}, {{1.0, 0.0}, 0}, {}}, 2);
+    CHECK(edges.n == 2);
+    CHECK(edges.bins[0].n == 1);  // 0.5 is the upper edge of (0, 0.5]; the tie chose option 0, which is wrong
+    CHECK(edges.bins[0].accuracy == 0.0);
+    CHECK(edges.bins[1].n == 1);  // 1.0 in the last bin
+    CHECK(edges.ece == doctest::Approx(0.5 * 0.5 + 0.5 * 0.0));
+    CHECK(edges.brier == doctest::Approx((0.25 + 0.25 + 0) / 2));
+    const Calibration fifteen = calibration({{{0.95, 0.05}, 0}, {{0.55, 0.45}, 0}});
+    REQUIRE(fifteen.bins.size() == 15);
+    CHECK(fifteen.bins[14].n == 1);  // (14/15, 1]
+    CHECK(fifteen.bins[8].n == 1);   // 0.55 * 15 = 8.25: (8/15, 9/15]
+    CHECK(calibration({}).n == 0);
 }

@@ -1,5 +1,5 @@
-// llmbench/eval/scoring.hpp - accuracy with its uncertainty, pass@k, MMLU categories, and
-// Meta's published numbers for llama3.1 8B Instruct.
+// llmbench/eval/scoring.hpp - accuracy with its uncertainty, calibration, pass@k, MMLU
+// categories, and Meta's published numbers for llama3.1 8B Instruct.
 #pragma once
 
 #include <cmath>
@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace llmbench::eval {
 
@@ -18,6 +19,78 @@ inline std::pair<double, double> wilson_interval(std::size_t correct, std::size_
     const double centre = (p + z2 / (2 * dn)) / (1 + z2 / dn);
     const double half = z * std::sqrt(p * (1 - p) / dn + z2 / (4 * dn * dn)) / (1 + z2 / dn);
     return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
+/// One multiple-choice item as a calibration sees it: the probability given to each option
+/// (summing to 1) and the right one.
+struct ProbabilisticAnswer {
+    std::vector<double> probabilities;
+    std::size_t gold = 0;
+};
+
+/// How well confidence matches accuracy. Confidence is the probability of the chosen option
+/// (the most likely; ties to the earlier one). `bins` are equal-width over [0, 1]: bin b holds
+/// confidences in (b/B, (b+1)/B], and bin 0 also 0 itself.
+struct Calibration {
+    std::size_t n = 0;
+    double accuracy = 0, mean_confidence = 0;
+    /// Expected calibration error: sum over bins of (n_b / n) * |accuracy_b - confidence_b|.
+    double ece = 0;
+    /// Multi-class Brier score: the mean over items of sum_k (p_k - [k == gold])^2; 0 is
+    /// perfect, 2 is certain and wrong.
+    double brier = 0;
+    struct Bin {
+        double lower = 0, upper = 0;
+        std::size_t n = 0;
+        double accuracy = 0, mean_confidence = 0;  ///< 0 when the bin is empty
+    };
+    std::vector<Bin> bins;  ///< every bin, empty ones too: a reliability diagram's bars
+};
+
+/// Calibration over `answers` in `bin_count` bins (15, as Guo et al. 2017 and most since).
+inline Calibration calibration(const std::vector<ProbabilisticAnswer>& answers, std::size_t bin_count = 15) {
+    Calibration c;
+    c.bins.resize(bin_count);
+    for (std::size_t b = 0; b < bin_count; ++b) {
+        c.bins[b].lower = static_cast<double>(b) / static_cast<double>(bin_count);
+        c.bins[b].upper = static_cast<double>(b + 1) / static_cast<double>(bin_count);
+    }
+    std::vector<double> correct_in(bin_count, 0), confidence_in(bin_count, 0);
+    for (const auto& a : answers) {
+        if (a.probabilities.empty()) continue;
+        std::size_t chosen = 0;
+        double brier = 0;
+        for (std::size_t k = 0; k < a.probabilities.size(); ++k) {
+            if (a.probabilities[k] > a.probabilities[chosen]) chosen = k;
+            const double miss = a.probabilities[k] - (k == a.gold ? 1.0 : 0.0);
+            brier += miss * miss;
+        }
+        const double confidence = a.probabilities[chosen];
+        const bool right = chosen == a.gold;
+        // ceil(conf * B) - 1 puts an edge value (say 1/15) in the lower bin, as (lower, upper] says
+        const double scaled = std::ceil(confidence * static_cast<double>(bin_count)) - 1;
+        const std::size_t b = scaled <= 0 ? 0 : std::min(bin_count - 1, static_cast<std::size_t>(scaled));
+        ++c.bins[b].n;
+        correct_in[b] += right ? 1 : 0;
+        confidence_in[b] += confidence;
+        ++c.n;
+        c.accuracy += right ? 1 : 0;
+        c.mean_confidence += confidence;
+        c.brier += brier;
+    }
+    if (c.n == 0) return c;
+    const double n = static_cast<double>(c.n);
+    for (std::size_t b = 0; b < bin_count; ++b) {
+        auto& bin = c.bins[b];
+        if (bin.n == 0) continue;
+        bin.accuracy = correct_in[b] / static_cast<double>(bin.n);
+        bin.mean_confidence = confidence_in[b] / static_cast<double>(bin.n);
+        c.ece += static_cast<double>(bin.n) / n * std::fabs(bin.accuracy - bin.mean_confidence);
+    }
+    c.accuracy /= n;
+    c.mean_confidence /= n;
+    c.brier /= n;
+    return c;
 }
 
 /// Unbiased pass@k for one problem with `n` samples of which `c` passed (Chen et al. 2021):

@@ -23,6 +23,22 @@
 
 namespace llmbench {
 
+/// McNemar's exact test for two scorings of the same items: `a_only` items right under A
+/// only, `b_only` right under B only (items both got right or wrong say nothing). Two-sided
+/// p = min(1, 2 * P(X <= min(a_only, b_only))) for X ~ Binomial(a_only + b_only, 1/2); 1 when
+/// no item differs.
+inline double mcnemar_exact_p(std::size_t a_only, std::size_t b_only) {
+    const std::size_t n = a_only + b_only, k = std::min(a_only, b_only);
+    if (n == 0) return 1;
+    // P(X = i) = C(n, i) / 2^n, summed in logs so that n in the thousands neither overflows nor underflows
+    double tail = 0;
+    for (std::size_t i = 0; i <= k; ++i) {
+        const double dn = static_cast<double>(n), di = static_cast<double>(i);
+        tail += std::exp(std::lgamma(dn + 1) - std::lgamma(di + 1) - std::lgamma(dn - di + 1) - dn * std::log(2.0));
+    }
+    return std::min(1.0, 2 * tail);
+}
+
 struct MannWhitneyResult {
     double u = 0;        ///< U of the first sample: pairs (a, b) with a > b, ties counting one half
     double p_value = 1;  ///< two-sided

@@ -22,14 +22,16 @@
 
 namespace {
 
-/// Where each task's file sits in a datasets folder laid out like ../shared/datasets.
-std::string default_path(llmbench::eval::TaskKind t, const std::string& root) {
+/// Where each task's file sits in a datasets folder laid out like ../shared/datasets. TruthfulQA:
+/// the classic 817 questions (v1/), which published MC1 numbers use, unless `truthfulqa` is "2025".
+std::string default_path(llmbench::eval::TaskKind t, const std::string& root, const std::string& truthfulqa) {
     using llmbench::eval::TaskKind;
     switch (t) {
         case TaskKind::mmlu: return root + "/mmlu";
         case TaskKind::arc_challenge: return root + "/arc_challenge/ARC-Challenge-Test.jsonl";
         case TaskKind::hellaswag: return root + "/hellaswag/hellaswag_val_full.txt.bz2";
-        case TaskKind::truthfulqa_mc1: return root + "/truthfulqa/mc_task.json";
+        case TaskKind::truthfulqa_mc1: return root + (truthfulqa == "2025" ? "/truthfulqa/mc_task.json" : "/truthfulqa/v1/mc_task.json");
+        case TaskKind::truthfulqa_mc0: return root + "/truthfulqa/mc_task.json";  // the binary form exists only in the 2025 revision
         case TaskKind::gsm8k: return root + "/gsm8k/test.jsonl";
         case TaskKind::humaneval: return root + "/humaneval/HumanEval.jsonl.gz";
         case TaskKind::mbpp: return root + "/mbpp/mbpp.jsonl";
@@ -42,6 +44,7 @@ std::string default_path(llmbench::eval::TaskKind t, const std::string& root) {
 int main(int argc, char** argv) {
     CLI::App app{"eval-suite: MMLU, ARC-Challenge, HellaSwag, TruthfulQA MC1, GSM8K, HumanEval, MBPP against an Ollama model or an OpenAI-compatible server"};
     std::string model, data, tasks = "mmlu,arc_challenge,hellaswag,truthfulqa_mc1,gsm8k", style = "chat", output, host, subset;
+    std::string truthfulqa_version = "classic";
     std::vector<std::string> paths;
     std::optional<int> shots, num_predict, num_ctx;
     std::optional<double> temperature;
@@ -52,7 +55,13 @@ int main(int argc, char** argv) {
     app.add_option("--model", model, "Model tag, e.g. llama3.1:8b")->required();
     app.add_option("--data", data, "Datasets folder laid out like ../shared/datasets");
     app.add_option("--path", paths, "A task's file or folder, as task=PATH (overrides --data)");
-    app.add_option("--tasks", tasks, "Comma list: mmlu, arc_challenge, hellaswag, truthfulqa_mc1, gsm8k, humaneval, mbpp")->capture_default_str();
+    app.add_option("--tasks", tasks, "Comma list: mmlu, arc_challenge, hellaswag, truthfulqa_mc1, truthfulqa_mc0, gsm8k, humaneval, mbpp")
+        ->capture_default_str();
+    app.add_option("--truthfulqa-version", truthfulqa_version,
+                   "With --data: classic (the 817 questions published MC1 numbers use) or 2025 (the January 2025 revision, 790 "
+                   "questions; truthfulqa_mc0 needs it)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"classic", "2025"}));
     app.add_option("--style", style, "chat (/api/chat, answer line) or completion (raw prompt, harness layout)")
         ->capture_default_str()
         ->check(CLI::IsMember({"chat", "completion"}));
@@ -85,7 +94,9 @@ int main(int argc, char** argv) {
         for (const auto& name : llmbench::parse_string_list(tasks, "--tasks")) {
             llmbench::eval::TaskSpec spec;
             spec.kind = llmbench::eval::parse_task(name);
-            spec.path = path_of.count(name) ? path_of[name] : data.empty() ? "" : default_path(spec.kind, data);
+            if (spec.kind == llmbench::eval::TaskKind::truthfulqa_mc0 && truthfulqa_version != "2025" && !path_of.count(name))
+                throw llmbench::error(llmbench::errc::usage, "truthfulqa_mc0 is in the January 2025 revision only: add --truthfulqa-version 2025");
+            spec.path = path_of.count(name) ? path_of[name] : data.empty() ? "" : default_path(spec.kind, data, truthfulqa_version);
             if (spec.path.empty()) throw llmbench::error(llmbench::errc::usage, "task " + name + ": give --data or --path " + name + "=FILE");
             spec.style = style == "chat" ? llmbench::eval::PromptStyle::chat : llmbench::eval::PromptStyle::completion;
             spec.shots = shots;

@@ -50,8 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 4: (void)eval::load_humaneval(write("humaneval.jsonl", body, n)); break;
         case 5: (void)eval::load_humaneval(write("humaneval.jsonl.gz", body, n)); break;
         case 6: (void)eval::load_mbpp(write("mbpp.jsonl", body, n)); break;
-        case 7: (void)eval::load_truthfulqa_mc1(write("mc_task.json", body, n)); break;
-        case 8: (void)eval::load_truthfulqa_mc1(write("TruthfulQA.csv", body, n)); break;
+        case 7: (void)eval::load_truthfulqa(write("mc_task.json", body, n)); break;
+        case 8: (void)eval::load_truthfulqa(write("TruthfulQA.csv", body, n), n % 2 ? eval::TruthfulQAForm::mc0 : eval::TruthfulQAForm::mc1); break;
         case 9: (void)eval::load_arc(write("arc.jsonl.bz2", body, n)); break;
         case 10: (void)llmbench::niah::haystack_from_file(write("book.txt", body, n)); break;
         default: (void)llmbench::niah::haystack_from_file(write("book.txt.gz", body, n)); break;

@@ -1,10 +1,13 @@
 // Evals end to end against a mock server that answers from a script: an oracle scores 100%,
 // a wrong script 0%, a mixed one what it should; records carry timings; resume skips what is
 // scored; code runs only when allowed.
+#include <llmbench/detail/sha256.hpp>
 #include <llmbench/eval/runner.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -157,6 +160,29 @@ TEST_CASE("resume: a rerun with the earlier records asks only what is missing, a
     CHECK(number_at(retry.summary, "score", "n") == 2);
 }
 
+TEST_CASE("the summary names the dataset file and its sha256, as sha256sum gives it") {
+    TaskSpec spec;
+    spec.kind = TaskKind::truthfulqa_mc0;  // the binary form: two options each
+    spec.path = fixtures + "/truthfulqa_mc.json";
+    auto mock = scripted_mock(spec, [](const PreparedItem& i) { return "Answer: " + i.gold; });
+    const auto o = run_task(spec, *mock);
+    std::ifstream in(spec.path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(o.summary.find(R"("dataset":{"path":")" + spec.path + R"(","sha256":")" + llmbench::detail::sha256_hex(bytes) + "\"}") !=
+          std::string::npos);
+    CHECK(o.summary.find(R"("task":"truthfulqa_mc0")") != std::string::npos);
+    CHECK(number_at(o.summary, "score", "accuracy") == 1.0);
+    REQUIRE(o.records.size() == 2);
+    for (const auto& r : o.records) CHECK((r.find(R"("gold":"A")") != std::string::npos || r.find(R"("gold":"B")") != std::string::npos));
+
+    TaskSpec folder;  // MMLU is a folder: no one file to hash
+    folder.kind = TaskKind::mmlu;
+    folder.path = fixtures + "/mmlu";
+    folder.shots = 0;
+    auto mmlu = scripted_mock(folder, [](const PreparedItem& i) { return "Answer: " + i.gold; });
+    CHECK(run_task(folder, *mmlu).summary.find(R"(","sha256":null})") != std::string::npos);
+}
+
 TEST_CASE("server failures are recorded, not scored - --limit keeps the first items") {
     TaskSpec spec;
     spec.kind = TaskKind::mmlu;
@@ -221,7 +247,8 @@ TEST_CASE("the real datasets with a small limit, against an oracle, when ../shar
     const std::vector<std::pair<TaskKind, std::string>> tasks = {{TaskKind::mmlu, d + "/mmlu"},
                                                                 {TaskKind::arc_challenge, d + "/arc_challenge/ARC-Challenge-Test.jsonl"},
                                                                 {TaskKind::hellaswag, d + "/hellaswag/hellaswag_val_full.txt.bz2"},
-                                                                {TaskKind::truthfulqa_mc1, d + "/truthfulqa/mc_task.json"},
+                                                                {TaskKind::truthfulqa_mc1, d + "/truthfulqa/v1/mc_task.json"},
+                                                                {TaskKind::truthfulqa_mc0, d + "/truthfulqa/mc_task.json"},
                                                                 {TaskKind::gsm8k, d + "/gsm8k/test.jsonl"}};
     for (const auto& task : tasks) {
         const TaskKind kind = task.first;  // a variable, not a binding: doctest's macros capture it

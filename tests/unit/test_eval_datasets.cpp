@@ -5,6 +5,7 @@
 #include <bzlib.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -137,13 +138,13 @@ TEST_CASE("bzip2 files read like plain ones - a damaged one is an error") {
 }
 
 TEST_CASE("TruthfulQA MC1 from the JSON and the CSV: choices shuffled with a fixed seed, the gold followed") {
-    const auto json = load_truthfulqa_mc1(fixtures + "/truthfulqa_mc.json");
+    const auto json = load_truthfulqa(fixtures + "/truthfulqa_mc.json");
     REQUIRE(json.size() == 2);
     CHECK(json[0].choices.size() == 4);
     CHECK(json[0].choices[json[0].gold] == "Blue");
     CHECK(json[1].choices[json[1].gold] == "No");
-    CHECK(load_truthfulqa_mc1(fixtures + "/truthfulqa_mc.json")[0].choices == json[0].choices);  // deterministic
-    const auto csv = load_truthfulqa_mc1(fixtures + "/truthfulqa.csv");
+    CHECK(load_truthfulqa(fixtures + "/truthfulqa_mc.json")[0].choices == json[0].choices);  // deterministic
+    const auto csv = load_truthfulqa(fixtures + "/truthfulqa.csv");
     REQUIRE(csv.size() == 2);
     CHECK(csv[0].choices.size() == 3);
     CHECK(csv[0].choices[csv[0].gold] == "It passes through you");
@@ -152,6 +153,31 @@ TEST_CASE("TruthfulQA MC1 from the JSON and the CSV: choices shuffled with a fix
     std::set<std::size_t> positions;
     for (std::uint64_t seed = 1; seed < 40; ++seed) positions.insert(eval::detail::shuffled(ChoiceItem{"", "", "q", {"t", "f1", "f2", "f3"}, 0}, seed).gold);
     CHECK(positions.size() == 4);
+}
+
+TEST_CASE("TruthfulQA - the CSV's columns found by name in both revisions, and MC0, the 2025 binary form") {
+    // the classic layout has no Best Incorrect Answer column: Incorrect Answers is the 6th field, Source the 7th
+    const std::string path = (fs::temp_directory_path() / ("llmbench_tqa_" + std::to_string(::getpid()) + ".csv")).string();
+    std::ofstream(path, std::ios::binary) << "\xEF\xBB\xBFType,Category,Question,Best Answer,Correct Answers,Incorrect Answers,Source\n"
+                                             "Adversarial,Made-up,Is it?,No,No; Never,Yes; Maybe,https://example.org\n";
+    const auto classic = load_truthfulqa(path);
+    REQUIRE(classic.size() == 1);
+    CHECK(classic[0].choices.size() == 3);
+    CHECK(std::find(classic[0].choices.begin(), classic[0].choices.end(), "https://example.org") == classic[0].choices.end());
+    CHECK(classic[0].choices[classic[0].gold] == "No");
+    CHECK_THROWS_WITH_AS(load_truthfulqa(path, TruthfulQAForm::mc0), doctest::Contains("\"Best Incorrect Answer\" (MC0 is in the January 2025 revision only)"),
+                         error);
+    std::remove(path.c_str());
+
+    const auto binary = load_truthfulqa(fixtures + "/truthfulqa.csv", TruthfulQAForm::mc0);
+    REQUIRE(binary.size() == 2);
+    CHECK(binary[0].choices.size() == 2);
+    CHECK(binary[0].choices[binary[0].gold] == "It passes through you");
+    CHECK(binary[0].choices[1 - binary[0].gold] == "It stays for seven years");
+    const auto json = load_truthfulqa(fixtures + "/truthfulqa_mc.json", TruthfulQAForm::mc0);
+    REQUIRE(json.size() == 2);
+    CHECK(json[1].choices.size() == 2);
+    CHECK(json[1].choices[json[1].gold] == "No");
 }
 
 TEST_CASE("the real datasets in ../shared load in full, when present") {
@@ -166,6 +192,16 @@ TEST_CASE("the real datasets in ../shared load in full, when present") {
     CHECK(load_hellaswag(d + "/hellaswag/hellaswag_val_full.txt.bz2").size() == 10042);
     CHECK(load_gsm8k(d + "/gsm8k/test.jsonl").size() == 1319);
     CHECK(load_humaneval(d + "/humaneval/HumanEval.jsonl.gz").size() == 164);
-    CHECK(load_truthfulqa_mc1(d + "/truthfulqa/mc_task.json").size() == 790);
-    CHECK(load_truthfulqa_mc1(d + "/truthfulqa/TruthfulQA.csv").size() == 790);
+    CHECK(load_truthfulqa(d + "/truthfulqa/v1/mc_task.json").size() == 817);  // the classic set published MC1 numbers use
+    const auto classic_csv = load_truthfulqa(d + "/truthfulqa/v1/TruthfulQA.csv");
+    REQUIRE(classic_csv.size() == 817);
+    for (const auto& item : classic_csv)  // no Source URL taken for an answer
+        for (const auto& choice : item.choices) REQUIRE_MESSAGE(choice.rfind("http", 0) != 0, item.question);
+    CHECK(load_truthfulqa(d + "/truthfulqa/mc_task.json").size() == 790);  // the January 2025 revision
+    CHECK(load_truthfulqa(d + "/truthfulqa/TruthfulQA.csv").size() == 790);
+    const auto mc0 = load_truthfulqa(d + "/truthfulqa/mc_task.json", TruthfulQAForm::mc0);
+    REQUIRE(mc0.size() == 790);
+    CHECK(std::all_of(mc0.begin(), mc0.end(), [](const ChoiceItem& i) { return i.choices.size() == 2; }));
+    CHECK(load_truthfulqa(d + "/truthfulqa/TruthfulQA.csv", TruthfulQAForm::mc0).size() == 790);
+    CHECK_THROWS_WITH_AS(load_truthfulqa(d + "/truthfulqa/v1/mc_task.json", TruthfulQAForm::mc0), doctest::Contains("mc0_targets"), error);
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -318,12 +319,20 @@ inline std::vector<CodeItem> load_mbpp(const std::string& path) {
     return items;
 }
 
-/// TruthfulQA as multiple choice (MC1: one true answer). From `mc_task.json` (mc1_targets,
-/// true answer first) or from `TruthfulQA.csv` (Best Answer against the Incorrect Answers).
-/// The choices are shuffled with a fixed seed per question, so the gold is not always A.
-inline std::vector<ChoiceItem> load_truthfulqa_mc1(const std::string& path) {
+/// TruthfulQA's two multiple-choice forms: MC1 (one true answer among 2-13, as published
+/// numbers and lm-evaluation-harness score it) and MC0 (the January 2025 revision's binary
+/// form: the best answer against the best incorrect one).
+enum class TruthfulQAForm { mc1, mc0 };
+
+/// TruthfulQA as multiple choice. From `mc_task.json` (`mc1_targets` or `mc0_targets`, true
+/// answer first) or from `TruthfulQA.csv` (MC1: Best Answer against the Incorrect Answers; MC0:
+/// against the Best Incorrect Answer, 2025 only), its columns found by their names, since the
+/// 2025 revision inserted one. The choices are shuffled with a fixed seed per question, so the
+/// gold is not always A.
+inline std::vector<ChoiceItem> load_truthfulqa(const std::string& path, TruthfulQAForm form = TruthfulQAForm::mc1) {
     std::vector<ChoiceItem> items;
     const std::string text = read_text_file(path);
+    const char* field = form == TruthfulQAForm::mc1 ? "mc1_targets" : "mc0_targets";
     if (detail::ends_with(path, ".json")) {
         simdjson::dom::parser parser;
         simdjson::dom::array all;
@@ -332,42 +341,52 @@ inline std::vector<ChoiceItem> load_truthfulqa_mc1(const std::string& path) {
         for (auto e : all) {
             const std::string where = path + ": item " + std::to_string(items.size());
             simdjson::dom::object o, targets;
-            if (e.get_object().get(o) || o["mc1_targets"].get_object().get(targets))
-                throw detail::bad_record(where, "field \"mc1_targets\" must be an object of answer: 0/1");
+            if (e.get_object().get(o) || o[field].get_object().get(targets))
+                throw detail::bad_record(where, std::string("field \"") + field + "\" must be an object of answer: 0/1" +
+                                                    (form == TruthfulQAForm::mc0 ? " (MC0 is in the January 2025 revision only)" : ""));
             ChoiceItem item{std::to_string(items.size()), "", detail::string_field(o, "question", where), {}, 0};
             std::size_t true_answers = 0;
             for (auto [answer, label] : targets) {
                 std::int64_t v = 0;
-                if (label.get_int64().get(v)) throw detail::bad_record(where, "field \"mc1_targets\" values must be 0 or 1");
+                if (label.get_int64().get(v)) throw detail::bad_record(where, std::string("field \"") + field + "\" values must be 0 or 1");
                 if (v == 1) {
                     item.gold = item.choices.size();
                     ++true_answers;
                 }
                 item.choices.emplace_back(answer);
             }
-            if (true_answers != 1) throw detail::bad_record(where, "field \"mc1_targets\" must hold exactly one true answer");
+            if (true_answers != 1) throw detail::bad_record(where, std::string("field \"") + field + "\" must hold exactly one true answer");
             items.push_back(detail::shuffled(std::move(item), items.size() + 1));
         }
         return items;
     }
-    bool header = true;
+    std::map<std::string, std::size_t> column;  // from the header
+    const auto at = [&](const std::vector<std::string>& f, const char* name) -> const std::string& { return f[column.at(name)]; };
     detail::for_each_csv_record(text, path, [&](const std::vector<std::string>& f, std::size_t line) {
         const std::string where = path + ":" + std::to_string(line);
-        if (header) {
-            if (f.size() < 7 || f[2] != "Question" || f[3] != "Best Answer")
-                throw detail::bad_record(where, "expected the TruthfulQA header (Type, Category, Question, Best Answer, ...)");
-            header = false;
+        if (column.empty()) {
+            for (std::size_t i = 0; i < f.size(); ++i) column[std::string(llmbench::detail::trim(f[i], " "))] = i;
+            std::vector<const char*> needed = {"Category", "Question", "Best Answer"};
+            needed.push_back(form == TruthfulQAForm::mc1 ? "Incorrect Answers" : "Best Incorrect Answer");
+            for (const char* name : needed)
+                if (!column.count(name))
+                    throw detail::bad_record(where, std::string("expected a TruthfulQA header with the column \"") + name + "\"" +
+                                                        (form == TruthfulQAForm::mc0 ? " (MC0 is in the January 2025 revision only)" : ""));
             return;
         }
-        if (f.size() < 7) throw detail::bad_record(where, "expected at least 7 fields, got " + std::to_string(f.size()));
-        ChoiceItem item{std::to_string(items.size()), f[1], f[2], {f[3]}, 0};
-        for (std::string_view rest = f[6]; !rest.empty();) {  // "; "-separated
-            const auto semi = rest.find(';');
-            const std::string answer(llmbench::detail::trim(rest.substr(0, semi), " "));
-            if (!answer.empty()) item.choices.push_back(answer);
-            rest.remove_prefix(semi == std::string_view::npos ? rest.size() : semi + 1);
+        if (f.size() < column.size()) throw detail::bad_record(where, "expected " + std::to_string(column.size()) + " fields, got " + std::to_string(f.size()));
+        ChoiceItem item{std::to_string(items.size()), at(f, "Category"), at(f, "Question"), {at(f, "Best Answer")}, 0};
+        if (form == TruthfulQAForm::mc0) {
+            item.choices.push_back(at(f, "Best Incorrect Answer"));
+        } else {
+            for (std::string_view rest = at(f, "Incorrect Answers"); !rest.empty();) {  // "; "-separated
+                const auto semi = rest.find(';');
+                const std::string answer(llmbench::detail::trim(rest.substr(0, semi), " "));
+                if (!answer.empty()) item.choices.push_back(answer);
+                rest.remove_prefix(semi == std::string_view::npos ? rest.size() : semi + 1);
+            }
         }
-        if (item.choices.size() < 2) throw detail::bad_record(where, "field \"Incorrect Answers\" is empty");
+        if (item.choices.size() < 2 || item.choices.back().empty()) throw detail::bad_record(where, "no incorrect answer");
         items.push_back(detail::shuffled(std::move(item), items.size() + 1));
     });
     return items;

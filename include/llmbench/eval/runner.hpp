@@ -8,12 +8,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,7 +38,7 @@
 
 namespace llmbench::eval {
 
-enum class TaskKind { mmlu, arc_challenge, hellaswag, truthfulqa_mc1, gsm8k, humaneval, mbpp };
+enum class TaskKind { mmlu, arc_challenge, hellaswag, truthfulqa_mc1, truthfulqa_mc0, gsm8k, humaneval, mbpp };
 
 inline const char* to_string(TaskKind t) {
     switch (t) {
@@ -43,6 +46,7 @@ inline const char* to_string(TaskKind t) {
         case TaskKind::arc_challenge: return "arc_challenge";
         case TaskKind::hellaswag: return "hellaswag";
         case TaskKind::truthfulqa_mc1: return "truthfulqa_mc1";
+        case TaskKind::truthfulqa_mc0: return "truthfulqa_mc0";
         case TaskKind::gsm8k: return "gsm8k";
         case TaskKind::humaneval: return "humaneval";
         case TaskKind::mbpp: return "mbpp";
@@ -51,10 +55,10 @@ inline const char* to_string(TaskKind t) {
 }
 
 inline TaskKind parse_task(const std::string& name) {
-    for (TaskKind t : {TaskKind::mmlu, TaskKind::arc_challenge, TaskKind::hellaswag, TaskKind::truthfulqa_mc1, TaskKind::gsm8k,
+    for (TaskKind t : {TaskKind::mmlu, TaskKind::arc_challenge, TaskKind::hellaswag, TaskKind::truthfulqa_mc1, TaskKind::truthfulqa_mc0, TaskKind::gsm8k,
                        TaskKind::humaneval, TaskKind::mbpp})
         if (name == to_string(t)) return t;
-    throw error(errc::usage, "unknown task '" + name + "' (mmlu, arc_challenge, hellaswag, truthfulqa_mc1, gsm8k, humaneval, mbpp)");
+    throw error(errc::usage, "unknown task '" + name + "' (mmlu, arc_challenge, hellaswag, truthfulqa_mc1, truthfulqa_mc0, gsm8k, humaneval, mbpp)");
 }
 
 inline bool is_code_task(TaskKind t) { return t == TaskKind::humaneval || t == TaskKind::mbpp; }
@@ -152,7 +156,10 @@ inline std::vector<PreparedItem> prepare_items(const TaskSpec& spec) {
             for (const auto& item : load_hellaswag(spec.path)) add_choice(item, {});
             break;
         case TaskKind::truthfulqa_mc1:
-            for (const auto& item : load_truthfulqa_mc1(spec.path)) add_choice(item, {});
+            for (const auto& item : load_truthfulqa(spec.path, TruthfulQAForm::mc1)) add_choice(item, {});
+            break;
+        case TaskKind::truthfulqa_mc0:
+            for (const auto& item : load_truthfulqa(spec.path, TruthfulQAForm::mc0)) add_choice(item, {});
             break;
         case TaskKind::gsm8k:
             for (const auto& item : load_gsm8k(spec.path))
@@ -294,6 +301,11 @@ public:
     /// Asks every item not yet scored, `samples` times each. Returns the summary line.
     std::string run() {
         const auto items = prepare_items(spec_);
+        if (std::ifstream file{spec_.path, std::ios::binary}; file && std::filesystem::is_regular_file(spec_.path)) {
+            std::ostringstream bytes;  // as stored, so it matches `sha256sum` and the datasets' READMEs
+            bytes << file.rdbuf();
+            dataset_sha256_ = llmbench::detail::sha256_hex(bytes.str());
+        }
         std::vector<std::pair<const PreparedItem*, int>> work;
         for (const auto& item : items)
             for (int s = 0; s < spec_.samples; ++s)
@@ -325,6 +337,10 @@ public:
         w.key("controls");
         options_.controls.write_json(w);
         w.kv("scoring", scoring_note());
+        w.key("dataset").begin_object().kv("path", spec_.path).key("sha256");  // which file, exactly: versions differ
+        if (dataset_sha256_.empty()) w.null();
+        else w.value(dataset_sha256_);
+        w.end_object();
         std::size_t n = 0, correct = 0, unparsable = 0, flexible = 0;
         double tokens = 0, wall = 0;
         std::size_t timed = 0;
@@ -495,6 +511,7 @@ private:
     std::set<std::string> done_;
     std::vector<ScoredItem> scored_;
     std::size_t failed_ = 0, items_total_ = 0;
+    std::string dataset_sha256_;  ///< of the file as stored (compressed or not); empty for a folder (MMLU)
     mutable std::mutex mutex_;
 };
 

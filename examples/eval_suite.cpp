@@ -2,6 +2,7 @@
 // openai --base-url URL), scored honestly and timed too.
 //
 //   eval-suite --model llama3.1:8b --data ../shared/datasets --tasks mmlu,arc_challenge,gsm8k --limit 100 -o evals.jsonl
+//   eval-suite --model llama3.1:8b --data ../shared/datasets --tasks mmlu --style completion -o mmlu.jsonl  (letter log-probabilities)
 //   eval-suite --model llama3.1:8b --data ../shared/datasets --tasks humaneval --allow-code-execution -o evals.jsonl
 //
 // stdout (and --output): a metadata line, one "eval_item" line per item (flushed as scored),
@@ -13,10 +14,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <optional>
 
 #include "example_support.hpp"
 
@@ -44,7 +49,7 @@ std::string default_path(llmbench::eval::TaskKind t, const std::string& root, co
 int main(int argc, char** argv) {
     CLI::App app{"eval-suite: MMLU, ARC-Challenge, HellaSwag, TruthfulQA MC1, GSM8K, HumanEval, MBPP against an Ollama model or an OpenAI-compatible server"};
     std::string model, data, tasks = "mmlu,arc_challenge,hellaswag,truthfulqa_mc1,gsm8k", style = "chat", output, host, subset;
-    std::string truthfulqa_version = "classic";
+    std::string truthfulqa_version = "classic", scoring;
     std::vector<std::string> paths;
     std::optional<int> shots, num_predict, num_ctx;
     std::optional<double> temperature;
@@ -65,6 +70,10 @@ int main(int argc, char** argv) {
     app.add_option("--style", style, "chat (/api/chat, answer line) or completion (raw prompt, harness layout)")
         ->capture_default_str()
         ->check(CLI::IsMember({"chat", "completion"}));
+    app.add_option("--scoring", scoring,
+                   "Multiple choice: logprob (the option letter most likely as the one token after \"Answer:\", as lm-evaluation-harness "
+                   "scores MMLU; the default for --style completion) or generative (the letter the model writes; the default for chat)")
+        ->check(CLI::IsMember({"generative", "logprob"}));
     app.add_option("--shots", shots, "Examples shown first (default: MMLU 5 from dev, GSM8K 8 chain-of-thought, else 0)");
     app.add_option("--limit", limit, "At most N items per task (0: all; MMLU spreads them over subjects)");
     app.add_option("--subset", subset, "MMLU: comma list of subjects");
@@ -73,10 +82,16 @@ int main(int argc, char** argv) {
     app.add_option("--num_predict,--num-predict", num_predict, "Token cap per reply (default by task and style)");
     app.add_option("--num_ctx,--num-ctx", num_ctx, "Context window (long few-shot prompts may need more than the default)");
     app.add_option("--seed", seed, "Sample s of an item uses seed + s")->capture_default_str();
-    app.add_option("--concurrency", concurrency, "Requests in flight")->capture_default_str()->check(CLI::Range(1, 256));
+    app.add_option("--concurrency", concurrency,
+                   "Requests in flight, over all servers (at least one per server); up to the server's slots (llama-server "
+                   "--parallel, OLLAMA_NUM_PARALLEL): more only queue")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 256));
     app.add_flag("--allow-code-execution", allow_code, "Run model-written code (HumanEval, MBPP) in the sandbox");
     app.add_option("--code-timeout", code_timeout, "Seconds per program")->capture_default_str();
-    app.add_option("--host", host, "Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434)");
+    app.add_option("--host", host,
+                   "Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434); a comma list spreads the items over several servers "
+                   "(likewise --base-url), each record naming its server_url");
     app.add_option("--output,-o", output, "Also append the JSON lines here; a rerun resumes from it");
     app.add_flag("--quiet,-q", quiet, "No per-task lines on stderr");
     example::BackendOptions backend_options;
@@ -100,6 +115,7 @@ int main(int argc, char** argv) {
             if (spec.path.empty()) throw llmbench::error(llmbench::errc::usage, "task " + name + ": give --data or --path " + name + "=FILE");
             spec.style = style == "chat" ? llmbench::eval::PromptStyle::chat : llmbench::eval::PromptStyle::completion;
             spec.shots = shots;
+            if (!scoring.empty() && llmbench::eval::is_choice_task(spec.kind)) spec.scoring = llmbench::eval::parse_scoring(scoring);
             spec.limit = limit;
             if (!subset.empty()) spec.subset = llmbench::parse_string_list(subset, "--subset");
             spec.samples = samples;
@@ -112,13 +128,36 @@ int main(int argc, char** argv) {
         std::string earlier;
         if (!output.empty() && std::filesystem::exists(output)) earlier = llmbench::eval::read_text_file(output);
         example::JsonLines out(output, /*append=*/true);
-        const llmbench::Endpoint endpoint = host.empty() ? llmbench::endpoint_from_env() : llmbench::parse_ollama_host(host);
         llmbench::OpenAIClientOptions client_options;
         client_options.api_key_env = backend_options.api_key_env;
-        const llmbench::BackendFactory make_backend = backend_options.factory(endpoint, client_options);
-        auto meta = make_backend()->describe(model);  // fails fast: no server, no model
-        meta.command_line.assign(argv, argv + argc);
-        out.write(meta.to_json());
+        // One factory per server; the runner's workers take them in turn, so items spread over all.
+        std::vector<llmbench::BackendFactory> servers;
+        if (backend_options.openai()) {
+            if (!backend_options.base_url.empty())
+                for (const auto& url : llmbench::parse_string_list(backend_options.base_url, "--base-url")) {
+                    auto one = backend_options;
+                    one.base_url = url;
+                    servers.push_back(one.factory({}, client_options));
+                }
+            if (servers.empty()) servers.push_back(backend_options.factory({}, client_options));  // its error: --base-url needed
+        } else if (host.empty()) {
+            servers.push_back(backend_options.factory(llmbench::endpoint_from_env(), client_options));
+        } else {
+            for (const auto& h : llmbench::parse_string_list(host, "--host")) servers.push_back(backend_options.factory(llmbench::parse_ollama_host(h), client_options));
+        }
+        std::optional<std::int64_t> slots = 0;  // over all servers; unknown if any does not say
+        for (const auto& server : servers) {  // fails fast: no server, no model; one metadata line per server
+            auto meta = server()->describe(model);
+            meta.command_line.assign(argv, argv + argc);
+            out.write(meta.to_json());
+            slots = slots && meta.server.parallel ? std::optional<std::int64_t>(*slots + *meta.server.parallel) : std::nullopt;
+        }
+        concurrency = std::max<int>(concurrency, static_cast<int>(servers.size()));
+        if (slots && concurrency > *slots && !quiet)
+            std::cerr << "eval-suite: note: --concurrency " << concurrency << " is more than the " << *slots
+                      << " slot(s) the server(s) report: the rest wait in the server's queue\n";
+        auto turn = std::make_shared<std::atomic<std::size_t>>(0);
+        const llmbench::BackendFactory make_backend = [servers, turn] { return servers[(*turn)++ % servers.size()](); };
 
         llmbench::eval::EvalOptions options;
         options.model = model;
@@ -130,6 +169,7 @@ int main(int argc, char** argv) {
         example::stop_on_signals();
         std::size_t failed = 0;
         for (const auto& spec : specs) {
+            turn->store(0);  // each task's workers start again at the first server
             llmbench::eval::EvalRunner runner(make_backend, spec, options);
             const std::size_t resumed = earlier.empty() ? 0 : runner.resume_from(earlier);
             if (!quiet)

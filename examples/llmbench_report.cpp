@@ -1,5 +1,6 @@
 // llmbench-report: result files (JSON lines from ollama-bench or bench-matrix) as a console
-// table, Markdown, CSV or one self-contained HTML page.
+// table, Markdown, CSV or one self-contained HTML page; eval-suite files as the eval report
+// (tasks, MMLU by subject, reliability diagrams; the console gets its Markdown).
 //
 //   llmbench-report run.jsonl                       # tables on stdout
 //   llmbench-report --format html -o report.html a.jsonl b.jsonl
@@ -7,6 +8,7 @@
 // Exit: 0 written; 2 a file is missing or malformed (the message names file and line).
 #include <llmbench/report/console_reporter.hpp>
 #include <llmbench/report/csv_reporter.hpp>
+#include <llmbench/report/eval_report.hpp>
 #include <llmbench/report/html_reporter.hpp>
 #include <llmbench/report/markdown_reporter.hpp>
 
@@ -35,13 +37,19 @@ int main(int argc, char** argv) {
     reporters["html"] = std::make_unique<llmbench::HtmlReporter>();
     try {
         const auto results = llmbench::load_result_set(files);
-        if (output.empty()) {
-            reporters.at(format)->report(results, std::cout);
-            return std::cout.flush() ? 0 : 2;
+        const bool evals = llmbench::has_evals(results);
+        if (evals && !results.cells.empty())
+            throw llmbench::error(llmbench::errc::usage, "these files mix eval-suite output with speed results: report them separately");
+        std::ofstream file;
+        if (!output.empty()) {
+            file.open(output, std::ios::binary | std::ios::trunc);
+            if (!file) throw llmbench::error(llmbench::errc::io, "cannot write '" + output + "'");
         }
-        std::ofstream out(output, std::ios::binary | std::ios::trunc);
-        if (!out) throw llmbench::error(llmbench::errc::io, "cannot write '" + output + "'");
-        reporters.at(format)->report(results, out);
+        std::ostream& out = output.empty() ? std::cout : file;
+        if (!evals) reporters.at(format)->report(results, out);
+        else if (format == "html") llmbench::write_eval_html(results, out);
+        else if (format == "csv") llmbench::write_eval_csv(results, out);
+        else llmbench::write_eval_markdown(results, out);
         if (!out.flush()) throw llmbench::error(llmbench::errc::io, "writing '" + output + "' failed (disk full?)");
         return 0;
     } catch (const llmbench::error& e) {

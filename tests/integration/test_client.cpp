@@ -181,7 +181,10 @@ TEST_CASE("the mock's lines have the field order of a real Ollama 0.5.12 stream"
 
 TEST_CASE("a repeated prompt hits the mock's prompt cache and is flagged") {
     MockConfig cfg;
-    cfg.prefill_per_token = 200us;
+    // 0.5.12 says nothing of the cache: the flag reads the prompt rate, 5x faster than the first
+    // run's. 1 ms a token (108 ms for the first prefill) keeps a loaded sanitizer build's
+    // scheduling delays of a few ms on the second one far below that.
+    cfg.prefill_per_token = 1ms;
     MockOllama mock(cfg);
     OllamaClient client(mock.endpoint());
     const std::string prompt(400, 'a');

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <set>
 
 #include <doctest/doctest.h>
 
@@ -291,20 +292,30 @@ TEST_CASE("bench-matrix: a matrix file, records with cell coordinates, one cell 
 #if defined(LLMBENCH_EVAL_SUITE_PATH)
 #include <llmbench/eval/runner.hpp>
 
-TEST_CASE("eval-suite: records and a summary per task - a rerun with the same output resumes") {
+namespace {
+const std::string arc_path = std::string(LLMBENCH_TEST_DATA_DIR) + "/eval/arc.jsonl";
+
+/// A mock that answers every ARC item of tests/data/eval/arc.jsonl right, in chat style.
+MockConfig arc_answering_mock() {
     llmbench::eval::TaskSpec spec;
     spec.kind = llmbench::eval::TaskKind::arc_challenge;
-    spec.path = std::string(LLMBENCH_TEST_DATA_DIR) + "/eval/arc.jsonl";
+    spec.path = arc_path;
     std::map<std::string, std::string> gold;
     for (const auto& item : llmbench::eval::prepare_items(spec)) gold[item.prompt.text] = item.gold;
     MockConfig cfg;
     cfg.natural_tokens = 1000;
     cfg.responder = [gold](const std::string& prompt) { return "Answer: " + gold.at(prompt); };
+    return cfg;
+}
+}  // namespace
+
+TEST_CASE("eval-suite: records and a summary per task - a rerun with the same output resumes") {
+    MockConfig cfg = arc_answering_mock();
     MockOllama mock(cfg);
     const std::string out = write_temp("evals.jsonl", "");
     std::remove(out.c_str());
     const std::vector<std::string> args = {LLMBENCH_EVAL_SUITE_PATH, "--model", "llama3.1:8b", "--tasks", "arc_challenge",
-                                           "--path", "arc_challenge=" + spec.path, "--host", "127.0.0.1:" + std::to_string(mock.port()),
+                                           "--path", "arc_challenge=" + arc_path, "--host", "127.0.0.1:" + std::to_string(mock.port()),
                                            "--output", out, "--quiet"};
     const auto first = run_program(args, [](pid_t, const std::string&) {});
     CHECK_MESSAGE(first.exit_code == 0, first.err);
@@ -326,6 +337,66 @@ TEST_CASE("eval-suite: records and a summary per task - a rerun with the same ou
     const auto e = run_program(bad, [](pid_t, const std::string&) {});
     CHECK(e.exit_code == 2);
     CHECK(e.err.find("unknown task 'nonsense'") != std::string::npos);
+}
+
+TEST_CASE("eval-suite --host a,b spreads the items over both servers - each record names its server") {
+    MockConfig cfg = arc_answering_mock();
+    cfg.token_delay = std::chrono::milliseconds(2);  // both workers get items
+    MockOllama a(cfg), b(cfg);
+    const std::string host_a = "127.0.0.1:" + std::to_string(a.port()), host_b = "127.0.0.1:" + std::to_string(b.port());
+    const auto run = run_program({LLMBENCH_EVAL_SUITE_PATH, "--model", "llama3.1:8b", "--tasks", "arc_challenge", "--path",
+                                  "arc_challenge=" + arc_path, "--host", host_a + "," + host_b, "--quiet"},
+                                 [](pid_t, const std::string&) {});
+    CHECK_MESSAGE(run.exit_code == 0, run.err);
+    const auto types = types_of(run.lines);
+    REQUIRE(types.size() == 6);
+    CHECK(types[0] == "metadata");  // one per server
+    CHECK(types[1] == "metadata");
+    std::set<std::string> servers;
+    for (std::size_t i = 2; i < 5; ++i) {
+        CHECK(types[i] == "eval_item");
+        for (const auto& h : {host_a, host_b})
+            if (run.lines[i].find(R"("server_url":"http://)" + h + "\"") != std::string::npos) servers.insert(h);
+    }
+    CHECK(servers.size() == 2);
+    CHECK(a.stream_requests().size() + b.stream_requests().size() == 3);
+    CHECK_FALSE(a.stream_requests().empty());
+    CHECK_FALSE(b.stream_requests().empty());
+    CHECK(run.lines[5].find(R"("score":{"correct":3,"n":3,"accuracy":1,)") != std::string::npos);
+}
+
+TEST_CASE("eval-suite --style completion scores letter log-probabilities by default - a server without them is refused") {
+    llmbench::eval::TaskSpec spec;
+    spec.kind = llmbench::eval::TaskKind::arc_challenge;
+    spec.path = arc_path;
+    spec.style = llmbench::eval::PromptStyle::completion;
+    std::map<std::string, std::string> gold;
+    for (const auto& item : llmbench::eval::prepare_items(spec)) gold[item.prompt.text] = item.gold;
+    MockConfig cfg;
+    cfg.generation = llmbench::testing::MockGeneration::ollama_0_33;
+    cfg.first_token = [gold](const std::string& prompt) {
+        return std::vector<llmbench::TokenLogprob>{{" " + gold.at(prompt), -0.1, std::nullopt}, {" Z", -3.0, std::nullopt}};
+    };
+    MockOllama mock(cfg);
+    std::vector<std::string> args = {LLMBENCH_EVAL_SUITE_PATH, "--model", "llama3.1:8b", "--tasks", "arc_challenge", "--path",
+                                     "arc_challenge=" + spec.path, "--style", "completion", "--host",
+                                     "127.0.0.1:" + std::to_string(mock.port()), "--quiet"};
+    const auto run = run_program(args, [](pid_t, const std::string&) {});
+    CHECK_MESSAGE(run.exit_code == 0, run.err);
+    REQUIRE(types_of(run.lines).size() == 5);
+    CHECK(run.lines[4].find(R"("setting":"completion/0-shot/logprob")") != std::string::npos);
+    CHECK(run.lines[4].find(R"("score":{"correct":3,"n":3,"accuracy":1,)") != std::string::npos);
+    CHECK(run.lines[4].find(R"("ece":)") != std::string::npos);
+
+    MockOllama old;  // 0.5.12 ignores logprobs
+    args[10] = "127.0.0.1:" + std::to_string(old.port());
+    const auto refused = run_program(args, [](pid_t, const std::string&) {});
+    CHECK(refused.exit_code == 2);
+    CHECK(refused.err.find("returned no log-probabilities") != std::string::npos);
+    args.insert(args.end(), {"--scoring", "generative"});
+    const auto generative = run_program(args, [](pid_t, const std::string&) {});
+    CHECK_MESSAGE(generative.exit_code == 0, generative.err);
+    CHECK(generative.lines.back().find(R"("setting":"completion/0-shot")") != std::string::npos);
 }
 #endif
 

@@ -4,6 +4,7 @@
 #include <llmbench/detail/sha256.hpp>
 #include <llmbench/eval/runner.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
+#include <llmbench/testing/mock_openai.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -109,11 +110,12 @@ TEST_CASE("a mixed script gives the expected accuracy, with unparsable replies c
     CHECK(number_at(o.summary, "score", "ci95_high") > 1.0 / 3);
 }
 
-TEST_CASE("completion style sends a raw prompt with stop strings and reads a bare letter") {
+TEST_CASE("completion style sends a raw prompt with stop strings and, scored generatively, reads a bare letter") {
     TaskSpec spec;
     spec.kind = TaskKind::hellaswag;
     spec.path = fixtures + "/hellaswag.txt";
     spec.style = PromptStyle::completion;
+    spec.scoring = Scoring::generative;  // logprob is completion's default (test_eval_logprob.cpp)
     auto mock = scripted_mock(spec, [](const PreparedItem& i) { return " " + i.gold; });
     const auto o = run_task(spec, *mock);
     CHECK(number_at(o.summary, "score", "accuracy") == 1.0);
@@ -199,6 +201,60 @@ TEST_CASE("server failures are recorded, not scored - --limit keeps the first it
     // round-robin over subjects: a quick run covers both
     CHECK(o.summary.find("astronomy") != std::string::npos);
     CHECK(o.summary.find("college_physics") != std::string::npos);
+}
+
+TEST_CASE("MMLU goes subject by subject - with the server's prefix reuse, shared shots are evaluated once") {
+    TaskSpec spec;
+    spec.kind = TaskKind::mmlu;
+    spec.path = fixtures + "/mmlu";
+    spec.limit = 4;  // chosen round-robin (astronomy, college_physics, astronomy, ...), sent grouped
+    std::vector<std::string> subjects;
+    for (const auto& item : prepare_items(spec)) subjects.push_back(item.subject);
+    CHECK(subjects == std::vector<std::string>{"astronomy", "astronomy", "college_physics", "college_physics"});
+
+    testing::MockConfig cfg;
+    cfg.prefix_reuse = true;
+    testing::MockOllama mock(cfg);
+    OllamaClient client(mock.endpoint());
+    const std::string shared = "The following are multiple choice questions (with answers) about astronomy.\n\n";  // 77 bytes
+    for (const char* question : {"Q1?", "Q2, longer?"}) {
+        GenerateRequest r;
+        r.model = "llama3.1:8b";
+        r.prompt = shared + question;
+        r.options.num_predict = 1;
+        StreamTimer timer;
+        const auto result = client.generate(r, timer);
+        REQUIRE(result.ok());
+    }
+    const auto log = mock.stream_requests();
+    REQUIRE(log.size() == 2);
+    CHECK(log[0].evaluated_tokens == log[0].prompt_tokens);  // a cold slot
+    CHECK_FALSE(log[0].prompt_cache_hit);
+    // the mock's tokenizer: 8 + a token per 4 bytes; the shared 78 bytes ("...\n\nQ") are 8 + 19 whole tokens
+    CHECK(log[1].prompt_tokens == testing::MockOllama::count_tokens(shared + "Q2, longer?"));
+    CHECK(log[1].evaluated_tokens == log[1].prompt_tokens - (8 + 78 / 4));
+    CHECK(log[1].prompt_cache_hit);
+
+    // llama-server's own report of the same reuse: timings.cache_n beside prompt_n
+    testing::MockOpenAIConfig ocfg;
+    ocfg.flavour = testing::OpenAIFlavour::llamacpp;
+    ocfg.prefix_reuse = true;
+    testing::MockOpenAI server(ocfg);
+    OpenAIClient openai(server.base_url());
+    std::vector<StreamResult> results;
+    for (const char* question : {"Q1?", "Q2, longer?"}) {
+        GenerateRequest r;
+        r.model = "tiny-llama";
+        r.prompt = shared + question;
+        r.options.num_predict = 1;
+        StreamTimer timer;
+        results.push_back(openai.completion(r, timer));
+        REQUIRE(results.back().ok());
+    }
+    CHECK(results[0].server.prompt_cached_tokens == 0);  // b10587 says cache_n 0 on a cold slot
+    CHECK(results[1].server.prompt_eval_count == testing::MockOllama::count_tokens(shared + "Q2, longer?"));
+    CHECK(results[1].server.prompt_cached_tokens == 8 + 78 / 4);
+    CHECK(results[1].server.prompt_evaluated_tokens == *results[1].server.prompt_eval_count - (8 + 78 / 4));
 }
 
 TEST_CASE("code tasks refuse to run without --allow-code-execution - with it, pass@k over samples") {

@@ -30,7 +30,7 @@ namespace {
 /// Keys whose values depend on the clock, the machine or the temporary paths.
 bool masked_key(std::string_view key) {
     static const std::set<std::string_view> exact = {"timestamp_utc", "llmbench_version", "command_line", "host", "path", "sha256",
-                                                     "base_url", "url", "samples", "warnings", "cv", "stddev",
+                                                     "base_url", "url", "server_url", "samples", "warnings", "cv", "stddev",
                                                      // flags a busy machine can flip: they compare times
                                                      "prompt_cache_suspected", "prompt_cache_suspected_runs",
                                                      "prompt_rate_includes_cache", "prompt_rate_includes_cache_runs", "ttft_below_server"};

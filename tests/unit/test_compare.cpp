@@ -2,6 +2,7 @@
 // differences and on no difference.
 #include <cmath>
 #include <llmbench/report/compare_report.hpp>
+#include <llmbench/report/eval_compare.hpp>
 
 #include <random>
 #include <sstream>
@@ -177,4 +178,85 @@ TEST_CASE("McNemar's exact test against hand values") {
     const double big = mcnemar_exact_p(400, 600);  // far in the tail, and still finite
     CHECK(big > 0.0);
     CHECK(big < 1e-9);
+}
+
+namespace {
+/// eval-suite's item lines, one per entry of `right` ('1' right, '0' wrong, '-' failed), with
+/// ids "0", "1", ... offset by `first_id`.
+std::string eval_items(const std::string& task, const std::string& setting, const std::string& right, int first_id = 0) {
+    std::string out;
+    for (std::size_t i = 0; i < right.size(); ++i)
+        out += R"({"type":"eval_item","task":")" + task + R"(","setting":")" + setting + R"(","item_id":")" +
+               std::to_string(first_id + static_cast<int>(i)) + R"(","sample":0,"ok":)" + (right[i] == '-' ? "false" : "true") +
+               R"(,"correct":)" + (right[i] == '1' ? "true" : "false") + "}\n";
+    return out;
+}
+std::string eval_summary(const std::string& task, const std::string& setting, const std::string& sha = "") {
+    return R"({"type":"eval_summary","task":")" + task + R"(","setting":")" + setting + R"(","dataset":{"sha256":)" +
+           (sha.empty() ? std::string("null") : "\"" + sha + "\"") + R"(},"score":{"correct":0,"n":0}})" + "\n";
+}
+std::string eval_file(const std::string& task, const std::string& setting, const std::string& right, int first_id = 0,
+                      const std::string& sha = "") {
+    return eval_items(task, setting, right, first_id) + eval_summary(task, setting, sha);
+}
+ResultSet eval_set(const std::string& name, const std::string& text) { return parse_result_set({{name, text}}); }
+}  // namespace
+
+TEST_CASE("eval comparison pairs items by id - accuracy difference, its interval and McNemar's p by hand") {
+    // Items 0-9 in both: A right on 0-5, B right on 2-9, so right in A only {0, 1}, in B only
+    // {6, 7, 8, 9}. A's item 10 is missing in B, A's failed item 11 is not scored, B's item 12 is new.
+    const auto a = eval_set("a", eval_file("mmlu", "completion/5-shot/logprob", "1111110000" "1-"));
+    const std::string setting = "completion/5-shot/logprob";
+    const auto b = eval_set("b", eval_items("mmlu", setting, "0011111111") + eval_items("mmlu", setting, "1", 12) + eval_summary("mmlu", setting));
+    const auto tasks = compare_evals(a, b);
+    REQUIRE(tasks.size() == 1);
+    const auto& t = tasks[0];
+    CHECK(t.paired == 10);
+    CHECK(t.a_only == 2);
+    CHECK(t.b_only == 4);
+    CHECK(t.both_correct == 4);
+    CHECK(t.unpaired_a == 1);
+    CHECK(t.unpaired_b == 1);
+    CHECK(t.accuracy_a == doctest::Approx(0.6));
+    CHECK(t.accuracy_b == doctest::Approx(0.8));
+    CHECK(t.difference == doctest::Approx(0.2));
+    // Wald for paired proportions: 1.959964 * sqrt(2 + 4 - (4 - 2)^2 / 10) / 10 = 0.463812
+    CHECK(t.ci_low == doctest::Approx(0.2 - 0.463812).epsilon(1e-5));
+    CHECK(t.ci_high == doctest::Approx(0.2 + 0.463812).epsilon(1e-5));
+    CHECK(t.p_value == doctest::Approx(2.0 * (1 + 6 + 15) / 64));  // X ~ B(6, 1/2): P(X <= 2) = 22 / 64
+    CHECK(t.verdict == Verdict::no_difference);
+}
+
+TEST_CASE("eval comparison: 20 items right in B only out of 40 is a real difference - a task's only summaries pair across settings") {
+    const std::string twenty(20, '1'), zeros(20, '0');
+    const auto a = eval_set("a", eval_file("arc_challenge", "chat/0-shot", zeros + zeros));
+    const auto b = eval_set("b", eval_file("arc_challenge", "completion/0-shot/logprob", twenty + zeros));
+    const auto tasks = compare_evals(a, b);
+    REQUIRE(tasks.size() == 1);
+    CHECK(tasks[0].setting() == "chat/0-shot vs completion/0-shot/logprob");
+    CHECK(tasks[0].p_value == doctest::Approx(2.0 / 1048576));  // 2 * 0.5^20
+    CHECK(tasks[0].ci_low == doctest::Approx(0.5 - 1.959964 * std::sqrt(10.0) / 40).epsilon(1e-5));
+    CHECK(tasks[0].verdict == Verdict::better);
+    const auto back = compare_evals(b, a);
+    CHECK(back[0].verdict == Verdict::worse);
+    CHECK(back[0].difference == doctest::Approx(-0.5));
+
+    EvalComparison c{"a.jsonl", "b.jsonl", tasks, {}, 0.05};
+    std::ostringstream md;
+    write_eval_comparison_text(c, md, true);
+    CHECK(md.str().find("| arc_challenge | chat/0-shot vs completion/0-shot/logprob | 40 | 0.0% | 50.0% | +50.0 |") != std::string::npos);
+    CHECK(md.str().find("| B more accurate |") != std::string::npos);
+}
+
+TEST_CASE("eval comparison: different dataset files are listed - tasks with no items in common say so") {
+    const auto a = eval_set("a", eval_file("gsm8k", "chat/8-shot", "10", 0, std::string(64, 'a')));
+    const auto b = eval_set("b", eval_file("gsm8k", "chat/8-shot", "10", 5, std::string(64, 'b')));
+    const auto problems = eval_comparability_problems(a, b);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].find("gsm8k: the dataset files differ") != std::string::npos);
+    CHECK(eval_comparability_problems(a, a).empty());
+    const auto tasks = compare_evals(a, b);
+    REQUIRE(tasks.size() == 1);
+    CHECK(tasks[0].paired == 0);
+    CHECK(tasks[0].verdict_text() == "no items in common");
 }

@@ -77,15 +77,34 @@ TEST_CASE("Wilson interval: inside [0, 1], honest at the edges") {
     CHECK(high == doctest::Approx(1.0));
 }
 
-TEST_CASE("MMLU categories and Meta's references for the same setting only") {
+TEST_CASE("MMLU categories and Meta's references, comparable only for the same setting and weights") {
     CHECK(mmlu_category("college_physics") == "STEM");
     CHECK(mmlu_category("professional_law") == "humanities");
     CHECK(mmlu_category("sociology") == "social sciences");
     CHECK(mmlu_category("virology") == "other");
-    CHECK(meta_reference("mmlu", "chat", 5)->score == doctest::Approx(0.694));
-    CHECK(meta_reference("gsm8k", "chat", 8)->score == doctest::Approx(0.845));
-    CHECK_FALSE(meta_reference("mmlu", "completion", 5).has_value());  // Meta's Instruct numbers are generative chat
-    CHECK_FALSE(meta_reference("hellaswag", "chat", 0).has_value());   // not in the model card
+    const auto chat5 = meta_reference("mmlu", "chat/5-shot", "llama3.1:8b");
+    REQUIRE(chat5);
+    CHECK(chat5->comparable);
+    CHECK(chat5->why_not.empty());
+    CHECK(chat5->reference.score == doctest::Approx(0.694));
+    CHECK(meta_reference("gsm8k", "chat/8-shot", "llama3.1:8b")->reference.score == doctest::Approx(0.845));
+    // Letter likelihood is published for the base model only: an Instruct tag is not comparable.
+    const auto logprob = meta_reference("mmlu", "completion/5-shot/logprob", "llama3.1:8b");
+    REQUIRE(logprob);
+    CHECK_FALSE(logprob->comparable);
+    CHECK(logprob->reference.score == doctest::Approx(0.667));
+    CHECK(logprob->why_not.find("base") != std::string::npos);
+    const auto base = meta_reference("mmlu", "completion/5-shot/logprob", "llama3.1:8b-text-q4_K_M");
+    REQUIRE(base);
+    CHECK(base->comparable);
+    // A setting Meta did not measure: its Instruct number, marked not comparable, with both settings named.
+    const auto other = meta_reference("mmlu", "completion/5-shot", "llama3.1:8b");
+    REQUIRE(other);
+    CHECK_FALSE(other->comparable);
+    CHECK(other->reference.score == doctest::Approx(0.694));
+    CHECK(other->why_not == "ours is completion/5-shot, Meta's is 5-shot, generated letter, macro average");
+    CHECK_FALSE(meta_reference("hellaswag", "chat/0-shot", "llama3.1:8b").has_value());  // not in the model card
+    CHECK(meta_references("arc_challenge").size() == 2);
 }
 
 TEST_CASE("prompts: the harness's completion layout with shots, and the chat instruction") {

@@ -2,6 +2,7 @@
 // Golden files live in tests/golden; LLMBENCH_UPDATE_GOLDEN=1 rewrites them (then review the diff).
 #include <llmbench/report/console_reporter.hpp>
 #include <llmbench/report/csv_reporter.hpp>
+#include <llmbench/report/eval_report.hpp>
 #include <llmbench/report/html_reporter.hpp>
 #include <llmbench/report/markdown_reporter.hpp>
 
@@ -284,4 +285,79 @@ TEST_CASE("axis ticks are round numbers that cover the data") {
     const auto flat = svg::nice_ticks(5, 5);  // one value: still a usable axis around it
     CHECK(flat.front() < 5);
     CHECK(flat.back() > 5);
+}
+
+// The eval report reads tests/data/eval-report/evals.jsonl, written by hand: six MMLU items
+// scored by letter log-probability over two subjects (3 right, one with no letter in the
+// top-k, one tie the first letter wins), and six GSM8K items, one of them failed and then
+// retried on resume, with output lengths in five buckets.
+namespace {
+ResultSet eval_results() {
+    return parse_result_set({{"evals.jsonl", test_util::read_text(data_dir + "/eval-report/evals.jsonl")}});
+}
+}  // namespace
+
+TEST_CASE("eval-suite files read back: summaries with calibration and references, items with the last try counting") {
+    const auto set = eval_results();
+    REQUIRE(has_evals(set));
+    CHECK_FALSE(has_evals(small_results()));
+    const auto& file = set.files.at(0);
+    REQUIRE(file.eval_summaries.size() == 2);
+    const auto& mmlu = file.eval_summaries[0];
+    CHECK(mmlu.scoring_method == "logprob");
+    CHECK(mmlu.score.correct == 3);
+    CHECK(mmlu.score.n == 6);
+    CHECK(mmlu.no_letter_in_top_k == 1);
+    REQUIRE(mmlu.ece);
+    // Brier per scored item: sum over the options of (p_k - [k is right])^2; the item with no letter is left out.
+    const double brier = (0.09 + 0.01 + 0.01 + 0.01) + (0.16 + 0.4225 + 0.0225 + 0.01) + (0.0025 + 0.0025 + 0.01 + 0.04) +
+                         (0.01 + 0.0016 + 0.0009 + 0.0009) + (0.09 + 0.49 + 0.04 + 0.04);
+    CHECK(*mmlu.brier == doctest::Approx(brier / 5));
+    CHECK(mmlu.reliability.size() == 15);
+    CHECK(mmlu.per_subject.at("abstract_algebra").correct == 1);
+    CHECK(mmlu.per_category.at("humanities").n == 3);
+    REQUIRE(mmlu.reference);
+    CHECK_FALSE(mmlu.reference->comparable);
+    std::string sha;
+    for (int i = 0; i < 32; ++i) sha += "ab";
+    CHECK(file.eval_summaries[1].dataset_sha256 == sha);
+    const auto views = detail::eval_views(set);
+    REQUIRE(views.size() == 2);
+    CHECK(views[1].items.size() == 6);  // item 5 failed once and was retried: the retry counts
+    CHECK(views[1].mean_ttft_s == doctest::Approx(0.2));
+}
+
+TEST_CASE("eval report: Markdown matches its golden file") {
+    std::ostringstream out;
+    write_eval_markdown(eval_results(), out);
+    check_golden(out.str(), "eval-report.md");
+}
+
+TEST_CASE("eval report: CSV matches its golden file - a row per task, category, subject and output-length bucket") {
+    std::ostringstream out;
+    write_eval_csv(eval_results(), out);
+    check_golden(out.str(), "eval-report.csv");
+}
+
+TEST_CASE("eval report HTML: a bar per subject and length bucket, a bin per non-empty confidence bin, balanced tags") {
+    const auto set = eval_results();
+    std::ostringstream out;
+    write_eval_html(set, out);
+    const std::string html = out.str();
+    CHECK(unbalanced_tags(html).empty());
+    const auto count = [&html](const std::string& needle) {
+        std::size_t n = 0;
+        for (auto at = html.find(needle); at != std::string::npos; at = html.find(needle, at + 1)) ++n;
+        return n;
+    };
+    std::size_t filled_bins = 0;
+    for (const auto& b : set.files[0].eval_summaries[0].reliability) filled_bins += b.n > 0 ? 1U : 0U;
+    CHECK(filled_bins == 5);  // confidences 0.3 (a tie), 0.4, 0.7, 0.8 and 0.9, in bins of width 1/15
+    CHECK(count("<g class=\"bin\"") == filled_bins);
+    CHECK(count("<g class=\"bar\"") == 2 + 5);  // two subjects; five output-length buckets
+    CHECK(html.find("data-label=\"high_school_us_history\" data-value=\"0.6667\"") != std::string::npos);
+    CHECK(html.find("<script") == std::string::npos);
+    for (auto at = html.find("http"); at != std::string::npos; at = html.find("http", at + 1))  // only the SVG namespace
+        CHECK(html.compare(at, 26, "http://www.w3.org/2000/svg") == 0);
+    CHECK(html.find("measured against llmbench's built-in mock server") == std::string::npos);  // an Ollama file
 }

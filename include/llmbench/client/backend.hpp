@@ -30,6 +30,10 @@ struct BackendCapabilities {
     bool reports_server_timings = false;  ///< sends its own prefill and decode durations
     bool model_shape = false;             ///< describes the model's architecture (for the roofline)
     bool prompt_cache_switch = false;     ///< a request can turn the prompt cache off (llama.cpp's cache_prompt)
+    /// Returns generated tokens' log-probabilities with top alternatives (RequestControls::logprobs).
+    /// A server too old to know the field ignores it: the reply then has none, which a runner
+    /// that needs them must check too (Ollama before 0.12.11).
+    bool token_logprobs = false;
 };
 
 class Backend {
@@ -43,6 +47,9 @@ public:
     virtual StreamResult load(const std::string& model, const std::optional<std::string>& keep_alive, const Options& options) = 0;
     /// "ollama" or "openai".
     virtual std::string kind() const = 0;
+    /// Where the server is ("http://127.0.0.1:11434"), for records when several serve one run;
+    /// empty when the backend has no address.
+    virtual std::string server_url() const { return ""; }
     virtual BackendCapabilities capabilities() const = 0;
     /// Everything the server says about itself and the model, plus the host. Throws when the
     /// server cannot be reached or does not have the model.
@@ -89,9 +96,11 @@ public:
         return client_.load(model, keep_alive, options);
     }
     std::string kind() const override { return "ollama"; }
+    std::string server_url() const override { return client_.endpoint().url(); }
     BackendCapabilities capabilities() const override {
         BackendCapabilities c;
         c.can_unload = c.per_request_context = c.reports_loaded_models = c.reports_server_timings = c.model_shape = true;
+        c.token_logprobs = true;  // since 0.12.11
         return c;
     }
     /// The server and model, and, for a server on this machine, its OLLAMA_* environment.
@@ -151,10 +160,12 @@ public:
         return generate(r, timer);
     }
     std::string kind() const override { return "openai"; }
+    std::string server_url() const override { return client_.endpoint().url(); }
     /// llama.cpp's server (it answers /props) sends its own timings; vLLM and LM Studio do not.
     BackendCapabilities capabilities() const override {
         BackendCapabilities c;
         c.reports_server_timings = c.prompt_cache_switch = props().has_value();
+        c.token_logprobs = true;  // llama.cpp, vLLM and OpenAI's own; a server without them sends none, checked per reply
         return c;
     }
     RunMetadata describe(const std::string& model) override { return describe_openai_server(client_, model); }

@@ -51,28 +51,50 @@ inline std::string normalise_number(std::string s) {
 
 }  // namespace detail
 
+namespace detail {
+
+/// extract_choice's patterns for the options A up to the `choices`th letter. Built once for
+/// every count: a std::regex costs far more to compile than to run (it was most of an item's
+/// client CPU in eval-throughput).
+struct ChoicePatterns {
+    std::vector<std::regex> stated;  ///< answer lines and stated answers, strongest form first
+    std::regex bare;                 ///< a bare letter at the very start of the reply
+};
+
+inline const ChoicePatterns& choice_patterns(std::size_t choices) {
+    static const std::vector<ChoicePatterns> all = [] {
+        std::vector<ChoicePatterns> v;
+        for (char last = 'A'; last <= 'Z'; ++last) {
+            const std::string letters = std::string("[A-") + last + "]";
+            ChoicePatterns p;
+            p.stated = {std::regex("answer\\s*(?:is)?\\s*:\\s*\\(?(" + letters + ")\\)?(?![A-Za-z])", std::regex::icase),
+                        std::regex("best answer is\\s*:?\\s*\\(?(" + letters + ")\\)?(?![A-Za-z])", std::regex::icase),
+                        std::regex("(?:the )?(?:correct )?answer is\\s*(?:option\\s*)?\\(?(" + letters + ")\\)?(?![A-Za-z])", std::regex::icase)};
+            // Upper case only, so the article "a" is never read as option A.
+            p.bare = std::regex("^\\s*\\(?(" + letters + ")(?:[.):]|\\s*$|\\s)");
+            v.push_back(std::move(p));
+        }
+        return v;
+    }();
+    return all.at(choices - 1);
+}
+
+}  // namespace detail
+
 /// The chosen option's index (0 = A), or nullopt when the reply names none of the
 /// `choices` letters.
 inline std::optional<std::size_t> extract_choice(const std::string& reply, std::size_t choices) {
     if (choices == 0 || choices > 26) return std::nullopt;
-    const std::string last_letter(1, static_cast<char>('A' + choices - 1));
-    const std::string letters = "[A-" + last_letter + "]";
+    const auto& patterns = detail::choice_patterns(choices);
     const std::string text = detail::normalise_reply(reply);
-    // Answer lines and stated answers, strongest form first; in each, the last occurrence.
-    const std::regex stated[] = {
-        std::regex("answer\\s*(?:is)?\\s*:\\s*\\(?(" + letters + ")\\)?(?![A-Za-z])", std::regex::icase),
-        std::regex("best answer is\\s*:?\\s*\\(?(" + letters + ")\\)?(?![A-Za-z])", std::regex::icase),
-        std::regex("(?:the )?(?:correct )?answer is\\s*(?:option\\s*)?\\(?(" + letters + ")\\)?(?![A-Za-z])", std::regex::icase),
-    };
-    for (const auto& pattern : stated)
+    // In each form, the last occurrence.
+    for (const auto& pattern : patterns.stated)
         if (auto m = detail::last_match(text, pattern)) {
             const char c = static_cast<char>(std::toupper(static_cast<unsigned char>((*m)[0])));
             return static_cast<std::size_t>(c - 'A');
         }
-    // A bare letter: "B", "(B)", "B.", "B) text", at the very start of the reply. Upper case
-    // only, so the article "a" is never read as option A.
-    const std::regex bare("^\\s*\\(?(" + letters + ")(?:[.):]|\\s*$|\\s)");
-    if (auto m = detail::first_match(text, bare)) return static_cast<std::size_t>((*m)[0] - 'A');
+    // A bare letter: "B", "(B)", "B.", "B) text".
+    if (auto m = detail::first_match(text, patterns.bare)) return static_cast<std::size_t>((*m)[0] - 'A');
     return std::nullopt;
 }
 

@@ -26,6 +26,7 @@
 #include "llmbench/detail/sha256.hpp"
 #include "llmbench/eval/datasets.hpp"
 #include "llmbench/eval/extract.hpp"
+#include "llmbench/eval/letter_choice.hpp"
 #include "llmbench/eval/prompts.hpp"
 #include "llmbench/eval/sandbox.hpp"
 #include "llmbench/eval/scoring.hpp"
@@ -62,6 +63,23 @@ inline TaskKind parse_task(const std::string& name) {
 }
 
 inline bool is_code_task(TaskKind t) { return t == TaskKind::humaneval || t == TaskKind::mbpp; }
+inline bool is_choice_task(TaskKind t) { return !is_code_task(t) && t != TaskKind::gsm8k; }
+
+/// How a multiple-choice answer is read: the letter the model writes (generative), or the
+/// option letter most likely as the one token after "Answer:" (logprob, lm-evaluation-harness's
+/// MMLU acc).
+enum class Scoring { generative, logprob };
+
+inline const char* to_string(Scoring s) { return s == Scoring::logprob ? "logprob" : "generative"; }
+
+inline Scoring parse_scoring(const std::string& name) {
+    if (name == "generative") return Scoring::generative;
+    if (name == "logprob") return Scoring::logprob;
+    throw error(errc::usage, "unknown scoring '" + name + "' (generative, logprob)");
+}
+
+/// Alternatives asked for the one token logprob scoring reads: Ollama's most (20).
+inline constexpr int letter_top_logprobs = 20;
 
 /// One task as configured. Unset numbers take the task's usual setting.
 struct TaskSpec {
@@ -75,19 +93,28 @@ struct TaskSpec {
     std::optional<int> num_predict;
     std::optional<double> temperature;  ///< default 0, or 0.8 for several code samples
     int seed = 1234;                    ///< sample s of an item uses seed + s
+    std::optional<Scoring> scoring;     ///< default: logprob for completion-style multiple choice, else generative
+
+    Scoring scoring_method() const {
+        if (scoring) return *scoring;
+        return style == PromptStyle::completion && is_choice_task(kind) ? Scoring::logprob : Scoring::generative;
+    }
 
     int shot_count() const {
         if (shots) return *shots;
         return kind == TaskKind::mmlu ? 5 : kind == TaskKind::gsm8k ? 8 : 0;
     }
-    /// "chat/5-shot", "completion/0-shot/n=10": which results may be pooled or compared.
+    /// "chat/5-shot", "completion/5-shot/logprob", "completion/0-shot/n=10": which results may
+    /// be pooled, resumed or compared.
     std::string setting() const {
         std::string s = std::string(style == PromptStyle::chat ? "chat" : "completion") + "/" + std::to_string(shot_count()) + "-shot";
         if (is_code_task(kind) && samples > 1) s += "/n=" + std::to_string(samples);
+        if (scoring_method() == Scoring::logprob) s += "/logprob";
         return s;
     }
     int max_tokens() const {
         if (num_predict) return *num_predict;
+        if (scoring_method() == Scoring::logprob) return 1;  // only the first token is read
         if (is_code_task(kind)) return 1024;
         if (kind == TaskKind::gsm8k) return 512;
         return style == PromptStyle::chat ? 1024 : 4;  // chat MC reasons first; completion MC writes a letter
@@ -109,7 +136,9 @@ struct PreparedItem {
 };
 
 /// Loads the dataset and builds every prompt, in the dataset's order. With a limit, MMLU
-/// takes items round-robin across subjects, so a quick run still covers all of them.
+/// takes items round-robin across subjects, so a quick run still covers all of them; either
+/// way its items go subject by subject, so consecutive prompts share the subject's header and
+/// shots and the server's prompt cache serves that prefix instead of evaluating it again.
 inline std::vector<PreparedItem> prepare_items(const TaskSpec& spec) {
     std::vector<PreparedItem> out;
     const auto add_choice = [&](const ChoiceItem& item, const std::vector<ChoiceItem>& shots) {
@@ -141,6 +170,7 @@ inline std::vector<PreparedItem> prepare_items(const TaskSpec& spec) {
                         }
                     if (!any) break;
                 }
+                std::stable_sort(order.begin(), order.end(), [](const ChoiceItem* a, const ChoiceItem* b) { return a->subject < b->subject; });
             }
             for (const auto* item : order) {
                 const auto& shots = dev[item->subject];
@@ -181,12 +211,16 @@ struct ScoredItem {
     RunRecord run;
     TaskKind task = TaskKind::mmlu;
     std::string setting, item_id, subject, prompt_sha256, gold;
+    std::string server_url;  ///< the server that answered (Backend::server_url), when it has an address
     int sample = 0, seed = 0;
     bool correct = false;
     bool unparsable = false;
     bool correct_flexible = false;  ///< GSM8K's second extraction
     std::optional<std::string> extracted, extracted_flexible;  ///< the letter, number or code taken from the reply
     std::optional<ExecResult> exec;                            ///< code tasks: the sandboxed run
+    Scoring scoring = Scoring::generative;
+    std::size_t gold_index = 0;             ///< multiple choice: the right option
+    std::optional<LetterChoice> letters;    ///< logprob scoring: the options as the first token saw them
 
     bool ok() const noexcept { return run.ok(); }
 
@@ -194,9 +228,11 @@ struct ScoredItem {
     std::string to_json() const {
         JsonWriter w;
         w.begin_object().kv("type", "eval_item").kv("schema_version", schema_version).kv("task", to_string(task));
-        w.kv("setting", setting).kv("item_id", item_id).kv("sample", sample).kv("seed", seed);
+        w.kv("setting", setting).kv("scoring", to_string(scoring)).kv("item_id", item_id).kv("sample", sample).kv("seed", seed);
         if (!subject.empty()) w.kv("subject", subject);
-        w.kv("model", run.id.model).kv("prompt_sha256", prompt_sha256).kv("ok", run.ok());
+        w.kv("model", run.id.model);
+        if (!server_url.empty()) w.kv("server_url", server_url);
+        w.kv("prompt_sha256", prompt_sha256).kv("ok", run.ok());
         w.key("error");
         if (run.outcome.error_kind) w.begin_object().kv("kind", llmbench::to_string(*run.outcome.error_kind)).kv("message", run.outcome.error_message).end_object();
         else w.null();
@@ -206,6 +242,14 @@ struct ScoredItem {
             if (task == TaskKind::gsm8k) w.kv("extracted_flexible", extracted_flexible).kv("correct_flexible", correct_flexible);
             if (exec)
                 w.kv("exec_status", to_string(exec->status)).kv("exec_output", exec->output).kv("exec_wall_s", exec->wall_s).kv("network_isolated", exec->network_isolated);
+            if (letters) {
+                w.kv("no_letter_in_top_k", letters->no_letter_in_top_k()).kv("confidence", letters->confidence());
+                w.key("option_logprobs").begin_array();
+                for (const auto& lp : letters->logprobs) w.value(lp);
+                w.end_array().key("option_probabilities").begin_array();
+                for (double p : letters->probabilities) w.value(p);
+                w.end_array();
+            }
             w.kv("correct", correct).kv("unparsable", unparsable);
         }
         w.kv("ttft_s", run.client.ttft_s).kv("ttfa_s", run.client.ttfa_s).kv("thinking_chars", run.output.thinking_chars);
@@ -238,8 +282,20 @@ public:
         if (spec_.samples < 1) throw error(errc::usage, "samples must be at least 1");
         if (is_code_task(spec_.kind) && spec_.samples > 1 && spec_.sampling_temperature() <= 0)
             throw error(errc::usage, "pass@k with several samples needs a temperature above 0");
+        if (spec_.scoring_method() == Scoring::logprob) {
+            if (!is_choice_task(spec_.kind))
+                throw error(errc::usage, std::string("--scoring logprob reads an option letter: ") + to_string(spec_.kind) + " is not multiple choice");
+            if (spec_.style != PromptStyle::completion)
+                throw error(errc::usage, "--scoring logprob needs --style completion: it reads the token after \"Answer:\" in a raw prompt "
+                                         "(a chat model reasons first)");
+            if (options_.controls.think && *options_.controls.think != Think::off)
+                throw error(errc::usage, "--scoring logprob reads the first generated token: thinking would come first (--think off)");
+        }
         first_backend_ = make_backend_();
         label_ = first_backend_->label();
+        if (spec_.scoring_method() == Scoring::logprob)
+            first_backend_->require(&BackendCapabilities::token_logprobs, "--scoring logprob needs the log-probabilities of generated tokens",
+                                    "use --scoring generative");
         if (options_.num_ctx)
             first_backend_->require(&BackendCapabilities::per_request_context, "--num_ctx needs a server that takes the context size per request",
                                     "it fixes its context at start: start llama-server with -c instead");
@@ -260,7 +316,7 @@ public:
     }
 
     /// Takes in the records of an earlier run (the same output file): their items are not
-    /// asked again, and they count in the summary. Failed requests are asked again.
+    /// asked again, and they count in the summary (calibration too). Failed requests are asked again.
     std::size_t resume_from(const std::string& jsonl_text) {
         simdjson::dom::parser parser;
         std::size_t taken = 0;
@@ -290,6 +346,20 @@ public:
             s.run.server.eval_count = llmbench::detail::dom_int64(o["eval_count"]);
             s.run.client.wall_s = llmbench::detail::dom_double(o["wall_s"]);
             s.run.client.ttft_s = llmbench::detail::dom_double(o["ttft_s"]);
+            s.scoring = spec_.scoring_method();
+            if (std::string_view gold; o["gold"].get_string().get(gold) == simdjson::SUCCESS && gold.size() == 1 && gold[0] >= 'A' && gold[0] <= 'Z') {
+                s.gold = std::string(gold);
+                s.gold_index = static_cast<std::size_t>(gold[0] - 'A');
+            }
+            if (s.scoring == Scoring::logprob) {  // what the summary's calibration needs
+                LetterChoice letters;
+                if (simdjson::dom::array probabilities; o["option_probabilities"].get_array().get(probabilities) == simdjson::SUCCESS)
+                    for (auto p : probabilities) letters.probabilities.push_back(llmbench::detail::dom_double(p).value_or(0));
+                if (!(o["no_letter_in_top_k"].get_bool().get(b) == simdjson::SUCCESS && b) && !letters.probabilities.empty())
+                    letters.chosen = static_cast<std::size_t>(
+                        std::max_element(letters.probabilities.begin(), letters.probabilities.end()) - letters.probabilities.begin());
+                s.letters = std::move(letters);
+            }
             if (done_.insert(key(s.item_id, s.sample)).second) {
                 scored_.push_back(std::move(s));
                 ++taken;
@@ -314,7 +384,7 @@ public:
         std::atomic<std::size_t> next{0};
         const auto worker = [&](std::unique_ptr<Backend> backend) {
             for (std::size_t i = next++; i < work.size(); i = next++) {
-                if (stop_.requested()) return;
+                if (stop_.requested() || refused()) return;
                 evaluate(*backend, *work[i].first, work[i].second);
             }
         };
@@ -323,6 +393,7 @@ public:
         for (int t = 1; t < threads; ++t) pool.emplace_back(worker, make_backend_());
         worker(std::move(first_backend_));
         for (auto& t : pool) t.join();
+        if (refused()) throw error(errc::usage, refusal_);  // the records made so far were handed out
         return summary_json();
     }
 
@@ -335,13 +406,14 @@ public:
         w.begin_object().kv("type", "eval_summary").kv("schema_version", schema_version).kv("task", to_string(spec_.kind));
         w.kv("setting", spec_.setting()).kv("model", options_.model).kv("backend", label_);
         w.key("controls");
-        options_.controls.write_json(w);
-        w.kv("scoring", scoring_note());
+        request_controls().write_json(w);
+        w.kv("scoring_method", to_string(spec_.scoring_method())).kv("scoring", scoring_note());
         w.key("dataset").begin_object().kv("path", spec_.path).key("sha256");  // which file, exactly: versions differ
         if (dataset_sha256_.empty()) w.null();
         else w.value(dataset_sha256_);
         w.end_object();
-        std::size_t n = 0, correct = 0, unparsable = 0, flexible = 0;
+        std::size_t n = 0, correct = 0, unparsable = 0, flexible = 0, no_letter = 0;
+        std::vector<ProbabilisticAnswer> answers;  // logprob scoring, items with a letter in the top-k
         double tokens = 0, wall = 0;
         std::size_t timed = 0;
         std::map<std::string, std::pair<std::size_t, std::size_t>> per_subject, per_category;
@@ -352,6 +424,8 @@ public:
             correct += s.correct ? 1U : 0U;
             unparsable += s.unparsable ? 1U : 0U;
             flexible += s.correct_flexible ? 1U : 0U;
+            if (s.letters && s.letters->no_letter_in_top_k()) ++no_letter;
+            else if (s.letters) answers.push_back({s.letters->probabilities, s.gold_index});
             if (s.run.server.eval_count && s.run.client.wall_s) {
                 tokens += static_cast<double>(*s.run.server.eval_count);
                 wall += *s.run.client.wall_s;
@@ -370,14 +444,25 @@ public:
             prob.second += s.correct ? 1U : 0U;
         }
         const auto ratio = [](std::size_t a, std::size_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
-        const auto accuracy = [&](const char* name, std::size_t right, std::size_t total) {
+        const auto accuracy = [&](const char* name, std::size_t right, std::size_t total, const Calibration* c = nullptr) {
             const auto [low, high] = wilson_interval(right, total);
             w.key(name).begin_object().kv("correct", right).kv("n", total).kv("accuracy", ratio(right, total));
-            w.kv("ci95_low", low).kv("ci95_high", high).end_object();
+            w.kv("ci95_low", low).kv("ci95_high", high);
+            if (c) w.kv("ece", c->ece).kv("brier", c->brier).kv("mean_confidence", c->mean_confidence).kv("calibrated_n", c->n);
+            w.end_object();
         };
+        const bool logprob = spec_.scoring_method() == Scoring::logprob;
+        const Calibration calibrated = calibration(answers);
         w.kv("items", per_problem.size()).kv("items_in_dataset_selection", items_total_).kv("n", n).kv("failed_requests", failed_);
-        accuracy("score", correct, n);
+        accuracy("score", correct, n, logprob ? &calibrated : nullptr);
         w.kv("unparsable", unparsable).kv("unparsable_share", ratio(unparsable, n));
+        if (logprob) {  // counted as wrong in the score, and left out of the calibration
+            w.kv("no_letter_in_top_k", no_letter).kv("no_letter_in_top_k_share", ratio(no_letter, n));
+            w.key("reliability").begin_array();  // a reliability diagram's bars: every bin, empty ones too
+            for (const auto& b : calibrated.bins)
+                w.begin_object().kv("lower", b.lower).kv("upper", b.upper).kv("n", b.n).kv("accuracy", b.accuracy).kv("mean_confidence", b.mean_confidence).end_object();
+            w.end_array();
+        }
         w.key("mean_eval_count");
         if (timed) w.value(tokens / static_cast<double>(timed));
         else w.null();
@@ -411,17 +496,27 @@ public:
             }
             w.end_object();
         }
-        w.key("reference");
-        if (const auto ref = meta_reference(to_string(spec_.kind), spec_.style == PromptStyle::chat ? "chat" : "completion", spec_.shot_count());
-            ref && spec_.samples == 1)
-            w.begin_object().kv("score", ref->score).kv("setting", ref->setting).kv("source", ref->source).end_object();
-        else
+        w.key("reference");  // the published number, and whether it measured what we did
+        if (const auto ref = meta_reference(to_string(spec_.kind), spec_.setting(), options_.model)) {
+            w.begin_object().kv("score", ref->reference.score).kv("model", ref->reference.model).kv("setting", ref->reference.setting);
+            w.kv("source", ref->reference.source).kv("comparable", ref->comparable);
+            if (!ref->comparable) w.kv("not_comparable", ref->why_not);
+            w.end_object();
+        } else {
             w.null();
+        }
         return w.end_object().take();
     }
 
 private:
     static std::string key(const std::string& id, int sample) { return id + "\x1f" + std::to_string(sample); }
+
+    /// What every request sends beyond its options: the caller's, and logprob scoring's alternatives.
+    RequestControls request_controls() const {
+        RequestControls c = options_.controls;
+        if (spec_.scoring_method() == Scoring::logprob) c.logprobs = letter_top_logprobs;
+        return c;
+    }
 
     std::string scoring_note() const {
         switch (spec_.kind) {
@@ -429,8 +524,14 @@ private:
             case TaskKind::humaneval:
             case TaskKind::mbpp: return "functional correctness in a sandbox; pass@k by the unbiased estimator (Chen et al. 2021)";
             default:
-                return "generative multiple choice: the letter is extracted from generated text (not log-likelihood scoring; not "
-                       "comparable with lm-evaluation-harness acc/acc_norm)";
+                if (spec_.scoring_method() == Scoring::generative)
+                    return "generative multiple choice: the letter is extracted from generated text (not log-likelihood scoring; not "
+                           "comparable with lm-evaluation-harness acc/acc_norm)";
+                if (spec_.kind == TaskKind::mmlu)
+                    return "letter log-probability: the option whose letter is most likely as the one token after 'Answer:' (lm-evaluation-harness's "
+                           "MMLU acc); probabilities normalised over the options for calibration";
+                return "letter log-probability over lettered options (lm-evaluation-harness scores this task's answer texts instead: not its "
+                       "acc/acc_norm); probabilities normalised over the options for calibration";
         }
     }
 
@@ -441,6 +542,8 @@ private:
         o.num_predict = spec_.max_tokens();
         o.num_ctx = options_.num_ctx;
         if (!item.prompt.stop.empty()) o.stop = item.prompt.stop;
+        const bool logprob = spec_.scoring_method() == Scoring::logprob;
+        const RequestControls controls = request_controls();
         Request request;
         if (item.prompt.style == PromptStyle::chat) {
             ChatRequest req;
@@ -448,7 +551,7 @@ private:
             req.messages = {{"user", item.prompt.text}};
             req.options = o;
             req.keep_alive = options_.keep_alive;
-            req.controls = options_.controls;
+            req.controls = controls;
             request = std::move(req);
         } else {
             GenerateRequest req;
@@ -457,7 +560,7 @@ private:
             req.raw = true;  // the text is the whole prompt: no chat template
             req.options = o;
             req.keep_alive = options_.keep_alive;
-            req.controls = options_.controls;
+            req.controls = controls;
             request = std::move(req);
         }
         RunLabel label;
@@ -473,9 +576,20 @@ private:
         s.seed = *o.seed;
         s.prompt_sha256 = llmbench::detail::sha256_hex(item.prompt.text);
         s.gold = item.gold;
+        s.gold_index = item.gold_index;
+        s.scoring = spec_.scoring_method();
+        s.server_url = backend.server_url();
+        const bool no_logprobs = logprob && s.ok() && s.run.output.logprobs.empty();
+        if (no_logprobs) {  // a server that ignores the field: refuse, do not guess
+            s.run.outcome.ok = false;
+            s.run.outcome.error_kind = errc::usage;
+            s.run.outcome.error_message = "--scoring logprob: " + label_ + " returned no log-probabilities for the generated token (Ollama "
+                                          "before 0.12.11 and some OpenAI-compatible servers ignore the request); use --scoring generative";
+        }
         if (s.ok()) score(item, s);
 
         std::lock_guard<std::mutex> lock(mutex_);
+        if (no_logprobs && refusal_.empty()) refusal_ = s.run.outcome.error_message;
         if (!s.ok()) ++failed_;
         if (on_record_) on_record_(s);
         scored_.push_back(std::move(s));
@@ -483,7 +597,11 @@ private:
 
     void score(const PreparedItem& item, ScoredItem& s) const {
         const std::string& reply = s.run.output.text;
-        if (item.choices > 0) {
+        if (item.choices > 0 && s.scoring == Scoring::logprob) {
+            s.letters = letter_choice(s.run.output.logprobs.front(), item.choices);
+            s.correct = s.letters->chosen == item.gold_index;
+            if (s.letters->chosen) s.extracted = std::string(1, static_cast<char>('A' + *s.letters->chosen));
+        } else if (item.choices > 0) {
             const auto choice = extract_choice(reply, item.choices);
             s.correct = choice && *choice == item.gold_index;
             s.unparsable = !choice;
@@ -511,6 +629,12 @@ private:
     std::set<std::string> done_;
     std::vector<ScoredItem> scored_;
     std::size_t failed_ = 0, items_total_ = 0;
+    bool refused() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return !refusal_.empty();
+    }
+
+    std::string refusal_;         ///< why the server cannot be scored this way; stops the run
     std::string dataset_sha256_;  ///< of the file as stored (compressed or not); empty for a folder (MMLU)
     mutable std::mutex mutex_;
 };

@@ -133,24 +133,60 @@ inline std::string mmlu_category(const std::string& subject) {
     return it == categories.end() ? "other" : it->second;
 }
 
-/// A published score to set beside ours, only for the same setting.
+/// A published score, and which of our settings measures the same thing.
 struct Reference {
     double score;         ///< as a fraction
-    const char* setting;  ///< what it measured
+    const char* model;    ///< which weights: Meta publishes both the base and the Instruct model
+    const char* setting;  ///< what it measured, in the publisher's words
+    const char* ours;     ///< our setting (TaskSpec::setting()) that measures it the same way; "" for none
     const char* source;
 };
 
-/// Meta's numbers for Llama 3.1 8B Instruct (meta-llama/llama-models MODEL_CARD.md @ a9c89c4),
-/// keyed by "task/style/shots" as this library names its settings. Full-precision weights:
-/// Ollama's default 4-bit quantization is expected to land somewhat lower.
-inline std::optional<Reference> meta_reference(const std::string& task, const std::string& style, int shots) {
-    const char* source = "Meta, Llama 3.1 8B Instruct model card (full precision)";
-    if (task == "mmlu" && style == "chat" && shots == 0) return Reference{0.730, "0-shot CoT, macro average", source};
-    if (task == "mmlu" && style == "chat" && shots == 5) return Reference{0.694, "5-shot, generated letter, macro average", source};
-    if (task == "arc_challenge" && style == "chat" && shots == 0) return Reference{0.834, "0-shot, generated letter", source};
-    if (task == "gsm8k" && style == "chat" && shots == 8) return Reference{0.845, "8-shot CoT, em_maj1@1", source};
-    if (task == "humaneval" && style == "chat" && shots == 0) return Reference{0.726, "0-shot pass@1", source};
-    return std::nullopt;
+/// Meta's numbers for Llama 3.1 (meta-llama/llama-models MODEL_CARD.md @ a9c89c4), Instruct
+/// first. Full-precision weights: Ollama's default 4-bit quantization is expected to land
+/// somewhat lower. HellaSwag and TruthfulQA are not in the model card.
+inline std::vector<Reference> meta_references(const std::string& task) {
+    static const char* source = "Meta, Llama 3.1 model card (full precision)";
+    static const std::vector<std::pair<std::string, Reference>> all = {
+        {"mmlu", {0.694, "Llama 3.1 8B Instruct", "5-shot, generated letter, macro average", "chat/5-shot", source}},
+        {"mmlu", {0.730, "Llama 3.1 8B Instruct", "0-shot CoT, macro average", "chat/0-shot", source}},
+        {"mmlu", {0.667, "Llama 3.1 8B base", "5-shot, letter likelihood, macro average", "completion/5-shot/logprob", source}},
+        {"arc_challenge", {0.834, "Llama 3.1 8B Instruct", "0-shot, generated letter", "chat/0-shot", source}},
+        {"arc_challenge", {0.797, "Llama 3.1 8B base", "25-shot, letter likelihood", "", source}},
+        {"gsm8k", {0.845, "Llama 3.1 8B Instruct", "8-shot CoT, em_maj1@1", "chat/8-shot", source}},
+        {"humaneval", {0.726, "Llama 3.1 8B Instruct", "0-shot pass@1", "chat/0-shot", source}},
+    };
+    std::vector<Reference> out;
+    for (const auto& [name, ref] : all)
+        if (name == task) out.push_back(ref);
+    return out;
+}
+
+/// Ollama names base (pretrained, not instruction-tuned) weights with "text" in the tag
+/// (llama3.1:8b-text-q4_K_M); its plain tags serve the Instruct model.
+inline bool is_base_model_tag(const std::string& model) { return model.find("-text") != std::string::npos; }
+
+/// The published number to set beside a run: the one measured the same way on the same kind
+/// of weights, else the task's first (Instruct) number, marked not comparable with the reason.
+struct ReferenceMatch {
+    Reference reference;
+    bool comparable = false;
+    std::string why_not;  ///< empty when comparable
+};
+
+/// nullopt when Meta published nothing for `task`.
+inline std::optional<ReferenceMatch> meta_reference(const std::string& task, const std::string& setting, const std::string& model) {
+    const auto refs = meta_references(task);
+    if (refs.empty()) return std::nullopt;
+    const bool base = is_base_model_tag(model);
+    for (const auto& r : refs) {
+        if (setting != r.ours) continue;
+        const bool base_ref = std::string(r.model).find("base") != std::string::npos;
+        if (base_ref == base) return ReferenceMatch{r, true, ""};
+        return ReferenceMatch{r, false, std::string("same setting, but Meta's number is for the ") + r.model + " and '" + model + "' is " +
+                                            (base ? "a base model" : "an Instruct model (base tags have '-text')")};
+    }
+    return ReferenceMatch{refs.front(), false, "ours is " + setting + ", Meta's is " + refs.front().setting};
 }
 
 }  // namespace llmbench::eval

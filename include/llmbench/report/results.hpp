@@ -89,8 +89,51 @@ struct LoadLevel {
     }
 };
 
+/// An accuracy as eval-suite writes it: right of n, with its 95% Wilson interval.
+struct EvalScore {
+    std::size_t correct = 0, n = 0;
+    double accuracy = 0, ci95_low = 0, ci95_high = 0;
+};
+
+/// One task's `eval_summary` line: what a report shows of it.
+struct EvalSummary {
+    std::string where, task, setting, scoring_method, scoring, model, backend;
+    std::string dataset_sha256;  ///< of the dataset file; empty for a folder (MMLU) or an older file
+    std::size_t file_index = 0;
+    EvalScore score;
+    std::size_t failed_requests = 0, unparsable = 0, no_letter_in_top_k = 0;
+    std::optional<double> ece, brier, mean_confidence;  ///< logprob scoring
+    struct Bin {
+        double lower = 0, upper = 0;
+        std::size_t n = 0;
+        double accuracy = 0, mean_confidence = 0;
+    };
+    std::vector<Bin> reliability;  ///< logprob scoring: every bin, empty ones too
+    std::optional<double> macro_accuracy;             ///< MMLU
+    std::map<std::string, EvalScore> per_subject, per_category;  ///< MMLU
+    std::map<std::string, double> pass_at_k;                     ///< code tasks, by k
+    struct Reference {
+        double score = 0;
+        std::string model, setting, not_comparable;
+        bool comparable = false;
+    };
+    std::optional<Reference> reference;
+};
+
+/// One `eval_item` line: the fields a report or a paired comparison needs (not the reply).
+struct EvalItem {
+    std::string where, task, setting, item_id, subject;
+    std::size_t file_index = 0;
+    int sample = 0;
+    bool ok = false, correct = false, unparsable = false, no_letter_in_top_k = false;
+    std::optional<double> confidence, ttft_s, gen_toks_per_s;
+    std::optional<std::int64_t> eval_count;
+};
+
 struct ResultFile {
     std::string path;
+    std::vector<EvalSummary> eval_summaries;  ///< eval-suite: one per task, in the order run
+    std::vector<EvalItem> eval_items;
     std::vector<LoadLevel> load;  ///< load mode: one per level, in the order run
     std::vector<ResultMetadata> metadata;  ///< one per model (bench-matrix) or one (ollama-bench)
     std::vector<ResultRun> runs;
@@ -301,6 +344,78 @@ inline ResultMetadata parse_metadata(simdjson::dom::object o, std::string_view l
     return m;
 }
 
+inline EvalScore parse_eval_score(simdjson::dom::object o) {
+    return {dom_count(dom_at(o, "correct")), dom_count(dom_at(o, "n")), dom_double(dom_at(o, "accuracy")).value_or(0),
+            dom_double(dom_at(o, "ci95_low")).value_or(0), dom_double(dom_at(o, "ci95_high")).value_or(0)};
+}
+
+inline EvalSummary parse_eval_summary(simdjson::dom::object o) {
+    EvalSummary e;
+    e.task = dom_string(dom_at(o, "task"));
+    e.setting = dom_string(dom_at(o, "setting"));
+    e.scoring_method = dom_string(dom_at(o, "scoring_method"));
+    if (e.scoring_method.empty()) e.scoring_method = "generative";  // written before logprob scoring existed
+    e.scoring = dom_string(dom_at(o, "scoring"));
+    e.model = dom_string(dom_at(o, "model"));
+    e.backend = dom_string(dom_at(o, "backend"));
+    if (simdjson::dom::object dataset; dom_at(o, "dataset").get_object().get(dataset) == simdjson::SUCCESS)
+        e.dataset_sha256 = dom_string(dom_at(dataset, "sha256"));
+    e.failed_requests = dom_count(dom_at(o, "failed_requests"));
+    e.unparsable = dom_count(dom_at(o, "unparsable"));
+    e.no_letter_in_top_k = dom_count(dom_at(o, "no_letter_in_top_k"));
+    e.macro_accuracy = dom_double(dom_at(o, "macro_accuracy"));
+    if (simdjson::dom::object score; dom_at(o, "score").get_object().get(score) == simdjson::SUCCESS) {
+        e.score = parse_eval_score(score);
+        e.ece = dom_double(dom_at(score, "ece"));
+        e.brier = dom_double(dom_at(score, "brier"));
+        e.mean_confidence = dom_double(dom_at(score, "mean_confidence"));
+    }
+    if (simdjson::dom::array bins; dom_at(o, "reliability").get_array().get(bins) == simdjson::SUCCESS)
+        for (auto b : bins)
+            if (simdjson::dom::object bo; b.get_object().get(bo) == simdjson::SUCCESS)
+                e.reliability.push_back({dom_double(dom_at(bo, "lower")).value_or(0), dom_double(dom_at(bo, "upper")).value_or(0),
+                                         dom_count(dom_at(bo, "n")), dom_double(dom_at(bo, "accuracy")).value_or(0),
+                                         dom_double(dom_at(bo, "mean_confidence")).value_or(0)});
+    for (const auto& [key, target] : {std::pair<const char*, std::map<std::string, EvalScore>*>{"per_subject", &e.per_subject},
+                                      {"per_category", &e.per_category}})
+        if (simdjson::dom::object groups; dom_at(o, key).get_object().get(groups) == simdjson::SUCCESS)
+            for (auto field : groups)
+                if (simdjson::dom::object g; field.value.get_object().get(g) == simdjson::SUCCESS) (*target)[std::string(field.key)] = parse_eval_score(g);
+    if (simdjson::dom::object pass; dom_at(o, "pass_at_k").get_object().get(pass) == simdjson::SUCCESS)
+        for (auto field : pass)
+            if (const auto v = dom_double(field.value)) e.pass_at_k[std::string(field.key)] = *v;
+    if (simdjson::dom::object ref; dom_at(o, "reference").get_object().get(ref) == simdjson::SUCCESS) {
+        EvalSummary::Reference r;
+        r.score = dom_double(dom_at(ref, "score")).value_or(0);
+        r.model = dom_string(dom_at(ref, "model"));
+        r.setting = dom_string(dom_at(ref, "setting"));
+        r.not_comparable = dom_string(dom_at(ref, "not_comparable"));
+        // Files from before `comparable` gave a reference only for the same setting.
+        bool comparable = true;
+        r.comparable = dom_at(ref, "comparable").get_bool().get(comparable) != simdjson::SUCCESS || comparable;
+        e.reference = r;
+    }
+    return e;
+}
+
+inline EvalItem parse_eval_item(simdjson::dom::object o) {
+    EvalItem i;
+    i.task = dom_string(dom_at(o, "task"));
+    i.setting = dom_string(dom_at(o, "setting"));
+    i.item_id = dom_string(dom_at(o, "item_id"));
+    i.subject = dom_string(dom_at(o, "subject"));
+    i.sample = dom_int(dom_at(o, "sample")).value_or(0);
+    i.ok = dom_true(dom_at(o, "ok"));
+    i.correct = dom_true(dom_at(o, "correct"));
+    i.unparsable = dom_true(dom_at(o, "unparsable"));
+    i.no_letter_in_top_k = dom_true(dom_at(o, "no_letter_in_top_k"));
+    i.confidence = dom_double(dom_at(o, "confidence"));
+    i.ttft_s = dom_double(dom_at(o, "ttft_s"));
+    i.gen_toks_per_s = dom_double(dom_at(o, "gen_toks_per_s"));
+    i.eval_count = dom_int64(dom_at(o, "eval_count"));
+    return i;
+}
+
 inline LoadLevel parse_load_level(simdjson::dom::object o) {
     LoadLevel l;
     l.level = static_cast<std::size_t>(dom_int(dom_at(o, "level")).value_or(0));
@@ -379,6 +494,16 @@ inline ResultFile parse_results(std::string_view content, const std::string& sou
             file.runs.push_back(std::move(r));
         } else if (type == "metadata") {
             file.metadata.push_back(detail::parse_metadata(obj, line));
+        } else if (type == "eval_summary") {
+            EvalSummary e = detail::parse_eval_summary(obj);
+            e.where = where;
+            e.file_index = file_index;
+            file.eval_summaries.push_back(std::move(e));
+        } else if (type == "eval_item") {
+            EvalItem i = detail::parse_eval_item(obj);
+            i.where = where;
+            i.file_index = file_index;
+            file.eval_items.push_back(std::move(i));
         } else if (type == "memory_timeline") {
             file.memory = detail::parse_timeline(obj);
         } else if (type == "load_summary") {

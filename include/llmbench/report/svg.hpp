@@ -1,8 +1,10 @@
-// llmbench/report/svg.hpp - the two charts reports need, drawn as inline SVG text.
+// llmbench/report/svg.hpp - the charts reports need, drawn as inline SVG text.
 //
 // A distribution chart (one row per group: box from p25 to p75, whiskers to min and max, p50
 // and p95 marked, every sample as a dot), an x-y chart (lines with markers, one series per
-// group), and a heatmap (a grid of shares from 0 to 1, e.g. accuracy by length and depth). No scripts, no fonts, no external references: the SVG stands alone in any page.
+// group), a heatmap (a grid of shares from 0 to 1, e.g. accuracy by length and depth), bars
+// of proportions with their intervals, and a reliability diagram. No scripts, no fonts, no
+// external references: the SVG stands alone in any page.
 #pragma once
 
 #include <algorithm>
@@ -46,6 +48,13 @@ inline std::string escape(const std::string& s) {
 inline std::string num(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+}
+
+/// `v` with `digits` decimals (labels finer than num's one).
+inline std::string fixed(double v, int digits) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
     return buf;
 }
 
@@ -258,6 +267,79 @@ inline std::string heatmap(const std::string& id, const std::string& title, cons
     out += detail::text(left + cell_w * static_cast<double>(x_labels.size()) / 2, bottom + 40, x_label, "middle", "axis-label");
     out += "<text x=\"14\" y=\"" + num(top + (bottom - top) / 2) + "\" text-anchor=\"middle\" class=\"axis-label\" transform=\"rotate(-90 14 " +
            num(top + (bottom - top) / 2) + ")\">" + escape(y_label) + "</text>\n";
+    return out + "</svg>\n";
+}
+
+/// One proportion with its interval, for interval_bars.
+struct Interval {
+    std::string label;
+    double value = 0, low = 0, high = 0;
+    std::size_t n = 0;
+};
+
+/// Horizontal bars on a 0-100% axis, one row per entry in the order given, each with its
+/// interval as a whisker and its n beside the label.
+inline std::string interval_bars(const std::string& id, const std::string& title, const std::string& axis_label, const std::vector<Interval>& rows) {
+    const double width = 960, left = 260, right = 70, top = 40, row_h = 16, bottom = 50;
+    const double plot_w = width - left - right, height = top + row_h * static_cast<double>(rows.size()) + bottom;
+    const auto x_of = [&](double v) { return left + plot_w * std::max(0.0, std::min(1.0, v)); };
+    std::string out = detail::open_svg(id, width, height, title);
+    const double plot_bottom = top + row_h * static_cast<double>(rows.size());
+    for (int t = 0; t <= 10; t += 2) {
+        const double x = x_of(t / 10.0);
+        out += detail::line(x, top, x, plot_bottom, "#e6e6e6");
+        out += detail::text(x, plot_bottom + 14, std::to_string(t * 10) + "%", "middle", "tick");
+    }
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto& r = rows[i];
+        const double y = top + row_h * static_cast<double>(i);
+        out += "<g class=\"bar\" data-label=\"" + escape(r.label) + "\" data-value=\"" + fixed(r.value, 4) + "\">";
+        out += "<rect x=\"" + num(left) + "\" y=\"" + num(y + 2) + "\" width=\"" + num(x_of(r.value) - left) + "\" height=\"" + num(row_h - 4) +
+               "\" fill=\"" + colour(0) + "\"><title>" + escape(r.label + ": " + num(r.value * 100) + "% [" + num(r.low * 100) + ", " +
+               num(r.high * 100) + "], n=" + std::to_string(r.n)) + "</title></rect>";
+        out += detail::line(x_of(r.low), y + row_h / 2, x_of(r.high), y + row_h / 2, "#222", 1.2);
+        out += detail::text(left - 6, y + row_h - 4, detail::shorten(r.label, 38) + " (" + std::to_string(r.n) + ")", "end", "tick") + "</g>\n";
+    }
+    out += detail::text(left + plot_w / 2, plot_bottom + 36, axis_label, "middle", "axis-label");
+    return out + "</svg>\n";
+}
+
+/// One confidence bin of a reliability diagram.
+struct ReliabilityBin {
+    double lower = 0, upper = 0, accuracy = 0, mean_confidence = 0;
+    std::size_t n = 0;
+};
+
+/// Accuracy per confidence bin (bars, with each bin's count above it) against the diagonal
+/// of perfect calibration; a dot marks each bin's mean confidence. Empty bins draw nothing.
+inline std::string reliability_diagram(const std::string& id, const std::string& title, const std::vector<ReliabilityBin>& bins) {
+    const double size = 360, left = 60, top = 40, bottom = 50, right = 20;
+    const double width = left + size + right, height = top + size + bottom;
+    const auto x_of = [&](double v) { return left + size * v; };
+    const auto y_of = [&](double v) { return top + size * (1 - v); };
+    std::string out = detail::open_svg(id, width, height, title);
+    for (int t = 0; t <= 10; t += 2) {
+        out += detail::line(x_of(t / 10.0), top, x_of(t / 10.0), top + size, "#eeeeee");
+        out += detail::line(left, y_of(t / 10.0), left + size, y_of(t / 10.0), "#eeeeee");
+        out += detail::text(x_of(t / 10.0), top + size + 14, fixed(t / 10.0, 1), "middle", "tick");
+        out += detail::text(left - 6, y_of(t / 10.0) + 4, fixed(t / 10.0, 1), "end", "tick");
+    }
+    out += detail::line(x_of(0), y_of(0), x_of(1), y_of(1), "#999", 1, "4 3");
+    for (const auto& b : bins) {
+        if (b.n == 0) continue;
+        const double x = x_of(b.lower) + 1, w = x_of(b.upper) - x_of(b.lower) - 2;
+        out += "<g class=\"bin\" data-n=\"" + std::to_string(b.n) + "\" data-accuracy=\"" + fixed(b.accuracy, 4) + "\">";
+        out += "<rect x=\"" + num(x) + "\" y=\"" + num(y_of(b.accuracy)) + "\" width=\"" + num(w) + "\" height=\"" + num(size * b.accuracy) +
+               "\" fill=\"" + colour(0) + "\" fill-opacity=\"0.75\"><title>" +
+               escape("confidence " + fixed(b.lower, 2) + "-" + fixed(b.upper, 2) + ": accuracy " + fixed(b.accuracy, 3) + ", mean confidence " +
+                      fixed(b.mean_confidence, 3) + ", n=" + std::to_string(b.n)) +
+               "</title></rect>";
+        out += "<circle cx=\"" + num(x_of(b.mean_confidence)) + "\" cy=\"" + num(y_of(b.mean_confidence)) + "\" r=\"3\" fill=\"" + colour(1) + "\"/>";
+        out += detail::text(x + w / 2, y_of(b.accuracy) - 3, std::to_string(b.n), "middle", "note") + "</g>\n";
+    }
+    out += detail::text(left + size / 2, top + size + 36, "confidence (probability of the chosen option)", "middle", "axis-label");
+    out += "<text x=\"14\" y=\"" + num(top + size / 2) + "\" text-anchor=\"middle\" class=\"axis-label\" transform=\"rotate(-90 14 " +
+           num(top + size / 2) + ")\">accuracy</text>\n";
     return out + "</svg>\n";
 }
 

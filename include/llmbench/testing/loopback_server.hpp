@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@
 
 #include "llmbench/core/error.hpp"
 #include "llmbench/core/json.hpp"
+#include "llmbench/core/response.hpp"
 
 namespace llmbench::detail {
 
@@ -79,8 +81,10 @@ inline std::vector<std::string> mock_tokens(const std::string& text) {
 /// The `logprobs` entry the mocks send for generated token number `index`, shaped as the
 /// captures: {token, logprob, bytes, top_logprobs} from Ollama; llama-server puts its vocabulary
 /// id first and bytes before logprob. The sampled token is the most likely one, as at
-/// temperature 0; `top` alternatives follow it, each 0.5 less likely ("<alt1>", ...).
-inline void write_mock_logprob(JsonWriter& w, const std::string& token, std::size_t index, int top, bool llamacpp) {
+/// temperature 0; `top` alternatives follow it, each 0.5 less likely ("<alt1>", ...). With
+/// `scripted` alternatives (most likely first; `token` is the first), the first `top` of them.
+inline void write_mock_logprob(JsonWriter& w, const std::string& token, std::size_t index, int top, bool llamacpp,
+                               const std::vector<TokenLogprob>& scripted = {}) {
     const auto entry = [&](const std::string& t, std::int64_t id, double logprob) {
         w.begin_object();
         if (llamacpp) w.kv("id", id).kv("token", t);
@@ -90,15 +94,26 @@ inline void write_mock_logprob(JsonWriter& w, const std::string& token, std::siz
         w.end_array();
         if (llamacpp) w.kv("logprob", logprob);
     };
-    const double sampled = -0.125 * static_cast<double>(1 + index % 8);
+    const double sampled = scripted.empty() ? -0.125 * static_cast<double>(1 + index % 8) : scripted.front().logprob;
     entry(token, 1000 + static_cast<std::int64_t>(index), sampled);
     w.key("top_logprobs").begin_array();
     for (int k = 0; k < top; ++k) {
-        if (k == 0) entry(token, 1000 + static_cast<std::int64_t>(index), sampled);
-        else entry("<alt" + std::to_string(k) + ">", k, sampled - 0.5 * k);
+        const auto i = static_cast<std::size_t>(k);
+        if (i < scripted.size()) entry(scripted[i].token, scripted[i].id.value_or(2000 + k), scripted[i].logprob);
+        else if (k == 0) entry(token, 1000 + static_cast<std::int64_t>(index), sampled);
+        else entry("<alt" + std::to_string(k) + ">", k, (scripted.empty() ? sampled : scripted.back().logprob) - 0.5 * k);
         w.end_object();
     }
     w.end_array().end_object();
 }
 
 }  // namespace llmbench::detail
+
+namespace llmbench::testing {
+
+/// A scripted first generated token for a prompt: the alternatives at its place with their
+/// log-probabilities, most likely first. The mock's reply starts with the first one, and a
+/// request for logprobs gets the first top_logprobs of them there. Empty: the usual reply.
+using FirstTokenScript = std::function<std::vector<TokenLogprob>(const std::string& prompt)>;
+
+}  // namespace llmbench::testing

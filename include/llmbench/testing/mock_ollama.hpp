@@ -8,6 +8,7 @@
 // nothing about any real model.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -69,6 +70,10 @@ struct MockConfig {
     int natural_tokens = 32;   ///< where the "model" stops by itself ("stop"); num_predict may cut it first
     bool prompt_cache = true;  ///< a repeat of the slot's last prompt evaluates one token
     bool cache_hit_counts_new_tokens_only = false;  ///< as Ollama <= 0.1.48 and 0.30.0 (count shrinks)
+    /// llama-server's prefix reuse (Ollama 0.30+ runs it): the longest common prefix with the
+    /// slot's previous prompt is not evaluated again and is reported as cached (whole tokens of
+    /// the mock's tokenizer, the template overhead with them). Off: only an identical prompt hits.
+    bool prefix_reuse = false;
     int fault_after_tokens = 3;
     std::chrono::milliseconds stall_for{2000};
     std::size_t giant_line_bytes = std::size_t{17} << 20;
@@ -83,6 +88,8 @@ struct MockConfig {
     /// `think: false` skips it. num_predict caps both together, as in Ollama.
     std::function<std::string(const std::string& prompt)> thinker;
     std::chrono::microseconds thinking_token_delay{0};
+    /// When set, the first answer token and its alternatives (a letter model for evals).
+    FirstTokenScript first_token;
 };
 
 /// Ground truth for one request the mock served.
@@ -95,6 +102,7 @@ struct MockRequest {
     std::vector<time_point> writes;              ///< just before each write of stream bytes
     std::optional<time_point> first_content_write;  ///< the first chunk with text
     std::int64_t prompt_tokens = 0;
+    std::int64_t evaluated_tokens = 0;  ///< of prompt_tokens, those not served from the cache
     bool prompt_cache_hit = false;
 };
 
@@ -407,8 +415,12 @@ private:
         std::vector<std::string> thinking;  // thought before the answer, split into tokens
         std::size_t next_thought = 0;
         std::optional<int> logprobs;  // 0.33, asked for: each chunk carries its token's logprobs
+        std::vector<TokenLogprob> first_alternatives;  // MockConfig::first_token's, for this prompt
 
-        std::string token(std::size_t i) const { return scripted.empty() ? token_text(prompt, i) : scripted[i]; }
+        std::string token(std::size_t i) const {
+            if (i == 0 && !first_alternatives.empty()) return first_alternatives.front().token;
+            return scripted.empty() ? token_text(prompt, i) : scripted[i];
+        }
     };
 
     void generate(const httplib::Request& req, httplib::Response& res, bool chat) {
@@ -446,6 +458,7 @@ private:
 
         // Load (cold) or reuse (warm) the model.
         bool cold = false, cache_hit = false;
+        std::size_t common_bytes = 0;  // shared with the slot's previous prompt
         {
             std::lock_guard<std::mutex> lock(mutex_);
             auto it = loaded_.find(p.model);
@@ -454,6 +467,10 @@ private:
             if (cold) loaded_[p.model] = Loaded{num_ctx, {}};
             auto& slot = loaded_[p.model];
             cache_hit = config_.prompt_cache && !p.prompt.empty() && slot.last_prompt == p.prompt;
+            if (config_.prompt_cache && config_.prefix_reuse)
+                common_bytes = static_cast<std::size_t>(
+                    std::mismatch(p.prompt.begin(), p.prompt.begin() + static_cast<std::ptrdiff_t>(std::min(p.prompt.size(), slot.last_prompt.size())),
+                                  slot.last_prompt.begin()).first - p.prompt.begin());
             slot.last_prompt = p.prompt;
         }
         if (cold && !sleep_for(config_.load_delay)) return;
@@ -495,7 +512,8 @@ private:
             return json_reply(res, 400, error_body(inner.take()));
         }
         if (s->prompt_tokens >= num_ctx) s->prompt_tokens = num_ctx / 2;
-        const std::int64_t evaluated = cache_hit ? 1 : s->prompt_tokens;
+        const std::int64_t reused = common_bytes == 0 ? 0 : std::min<std::int64_t>(s->prompt_tokens - 1, 8 + static_cast<std::int64_t>(common_bytes / 4));
+        const std::int64_t evaluated = cache_hit ? 1 : s->prompt_tokens - reused;  // at least the last token, as llama-server
         s->cached_tokens = s->prompt_tokens - evaluated;
         if (cache_hit && config_.cache_hit_counts_new_tokens_only) s->prompt_tokens = 1;
         s->tokens = fault == MockFault::short_reply ? config_.fault_after_tokens : config_.natural_tokens;
@@ -503,6 +521,7 @@ private:
             s->scripted = detail::mock_tokens(config_.responder(p.prompt));
             s->tokens = static_cast<int>(s->scripted.size());
         }
+        if (config_.first_token) s->first_alternatives = config_.first_token(p.prompt);
         if (config_.thinker && p.think) s->thinking = detail::mock_tokens(config_.thinker(p.prompt));
         if (p.num_predict && *p.num_predict >= 0 && static_cast<std::size_t>(*p.num_predict) < s->thinking.size())
             s->thinking.resize(static_cast<std::size_t>(*p.num_predict));
@@ -512,7 +531,8 @@ private:
             s->done_reason = "length";
         }
         log->prompt_tokens = s->prompt_tokens;
-        log->prompt_cache_hit = cache_hit;
+        log->prompt_cache_hit = cache_hit || reused > 0;
+        log->evaluated_tokens = evaluated;
         if (config_.generation == MockGeneration::ollama_0_33) s->logprobs = p.logprobs;
 
         // Prefill: Ollama sends nothing (not even headers) until the first token.
@@ -553,6 +573,8 @@ private:
     /// Generated token number `index`: `text` of the answer, or of the thinking when `thinking`
     /// (Ollama then sends an empty answer beside it).
     std::string chunk_line(const Stream& s, std::string_view text, std::size_t index, bool thinking = false) const {
+        static const std::vector<TokenLogprob> none;
+        const bool first_answer = !thinking && index == s.thinking.size();
         JsonWriter w;
         w.begin_object().kv("model", s.model).kv("created_at", now_rfc3339());
         if (s.chat) {
@@ -566,7 +588,7 @@ private:
         w.kv("done", false);
         if (s.logprobs) {
             w.key("logprobs").begin_array();
-            detail::write_mock_logprob(w, std::string(text), index, *s.logprobs, false);
+            detail::write_mock_logprob(w, std::string(text), index, *s.logprobs, false, first_answer ? s.first_alternatives : none);
             w.end_array();
         }
         w.end_object();

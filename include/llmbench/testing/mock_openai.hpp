@@ -11,6 +11,7 @@
 // client's timestamps).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -70,6 +71,13 @@ struct MockOpenAIConfig {
     /// llamacpp flavour: GET /metrics answers Prometheus counters, as `llama-server --metrics`
     /// does; false answers HTTP 501, as it does without the flag.
     bool metrics = true;
+    /// When set, the first answer token and its alternatives (a letter model for evals).
+    FirstTokenScript first_token;
+    /// llamacpp flavour: llama-server's prefix reuse. The longest common prefix with the
+    /// previous prompt (whole tokens of the mock's tokenizer, the template overhead with them;
+    /// at least one token is evaluated) is reported as cached: timings.cache_n, and
+    /// usage.prompt_tokens_details.cached_tokens, as b10587 sends them.
+    bool prefix_reuse = false;
 };
 
 /// Ground truth for one request the mock received.
@@ -168,7 +176,7 @@ private:
             out += std::string("# HELP llamacpp:") + name + " " + help + "\n# TYPE llamacpp:" + name + " counter\nllamacpp:" + name + " " + value + "\n";
         };
         counter("prompt_tokens_total", "Number of prompt tokens processed, excluding cached tokens", static_cast<double>(totals_.prompt_tokens));
-        counter("prompt_tokens_cached_total", "Number of prompt tokens reused from the cache", 0);
+        counter("prompt_tokens_cached_total", "Number of prompt tokens reused from the cache", static_cast<double>(totals_.cached_tokens));
         counter("prompt_seconds_total", "Total time spent processing prompts", totals_.prompt_seconds);
         counter("tokens_predicted_total", "Number of generation tokens processed", static_cast<double>(totals_.predicted));
         counter("tokens_predicted_seconds_total", "Total time spent generating tokens", totals_.predicted_seconds);
@@ -184,11 +192,13 @@ private:
         std::string finish = "stop";
         int next = 0;
         int prompt_tokens = 12;
+        int cached_tokens = 0;  ///< of prompt_tokens, reused from the previous prompt (prefix_reuse)
         std::vector<std::string> thinking;
         std::size_t next_thought = 0;
         std::size_t log_index = 0;
         bool logged_first_content = false;
         std::optional<int> logprobs;  ///< asked for, with this many alternatives
+        std::vector<TokenLogprob> first_alternatives;  ///< MockOpenAIConfig::first_token's, for this prompt
     };
 
     void serve(const httplib::Request& req, httplib::Response& res, bool chat) {
@@ -213,14 +223,23 @@ private:
                 s->finish = "length";
             }
             // Prompt tokens as MockOllama counts them: 8 + a token per 4 characters.
-            std::size_t chars = 0;
+            std::string prompt;  // the messages' contents run together, as MockOllama's responder gets them
             std::string_view text;
             simdjson::dom::array messages;
-            if (doc["prompt"].get_string().get(text) == simdjson::SUCCESS) chars = text.size();
+            if (doc["prompt"].get_string().get(text) == simdjson::SUCCESS) prompt = std::string(text);
             if (doc["messages"].get_array().get(messages) == simdjson::SUCCESS)
                 for (auto m : messages)
-                    if (m["content"].get_string().get(text) == simdjson::SUCCESS) chars += text.size();
-            s->prompt_tokens = 8 + static_cast<int>((chars + 3) / 4);
+                    if (m["content"].get_string().get(text) == simdjson::SUCCESS) prompt += text;
+            s->prompt_tokens = 8 + static_cast<int>((prompt.size() + 3) / 4);
+            if (config_.first_token) s->first_alternatives = config_.first_token(prompt);
+            if (config_.prefix_reuse && config_.flavour == OpenAIFlavour::llamacpp) {
+                std::lock_guard<std::mutex> lock(mutex_);
+                const std::size_t shared = static_cast<std::size_t>(
+                    std::mismatch(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(std::min(prompt.size(), last_prompt_.size())),
+                                  last_prompt_.begin()).first - prompt.begin());
+                if (shared > 0) s->cached_tokens = std::min(s->prompt_tokens - 1, 8 + static_cast<int>(shared / 4));
+                last_prompt_ = std::move(prompt);
+            }
             std::string_view effort;
             bool enable = true;
             const bool off = (doc["reasoning_effort"].get_string().get(effort) == simdjson::SUCCESS && effort == "none") ||
@@ -280,18 +299,24 @@ private:
     /// legacy {"tokens", "token_logprobs", "top_logprobs": [{token: logprob}]}.
     std::string logprobs_json(const Stream& s, const std::string& token, std::size_t index) const {
         if (!s.logprobs) return "";
+        static const std::vector<TokenLogprob> none;
+        const auto& scripted = index == s.thinking.size() ? s.first_alternatives : none;  // the first answer token
         JsonWriter w;
         const auto flavour = config_.flavour;
         if (!s.chat && (flavour == OpenAIFlavour::vllm || flavour == OpenAIFlavour::openai)) {
-            const double logprob = -0.125 * static_cast<double>(1 + index % 8);
+            const double logprob = scripted.empty() ? -0.125 * static_cast<double>(1 + index % 8) : scripted.front().logprob;
             w.begin_object().key("tokens").begin_array().value(token).end_array();
             w.key("token_logprobs").begin_array().value(logprob).end_array();
             w.key("top_logprobs").begin_array().begin_object();
-            for (int k = 0; k < *s.logprobs; ++k) w.kv(k == 0 ? token : "<alt" + std::to_string(k) + ">", logprob - 0.5 * k);
+            for (int k = 0; k < *s.logprobs; ++k) {
+                const auto i = static_cast<std::size_t>(k);
+                if (i < scripted.size()) w.kv(scripted[i].token, scripted[i].logprob);
+                else w.kv(k == 0 ? token : "<alt" + std::to_string(k) + ">", logprob - 0.5 * k);
+            }
             return w.end_object().end_array().end_object().take();
         }
         w.begin_object().key("content").begin_array();
-        detail::write_mock_logprob(w, token, index, *s.logprobs, flavour == OpenAIFlavour::llamacpp);
+        detail::write_mock_logprob(w, token, index, *s.logprobs, flavour == OpenAIFlavour::llamacpp, scripted);
         return w.end_array().end_object().take();
     }
 
@@ -345,7 +370,7 @@ private:
         }
         if (s.next < s.tokens) {
             if ((s.next > 0 || !s.thinking.empty()) && !sleep_for(config_.token_delay)) return false;
-            std::string text = s.next == 0 ? "Hello" : " word" + std::to_string(s.next);
+            std::string text = s.next == 0 ? (s.first_alternatives.empty() ? "Hello" : s.first_alternatives.front().token) : " word" + std::to_string(s.next);
             if (s.next == config_.fault_after_tokens) {
                 switch (s.fault) {
                     case OpenAIFault::error_mid_stream:
@@ -370,20 +395,24 @@ private:
         const int generated = s.tokens + static_cast<int>(s.thinking.size());
         {
             std::lock_guard<std::mutex> lock(mutex_);  // what /metrics counts: the timings this stream reports
-            totals_.prompt_tokens += s.prompt_tokens;
+            totals_.prompt_tokens += s.prompt_tokens - s.cached_tokens;
+            totals_.cached_tokens += s.cached_tokens;
             totals_.prompt_seconds += 0.0075;
             totals_.predicted += generated;
             totals_.predicted_seconds += generated * 0.0015;
         }
         std::string usage = R"({"prompt_tokens":)" + std::to_string(s.prompt_tokens) + R"(,"completion_tokens":)" +
                             std::to_string(generated) + R"(,"total_tokens":)" + std::to_string(s.prompt_tokens + generated);
+        const bool reuse = config_.prefix_reuse && flavour == OpenAIFlavour::llamacpp;  // b10587 sends both, zeros too
+        if (reuse) usage += R"(,"prompt_tokens_details":{"cached_tokens":)" + std::to_string(s.cached_tokens) + "}";
         if (flavour == OpenAIFlavour::openai && !s.thinking.empty())
             usage += R"(,"completion_tokens_details":{"reasoning_tokens":)" + std::to_string(s.thinking.size()) + "}";
         usage += "}";
         std::string finish = chunk(s, flavour == OpenAIFlavour::ollama ? "\"\"" : "", "\"" + s.finish + "\"", flavour == OpenAIFlavour::ollama);
         if (flavour == OpenAIFlavour::llamacpp && s.fault != OpenAIFault::no_usage) {
             finish.pop_back();
-            finish += R"(,"usage":)" + usage + R"(,"timings":{"prompt_n":)" + std::to_string(s.prompt_tokens) + R"(,"prompt_ms":7.5,"predicted_n":)" + std::to_string(generated) +
+            finish += R"(,"usage":)" + usage + R"(,"timings":{)" + (reuse ? R"("cache_n":)" + std::to_string(s.cached_tokens) + "," : std::string()) +
+                      R"("prompt_n":)" + std::to_string(s.prompt_tokens - s.cached_tokens) + R"(,"prompt_ms":7.5,"predicted_n":)" + std::to_string(generated) +
                       R"(,"predicted_ms":)" + std::to_string(generated * 1.5) + "}}";
         }
         if (s.fault == OpenAIFault::giant_final_line) {  // as logprobs on the last chunk make it
@@ -414,9 +443,10 @@ private:
     std::deque<OpenAIFault> script_;
     std::vector<MockOpenAIRequest> requests_;
     struct {
-        std::int64_t prompt_tokens = 0, predicted = 0;
+        std::int64_t prompt_tokens = 0, cached_tokens = 0, predicted = 0;
         double prompt_seconds = 0, predicted_seconds = 0;
     } totals_;  ///< under mutex_
+    std::string last_prompt_;  ///< prefix_reuse: the previous prompt, under mutex_
 };
 
 }  // namespace llmbench::testing

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -72,7 +73,7 @@ Row run(int streams, int tokens, int rounds, llmbench::testing::OpenAIFlavour fl
     row.requests = result.requests.size();
     row.ok = result.succeeded();
     row.duration_s = result.duration_s;
-    row.chunks_per_s = result.output_token_throughput();
+    row.chunks_per_s = result.output_token_throughput().value_or(std::nan(""));  // printed as nan when nothing was timed
     row.client_peak = result.peak_concurrency;
     row.server_peak = mock.peak_in_flight();
     for (const auto& [kind, count] : result.failures_by_kind) std::fprintf(stderr, "  %d streams: %zu failed (%s)\n", streams, count, kind.c_str());

@@ -6,7 +6,7 @@
 // stdout: JSON lines (a metadata object per model, one object per run, one "cell" object per
 // cell with its summary); stderr: progress and one table row per cell. --dry-run prints the
 // plan and sends nothing. --backend openai --base-url URL measures an OpenAI-compatible
-// server (prompt and output lengths; its context is fixed when it starts). Exit: 0 ok, 1 some runs failed, 2 setup error, 3 no server, 130 Ctrl-C.
+// server (prompt and output lengths; its context is fixed when it starts). Exit: 0 ok, 1 some runs failed, 2 setup error, 3 no server or it went away for good (--server-wait), 130 Ctrl-C.
 #include <llmbench/llmbench.hpp>
 #include <llmbench/report/progress.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
@@ -20,6 +20,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "command_line.hpp"
 #include "example_support.hpp"
 
 namespace {
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
     backend_options.add_to(app);
     example::RooflineOptions roofline_options;
     roofline_options.add_to(app);
-    CLI11_PARSE(app, argc, argv);
+    if (const auto code = example::parse_command_line(app, argc, argv)) return *code;
 
     try {
         llmbench::MatrixSpec spec;
@@ -148,6 +149,8 @@ int main(int argc, char** argv) {
             for (const auto& m : spec.models) client.show(m);  // fail fast: unreachable server, missing model
             backend = std::make_unique<llmbench::OllamaBackend>(client);
         }
+        backend_options.quiet = quiet;
+        backend = backend_options.watched(std::move(backend));
         if (demo) backend->set_label("mock");  // every record says its numbers are the mock's
 
         std::set<std::string> described;
@@ -213,6 +216,7 @@ int main(int argc, char** argv) {
             }
             if (demo) std::cerr << "(mock server: these numbers describe the mock, not a model)\n";
         }
+        if (example::server_watch.gave_up()) return example::exit_code(1, "bench-matrix");
         if (runner.interrupted()) {
             std::cerr << "bench-matrix: interrupted after " << results.size() << " of " << cells.size() << " cells\n";
             return 130;

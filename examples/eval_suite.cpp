@@ -7,7 +7,7 @@
 //
 // stdout (and --output): a metadata line, one "eval_item" line per item (flushed as scored),
 // one "eval_summary" line per task. Rerunning with the same --output skips items already scored.
-// Exit: 0 done; 1 some requests failed; 2 setup error; 3 no server; 130 interrupted.
+// Exit: 0 done; 1 some requests failed; 2 setup error; 3 no server, or it went away for good (--server-wait); 130 interrupted.
 #include <llmbench/eval/runner.hpp>
 #include <llmbench/core/cli.hpp>
 #include <llmbench/host/run_metadata.hpp>
@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 
+#include "command_line.hpp"
 #include "example_support.hpp"
 
 namespace {
@@ -96,7 +97,8 @@ int main(int argc, char** argv) {
     app.add_flag("--quiet,-q", quiet, "No per-task lines on stderr");
     example::BackendOptions backend_options;
     backend_options.add_to(app);
-    CLI11_PARSE(app, argc, argv);
+    if (const auto code = example::parse_command_line(app, argc, argv)) return *code;
+    backend_options.quiet = quiet;
 
     try {
         std::map<std::string, std::string> path_of;
@@ -184,6 +186,7 @@ int main(int argc, char** argv) {
             out.write(summary);
             for (const auto& s : runner.scored()) failed += s.ok() ? 0U : 1U;
             if (!quiet) std::cerr << "  " << summary.substr(0, summary.find(",\"unparsable\"")) << "}\n";
+            if (example::server_watch.gave_up()) return example::exit_code(1, "eval-suite");
             if (example::stop_requested) {
                 std::cerr << "eval-suite: interrupted; rerun with the same --output to go on\n";
                 return 130;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <llmbench/client/backend.hpp>
+#include <llmbench/client/server_watch.hpp>
 #include <llmbench/core/error.hpp>
 #include <llmbench/host/memory_sampler.hpp>
 #include <llmbench/host/roofline.hpp>
@@ -33,6 +34,18 @@ inline std::atomic<bool> stop_requested{false};
 extern "C" inline void on_stop_signal(int signal) {
     stop_requested = true;
     std::signal(signal, SIG_DFL);
+}
+
+/// The program's server: a request that finds it gone waits for it (--server-wait); after three
+/// such requests in a row the watch gives up and stops the run, as Ctrl-C does.
+inline llmbench::ServerWatch server_watch{&stop_requested};
+
+/// The exit code once the summary is written: 3, with the reason, when the server went away
+/// and did not come back; else `code`.
+inline int exit_code(int code, const char* program) {
+    if (!server_watch.gave_up()) return code;
+    std::cerr << program << ": error: " << server_watch.reason() << '\n';
+    return 3;
 }
 
 /// Ctrl-C and SIGTERM (what `kill`, systemd and CI runners send) stop after the current request;
@@ -173,10 +186,12 @@ struct RooflineOptions {
     }
 };
 
-/// --backend, --base-url, --api-key-env, --openai-endpoint, --think and --logprobs, shared by the examples.
+/// --backend, --base-url, --api-key-env, --openai-endpoint, --think, --logprobs and --server-wait, shared by the examples.
 struct BackendOptions {
     std::string kind = "ollama", base_url, api_key_env = "OPENAI_API_KEY", endpoint = "chat", think;
     std::optional<int> logprobs;
+    double server_wait_s = 30;
+    bool quiet = false;  ///< no line on stderr when a request waits for the server
 
     void add_to(CLI::App& app) {
         app.add_option("--backend", kind, "ollama (native API) or openai (llama.cpp, vLLM, LM Studio, Ollama /v1)")
@@ -196,6 +211,18 @@ struct BackendOptions {
                        "Record each generated token's log-probability with this many top alternatives, 0-20 (Ollama's and OpenAI "
                        "chat's logprobs + top_logprobs, OpenAI completions' logprobs, llama.cpp's n_probs)")
             ->check(CLI::Range(0, 20));
+        app.add_option("--server-wait", server_wait_s,
+                       "Seconds a request whose connection is refused waits for the server to come back before it counts as "
+                       "failed (0: fail at once); after 3 such requests in a row the run stops, keeping its records (exit 3)")
+            ->capture_default_str()
+            ->check(CLI::Range(0.0, 3600.0));
+    }
+    /// `backend`, waiting for its server as --server-wait says (the program's one ServerWatch).
+    std::unique_ptr<llmbench::Backend> watched(std::unique_ptr<llmbench::Backend> backend) const {
+        if (server_wait_s <= 0) return backend;
+        server_watch.set_wait_s(server_wait_s);
+        if (!quiet && !server_watch.on_event) server_watch.on_event = [](const std::string& m) { std::cerr << "llmbench: " << m << '\n'; };
+        return server_watch.wrap(std::move(backend));
     }
     /// The request fields these options set (--think, --logprobs), for every request a program sends.
     llmbench::RequestControls controls() const {
@@ -216,7 +243,7 @@ struct BackendOptions {
             auto backend = self.openai() ? llmbench::make_openai_backend(self.base_url, options, self.chat())
                                          : llmbench::make_ollama_backend(ollama, options);
             if (!label.empty()) backend->set_label(label);
-            return backend;
+            return self.watched(std::move(backend));
         };
     }
 

@@ -18,6 +18,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "command_line.hpp"
+
 int main(int argc, char** argv) {
     CLI::App app{"llmbench-compare: A/B comparison of two llmbench result files, with statistics"};
     std::string file_a, file_b, format = "console", output;
@@ -33,7 +35,7 @@ int main(int argc, char** argv) {
     app.add_option("--output,-o", output, "Write here instead of stdout");
     app.add_flag("--force", force, "Compare even when model digest, parameters or hardware differ");
     app.add_flag("--fail-on-regression", fail_on_regression, "Exit 1 when any metric (or an eval's accuracy) got significantly worse");
-    CLI11_PARSE(app, argc, argv);
+    if (const auto code = example::parse_command_line(app, argc, argv)) return *code;
 
     try {
         const auto a = llmbench::load_result_set({file_a});

@@ -19,6 +19,8 @@
 #include <map>
 #include <memory>
 
+#include "command_line.hpp"
+
 int main(int argc, char** argv) {
     CLI::App app{"llmbench-report: tables, Markdown, CSV or an HTML page with charts from llmbench result files"};
     std::vector<std::string> files;
@@ -28,7 +30,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::IsMember({"console", "markdown", "csv", "html"}));
     app.add_option("--output,-o", output, "Write here instead of stdout");
-    CLI11_PARSE(app, argc, argv);
+    if (const auto code = example::parse_command_line(app, argc, argv)) return *code;
 
     std::map<std::string, std::unique_ptr<llmbench::Reporter>> reporters;
     reporters["console"] = std::make_unique<llmbench::ConsoleReporter>();

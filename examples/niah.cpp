@@ -4,7 +4,7 @@
 //
 // stdout (and --output): one "niah_trial" line per trial (flushed as measured), then one
 // "niah_summary" line; stderr: a table per length. --html writes a heatmap report.
-// Exit: 0 done; 1 some requests failed; 2 setup error; 3 no server; 130 interrupted.
+// Exit: 0 done; 1 some requests failed; 2 setup error; 3 no server, or it went away for good (--server-wait); 130 interrupted.
 #include <llmbench/core/cli.hpp>
 #include <llmbench/niah/report.hpp>
 #include <llmbench/host/run_metadata.hpp>
@@ -16,6 +16,7 @@
 #include <iostream>
 #include <regex>
 
+#include "command_line.hpp"
 #include "example_support.hpp"
 
 namespace {
@@ -83,7 +84,8 @@ int main(int argc, char** argv) {
     app.add_flag("--quiet,-q", quiet, "No progress or table on stderr");
     example::BackendOptions backend_options;
     backend_options.add_to(app);
-    CLI11_PARSE(app, argc, argv);
+    if (const auto code = example::parse_command_line(app, argc, argv)) return *code;
+    backend_options.quiet = quiet;
 
     try {
         spec.model = model;
@@ -141,6 +143,7 @@ int main(int argc, char** argv) {
             llmbench::niah::write_niah_html(result, spec, html_file, demo);
             if (!html_file.flush()) throw llmbench::error(llmbench::errc::io, "writing '" + html + "' failed (disk full?)");
         }
+        if (example::server_watch.gave_up()) return example::exit_code(1, "niah");
         if (example::stop_requested) return 130;
         return failed > 0 ? 1 : 0;
     } catch (const llmbench::error& e) {

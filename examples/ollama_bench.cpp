@@ -5,7 +5,7 @@
 // stdout: a metadata object, one JSON object per run (flushed as measured), a summary object.
 // stderr: progress and a human summary table.
 // Exit: 0 all runs ok; 1 some runs failed; 2 setup error (arguments, prompts file, model
-// missing); 3 server unreachable; 130 interrupted (the summary still prints).
+// missing); 3 server unreachable, or it went away for good (--server-wait); 130 interrupted (the summary still prints).
 #include <llmbench/llmbench.hpp>
 #include <llmbench/run/load.hpp>
 #include <llmbench/report/progress.hpp>
@@ -18,6 +18,7 @@
 #include <iostream>
 #include <memory>
 
+#include "command_line.hpp"
 #include "example_support.hpp"
 
 int main(int argc, char** argv) {
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
     memory.add_to(app);
     example::RooflineOptions roofline_options;
     roofline_options.add_to(app);
-    CLI11_PARSE(app, argc, argv);
+    if (const auto code = example::parse_command_line(app, argc, argv)) return *code;
 
     opt.temperature = temperature;
     opt.num_predict = num_predict;
@@ -151,6 +152,8 @@ int main(int argc, char** argv) {
             ollama->set_server_pid(memory.server_pid);
             backend = std::move(ollama);
         }
+        backend_options.quiet = quiet;
+        backend = backend_options.watched(std::move(backend));
         if (demo) backend->set_label("mock");  // every record says its numbers are the mock's
 
         llmbench::Benchmark bench(*backend, config);
@@ -251,6 +254,7 @@ int main(int argc, char** argv) {
                                                   " unrecorded warm-up requests per stream and level; the server counted them"
                                             : "");
             if (!quiet && demo) std::cerr << "(mock server: these numbers describe the mock, not a model)\n";
+            if (example::server_watch.gave_up()) return example::exit_code(1, "ollama-bench");
             if (example::stop_requested) {
                 std::cerr << "ollama-bench: interrupted; every request that ended is recorded\n";
                 return 130;
@@ -292,6 +296,7 @@ int main(int argc, char** argv) {
             std::cerr << '\n' << llmbench::format_summary_table(summary);
             if (demo) std::cerr << "(mock server: these numbers describe the mock, not a model)\n";
         }
+        if (example::server_watch.gave_up()) return example::exit_code(1, "ollama-bench");
         if (bench.interrupted()) {
             std::cerr << "ollama-bench: interrupted; the summary covers the " << summary.runs_ok + summary.runs_failed
                       << " runs completed\n";

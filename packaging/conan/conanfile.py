@@ -13,6 +13,7 @@ from conan.tools.files import copy, load
 class LlmbenchConan(ConanFile):
     name = "llmbench"
     description = "Header-only C++17 benchmarks for local LLM servers"
+    license = "MIT"
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"
     options = {"eval": [True, False]}
@@ -53,6 +54,7 @@ class LlmbenchConan(ConanFile):
         cmake = CMake(self)
         cmake.configure()
         cmake.install()
+        copy(self, "LICENSE", self.source_folder, os.path.join(self.package_folder, "licenses"))  # where Conan looks for it
 
     def package_info(self):
         # Consumers use llmbench's own config files (share/llmbench/cmake), not generated ones.

@@ -48,6 +48,18 @@ std::string write_temp(const std::string& name, const std::string& content) {
     return path;
 }
 
+/// Waits (at most 10 s) until the running program has written `n` lines to `out_path`.
+void wait_for_lines(const std::string& out_path, int n) {
+    for (int i = 0; i < 1000; ++i) {
+        std::ifstream in(out_path);
+        std::string line;
+        int lines = 0;
+        while (std::getline(in, line)) ++lines;
+        if (lines >= n) return;
+        std::this_thread::sleep_for(10ms);
+    }
+}
+
 /// Starts ollama-bench with `args`; `while_running` may act on the child's pid.
 template <class WhileRunning>
 Outcome run_program(std::vector<std::string> args, WhileRunning&& while_running) {
@@ -211,14 +223,7 @@ TEST_CASE("Ctrl-C and SIGTERM stop after the current run - stdout and -o hold wh
         const auto o = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--runs", "50", "--num_predict", "5", "--host",
                                   "127.0.0.1:" + std::to_string(mock.port()), "-o", file},
                                  [signal](pid_t pid, const std::string& out_path) {
-                                     for (int i = 0; i < 1000; ++i) {  // until metadata + warm-up + 2 runs are out
-                                         std::ifstream in(out_path);
-                                         std::string line;
-                                         int n = 0;
-                                         while (std::getline(in, line)) ++n;
-                                         if (n >= 4) break;
-                                         std::this_thread::sleep_for(10ms);
-                                     }
+                                     wait_for_lines(out_path, 4);  // metadata, warm-up and 2 runs
                                      ::kill(pid, signal);
                                  });
         CHECK(o.exit_code == 130);
@@ -231,6 +236,30 @@ TEST_CASE("Ctrl-C and SIGTERM stop after the current run - stdout and -o hold wh
         CHECK(saved == o.lines);  // the file holds the same whole lines
         std::remove(file.c_str());
     }
+    std::remove(prompts.c_str());
+}
+
+TEST_CASE("a server that goes away for good: three runs wait --server-wait, then ollama-bench stops - exit 3, summary written") {
+    MockConfig cfg;
+    cfg.token_delay = 5ms;
+    MockOllama mock(cfg);
+    const auto prompts = write_temp("gone.jsonl", "{\"prompt\":\"x\"}\n");
+    const auto o = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--runs", "20", "--num_predict", "5", "--host",
+                              "127.0.0.1:" + std::to_string(mock.port()), "--server-wait", "0.3"},
+                             [&mock](pid_t, const std::string& out_path) {
+                                 wait_for_lines(out_path, 4);  // metadata, warm-up and 2 runs
+                                 mock.go_away();
+                             });
+    CHECK(o.exit_code == 3);
+    const auto types = types_of(o.lines);
+    REQUIRE(types.size() >= 7);
+    CHECK(types.size() < 20);
+    CHECK(types.back() == "summary");
+    std::size_t refused = 0;
+    for (const auto& line : o.lines) refused += line.find("(the server did not come back within 0.3 s)") != std::string::npos ? 1U : 0U;
+    CHECK(refused == 3);
+    CHECK(o.err.find("refused the connection: waiting up to 0.3 s") != std::string::npos);
+    CHECK(o.err.find("ollama-bench: error: 3 requests in a row found http://127.0.0.1:") != std::string::npos);
     std::remove(prompts.c_str());
 }
 
@@ -609,12 +638,54 @@ void check_every_program_refuses(const char* option, const char* value) {
     for (const char* program : {LLMBENCH_OLLAMA_BENCH_PATH, LLMBENCH_BENCH_MATRIX_PATH, LLMBENCH_EVAL_SUITE_PATH, LLMBENCH_NIAH_PATH}) {
         INFO(program);
         const auto o = run_program({program, option, value, "--model", "m"}, [](pid_t, const std::string&) {});
-        CHECK(o.exit_code != 0);
+        CHECK(o.exit_code == 2);
         CHECK(o.err.find(option) != std::string::npos);
         CHECK(o.lines.empty());
     }
 }
 }  // namespace
+
+#if defined(LLMBENCH_REPORT_PATH) && defined(LLMBENCH_COMPARE_PATH)
+TEST_CASE("every program exits 2 on an unknown flag, a bad value or a missing argument - CLI11's message names it, --help exits 0") {
+    const std::string results = std::string(LLMBENCH_TEST_DATA_DIR) + "/results-small.jsonl";
+    const auto prompts = write_temp("exit-codes.jsonl", three_prompts);
+    struct Case {
+        const char* program;
+        std::vector<std::string> valid;      // arguments that parse
+        std::vector<std::string> bad_value;  // a known option with a value it refuses
+        std::string option;                  // which the message must name
+    };
+    const std::vector<Case> cases = {
+        {LLMBENCH_OLLAMA_BENCH_PATH, {"--model", "m", "--prompts", prompts}, {"--runs", "many"}, "--runs"},
+        {LLMBENCH_BENCH_MATRIX_PATH, {"--model", "m"}, {"--runs", "many"}, "--runs"},
+        {LLMBENCH_EVAL_SUITE_PATH, {"--model", "m"}, {"--style", "poetry"}, "--style"},
+        {LLMBENCH_NIAH_PATH, {"--model", "m"}, {"--logprobs", "99"}, "--logprobs"},
+        {LLMBENCH_REPORT_PATH, {results}, {"--format", "pdf"}, "--format"},
+        {LLMBENCH_COMPARE_PATH, {results, results}, {"--alpha", "2"}, "--alpha"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.program);
+        std::vector<std::string> with_unknown = {c.program, "--no-such-flag"};
+        with_unknown.insert(with_unknown.end(), c.valid.begin(), c.valid.end());
+        const auto unknown = run_program(with_unknown, [](pid_t, const std::string&) {});
+        CHECK(unknown.exit_code == 2);  // was CLI11's 109
+        CHECK(unknown.err.find("--no-such-flag") != std::string::npos);
+        std::vector<std::string> args = {c.program};
+        args.insert(args.end(), c.valid.begin(), c.valid.end());
+        args.insert(args.end(), c.bad_value.begin(), c.bad_value.end());
+        const auto bad = run_program(args, [](pid_t, const std::string&) {});
+        CHECK(bad.exit_code == 2);  // was CLI11's 105 or 106
+        CHECK(bad.err.find(c.option) != std::string::npos);
+        CHECK(bad.lines.empty());
+        const auto help = run_program({c.program, "--help"}, [](pid_t, const std::string&) {});
+        CHECK(help.exit_code == 0);
+    }
+    const auto missing = run_program({LLMBENCH_REPORT_PATH}, [](pid_t, const std::string&) {});  // the files are required
+    CHECK(missing.exit_code == 2);
+    CHECK(missing.err.find("files is required") != std::string::npos);
+    std::remove(prompts.c_str());
+}
+#endif
 
 TEST_CASE("--logprobs: every program takes 0-20 and refuses more - ollama-bench records each token's log-probabilities") {
     check_every_program_refuses("--logprobs", "21");

@@ -1,9 +1,11 @@
 // Every scripted fault of the mock becomes a typed failure, and the client recovers.
 #include <llmbench/run/benchmark.hpp>
 #include <llmbench/client/ollama_client.hpp>
+#include <llmbench/client/server_watch.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <chrono>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -31,7 +33,7 @@ struct Case {
 };
 }  // namespace
 
-TEST_CASE("each fault produces its typed error, and the next request succeeds") {
+TEST_CASE("each fault produces its typed error over both transports, and the next request succeeds") {
     MockConfig cfg;
     cfg.token_delay = 1ms;
     cfg.stall_for = 1500ms;
@@ -46,52 +48,64 @@ TEST_CASE("each fault produces its typed error, and the next request succeeds") 
         {MockFault::drip_one_byte, std::nullopt, ""},
         {MockFault::giant_final_line, std::nullopt, ""},
     };
-    for (const auto& c : cases) {
-        CAPTURE(static_cast<int>(c.fault));
-        ClientOptions opts;
-        // Short idle timeout only for the stall: building a 17 MiB line is real silence too.
-        opts.timeouts.idle_s = c.fault == MockFault::stall ? 0.4 : 30;
-        opts.timeouts.first_byte_s = 30;
-        OllamaClient client(mock.endpoint(), opts);
-        mock.script({c.fault});
-        StreamTimer timer;
-        const auto r = client.generate(request(), timer);
-        test_util::check_fault_outcome(r, timer, c.expected, c.message_part, c.fault != MockFault::http_500);
-        if (c.fault == MockFault::http_500) {
-            CHECK(r.http_status == 500);
-            CHECK(std::string(r.failure->what()).find("model runner has unexpectedly stopped") != std::string::npos);
+    for (const bool kernel : {true, false}) {  // llmbench's socket reader, and cpp-httplib's (https, non-POSIX)
+        for (const auto& c : cases) {
+            CAPTURE(kernel);
+            CAPTURE(static_cast<int>(c.fault));
+            ClientOptions opts;
+            opts.kernel_timestamps = kernel;
+            // Short idle timeout only for the stall: building a 17 MiB line is real silence too.
+            opts.timeouts.idle_s = c.fault == MockFault::stall ? 0.4 : 30;
+            opts.timeouts.first_byte_s = 30;
+            OllamaClient client(mock.endpoint(), opts);
+            mock.script({c.fault});
+            StreamTimer timer;
+            const auto r = client.generate(request(), timer);
+            test_util::check_fault_outcome(r, timer, c.expected, c.message_part, c.fault != MockFault::http_500);
+            if (c.fault == MockFault::http_500) {
+                CHECK(r.http_status == 500);
+                CHECK(std::string(r.failure->what()).find("model runner has unexpectedly stopped") != std::string::npos);
+            }
+            StreamTimer after;
+            const auto next = client.generate(request(), after);
+            CHECK_MESSAGE(next.ok(), "request after the fault: " << (next.failure ? next.failure->what() : ""));
         }
-        StreamTimer after;
-        const auto next = client.generate(request(), after);
-        CHECK_MESSAGE(next.ok(), "request after the fault: " << (next.failure ? next.failure->what() : ""));
     }
 }
 
-TEST_CASE("first-byte timeout when the server says nothing") {
+TEST_CASE("first-byte timeout when the server says nothing - over both transports") {
     MockConfig cfg;
     cfg.first_token_delay = 1500ms;
     MockOllama mock(cfg);
-    ClientOptions opts;
-    opts.timeouts.first_byte_s = 0.3;
-    OllamaClient client(mock.endpoint(), opts);
-    StreamTimer timer;
-    const auto r = client.generate(request(), timer);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.failure->code() == errc::timeout);
-    CHECK(std::string(r.failure->what()).find("first-byte") != std::string::npos);
+    for (const bool kernel : {true, false}) {
+        CAPTURE(kernel);
+        ClientOptions opts;
+        opts.kernel_timestamps = kernel;
+        opts.timeouts.first_byte_s = 0.3;
+        OllamaClient client(mock.endpoint(), opts);
+        StreamTimer timer;
+        const auto r = client.generate(request(), timer);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.failure->code() == errc::timeout);
+        CHECK(std::string(r.failure->what()).find("first-byte") != std::string::npos);
+    }
 }
 
-TEST_CASE("a line over the client's limit is a protocol error") {
+TEST_CASE("a line over the client's limit is a protocol error - over both transports") {
     MockOllama mock;
-    ClientOptions opts;
-    opts.max_line_bytes = 1 << 20;
-    OllamaClient client(mock.endpoint(), opts);
-    mock.script({MockFault::giant_final_line});
-    StreamTimer timer;
-    const auto r = client.generate(request(), timer);
-    REQUIRE_FALSE(r.ok());
-    CHECK(r.failure->code() == errc::protocol);
-    CHECK(std::string(r.failure->what()).find("longer than") != std::string::npos);
+    for (const bool kernel : {true, false}) {
+        CAPTURE(kernel);
+        ClientOptions opts;
+        opts.kernel_timestamps = kernel;
+        opts.max_line_bytes = 1 << 20;
+        OllamaClient client(mock.endpoint(), opts);
+        mock.script({MockFault::giant_final_line});
+        StreamTimer timer;
+        const auto r = client.generate(request(), timer);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.failure->code() == errc::protocol);
+        CHECK(std::string(r.failure->what()).find("longer than") != std::string::npos);
+    }
 }
 
 TEST_CASE("faults in a benchmark are counted failed runs - earlier runs stay") {
@@ -126,6 +140,91 @@ TEST_CASE("faults in a benchmark are counted failed runs - earlier runs stay") {
     CHECK(s.failures_by_kind.at("server") == 1);
     CHECK(s.failures_by_kind.at("protocol") == 1);
     CHECK(s.find("ttft_s")->n == 4);
+}
+
+TEST_CASE("a server that goes away for 2 s and comes back: at most the cut run fails, the others wait for it") {
+    MockConfig cfg;
+    cfg.token_delay = 2ms;
+    cfg.natural_tokens = 10;  // about 20 ms a run
+    MockOllama mock(cfg);
+    BenchmarkConfig bc;
+    bc.model = "llama3.1:8b";
+    bc.prompts = {{"a", "a prompt", {}, {}}};
+    bc.runs = 8;
+    bc.warmup = 0;
+    std::atomic<bool> stop{false};
+    ServerWatch watch(&stop, 10);
+    std::vector<std::string> events;
+    watch.on_event = [&](const std::string& m) { events.push_back(m); };
+    auto backend = watch.wrap(make_ollama_backend(mock.endpoint()));
+    std::vector<RunRecord> records;
+    std::atomic<bool> second_started{false};
+    std::thread outage([&] {  // kills the server during the third run, restarts it 2 s later
+        while (!second_started) std::this_thread::sleep_for(1ms);
+        std::this_thread::sleep_for(30ms);
+        mock.go_away();
+        std::this_thread::sleep_for(2s);
+        mock.come_back();
+    });
+    Benchmark bench(*backend, bc);
+    bench.stop_when(&stop).on_record([&](const RunRecord& r) {
+        records.push_back(r);
+        if (records.size() == 2) second_started = true;
+    });
+    const auto acc = bench.run();
+    outage.join();
+    REQUIRE(records.size() == 8);  // every run measured: none lost to the outage
+    CHECK(acc.runs_failed() <= 1);  // the run in flight when the server went away, if one was
+    CHECK(acc.runs_ok() >= 7);
+    CHECK(watch.recovered() >= 1);  // a request waited and got through after the restart
+    CHECK(watch.abandoned() == 0);
+    CHECK_FALSE(watch.gave_up());
+    CHECK_FALSE(stop.load());
+    REQUIRE(events.size() >= 2);
+    CHECK(events.front().find("refused the connection: waiting up to 10.0 s") != std::string::npos);
+    CHECK(events.back().find(" is back after ") != std::string::npos);
+    for (const auto& r : records)
+        if (!r.ok()) CHECK(r.outcome.error_kind != errc::connect);  // the cut run, not a refused one
+}
+
+TEST_CASE("a server that stays away: each run waits --server-wait, then fails - after 3 in a row the run stops") {
+    MockOllama mock;
+    BenchmarkConfig bc;
+    bc.model = "llama3.1:8b";
+    bc.prompts = {{"a", "a prompt", {}, {}}};
+    bc.runs = 10;
+    bc.warmup = 0;
+    std::atomic<bool> stop{false};
+    ServerWatch watch(&stop, 0.3);
+    auto backend = watch.wrap(make_ollama_backend(mock.endpoint()));
+    std::vector<RunRecord> records;
+    Benchmark bench(*backend, bc);
+    bench.stop_when(&stop).on_record([&](const RunRecord& r) {
+        records.push_back(r);
+        if (records.size() == 2) mock.go_away();  // for good
+    });
+    const auto acc = bench.run();
+    REQUIRE(records.size() == 5);  // two measured, three that waited in vain, then stopped
+    CHECK(acc.runs_ok() == 2);
+    CHECK(acc.runs_failed() == 3);
+    for (std::size_t i = 2; i < 5; ++i) {
+        CHECK(records[i].outcome.error_kind == errc::connect);
+        CHECK(records[i].outcome.error_message.find("(the server did not come back within 0.3 s)") != std::string::npos);
+        CHECK(records[i].client.wall_s.value_or(1) < 0.3);  // the record times the last try, not the wait
+    }
+    CHECK(watch.gave_up());
+    CHECK(stop.load());  // the runners' stop flag: the benchmark stopped as on Ctrl-C
+    CHECK(bench.interrupted());
+    CHECK(watch.reason().find("3 requests in a row found http://127.0.0.1:") != std::string::npos);
+
+    // With waiting off, a refused request fails at once and nothing gives up.
+    std::atomic<bool> stop2{false};
+    ServerWatch off(&stop2, 0);
+    auto direct = off.wrap(make_ollama_backend(mock.endpoint()));
+    StreamTimer timer;
+    GenerateRequest r = request();
+    CHECK(direct->generate(r, timer).failure->code() == errc::connect);
+    CHECK_FALSE(off.gave_up());
 }
 
 TEST_CASE("a stop flag ends the benchmark after the current run") {

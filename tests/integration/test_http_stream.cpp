@@ -2,6 +2,7 @@
 // connection reuse, and kernel receive times that a late reader does not distort.
 #include <llmbench/detail/http_stream.hpp>
 #include <llmbench/client/ollama_client.hpp>
+#include <llmbench/core/run_record.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #if LLMBENCH_HAS_HTTP_STREAM
@@ -28,18 +29,20 @@ using namespace std::chrono_literals;
 namespace {
 
 /// A bare TCP server: each request on a connection is answered by `respond(fd, request)`,
-/// which writes the raw response and returns whether to keep the connection open.
+/// which writes the raw response and returns whether to keep the connection open. It accepts
+/// its first connection only after `hold`; with a `backlog` of 0 one connection waiting in
+/// the kernel fills the queue, and the next client's SYN is dropped until then.
 class RawServer {
 public:
     using Respond = std::function<bool(int fd, const std::string& request)>;
-    explicit RawServer(Respond respond) : respond_(std::move(respond)) {
+    explicit RawServer(Respond respond, int backlog = 16, std::chrono::milliseconds hold = {}) : respond_(std::move(respond)), hold_(hold) {
         listen_ = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         socklen_t len = sizeof a;
         REQUIRE(::bind(listen_, reinterpret_cast<sockaddr*>(&a), len) == 0);
-        REQUIRE(::listen(listen_, 16) == 0);
+        REQUIRE(::listen(listen_, backlog) == 0);
         REQUIRE(::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
         port_ = ntohs(a.sin_port);
         thread_ = std::thread([this] { serve(); });
@@ -66,6 +69,7 @@ public:
 
 private:
     void serve() {
+        std::this_thread::sleep_for(hold_);
         for (;;) {
             const int fd = ::accept(listen_, nullptr, nullptr);
             if (fd < 0) return;
@@ -93,6 +97,7 @@ private:
     }
 
     Respond respond_;
+    std::chrono::milliseconds hold_;
     int listen_ = -1;
     int port_ = 0;
     std::atomic<int> connections_{0};
@@ -144,6 +149,62 @@ TEST_CASE("chunked bodies with extensions and trailers, sent a byte at a time, t
         CHECK(r.lines == std::vector<std::string>{"{\"a\":1}", "{\"b\":2}"});
     }
     CHECK(server.connections() == 1);  // kept alive
+}
+
+TEST_CASE("connect_s: the connection's setup is timed inside ttft_s - 0 on a kept-alive connection, unknown over cpp-httplib") {
+    const std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n{\"x\":1}\n";
+    // Backlog 0 and a first accept held 500 ms: a connection waiting in the kernel fills the
+    // queue, so the client's SYN is dropped and retried (Linux: after 1 s) until the server
+    // takes the first one. Its connect cannot complete before then.
+    RawServer server([&](int fd, const std::string&) {
+        RawServer::write_all(fd, reply);
+        return true;
+    }, 0, 500ms);
+    const int filler = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(server.endpoint().port));
+    REQUIRE(::connect(filler, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    ::close(filler);  // still queued: the server accepts it, reads its end, and goes on
+
+    detail::HttpStream stream(server.endpoint());
+    const auto send = [&stream](StreamTimer& timer) {
+        Timeouts t;
+        t.connect_s = 10;
+        LineFramer framer;
+        std::uint64_t bytes = 0;
+        return stream.post("/api/generate", {}, "{}", timer, t, framer, bytes,
+                           [](std::string_view, std::uint64_t, StreamTimer::time_point) { return true; });
+    };
+    StreamTimer first_timer;
+    REQUIRE(send(first_timer).status == 200);
+    REQUIRE(first_timer.connect_s());
+    CHECK(*first_timer.connect_s() >= 0.45);  // not before the server's first accept, 500 ms after it started
+    REQUIRE(first_timer.first_byte_s());
+    CHECK(*first_timer.first_byte_s() >= *first_timer.connect_s());
+
+    StreamTimer second_timer;
+    REQUIRE(send(second_timer).status == 200);
+    CHECK(second_timer.connect_s() == 0.0);  // kept alive: nothing to set up
+    CHECK(server.connections() == 2);        // the filler and ours
+
+    // The record carries it; the cpp-httplib transport does not know it.
+    testing::MockOllama mock;
+    for (const bool kernel : {true, false}) {
+        INFO("kernel_timestamps " << kernel);
+        ClientOptions options;
+        options.kernel_timestamps = kernel;
+        OllamaClient client(mock.endpoint(), options);
+        GenerateRequest r;
+        r.model = "llama3.1:8b";
+        r.prompt = "hi";
+        StreamTimer timer;
+        const auto record = make_run_record(client.generate(r, timer), timer, RunIdentity{});
+        REQUIRE(record.ok());
+        CHECK(record.client.connect_s.has_value() == kernel);
+        CHECK(record.to_json().find(kernel ? R"("connect_s":)" : R"("connect_s":null)") != std::string::npos);
+    }
 }
 
 TEST_CASE("Content-Length and close-delimited bodies - a server that closed a kept-alive connection is reconnected") {

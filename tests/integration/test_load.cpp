@@ -41,7 +41,7 @@ TEST_CASE("closed loop: N streams at once, each request timed, tokens and throug
         // 1 ms between tokens; a first token delivered late (a busy machine) shortens the average
         CHECK(*r.tpot_s >= 0.0005);
     }
-    CHECK(result.output_token_throughput() == doctest::Approx(160 / result.duration_s));
+    CHECK(result.output_token_throughput().value() == doctest::Approx(160 / result.duration_s));
 }
 
 TEST_CASE("a server with one slot: queueing shows in TTFT, and goodput counts only requests within the SLO") {
@@ -58,7 +58,7 @@ TEST_CASE("a server with one slot: queueing shows in TTFT, and goodput counts on
     CHECK(mock.peak_in_flight() == 1);
     const Stats ttft = result.stats([](const LoadRequest& r) { return r.ttft_s; });
     CHECK(ttft.max > 3 * ttft.min);  // the last in the queue waited for the three before it
-    CHECK(result.goodput() < result.request_throughput());
+    CHECK(result.goodput().value() < result.request_throughput().value());
 }
 
 TEST_CASE("open loop: the schedule's rate is kept, and waits for the cap count in latency") {
@@ -88,7 +88,7 @@ TEST_CASE("open loop: the schedule's rate is kept, and waits for the cap count i
     three.requests.resize(3);
     three.requests[1].sent_s = 0.5;
     three.requests[2].sent_s = 1.0;
-    CHECK(three.achieved_send_rate() == doctest::Approx(2.0));
+    CHECK(three.achieved_send_rate().value() == doctest::Approx(2.0));
 
     testing::MockOpenAIConfig slow;
     slow.first_token_delay = 20ms;
@@ -166,7 +166,7 @@ TEST_CASE("a duration instead of a count: closed loop sends until it passes, ope
     double last_end = 0;
     for (const auto& r : closed.requests) last_end = std::max(last_end, r.end_s);
     CHECK(last_end >= 0.25);  // a worker whose request ended before the deadline sent another
-    CHECK(closed.total_token_throughput() > closed.output_token_throughput());  // prompt tokens count too
+    CHECK(closed.total_token_throughput().value() > closed.output_token_throughput().value());  // prompt tokens count too
     spec.request_rate = 100.0;
     spec.concurrency = 0;
     spec.duration_s = 0.2;

@@ -288,32 +288,37 @@ TEST_CASE("the mock OpenAI server in every flavour reads back as the real server
     }
 }
 
-TEST_CASE("the mock's faults: HTTP 500, an error mid-stream (vLLM: then [DONE]), EOF without finish, no usage") {
+TEST_CASE("the mock's faults over both transports: HTTP 500, an error mid-stream (vLLM: then [DONE]), EOF without finish, no usage") {
     testing::MockOpenAIConfig cfg;
     cfg.flavour = testing::OpenAIFlavour::vllm;
     testing::MockOpenAI mock(cfg);
-    OpenAIClient client(mock.base_url());
-    mock.script({testing::OpenAIFault::http_500, testing::OpenAIFault::error_mid_stream, testing::OpenAIFault::eof_without_finish,
-                 testing::OpenAIFault::no_usage});
-    StreamTimer timer;
-    auto r = client.chat(chat_request(), timer);
-    CHECK(r.failure->code() == errc::http_status);
-    r = client.chat(chat_request(), timer);
-    CHECK(r.failure->code() == errc::server);
-    CHECK(r.text == "Hello word1 word2");  // what came before the error is kept
-    r = client.chat(chat_request(), timer);
-    CHECK(r.failure->code() == errc::protocol);
-    r = client.chat(chat_request(), timer);
-    REQUIRE(r.ok());
-    CHECK(r.token_counts_estimated);
-    CHECK(r.server.eval_count == 16);
-    r = client.chat(chat_request(), timer);  // clean again
-    CHECK(r.ok());
-    CHECK(client.models() == std::vector<std::string>{"mock-model"});
-    CHECK(client.healthy());
+    for (const bool kernel : {true, false}) {  // llmbench's socket reader, and cpp-httplib's (https, non-POSIX)
+        CAPTURE(kernel);
+        OpenAIClientOptions options;
+        options.kernel_timestamps = kernel;
+        OpenAIClient client(mock.base_url(), options);
+        mock.script({testing::OpenAIFault::http_500, testing::OpenAIFault::error_mid_stream, testing::OpenAIFault::eof_without_finish,
+                     testing::OpenAIFault::no_usage});
+        StreamTimer timer;
+        auto r = client.chat(chat_request(), timer);
+        CHECK(r.failure->code() == errc::http_status);
+        r = client.chat(chat_request(), timer);
+        CHECK(r.failure->code() == errc::server);
+        CHECK(r.text == "Hello word1 word2");  // what came before the error is kept
+        r = client.chat(chat_request(), timer);
+        CHECK(r.failure->code() == errc::protocol);
+        r = client.chat(chat_request(), timer);
+        REQUIRE(r.ok());
+        CHECK(r.token_counts_estimated);
+        CHECK(r.server.eval_count == 16);
+        r = client.chat(chat_request(), timer);  // clean again
+        CHECK(r.ok());
+        CHECK(client.models() == std::vector<std::string>{"mock-model"});
+        CHECK(client.healthy());
+    }
 }
 
-TEST_CASE("the mock's transport faults: one-byte drip, a stall, a giant last event, bytes not UTF-8, cut-off JSON") {
+TEST_CASE("the mock's transport faults over both transports: one-byte drip, a stall, a giant last event, bytes not UTF-8, cut-off JSON") {
     using testing::OpenAIFault;
     struct Case {
         OpenAIFault fault;
@@ -333,20 +338,24 @@ TEST_CASE("the mock's transport faults: one-byte drip, a stall, a giant last eve
         {OpenAIFault::invalid_utf8, errc::protocol, "UTF-8"},
         {OpenAIFault::malformed_json, errc::protocol, "malformed JSON in event"},
     };
-    for (const auto& c : cases) {
-        CAPTURE(static_cast<int>(c.fault));
-        OpenAIClientOptions opts;
-        opts.timeouts.idle_s = c.fault == OpenAIFault::stall ? 0.4 : 30;
-        OpenAIClient client(mock.base_url(), opts);
-        mock.script({c.fault});
-        StreamTimer timer;
-        const auto r = client.chat(chat_request(), timer);
-        test_util::check_fault_outcome(r, timer, c.expected, c.message_part);
-        if (!c.expected) CHECK(r.text == "Hello word1 word2 word3 word4 word5 word6 word7");
-        if (c.fault == OpenAIFault::giant_final_line) CHECK(r.bytes_received > cfg.giant_line_bytes);
-        StreamTimer after;
-        const auto next = client.chat(chat_request(), after);
-        CHECK_MESSAGE(next.ok(), "request after the fault: " << (next.failure ? next.failure->what() : ""));
+    for (const bool kernel : {true, false}) {
+        for (const auto& c : cases) {
+            CAPTURE(kernel);
+            CAPTURE(static_cast<int>(c.fault));
+            OpenAIClientOptions opts;
+            opts.kernel_timestamps = kernel;
+            opts.timeouts.idle_s = c.fault == OpenAIFault::stall ? 0.4 : 30;
+            OpenAIClient client(mock.base_url(), opts);
+            mock.script({c.fault});
+            StreamTimer timer;
+            const auto r = client.chat(chat_request(), timer);
+            test_util::check_fault_outcome(r, timer, c.expected, c.message_part);
+            if (!c.expected) CHECK(r.text == "Hello word1 word2 word3 word4 word5 word6 word7");
+            if (c.fault == OpenAIFault::giant_final_line) CHECK(r.bytes_received > cfg.giant_line_bytes);
+            StreamTimer after;
+            const auto next = client.chat(chat_request(), after);
+            CHECK_MESSAGE(next.ok(), "request after the fault: " << (next.failure ? next.failure->what() : ""));
+        }
     }
 }
 

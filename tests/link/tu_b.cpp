@@ -1,5 +1,4 @@
-#include <llmbench/llmbench.hpp>
-#include <llmbench/testing/mock_ollama.hpp>
+#include "every_header.hpp"
 
 #include <iostream>
 

@@ -99,6 +99,7 @@ TEST_CASE("a run line reads back into the record that wrote it: every field, eve
     r.retry.attempt = 1;
     r.outcome.ok = true;
     r.client.ttft_s = 0.25;
+    r.client.connect_s = 0.0625;
     r.client.first_byte_s = 0.125;
     r.client.wall_s = 3.5;
     r.client.content_chunks = 127;

@@ -103,6 +103,7 @@ struct RunOutcome {
 struct ClientTimings {
     std::optional<double> ttft_s;  ///< to the first generated text, thinking included
     std::optional<double> ttfa_s;  ///< to the first answer text
+    std::optional<double> connect_s;  ///< sent -> connection ready (0: kept alive); inside ttft_s
     std::optional<double> first_byte_s;
     std::optional<double> wall_s;
     std::size_t content_chunks = 0;   ///< chunks of answer text
@@ -279,6 +280,7 @@ inline const std::vector<Metric>& run_metrics() {
         {"answer_decode_toks_per_s", "answer tok/s", "tok/s", S::both, true, 2,
          [](const RunRecord& r) { return r.answer_decode_toks_per_s(); }},
         {"wall_s", "wall", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.wall_s; }, P::top_level, true},
+        {"connect_s", "connect", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.connect_s; }},
         {"first_byte_s", "first byte", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.first_byte_s; }},
         {"itl_p50_s", "ITL p50", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.itl_p50_s; }},
         {"itl_p95_s", "ITL p95", "s", S::client, false, 4, [](const RunRecord& r) { return r.client.itl_p95_s; }, P::top_level, true},
@@ -419,6 +421,7 @@ inline RunRecord make_run_record(StreamResult result, const StreamTimer& timer, 
     ClientTimings& c = r.client;
     c.ttft_s = timer.ttft_s();
     c.ttfa_s = timer.ttfa_s();
+    c.connect_s = timer.connect_s();
     c.first_byte_s = timer.first_byte_s();
     c.wall_s = timer.wall_s();
     c.content_chunks = timer.content_chunks();

@@ -32,6 +32,7 @@ public:
     /// Forgets all marks so the timer can measure another request.
     void reset() {
         sent_.reset();
+        connected_.reset();
         first_byte_.reset();
         first_token_.reset();
         last_token_.reset();
@@ -42,11 +43,14 @@ public:
         gaps_s_.clear();
     }
 
-    /// The request is about to be written.
+    /// The request is about to be sent: before the connection is made when there is none to
+    /// reuse (as vLLM's and AIPerf's clocks start: a user's first request pays for it too).
     void mark_sent(time_point t) {
         reset();
         sent_ = t;
     }
+    /// The connection is ready for the request: made, or (at the moment of mark_sent) reused.
+    void mark_connected(time_point t) { connected_ = t; }
     /// The response headers (the first bytes of the response) arrived.
     void mark_first_byte(time_point t) {
         if (!first_byte_) first_byte_ = t;
@@ -78,6 +82,9 @@ public:
     /// Request sent -> first chunk of answer text (time to first answer token); equals ttft_s()
     /// unless the model thought first.
     std::optional<double> ttfa_s() const { return between(sent_, first_content_); }
+    /// Request sent -> connection ready: 0 on a kept-alive connection; unknown when the
+    /// transport does not say (cpp-httplib's).
+    std::optional<double> connect_s() const { return between(sent_, connected_); }
     /// Request sent -> response headers.
     std::optional<double> first_byte_s() const { return between(sent_, first_byte_); }
     /// Request sent -> end of stream (end-to-end latency).
@@ -115,7 +122,7 @@ private:
     }
 
     clock_fn now_;
-    std::optional<time_point> sent_, first_byte_, first_token_, last_token_, first_content_, last_content_, done_;
+    std::optional<time_point> sent_, connected_, first_byte_, first_token_, last_token_, first_content_, last_content_, done_;
     std::size_t content_chunks_ = 0, thinking_chunks_ = 0;
     std::vector<double> gaps_s_;
 };

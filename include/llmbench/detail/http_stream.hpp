@@ -129,6 +129,7 @@ public:
                 out.end = timer.now();
                 return out;
             }
+            timer.mark_connected(reused ? *timer.sent_at() : timer.now());
             if (!send_all(head, timeouts) || !send_all(body, timeouts)) {
                 close();
                 if (reused && attempt == 0) continue;

@@ -226,6 +226,7 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
         else if (key == "thinking_chunks") r.client.thinking_chunks = dom_count(value);
         else if (key == "thinking_chars") r.output.thinking_chars = dom_count(value);
         else if (key == "first_byte_s") r.client.first_byte_s = dom_double(value);
+        else if (key == "connect_s") r.client.connect_s = dom_double(value);
         else if (key == "wall_s") r.client.wall_s = dom_double(value);
         else if (key == "itl_p50_s") r.client.itl_p50_s = dom_double(value);
         else if (key == "itl_p95_s") r.client.itl_p95_s = dom_double(value);

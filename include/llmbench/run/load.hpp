@@ -65,7 +65,8 @@ struct LoadRequest {
     double queue_wait_s() const noexcept { return sent_s - scheduled_s; }
     /// The server's count, else the content chunks received.
     std::int64_t output_tokens() const { return run.server.eval_count.value_or(static_cast<std::int64_t>(run.client.content_chunks)); }
-    std::int64_t prompt_tokens() const { return run.server.prompt_eval_count.value_or(0); }
+    /// The server's count; unknown (null, never 0) when it sent none.
+    std::optional<std::int64_t> prompt_tokens() const { return run.server.prompt_eval_count; }
 };
 
 struct LoadResult {
@@ -79,32 +80,41 @@ struct LoadResult {
     std::size_t succeeded() const {
         return static_cast<std::size_t>(std::count_if(requests.begin(), requests.end(), [](const LoadRequest& r) { return r.ok(); }));
     }
-    double request_throughput() const { return duration_s > 0 ? static_cast<double>(succeeded()) / duration_s : 0; }
-    double output_token_throughput() const {
+    // Rates are unknown (null, never 0) when nothing was timed: no duration, or a count missing.
+    std::optional<double> per_second(double n) const { return duration_s > 0 ? std::optional<double>(n / duration_s) : std::nullopt; }
+    std::optional<double> request_throughput() const { return per_second(static_cast<double>(succeeded())); }
+    std::optional<double> output_token_throughput() const {
         double n = 0;
         for (const auto& r : requests) n += r.ok() ? static_cast<double>(r.output_tokens()) : 0;
-        return duration_s > 0 ? n / duration_s : 0;
+        return per_second(n);
     }
-    /// Prompt and output tokens of successful requests per second.
-    double total_token_throughput() const {
+    /// Prompt and output tokens of successful requests per second; unknown when a successful
+    /// request's prompt count is (a server that does not report it).
+    std::optional<double> total_token_throughput() const {
         double n = 0;
-        for (const auto& r : requests) n += r.ok() ? static_cast<double>(r.output_tokens() + r.prompt_tokens()) : 0;
-        return duration_s > 0 ? n / duration_s : 0;
+        for (const auto& r : requests) {
+            if (!r.ok()) continue;
+            if (!r.prompt_tokens()) return std::nullopt;
+            n += static_cast<double>(r.output_tokens() + *r.prompt_tokens());
+        }
+        return per_second(n);
     }
     /// Successful requests per second that met every SLO given.
-    double goodput() const {
+    std::optional<double> goodput() const {
         const auto n = std::count_if(requests.begin(), requests.end(), [](const LoadRequest& r) { return r.ok() && r.meets_slo; });
-        return duration_s > 0 ? static_cast<double>(n) / duration_s : 0;
+        return per_second(static_cast<double>(n));
     }
-    /// Requests sent per second over the sending window (open loop: compare with the rate asked).
-    double achieved_send_rate() const {
-        if (requests.size() < 2) return 0;
+    /// Requests sent per second over the sending window (open loop: compare with the rate asked);
+    /// unknown with fewer than two requests or all sent at once.
+    std::optional<double> achieved_send_rate() const {
+        if (requests.size() < 2) return std::nullopt;
         double first = requests.front().sent_s, last = first;
         for (const auto& r : requests) {
             first = std::min(first, r.sent_s);
             last = std::max(last, r.sent_s);
         }
-        return last > first ? static_cast<double>(requests.size() - 1) / (last - first) : 0;
+        if (!(last > first)) return std::nullopt;
+        return static_cast<double>(requests.size() - 1) / (last - first);
     }
     /// Inter-token latency over every gap of every successful request, as vLLM's ITL.
     Stats itl_stats() const {
@@ -184,6 +194,10 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
     std::atomic<int> in_flight{0}, peak{0};
     std::atomic<bool> stopped_early{false};
     std::mutex mutex;
+    // Every worker's client is made before time zero: making one (under a sanitizer, or probing
+    // a server) is not part of the load, and in a closed loop with a duration it used to eat it.
+    std::vector<std::unique_ptr<Backend>> backends;
+    for (std::size_t w = 0; w < workers; ++w) backends.push_back(make_backend());
     const auto start = clock::now();
     result.started_at = start;
     const auto since = [&](clock::time_point t) { return std::chrono::duration<double>(t - start).count(); };
@@ -197,8 +211,7 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
         return slots[i];
     };
 
-    const auto worker = [&] {
-        std::unique_ptr<Backend> backend = make_backend();
+    const auto worker = [&](std::unique_ptr<Backend> backend) {
         const auto stopped = [&] {
             if (spec.stop.requested()) stopped_early = true;
             return stopped_early.load();
@@ -232,7 +245,7 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
         }
     };
     std::vector<std::thread> pool;
-    for (std::size_t w = 0; w < workers; ++w) pool.emplace_back(worker);
+    for (std::size_t w = 0; w < workers; ++w) pool.emplace_back(worker, std::move(backends[w]));
     for (auto& t : pool) t.join();
     for (std::size_t i = 0; i < slots.size(); ++i)
         if (issued[i]) result.requests.push_back(std::move(slots[i]));

@@ -36,16 +36,20 @@ public:
     /// accepts connections. `who` names the server in the error when no port can be bound.
     void start(httplib::Server& server, const std::string& who) {
         server_ = &server;
-        auto listening = std::make_shared<socket_t>(INVALID_SOCKET);
-        server.set_socket_options([listening](socket_t sock) {  // the server keeps this copy
+        who_ = who;
+        server.set_socket_options([listening = listening_](socket_t sock) {  // the server keeps this copy
             httplib::default_socket_options(sock);
             *listening = sock;
         });
         port_ = server.bind_to_any_port("127.0.0.1");
         if (port_ <= 0) throw error(errc::io, who + ": cannot bind a port on 127.0.0.1");
-        if (*listening != INVALID_SOCKET) ::listen(*listening, SOMAXCONN);
-        thread_ = std::thread([&server] { server.listen_after_bind(); });
-        while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        listen();
+    }
+
+    /// After stop(): listens on the same port again, as a restarted server does.
+    void restart() {
+        if (!server_->bind_to_port("127.0.0.1", port_)) throw error(errc::io, who_ + ": cannot bind port " + std::to_string(port_) + " again");
+        listen();
     }
 
     /// Stops accepting, ends open connections, and joins the listening thread.
@@ -57,8 +61,17 @@ public:
     int port() const noexcept { return port_; }
 
 private:
+    void listen() {
+        // cpp-httplib 0.11 listens with a backlog of 5; a load test's burst of connects needs more.
+        if (*listening_ != INVALID_SOCKET) ::listen(*listening_, SOMAXCONN);
+        thread_ = std::thread([server = server_] { server->listen_after_bind(); });
+        while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+
     httplib::Server* server_ = nullptr;
+    std::string who_;
     int port_ = 0;
+    std::shared_ptr<socket_t> listening_ = std::make_shared<socket_t>(INVALID_SOCKET);
     std::thread thread_;
 };
 

@@ -124,6 +124,17 @@ public:
 
     int port() const noexcept { return listener_.port(); }
 
+    /// Goes away as a killed server does: streams in flight are cut and new connections are
+    /// refused, until come_back() listens on the same port again (a restarted server).
+    void go_away() {
+        stopping_ = true;
+        listener_.stop();
+    }
+    void come_back() {
+        stopping_ = false;
+        listener_.restart();
+    }
+
     /// The mock's tokenizer: a template overhead plus one token per four bytes (what it
     /// reports as prompt_eval_count, before any truncation).
     static std::int64_t count_tokens(std::string_view prompt) {

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config git
           libcpp-httplib-dev libsimdjson-dev doctest-dev libcli11-dev
-          zlib1g-dev libbz2-dev python3)
+          zlib1g-dev libbz2-dev python3 bubblewrap)
 with_clang=0
 for arg in "$@"; do
   case "$arg" in

@@ -4,14 +4,17 @@
 OUT_DIR/common: every recorded server response (the HTTP head cut off) and the test data files.
 OUT_DIR/datasets: each eval fixture, prefixed with the byte that makes fuzz_datasets load it
 as that dataset (see the switch in fuzz_datasets.cpp), plain and compressed.
+OUT_DIR/parsers: inputs for fuzz_parsers, each behind its selector byte: Ollama stream bodies
+(0.5.12's, and 0.33's with the chunked framing taken off), the 1e300 final chunk, a llama-server
+/metrics page and nvidia-smi lines.
 """
 import bz2, glob, gzip, os, shutil, sys
 
 shared, source, out = sys.argv[1:4]
-common, datasets = os.path.join(out, "common"), os.path.join(out, "datasets")
+common, datasets, parsers = os.path.join(out, "common"), os.path.join(out, "datasets"), os.path.join(out, "parsers")
 shutil.rmtree(out, ignore_errors=True)
-os.makedirs(common)
-os.makedirs(datasets)
+for d in (common, datasets, parsers):
+    os.makedirs(d)
 
 for f in sorted(glob.glob(os.path.join(shared, "fixtures", "real-servers", "*.txt"))):
     raw = open(f, "rb").read()
@@ -34,3 +37,40 @@ for selector, name, compress in seeds:
         data = compress(data)
     seed = os.path.join(datasets, "%02d-%s" % (selector, name.replace("/", "_")))
     open(seed, "wb").write(bytes([selector]) + data)
+
+
+def dechunk(body):
+    """An HTTP/1.1 chunked body without its framing (what the client's decoder hands on)."""
+    out, at = b"", 0
+    while at < len(body):
+        eol = body.find(b"\r\n", at)
+        if eol < 0:
+            break
+        size = int(body[at:eol].split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out += body[eol + 2:eol + 2 + size]
+        at = eol + 2 + size + 2
+    return out
+
+real = os.path.join(shared, "fixtures", "real-servers")
+for f in sorted(glob.glob(os.path.join(real, "ollama_*stream*.txt"))):
+    raw = open(f, "rb").read()
+    head = raw.find(b"\r\n\r\n")
+    open(os.path.join(parsers, "0-" + os.path.basename(f)), "wb").write(b"\x00" + (raw[head + 4:] if head >= 0 else raw))
+for f in sorted(glob.glob(os.path.join(real, "ollama-*", "*.http"))):
+    raw = open(f, "rb").read()
+    head = raw.find(b"\r\n\r\n")
+    if head < 0:
+        continue
+    body = raw[head + 4:]
+    if b"chunked" in raw[:head].lower():
+        body = dechunk(body)
+    name = os.path.basename(os.path.dirname(f)) + "-" + os.path.basename(f)
+    open(os.path.join(parsers, "0-" + name), "wb").write(b"\x80" + body)  # 0x80: with log-probabilities
+open(os.path.join(parsers, "0-huge-counts"), "wb").write(
+    b'\x00{"model":"m","response":"","done":true,"done_reason":"stop","eval_count":1e300,"eval_duration":-1e300,'
+    b'"prompt_eval_count":12,"prompt_eval_duration":1.5e7,"prompt_eval_cached_count":9.9e99}\n')
+open(os.path.join(parsers, "1-llama-server-metrics"), "wb").write(
+    b"\x01" + open(os.path.join(source, "tests", "data", "llama-server-metrics.prom"), "rb").read())
+open(os.path.join(parsers, "2-nvidia-smi"), "wb").write(b"\x02" + b"1024, 250.5\n2048, [N/A]\n1e300, 5\n")

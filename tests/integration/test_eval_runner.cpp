@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <simdjson.h>
 
 #include <doctest/doctest.h>
@@ -276,6 +278,10 @@ TEST_CASE("code tasks refuse to run without --allow-code-execution - with it, pa
     REQUIRE(o.records.size() == 2);
     CHECK(o.summary.find(R"("pass_at_k":{"1":0.5})") != std::string::npos);
     CHECK(o.records[0].find(R"("exec_status":"passed")") != std::string::npos);
+    // how the code was contained, in each record and the summary
+    const std::string mode = !llmbench::eval::detail::bubblewrap_path().empty() ? "bubblewrap" : ::geteuid() == 0 ? "rlimits+uid" : "rlimits";
+    CHECK(o.records[0].find(R"("sandbox":")" + mode + "\"") != std::string::npos);
+    CHECK(o.summary.find(R"("sandbox":")" + mode + "\"") != std::string::npos);
 
     spec.samples = 3;
     spec.style = PromptStyle::completion;

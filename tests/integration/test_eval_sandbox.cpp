@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <signal.h>
 #include <unistd.h>
@@ -70,6 +71,11 @@ TEST_CASE("hostile: a fork bomb is bounded and leaves no process behind") {
         "import os, time\nprint(os.getpid(), flush=True)\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.01)\n",
         quick());
     CHECK(r.status != ExecStatus::passed);
+    if (r.sandbox == "bubblewrap") {  // its pids are the namespace's; the namespace is gone with its first process
+        REQUIRE(r.namespace_pid);
+        CHECK(process_gone(*r.namespace_pid));
+        return;
+    }
     const pid_t first = static_cast<pid_t>(std::atol(r.output.c_str()));
     REQUIRE(first > 0);
     CHECK(process_gone(first));
@@ -78,6 +84,11 @@ TEST_CASE("hostile: a fork bomb is bounded and leaves no process behind") {
 TEST_CASE("hostile: a child that leaves the process group is killed too (when run as root)") {
     const auto r = run_python_sandboxed(
         "import os, time\npid = os.fork()\nif pid == 0:\n    os.setsid()\n    time.sleep(60)\n    os._exit(0)\nprint(pid, flush=True)\n", quick());
+    if (r.sandbox == "bubblewrap") {  // whatever left the group is still in the PID namespace, which is gone
+        REQUIRE(r.namespace_pid);
+        CHECK(process_gone(*r.namespace_pid));
+        return;
+    }
     const pid_t escaped = static_cast<pid_t>(std::atol(r.output.c_str()));
     REQUIRE(escaped > 0);
     if (::geteuid() == 0) CHECK(process_gone(escaped));
@@ -90,7 +101,9 @@ TEST_CASE("hostile: writing outside the temporary directory, and filling the dis
     fs::permissions(outside, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
                                  fs::perms::others_exec);
     const auto r = run_python_sandboxed("open('" + (outside / "pwned.txt").string() + "', 'w').write('x')\n", quick());
-    if (::geteuid() == 0) {  // the sandbox runs as a user of its own
+    if (r.sandbox == "bubblewrap") {  // the write lands in the sandbox's own /tmp, gone with it
+        CHECK_FALSE(fs::exists(outside / "pwned.txt"));
+    } else if (::geteuid() == 0) {  // the sandbox runs as a user of its own
         CHECK(r.status == ExecStatus::failed);
         CHECK(r.user_isolated);
         CHECK_FALSE(fs::exists(outside / "pwned.txt"));
@@ -98,6 +111,41 @@ TEST_CASE("hostile: writing outside the temporary directory, and filling the dis
     fs::remove_all(outside);
     const auto big = run_python_sandboxed("f = open('big.bin', 'wb')\nwhile True:\n    f.write(b'x' * 1048576)\n", quick());
     CHECK(big.status != ExecStatus::passed);  // RLIMIT_FSIZE: 16 MiB, then SIGXFSZ
+}
+
+TEST_CASE("hostile: files in /tmp, /var/tmp, /run/lock and /dev/shm do not outlive the run (bubblewrap)") {
+    if (detail::bubblewrap_path().empty()) {
+        MESSAGE("bwrap not installed (Debian: bubblewrap): the sandbox runs without private mounts");
+        return;
+    }
+    const std::string tag = "llmbench_leak_" + std::to_string(::getpid());
+    const std::vector<std::string> places = {"/tmp/", "/var/tmp/", "/run/lock/", "/dev/shm/"};
+    std::string program = "import os\nwritten = 0\n";
+    for (const auto& dir : places)
+        program += "try:\n    os.makedirs('" + dir + "', exist_ok=True)\n    open('" + dir + tag + "', 'w').write('x' * 1024)\n    written += 1\n"
+                   "except OSError:\n    pass\n";
+    // and 50 MiB in RAM-backed /dev/shm, as the hostile completion did: the tmpfs cap stops it
+    program += "try:\n    f = open('/dev/shm/" + tag + "_big', 'wb')\n    for _ in range(50):\n        f.write(b'x' * 1048576)\n    f.close()\n"
+               "except OSError as e:\n    print('capped:', e)\n";
+    program += "assert written == " + std::to_string(places.size()) + ", written\n";
+    SandboxLimits limits = quick();
+    limits.file_bytes = 64ULL << 20;  // so that the tmpfs size, not RLIMIT_FSIZE, is what stops the big file
+    const auto r = run_python_sandboxed(program, limits);
+    REQUIRE(r.sandbox == "bubblewrap");
+    CHECK_MESSAGE(r.status == ExecStatus::passed, r.output);  // it could write each place, inside
+    CHECK(r.output.find("capped:") != std::string::npos);     // 16 MiB tmpfs, not 50 MiB of RAM
+    CHECK(r.network_isolated);
+    for (const auto& dir : places) {
+        INFO(dir);
+        CHECK_FALSE(fs::exists(dir + tag));  // and none of it is on the machine afterwards
+    }
+    CHECK_FALSE(fs::exists("/dev/shm/" + tag + "_big"));
+
+    SandboxLimits plain = quick();
+    plain.bubblewrap = false;
+    const auto without = run_python_sandboxed("pass\n", plain);
+    CHECK(without.status == ExecStatus::passed);
+    CHECK(without.sandbox == (::geteuid() == 0 ? "rlimits+uid" : "rlimits"));
 }
 
 TEST_CASE("hostile: the harness's environment, secrets included, is not passed on") {

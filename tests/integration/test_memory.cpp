@@ -109,6 +109,10 @@ TEST_CASE("nvidia-smi output parses - anything else means no GPU reading") {
     CHECK_FALSE((*g)[1].power_w.has_value());
     CHECK_FALSE(parse_nvidia_smi("").has_value());
     CHECK_FALSE(parse_nvidia_smi("NVIDIA-SMI has failed because it couldn't communicate with the driver").has_value());
+    // numbers no int64 can hold were cast anyway: undefined behaviour (UBSan), now no reading
+    CHECK_FALSE(parse_nvidia_smi("1e300, 50\n").has_value());
+    CHECK_FALSE(parse_nvidia_smi("nan, 50\n").has_value());
+    CHECK_FALSE(parse_nvidia_smi("-5, 50\n").has_value());
 }
 
 TEST_CASE("NVML that cannot be loaded means no NVML query, not a crash") {

@@ -167,6 +167,10 @@ TEST_CASE("TruthfulQA - the CSV's columns found by name in both revisions, and M
     CHECK(classic[0].choices[classic[0].gold] == "No");
     CHECK_THROWS_WITH_AS(load_truthfulqa(path, TruthfulQAForm::mc0), doctest::Contains("\"Best Incorrect Answer\" (MC0 is in the January 2025 revision only)"),
                          error);
+    // fuzz_datasets found this: a repeated column name made the header look narrower than it
+    // is, so a short row passed the width check and was read past its end (ASan: use after free)
+    std::ofstream(path, std::ios::binary) << "Type,Type,Category,Question,Best Answer,Incorrect Answers\nA,B,C,D,E\n";
+    CHECK_THROWS_WITH_AS(load_truthfulqa(path), doctest::Contains(":2: expected 6 fields, got 5"), error);
     std::remove(path.c_str());
 
     const auto binary = load_truthfulqa(fixtures + "/truthfulqa.csv", TruthfulQAForm::mc0);

@@ -36,6 +36,125 @@
 
 namespace llmbench {
 
+namespace detail {
+
+/// One Ollama generate/chat stream's NDJSON lines into a StreamResult: text and thinking,
+/// the final chunk's counts and durations, log-probabilities, and an error line mid-stream.
+/// Kept across a client's requests: what the server has shown it reports (a cached count)
+/// tells how to read its later silence. Bytes in, no I/O, so it is fuzzed directly.
+class OllamaLineParser {
+public:
+    /// The next stream's request asked for log-probabilities (else they are skipped unread).
+    void expect_logprobs(bool want) { want_logprobs_ = want; }
+
+    /// Parses one line into `result`. Returns false (with result.failure set) when the stream
+    /// must stop.
+    bool feed(std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival, StreamResult& result,
+                 StreamTimer& timer, const EventCallback& on_event) {
+        if (line.find_first_not_of(" \t\r") == std::string_view::npos) return true;  // blank line
+        if (result.done) return true;  // nothing after the final chunk counts
+        ++result.lines;
+        std::string_view text, thinking;
+        bool done = false, has_error = false;
+        auto fail = [&](simdjson::error_code code) {
+            result.failure = error(errc::protocol, "malformed JSON in stream line " + std::to_string(result.lines) +
+                                                      " at byte offset " + std::to_string(offset) + ": " +
+                                                      simdjson::error_message(code));
+            return false;
+        };
+        // On-Demand reads only what it visits; a cheap check catches a cut-off object.
+        if (trim(line, " \t\r").back() != '}') return fail(simdjson::INCOMPLETE_ARRAY_OR_OBJECT);
+        simdjson::ondemand::document doc;
+        if (auto err = parser_.iterate(padded(line_buffer_, line)).get(doc)) return fail(err);
+        simdjson::ondemand::object obj;
+        if (auto err = doc.get_object().get(obj)) return fail(err);
+        ServerTimings& s = result.server;
+        for (auto field_result : obj) {
+            simdjson::ondemand::field field;
+            if (auto err = std::move(field_result).get(field)) return fail(err);
+            std::string_view key;
+            if (auto err = field.unescaped_key().get(key)) return fail(err);
+            simdjson::ondemand::value value = field.value();
+            simdjson::error_code err = simdjson::SUCCESS;
+            if (key == "response") {
+                err = read_string(value, text);
+            } else if (key == "thinking") {
+                err = read_string(value, thinking);
+            } else if (key == "message") {
+                simdjson::ondemand::object message;
+                if (!(err = value.get_object().get(message))) {
+                    for (auto m : message) {
+                        simdjson::ondemand::field mf;
+                        std::string_view mk;
+                        if ((err = std::move(m).get(mf)) || (err = mf.unescaped_key().get(mk))) break;
+                        if (mk == "content" || mk == "thinking") {
+                            simdjson::ondemand::value content = mf.value();
+                            if ((err = read_string(content, mk == "content" ? text : thinking))) break;
+                        }
+                    }
+                }
+            } else if (key == "done") {
+                err = value.get_bool().get(done);
+            } else if (key == "done_reason") {
+                std::string_view reason;
+                if (!(err = read_string(value, reason))) result.done_reason = std::string(reason);
+            } else if (key == "error") {
+                has_error = true;  // the message is read below, from the whole line
+            } else if (key == "total_duration") {
+                err = read_int(value, s.total_duration_ns);
+            } else if (key == "load_duration") {
+                err = read_int(value, s.load_duration_ns);
+            } else if (key == "prompt_eval_count") {
+                err = read_int(value, s.prompt_eval_count);
+            } else if (key == "prompt_eval_duration") {
+                err = read_int(value, s.prompt_eval_duration_ns);
+            } else if (key == "eval_count") {
+                err = read_int(value, s.eval_count);
+            } else if (key == "eval_duration") {
+                err = read_int(value, s.eval_duration_ns);
+            } else if (key == "prompt_eval_cached_count") {
+                err = read_int(value, s.prompt_cached_tokens);
+            } else if (key == "logprobs" && want_logprobs_) {  // unvisited, On-Demand skips it
+                err = read_logprobs_array(value, result.logprobs);
+            }
+            if (err) return fail(err);
+        }
+        if (has_error) {
+            result.failure = error(errc::server, "server error after " + std::to_string(timer.content_chunks()) +
+                                                     " content chunks: " + error_message_from_body(line));
+            return false;
+        }
+        if (!thinking.empty()) {
+            timer.mark_thinking(arrival);
+            result.thinking.append(thinking.data(), thinking.size());
+        }
+        if (!text.empty()) {
+            timer.mark_content(arrival);
+            result.text.append(text.data(), text.size());
+        }
+        if (done) {
+            result.done = true;
+            timer.mark_done(arrival);
+            // Ollama 0.33+ counts the cached tokens in prompt_eval_count and names them apart. Like
+            // every metric it omits the field when it is 0, so once this server has sent it, its
+            // absence means none were cached.
+            if (s.prompt_cached_tokens) reports_cached_count_ = true;
+            else if (reports_cached_count_ && s.prompt_eval_count) s.prompt_cached_tokens = 0;
+            s.complete_prompt_split();
+        }
+        if (on_event) on_event(StreamEvent{arrival, text, thinking, done});
+        return true;
+    }
+
+private:
+    simdjson::ondemand::parser parser_;
+    std::string line_buffer_;
+    bool reports_cached_count_ = false;  ///< this server has sent prompt_eval_cached_count
+    bool want_logprobs_ = false;         ///< the request being streamed asked for log-probabilities
+};
+
+}  // namespace detail
+
 /// A client for one Ollama server. Not thread-safe: use one client per thread.
 class OllamaClient : public detail::HttpClient {
 public:
@@ -182,113 +301,14 @@ private:
         }
     }
 
-    /// Parses one NDJSON line of a generate/chat stream into `result`. Returns false
-    /// (with result.failure set) when the stream must stop.
-    bool on_line(std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival, StreamResult& result,
-                 StreamTimer& timer, const EventCallback& on_event) {
-        if (line.find_first_not_of(" \t\r") == std::string_view::npos) return true;  // blank line
-        if (result.done) return true;  // nothing after the final chunk counts
-        ++result.lines;
-        std::string_view text, thinking;
-        bool done = false, has_error = false;
-        auto fail = [&](simdjson::error_code code) {
-            result.failure = error(errc::protocol, "malformed JSON in stream line " + std::to_string(result.lines) +
-                                                      " at byte offset " + std::to_string(offset) + ": " +
-                                                      simdjson::error_message(code));
-            return false;
-        };
-        // On-Demand reads only what it visits; a cheap check catches a cut-off object.
-        if (detail::trim(line, " \t\r").back() != '}') return fail(simdjson::INCOMPLETE_ARRAY_OR_OBJECT);
-        simdjson::ondemand::document doc;
-        if (auto err = parser_.iterate(detail::padded(line_buffer_, line)).get(doc)) return fail(err);
-        simdjson::ondemand::object obj;
-        if (auto err = doc.get_object().get(obj)) return fail(err);
-        ServerTimings& s = result.server;
-        for (auto field_result : obj) {
-            simdjson::ondemand::field field;
-            if (auto err = std::move(field_result).get(field)) return fail(err);
-            std::string_view key;
-            if (auto err = field.unescaped_key().get(key)) return fail(err);
-            simdjson::ondemand::value value = field.value();
-            simdjson::error_code err = simdjson::SUCCESS;
-            if (key == "response") {
-                err = detail::read_string(value, text);
-            } else if (key == "thinking") {
-                err = detail::read_string(value, thinking);
-            } else if (key == "message") {
-                simdjson::ondemand::object message;
-                if (!(err = value.get_object().get(message))) {
-                    for (auto m : message) {
-                        simdjson::ondemand::field mf;
-                        std::string_view mk;
-                        if ((err = std::move(m).get(mf)) || (err = mf.unescaped_key().get(mk))) break;
-                        if (mk == "content" || mk == "thinking") {
-                            simdjson::ondemand::value content = mf.value();
-                            if ((err = detail::read_string(content, mk == "content" ? text : thinking))) break;
-                        }
-                    }
-                }
-            } else if (key == "done") {
-                err = value.get_bool().get(done);
-            } else if (key == "done_reason") {
-                std::string_view reason;
-                if (!(err = detail::read_string(value, reason))) result.done_reason = std::string(reason);
-            } else if (key == "error") {
-                has_error = true;  // the message is read below, from the whole line
-            } else if (key == "total_duration") {
-                err = detail::read_int(value, s.total_duration_ns);
-            } else if (key == "load_duration") {
-                err = detail::read_int(value, s.load_duration_ns);
-            } else if (key == "prompt_eval_count") {
-                err = detail::read_int(value, s.prompt_eval_count);
-            } else if (key == "prompt_eval_duration") {
-                err = detail::read_int(value, s.prompt_eval_duration_ns);
-            } else if (key == "eval_count") {
-                err = detail::read_int(value, s.eval_count);
-            } else if (key == "eval_duration") {
-                err = detail::read_int(value, s.eval_duration_ns);
-            } else if (key == "prompt_eval_cached_count") {
-                err = detail::read_int(value, s.prompt_cached_tokens);
-            } else if (key == "logprobs" && want_logprobs_) {  // unvisited, On-Demand skips it
-                err = detail::read_logprobs_array(value, result.logprobs);
-            }
-            if (err) return fail(err);
-        }
-        if (has_error) {
-            result.failure = error(errc::server, "server error after " + std::to_string(timer.content_chunks()) +
-                                                     " content chunks: " + detail::error_message_from_body(line));
-            return false;
-        }
-        if (!thinking.empty()) {
-            timer.mark_thinking(arrival);
-            result.thinking.append(thinking.data(), thinking.size());
-        }
-        if (!text.empty()) {
-            timer.mark_content(arrival);
-            result.text.append(text.data(), text.size());
-        }
-        if (done) {
-            result.done = true;
-            timer.mark_done(arrival);
-            // Ollama 0.33+ counts the cached tokens in prompt_eval_count and names them apart. Like
-            // every metric it omits the field when it is 0, so once this server has sent it, its
-            // absence means none were cached.
-            if (s.prompt_cached_tokens) reports_cached_count_ = true;
-            else if (reports_cached_count_ && s.prompt_eval_count) s.prompt_cached_tokens = 0;
-            s.complete_prompt_split();
-        }
-        if (on_event) on_event(StreamEvent{arrival, text, thinking, done});
-        return true;
-    }
-
     StreamResult stream(std::string_view api_path, std::string body, const std::string& model, StreamTimer& timer,
                         const EventCallback& on_event, bool logprobs) {
         StreamResult result;
-        want_logprobs_ = logprobs;
+        lines_.expect_logprobs(logprobs);
         LineFramer framer(options().max_line_bytes);
         const detail::PostOutcome post = post_stream(api_path, std::move(body), "application/x-ndjson", timer, framer, result.bytes_received,
                                                      [&](std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival) {
-                                                         return on_line(line, offset, arrival, result, timer, on_event);
+                                                         return lines_.feed(line, offset, arrival, result, timer, on_event);
                                                      });
         if (!result.done) timer.mark_done(post.end);
         result.http_status = post.status;
@@ -299,7 +319,7 @@ private:
         }
         if (!framer.pending().empty() && !result.done) {  // a last line without "\n"
             const std::string last(framer.pending());
-            on_line(last, framer.pending_offset(), post.end, result, timer, on_event);
+            lines_.feed(last, framer.pending_offset(), post.end, result, timer, on_event);
         }
         if (!result.failure && !result.done) {
             const std::string why = post.error == httplib::Error::Success ? "the server closed the stream"
@@ -310,10 +330,7 @@ private:
         return result;
     }
 
-    simdjson::ondemand::parser parser_;
-    std::string line_buffer_;
-    bool reports_cached_count_ = false;  ///< this server has sent prompt_eval_cached_count
-    bool want_logprobs_ = false;         ///< the request being streamed asked for log-probabilities
+    detail::OllamaLineParser lines_;
 };
 
 /// A LoadedModelsQuery for the memory sampler: /api/ps of `endpoint`, through a client of its

@@ -12,6 +12,7 @@
 #include <simdjson.h>
 
 #include "llmbench/core/response.hpp"
+#include "llmbench/detail/text.hpp"
 
 namespace llmbench::detail {
 
@@ -36,13 +37,6 @@ void for_each_field(std::string_view text, OnField&& on_field) {
         simdjson::ondemand::value value = field.value();
         on_field(key, value);
     }
-}
-
-/// `d` as a whole number, when int64 can hold it; nullopt otherwise (NaN included). Casting a
-/// double out of that range is undefined behaviour, and a server or a file can send 1e300.
-inline std::optional<std::int64_t> to_int64(double d) {
-    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return std::nullopt;
-    return static_cast<std::int64_t>(d);
 }
 
 /// An integer field; floats are rounded (some servers send 1.5e9); null, and a number no

@@ -1,13 +1,22 @@
-// llmbench/detail/text.hpp - small string helpers shared by the parsers.
+// llmbench/detail/text.hpp - small string and number helpers shared by the parsers.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace llmbench::detail {
+
+/// `d` as a whole number, when int64 can hold it; nullopt otherwise (NaN included). Casting a
+/// double out of that range is undefined behaviour, and a server or a file can send 1e300.
+inline std::optional<std::int64_t> to_int64(double d) {
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return std::nullopt;
+    return static_cast<std::int64_t>(d);
+}
 
 /// `s` without leading and trailing characters from `chars`.
 inline std::string_view trim(std::string_view s, std::string_view chars) {

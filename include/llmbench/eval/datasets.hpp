@@ -361,11 +361,13 @@ inline std::vector<ChoiceItem> load_truthfulqa(const std::string& path, Truthful
         return items;
     }
     std::map<std::string, std::size_t> column;  // from the header
+    std::size_t header_fields = 0;  // not column.size(): a repeated name holds one entry, and its index could pass the end of a short row
     const auto at = [&](const std::vector<std::string>& f, const char* name) -> const std::string& { return f[column.at(name)]; };
     detail::for_each_csv_record(text, path, [&](const std::vector<std::string>& f, std::size_t line) {
         const std::string where = path + ":" + std::to_string(line);
         if (column.empty()) {
             for (std::size_t i = 0; i < f.size(); ++i) column[std::string(llmbench::detail::trim(f[i], " "))] = i;
+            header_fields = f.size();
             std::vector<const char*> needed = {"Category", "Question", "Best Answer"};
             needed.push_back(form == TruthfulQAForm::mc1 ? "Incorrect Answers" : "Best Incorrect Answer");
             for (const char* name : needed)
@@ -374,7 +376,7 @@ inline std::vector<ChoiceItem> load_truthfulqa(const std::string& path, Truthful
                                                         (form == TruthfulQAForm::mc0 ? " (MC0 is in the January 2025 revision only)" : ""));
             return;
         }
-        if (f.size() < column.size()) throw detail::bad_record(where, "expected " + std::to_string(column.size()) + " fields, got " + std::to_string(f.size()));
+        if (f.size() < header_fields) throw detail::bad_record(where, "expected " + std::to_string(header_fields) + " fields, got " + std::to_string(f.size()));
         ChoiceItem item{std::to_string(items.size()), at(f, "Category"), at(f, "Question"), {at(f, "Best Answer")}, 0};
         if (form == TruthfulQAForm::mc0) {
             item.choices.push_back(at(f, "Best Incorrect Answer"));

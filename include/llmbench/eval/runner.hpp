@@ -241,7 +241,7 @@ struct ScoredItem {
             w.kv("extracted", extracted);
             if (task == TaskKind::gsm8k) w.kv("extracted_flexible", extracted_flexible).kv("correct_flexible", correct_flexible);
             if (exec)
-                w.kv("exec_status", to_string(exec->status)).kv("exec_output", exec->output).kv("exec_wall_s", exec->wall_s).kv("network_isolated", exec->network_isolated);
+                w.kv("exec_status", to_string(exec->status)).kv("exec_output", exec->output).kv("exec_wall_s", exec->wall_s).kv("network_isolated", exec->network_isolated).kv("sandbox", exec->sandbox);
             if (letters) {
                 w.kv("no_letter_in_top_k", letters->no_letter_in_top_k()).kv("confidence", letters->confidence());
                 w.key("option_logprobs").begin_array();
@@ -485,6 +485,14 @@ public:
             w.end_object();
         }
         if (is_code_task(spec_.kind)) {
+            std::set<std::string> modes;  // how the code was contained: one mode, unless bwrap stopped working mid-run
+            for (const auto& s : scored_)
+                if (s.exec) modes.insert(s.exec->sandbox);
+            std::string sandbox;
+            for (const auto& m : modes) sandbox += (sandbox.empty() ? "" : ", ") + m;
+            w.key("sandbox");
+            if (sandbox.empty()) w.null();
+            else w.value(sandbox);
             w.key("pass_at_k").begin_object();
             std::size_t min_samples = std::numeric_limits<std::size_t>::max();
             for (const auto& [id, p] : per_problem) min_samples = std::min(min_samples, p.first);

@@ -8,6 +8,14 @@
 // outside its directory and its process limit counts only its own processes; afterwards every
 // process of that id is killed, including any that escaped the process group.
 //
+// On Linux with bubblewrap (`bwrap`, Debian package bubblewrap) the program also runs in
+// private namespaces: the root file system read-only, fresh size-capped tmpfs mounts on /tmp,
+// /var/tmp, /dev/shm and /run (a fresh user id may write every world-writable directory, and
+// what it wrote there would outlive the run), its directory the only writable place, no
+// network, its own PID namespace, killed with its parent. Where bwrap is missing or the kernel
+// refuses it, the sandbox above runs alone; ExecResult::sandbox says which ("bubblewrap",
+// "rlimits+uid" as root, else "rlimits").
+//
 // A program passes only when it runs to the end: a driver exec()s it, catches everything
 // (SystemExit included), and on success writes a random nonce to a pipe. sys.exit(0),
 // os._exit(0), a crash, a timeout: no nonce, not passed. This bounds accidents and ordinary
@@ -22,6 +30,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <system_error>
@@ -52,7 +61,9 @@ struct SandboxLimits {
     std::uint64_t memory_bytes = 1ULL << 30;     ///< RLIMIT_AS
     std::uint64_t file_bytes = 16ULL << 20;      ///< RLIMIT_FSIZE: largest file it may write
     int processes = 32;                          ///< RLIMIT_NPROC (per user: exact only when run as root)
+    std::uint64_t tmpfs_bytes = 16ULL << 20;     ///< bubblewrap: the size of each private tmpfs
     std::string python;                          ///< empty: /usr/bin/python3, else python3 on PATH
+    bool bubblewrap = true;                      ///< use bwrap where it exists and works
 };
 
 enum class ExecStatus { passed, failed, timeout };
@@ -74,6 +85,11 @@ struct ExecResult {
     double wall_s = 0;
     bool network_isolated = false;
     bool user_isolated = false;
+    std::string sandbox;       ///< "bubblewrap", "rlimits+uid" (as root) or "rlimits"
+    /// bubblewrap: the host pid of the first process of the program's PID namespace. The
+    /// kernel kills every process in a namespace when that one ends, so its being gone means
+    /// nothing of the run is left.
+    std::optional<int> namespace_pid;
 };
 
 namespace detail {
@@ -116,6 +132,22 @@ _llmbench_run()
 )";
 }
 
+/// bwrap, when installed (checked once).
+inline const std::string& bubblewrap_path() {
+    static const std::string path = [] {
+        for (const char* p : {"/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"})
+            if (::access(p, X_OK) == 0) return std::string(p);
+        return std::string();
+    }();
+    return path;
+}
+
+/// Whether bwrap set up its namespaces here: unknown (-1) until the first sandboxed run tries.
+inline std::atomic<int>& bubblewrap_works() {
+    static std::atomic<int> works{-1};
+    return works;
+}
+
 /// Kills every process of `uid` (run as root only): a child that takes the id signals all it may.
 inline void kill_all_of_user(uid_t uid) {
     const pid_t reaper = ::fork();
@@ -153,6 +185,11 @@ inline ExecResult run_python_sandboxed(const std::string& program, const Sandbox
     std::ofstream(dir + "/driver.py", std::ios::binary) << detail::sandbox_driver();
 
     const bool root = ::geteuid() == 0;
+#if defined(__linux__)
+    const bool use_bubblewrap = limits.bubblewrap && !detail::bubblewrap_path().empty() && detail::bubblewrap_works() != 0;
+#else
+    const bool use_bubblewrap = false;
+#endif
     // A user id nobody has, new for every run (the high range, by our pid and a counter), so
     // a run's process limit is not used up by the remains of the one before.
     static std::atomic<unsigned> runs{0};
@@ -164,11 +201,12 @@ inline ExecResult run_python_sandboxed(const std::string& program, const Sandbox
         for (const char* f : {"/program.py", "/driver.py"}) (void)::chown((dir + f).c_str(), sandbox_uid, sandbox_uid);
     }
 
-    int nonce_pipe[2], result_pipe[2], status_pipe[2];
-    if (::pipe(nonce_pipe) != 0 || ::pipe(result_pipe) != 0 || ::pipe(status_pipe) != 0)
+    int nonce_pipe[2], result_pipe[2], status_pipe[2], info_pipe[2];
+    if (::pipe(nonce_pipe) != 0 || ::pipe(result_pipe) != 0 || ::pipe(status_pipe) != 0 || ::pipe(info_pipe) != 0)
         throw error(errc::io, "sandbox: cannot create pipes");
-    // Out of the way of the descriptors the child sets up (0-4), before anything else opens.
-    for (int* fd : {&nonce_pipe[0], &nonce_pipe[1], &result_pipe[0], &result_pipe[1], &status_pipe[0], &status_pipe[1]}) {
+    // Out of the way of the descriptors the child sets up (0-5), before anything else opens.
+    for (int* fd : {&nonce_pipe[0], &nonce_pipe[1], &result_pipe[0], &result_pipe[1], &status_pipe[0], &status_pipe[1], &info_pipe[0],
+                    &info_pipe[1]}) {
         const int high = ::fcntl(*fd, F_DUPFD, 10);
         ::close(*fd);
         *fd = high;
@@ -177,7 +215,18 @@ inline ExecResult run_python_sandboxed(const std::string& program, const Sandbox
 
     // Everything the child needs is made before fork: after it only system calls are safe.
     const std::string output_path = dir + "/output.txt";
-    std::vector<char*> argv = {const_cast<char*>(python.c_str()), const_cast<char*>("-I"), const_cast<char*>("driver.py"), nullptr};
+    std::vector<std::string> args;
+    const bool bwrap = use_bubblewrap;
+    if (bwrap) {
+        const std::string size = std::to_string(limits.tmpfs_bytes);
+        args = {detail::bubblewrap_path(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"};
+        for (const char* mount : {"/tmp", "/var/tmp", "/dev/shm", "/run"}) args.insert(args.end(), {"--size", size, "--tmpfs", mount});
+        args.insert(args.end(), {"--bind", dir, dir, "--chdir", dir, "--unshare-all", "--die-with-parent", "--info-fd", "5", "--"});
+    }
+    args.insert(args.end(), {python, "-I", "driver.py"});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     char* envp[] = {nullptr};
     const rlim_t cpu = static_cast<rlim_t>(limits.cpu_s), memory = static_cast<rlim_t>(limits.memory_bytes),
                  fsize = static_cast<rlim_t>(limits.file_bytes), nproc = static_cast<rlim_t>(limits.processes);
@@ -187,13 +236,10 @@ inline ExecResult run_python_sandboxed(const std::string& program, const Sandbox
     if (pid < 0) throw error(errc::io, "sandbox: fork failed");
     if (pid == 0) {
         ::setsid();  // its own session and process group: killed as one
-        char flags = 0;
+        char flags = bwrap ? 1 : 0;  // bwrap unshares the network or does not start
 #if defined(__linux__)
-        if (root) {
-            if (::unshare(CLONE_NEWNET) == 0) flags |= 1;
-        } else if (::unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) {
-            flags |= 1;
-        }
+        if (!bwrap && root && ::unshare(CLONE_NEWNET) == 0) flags |= 1;
+        if (!bwrap && !root && ::unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) flags |= 1;
 #endif
         const auto limit = [](int resource, rlim_t value) {
             const rlimit r{value, value};
@@ -218,9 +264,10 @@ inline ExecResult run_python_sandboxed(const std::string& program, const Sandbox
         ::dup2(out, 2);
         ::dup2(nonce_pipe[0], 3);
         ::dup2(result_pipe[1], 4);
+        if (bwrap) ::dup2(info_pipe[1], 5);  // bwrap --info-fd: the namespace's pid
         (void)::write(status_pipe[1], &flags, 1);
         const int keep = status_pipe[1];
-        for (int fd = 5; fd < 1024; ++fd)
+        for (int fd = bwrap ? 6 : 5; fd < 1024; ++fd)  // nothing of ours beyond these reaches the program
             if (fd != keep) ::close(fd);
         ::execve(argv[0], argv.data(), envp);
         ::_exit(126);
@@ -228,6 +275,7 @@ inline ExecResult run_python_sandboxed(const std::string& program, const Sandbox
     ::close(nonce_pipe[0]);
     ::close(result_pipe[1]);
     ::close(status_pipe[1]);
+    ::close(info_pipe[1]);
     (void)::write(nonce_pipe[1], nonce.data(), nonce.size());
     ::close(nonce_pipe[1]);
     char flags = 0;
@@ -260,6 +308,15 @@ inline ExecResult run_python_sandboxed(const std::string& program, const Sandbox
     const auto got = ::read(result_pipe[0], reported.data(), reported.size());
     ::close(result_pipe[0]);
     reported.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+    ::fcntl(info_pipe[0], F_SETFL, O_NONBLOCK);
+    std::string info(512, '\0');
+    const auto info_got = ::read(info_pipe[0], info.data(), info.size());
+    ::close(info_pipe[0]);
+    info.resize(info_got > 0 ? static_cast<std::size_t>(info_got) : 0);
+    if (const auto at = info.find("\"child-pid\":"); bwrap && at != std::string::npos) {
+        const int ns_pid = std::atoi(info.c_str() + at + 12);
+        if (ns_pid > 0) result.namespace_pid = ns_pid;
+    }
 
     if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
@@ -268,8 +325,16 @@ inline ExecResult run_python_sandboxed(const std::string& program, const Sandbox
         std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         result.output = all.size() > 2048 ? all.substr(all.size() - 2048) : all;
     }
-    if (result.exit_code == 125 || result.exit_code == 126) result.output += "\nllmbench sandbox: could not start " + python;
-    if (timed_out || result.signal == SIGXCPU) result.status = ExecStatus::timeout;
+    result.sandbox = bwrap ? "bubblewrap" : result.user_isolated ? "rlimits+uid" : "rlimits";
+    if (bwrap && detail::bubblewrap_works() != 1) {
+        // bwrap says why it cannot set up ("bwrap: ...") and exits 1 before the program runs.
+        const bool refused = result.exit_code == 1 && result.output.rfind("bwrap: ", 0) == 0;
+        detail::bubblewrap_works() = refused ? 0 : 1;
+        if (refused) return run_python_sandboxed(program, limits);  // once: without it from now on
+    }
+    if (result.exit_code == 125 || result.exit_code == 126) result.output += "\nllmbench sandbox: could not start " + args.front();
+    // bwrap passes its program's death by a signal on as exit code 128 + the signal
+    if (timed_out || result.signal == SIGXCPU || (bwrap && result.exit_code == 128 + SIGXCPU)) result.status = ExecStatus::timeout;
     else if (reported == nonce && result.exit_code == 0) result.status = ExecStatus::passed;
     else result.status = ExecStatus::failed;
     return result;

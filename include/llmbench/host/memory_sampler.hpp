@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "llmbench/detail/nvml.hpp"
+#include "llmbench/detail/text.hpp"
 #include "llmbench/core/endpoint.hpp"
 #include "llmbench/core/json.hpp"
 #include "llmbench/version.hpp"
@@ -57,8 +58,10 @@ inline std::optional<std::vector<GpuReading>> parse_nvidia_smi(std::string_view 
         char* end = nullptr;
         const double mib = std::strtod(used.c_str(), &end);
         if (used.empty() || end != used.c_str() + used.size()) return std::nullopt;
+        const auto bytes = detail::to_int64(mib * 1024 * 1024);  // "1e300" is no reading, not undefined behaviour
+        if (!bytes || *bytes < 0) return std::nullopt;
         GpuReading g;
-        g.used_bytes = static_cast<std::int64_t>(mib * 1024 * 1024);
+        g.used_bytes = *bytes;
         if (comma != std::string::npos) {
             const std::string power(detail::trim(std::string_view(line).substr(comma + 1), " "));
             const double w = std::strtod(power.c_str(), &end);

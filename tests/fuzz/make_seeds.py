@@ -6,7 +6,9 @@ OUT_DIR/datasets: each eval fixture, prefixed with the byte that makes fuzz_data
 as that dataset (see the switch in fuzz_datasets.cpp), plain and compressed.
 OUT_DIR/parsers: inputs for fuzz_parsers, each behind its selector byte: Ollama stream bodies
 (0.5.12's, and 0.33's with the chunked framing taken off), the 1e300 final chunk, a llama-server
-/metrics page and nvidia-smi lines.
+/metrics page, nvidia-smi lines, OpenAI-style and llama.cpp native event streams (each
+llama-server and Ollama /v1 capture, and 1e300 usage and timings), and the metadata bodies
+(/api/show, /api/ps, /api/tags, /api/version, /v1/models, /props).
 """
 import bz2, glob, gzip, os, shutil, sys
 
@@ -74,3 +76,34 @@ open(os.path.join(parsers, "0-huge-counts"), "wb").write(
 open(os.path.join(parsers, "1-llama-server-metrics"), "wb").write(
     b"\x01" + open(os.path.join(source, "tests", "data", "llama-server-metrics.prom"), "rb").read())
 open(os.path.join(parsers, "2-nvidia-smi"), "wb").write(b"\x02" + b"1024, 250.5\n2048, [N/A]\n1e300, 5\n")
+
+
+def body_of(path):
+    """A capture's body: after the HTTP head when there is one, the chunked framing taken off."""
+    raw = open(path, "rb").read()
+    head = raw.find(b"\r\n\r\n")
+    if not raw.startswith(b"HTTP/") or head < 0:
+        return raw
+    body = raw[head + 4:]
+    return dechunk(body) if b"transfer-encoding: chunked" in raw[:head].lower() and path.endswith(".http") else body
+
+
+captures = sorted(glob.glob(os.path.join(real, "*.txt")) + glob.glob(os.path.join(real, "*", "*.http")))
+for f in captures:
+    name, body = os.path.basename(os.path.dirname(f)) + "-" + os.path.basename(f), body_of(f)
+    if b"data: " in body:  # an event stream: OpenAI-style when it has choices, else llama.cpp's native one
+        selector = 3 if b'"choices"' in body else 4
+        open(os.path.join(parsers, "%d-%s" % (selector, name)), "wb").write(bytes([selector | (0x80 if b"logprobs" in body else 0)]) + body)
+    elif any(k in name for k in ("show", "_ps_", "-ps-", "tags", "version")):
+        open(os.path.join(parsers, "5-" + name), "wb").write(b"\x05" + body)
+    elif any(k in name for k in ("props", "models")):
+        open(os.path.join(parsers, "6-" + name), "wb").write(b"\x06" + body)
+open(os.path.join(parsers, "3-huge-usage"), "wb").write(
+    b'\x03data: {"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":"stop"}],'
+    b'"usage":{"prompt_tokens":1e300,"completion_tokens":-1e300,"prompt_tokens_details":{"cached_tokens":9.9e99}}}\n\ndata: [DONE]\n\n')
+open(os.path.join(parsers, "4-huge-timings"), "wb").write(
+    b'\x04data: {"content":"a","stop":true,"stop_type":"limit","timings":{"prompt_n":1e300,"prompt_ms":1e300,'
+    b'"predicted_n":-1e300,"predicted_ms":-1e300,"cache_n":9.9e99}}\n\n')
+open(os.path.join(parsers, "5-huge-show"), "wb").write(
+    b'\x05{"model_info":{"general.architecture":"llama","general.parameter_count":1e300,"llama.context_length":1e300},'
+    b'"models":[{"name":"m","size":1e300,"size_vram":-1e300,"context_length":1e300}]}')

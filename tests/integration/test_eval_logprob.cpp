@@ -6,6 +6,8 @@
 #include <llmbench/testing/mock_ollama.hpp>
 #include <llmbench/testing/mock_openai.hpp>
 
+#include "../eval_test_util.hpp"
+
 #include <cmath>
 #include <map>
 #include <memory>
@@ -20,12 +22,10 @@ using namespace llmbench;
 using namespace llmbench::eval;
 
 namespace {
-const std::string fixtures = std::string(LLMBENCH_TEST_DATA_DIR) + "/eval";
-
 TaskSpec arc_logprob() {
     TaskSpec spec;
     spec.kind = TaskKind::arc_challenge;
-    spec.path = fixtures + "/arc.jsonl";
+    spec.path = test_util::eval_fixtures() + "/arc.jsonl";
     spec.style = PromptStyle::completion;  // logprob is the default there
     return spec;
 }
@@ -51,20 +51,11 @@ testing::FirstTokenScript first_token_for(const TaskSpec& spec, std::function<st
     };
 }
 
-struct Outcome {
-    std::vector<std::string> records;
-    std::string summary;
-};
-
-Outcome run_task(const TaskSpec& spec, BackendFactory factory, const std::string& resume = "", const std::string& model = "llama3.1:8b") {
+/// One task's run as `model`.
+test_util::EvalOutcome run_task(const TaskSpec& spec, BackendFactory factory, const std::string& resume = "", const std::string& model = "llama3.1:8b") {
     EvalOptions options;
     options.model = model;
-    Outcome o;
-    EvalRunner runner(std::move(factory), spec, options);
-    if (!resume.empty()) runner.resume_from(resume);
-    runner.on_record([&](const ScoredItem& item) { o.records.push_back(item.to_json()); });
-    o.summary = runner.run();
-    return o;
+    return test_util::run_eval_task(spec, std::move(factory), options, resume);
 }
 
 BackendFactory ollama_at(const testing::MockOllama& mock) {
@@ -177,7 +168,7 @@ TEST_CASE("logprob scoring on OpenAI-style /v1/completions - llama-server's and 
 TEST_CASE("MMLU logprob: the harness's acc, labelled as such, with the base-model reference marked not comparable") {
     TaskSpec spec;
     spec.kind = TaskKind::mmlu;
-    spec.path = fixtures + "/mmlu";
+    spec.path = test_util::eval_fixtures() + "/mmlu";
     spec.style = PromptStyle::completion;
     auto cfg = ollama_0_33();
     cfg.first_token = first_token_for(spec, [](const PreparedItem& i) {
@@ -233,7 +224,7 @@ TEST_CASE("logprob scoring refuses what it cannot score - chat style, thinking, 
 
     TaskSpec gsm8k;
     gsm8k.kind = TaskKind::gsm8k;
-    gsm8k.path = fixtures + "/gsm8k.jsonl";
+    gsm8k.path = test_util::eval_fixtures() + "/gsm8k.jsonl";
     gsm8k.style = PromptStyle::completion;
     CHECK(gsm8k.scoring_method() == Scoring::generative);  // not multiple choice
     gsm8k.scoring = Scoring::logprob;

@@ -6,6 +6,8 @@
 #include <llmbench/testing/mock_ollama.hpp>
 #include <llmbench/testing/mock_openai.hpp>
 
+#include "../eval_test_util.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -23,8 +25,6 @@ using namespace llmbench;
 using namespace llmbench::eval;
 
 namespace {
-const std::string fixtures = std::string(LLMBENCH_TEST_DATA_DIR) + "/eval";
-
 /// A mock whose reply to each prompt comes from `answer(item)`.
 std::unique_ptr<testing::MockOllama> scripted_mock(const TaskSpec& spec, std::function<std::string(const PreparedItem&)> answer) {
     auto items = std::make_shared<std::map<std::string, PreparedItem>>();
@@ -38,26 +38,18 @@ std::unique_ptr<testing::MockOllama> scripted_mock(const TaskSpec& spec, std::fu
     return std::make_unique<testing::MockOllama>(cfg);
 }
 
-struct Outcome {
-    std::vector<std::string> records;
-    std::string summary;
-};
-
-Outcome run_task(const TaskSpec& spec, testing::MockOllama& mock, EvalOptions options = {}, const std::string& resume = "") {
+/// One task's run against `mock`, as llama3.1:8b.
+test_util::EvalOutcome run_task(const TaskSpec& spec, testing::MockOllama& mock, EvalOptions options = {}, const std::string& resume = "") {
     options.model = "llama3.1:8b";
-    Outcome o;
     const Endpoint endpoint = mock.endpoint();
-    EvalRunner runner(
+    return test_util::run_eval_task(
+        spec,
         [endpoint] {
             auto backend = make_ollama_backend(endpoint);
             backend->set_label("mock");
             return backend;
         },
-        spec, options);
-    if (!resume.empty()) runner.resume_from(resume);
-    runner.on_record([&](const ScoredItem& item) { o.records.push_back(item.to_json()); });
-    o.summary = runner.run();
-    return o;
+        options, resume);
 }
 
 double number_at(const std::string& json, const char* object, const char* field) {
@@ -70,7 +62,7 @@ double number_at(const std::string& json, const char* object, const char* field)
 TEST_CASE("MMLU: an oracle scores 100%, a wrong script 0% - micro, macro and categories - timings in every record") {
     TaskSpec spec;
     spec.kind = TaskKind::mmlu;
-    spec.path = fixtures + "/mmlu";
+    spec.path = test_util::eval_fixtures() + "/mmlu";
     auto oracle = scripted_mock(spec, [](const PreparedItem& i) { return "Let me think step by step.\nAnswer: " + i.gold; });
     const auto right = run_task(spec, *oracle);
     REQUIRE(right.records.size() == 5);
@@ -99,7 +91,7 @@ TEST_CASE("MMLU: an oracle scores 100%, a wrong script 0% - micro, macro and cat
 TEST_CASE("a mixed script gives the expected accuracy, with unparsable replies counted apart") {
     TaskSpec spec;
     spec.kind = TaskKind::arc_challenge;
-    spec.path = fixtures + "/arc.jsonl";
+    spec.path = test_util::eval_fixtures() + "/arc.jsonl";
     auto mock = scripted_mock(spec, [](const PreparedItem& i) {
         if (i.id == "Made_1") return "The answer is " + i.gold + ".";
         if (i.id == "Made_2") return std::string("Answer: A");  // wrong (gold is C)
@@ -115,7 +107,7 @@ TEST_CASE("a mixed script gives the expected accuracy, with unparsable replies c
 TEST_CASE("completion style sends a raw prompt with stop strings and, scored generatively, reads a bare letter") {
     TaskSpec spec;
     spec.kind = TaskKind::hellaswag;
-    spec.path = fixtures + "/hellaswag.txt";
+    spec.path = test_util::eval_fixtures() + "/hellaswag.txt";
     spec.style = PromptStyle::completion;
     spec.scoring = Scoring::generative;  // logprob is completion's default (test_eval_logprob.cpp)
     auto mock = scripted_mock(spec, [](const PreparedItem& i) { return " " + i.gold; });
@@ -130,7 +122,7 @@ TEST_CASE("completion style sends a raw prompt with stop strings and, scored gen
 TEST_CASE("GSM8K: strict and flexible reported apart") {
     TaskSpec spec;
     spec.kind = TaskKind::gsm8k;
-    spec.path = fixtures + "/gsm8k.jsonl";
+    spec.path = test_util::eval_fixtures() + "/gsm8k.jsonl";
     auto mock = scripted_mock(spec, [](const PreparedItem& i) {
         if (i.id == "0") return "3 + 4 = 7. The answer is " + i.gold + ".";  // both
         if (i.id == "1") return std::string("It makes 1,250 dollars a day.");  // flexible only
@@ -145,7 +137,7 @@ TEST_CASE("GSM8K: strict and flexible reported apart") {
 TEST_CASE("resume: a rerun with the earlier records asks only what is missing, and failed requests again") {
     TaskSpec spec;
     spec.kind = TaskKind::truthfulqa_mc1;
-    spec.path = fixtures + "/truthfulqa_mc.json";
+    spec.path = test_util::eval_fixtures() + "/truthfulqa_mc.json";
     auto mock = scripted_mock(spec, [](const PreparedItem& i) { return "Answer: " + i.gold; });
     const auto first = run_task(spec, *mock);
     REQUIRE(first.records.size() == 2);
@@ -167,7 +159,7 @@ TEST_CASE("resume: a rerun with the earlier records asks only what is missing, a
 TEST_CASE("the summary names the dataset file and its sha256, as sha256sum gives it") {
     TaskSpec spec;
     spec.kind = TaskKind::truthfulqa_mc0;  // the binary form: two options each
-    spec.path = fixtures + "/truthfulqa_mc.json";
+    spec.path = test_util::eval_fixtures() + "/truthfulqa_mc.json";
     auto mock = scripted_mock(spec, [](const PreparedItem& i) { return "Answer: " + i.gold; });
     const auto o = run_task(spec, *mock);
     std::ifstream in(spec.path, std::ios::binary);
@@ -181,7 +173,7 @@ TEST_CASE("the summary names the dataset file and its sha256, as sha256sum gives
 
     TaskSpec folder;  // MMLU is a folder: no one file to hash
     folder.kind = TaskKind::mmlu;
-    folder.path = fixtures + "/mmlu";
+    folder.path = test_util::eval_fixtures() + "/mmlu";
     folder.shots = 0;
     auto mmlu = scripted_mock(folder, [](const PreparedItem& i) { return "Answer: " + i.gold; });
     CHECK(run_task(folder, *mmlu).summary.find(R"(","sha256":null})") != std::string::npos);
@@ -190,7 +182,7 @@ TEST_CASE("the summary names the dataset file and its sha256, as sha256sum gives
 TEST_CASE("server failures are recorded, not scored - --limit keeps the first items") {
     TaskSpec spec;
     spec.kind = TaskKind::mmlu;
-    spec.path = fixtures + "/mmlu";
+    spec.path = test_util::eval_fixtures() + "/mmlu";
     spec.shots = 0;
     spec.limit = 3;
     auto mock = scripted_mock(spec, [](const PreparedItem& i) { return "Answer: " + i.gold; });
@@ -208,7 +200,7 @@ TEST_CASE("server failures are recorded, not scored - --limit keeps the first it
 TEST_CASE("MMLU goes subject by subject - with the server's prefix reuse, shared shots are evaluated once") {
     TaskSpec spec;
     spec.kind = TaskKind::mmlu;
-    spec.path = fixtures + "/mmlu";
+    spec.path = test_util::eval_fixtures() + "/mmlu";
     spec.limit = 4;  // chosen round-robin (astronomy, college_physics, astronomy, ...), sent grouped
     std::vector<std::string> subjects;
     for (const auto& item : prepare_items(spec)) subjects.push_back(item.subject);
@@ -262,7 +254,7 @@ TEST_CASE("MMLU goes subject by subject - with the server's prefix reuse, shared
 TEST_CASE("code tasks refuse to run without --allow-code-execution - with it, pass@k over samples") {
     TaskSpec spec;
     spec.kind = TaskKind::humaneval;
-    spec.path = fixtures + "/humaneval.jsonl";
+    spec.path = test_util::eval_fixtures() + "/humaneval.jsonl";
     testing::MockOllama plain;
     CHECK_THROWS_WITH_AS(EvalRunner(plain.endpoint(), spec, {}), doctest::Contains("--allow-code-execution"), error);
 

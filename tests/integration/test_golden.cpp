@@ -110,7 +110,7 @@ std::string run_to_text(std::vector<std::string> args, const std::string& name) 
 }
 
 /// Compares (or, with LLMBENCH_UPDATE_GOLDEN=1, records) a program's flattened output.
-void check_golden(const std::string& name, const std::string& output) {
+void check_program_golden(const std::string& name, const std::string& output) {
     const std::string golden_path = std::string(LLMBENCH_TEST_DATA_DIR) + "/golden/programs/" + name + ".txt";
     const auto actual = flatten_output(output);
     if (const char* update = std::getenv("LLMBENCH_UPDATE_GOLDEN"); update && std::string(update) == "1") {
@@ -147,7 +147,7 @@ TEST_CASE("golden: ollama-bench's lines are those recorded, timings masked") {
                                   "--mem-bandwidth-gbs", "100"},  // a given bandwidth: nothing measured, the same everywhere
                                  "bench");
     std::remove(prompts.c_str());
-    check_golden("ollama-bench", out);
+    check_program_golden("ollama-bench", out);
 }
 
 TEST_CASE("golden: bench-matrix's lines are those recorded, timings masked") {
@@ -155,7 +155,7 @@ TEST_CASE("golden: bench-matrix's lines are those recorded, timings masked") {
     const auto out = run_to_text({LLMBENCH_BENCH_MATRIX_PATH, "--model", "llama3.1:8b", "--num_ctx", "2048", "--prompt-tokens", "60", "--num-predict",
                                   "6,12", "--runs", "2", "--temperature", "0", "--host", mock_host(mock), "--quiet", "--mem-bandwidth-gbs", "100"},
                                  "matrix");
-    check_golden("bench-matrix", out);
+    check_program_golden("bench-matrix", out);
 }
 
 #if defined(LLMBENCH_EVAL_SUITE_PATH)
@@ -172,13 +172,13 @@ TEST_CASE("golden: eval-suite's lines are those recorded, timings masked") {
     const auto out = run_to_text({LLMBENCH_EVAL_SUITE_PATH, "--model", "llama3.1:8b", "--tasks", "arc_challenge", "--path", "arc_challenge=" + spec.path,
                                   "--host", mock_host(mock), "--quiet"},
                                  "eval");
-    check_golden("eval-suite", out);
+    check_program_golden("eval-suite", out);
 }
 #endif
 
 #if defined(LLMBENCH_NIAH_PATH)
 TEST_CASE("golden: niah's lines are those recorded, timings masked") {
     const auto out = run_to_text({LLMBENCH_NIAH_PATH, "--demo", "--model", "llama3.1:8b", "--lengths", "1k,8k", "--depths", "0,50,100", "--quiet"}, "niah");
-    check_golden("niah", out);
+    check_program_golden("niah", out);
 }
 #endif

@@ -26,7 +26,7 @@ GenerateRequest small_request() {
 TEST_CASE("closed loop: N streams at once, each request timed, tokens and throughput counted") {
     testing::MockOpenAIConfig cfg;
     cfg.token_delay = 1ms;
-    cfg.first_token_delay = 100ms;  // long enough that the four workers' requests overlap on a busy machine
+    cfg.hold_until_in_flight = 4;  // the first answers wait until the four workers' requests overlap, however busy the machine
     testing::MockOpenAI mock(cfg);
     LoadSpec spec;
     spec.concurrency = 4;
@@ -105,7 +105,7 @@ TEST_CASE("open loop: the schedule's rate is kept, and waits for the cap count i
 TEST_CASE("64 streams at once: the mock takes every connection - inter-token gaps are gathered") {
     testing::MockOpenAIConfig cfg;
     cfg.server_threads = 72;  // cpp-httplib's default pool would serve 8 at a time
-    cfg.first_token_delay = 1000ms;  // every stream still waiting when the last one connects, sanitizers too
+    cfg.hold_until_in_flight = 64;  // no stream answers before all 64 are in: a client that serializes them never gets there
     cfg.token_delay = 1ms;
     testing::MockOpenAI mock(cfg);
     LoadSpec spec;

@@ -13,11 +13,11 @@ using testing::MockFault;
 using testing::MockOllama;
 
 namespace {
-const std::string q4 = "llama3.1:8b-instruct-q4_K_M", q8 = "llama3.1:8b-instruct-q8_0";
+const std::string q4_model = "llama3.1:8b-instruct-q4_K_M", q8_model = "llama3.1:8b-instruct-q8_0";
 
 MockConfig two_models() {
     MockConfig cfg;
-    cfg.models = {q4, q8};
+    cfg.models = {q4_model, q8_model};
     cfg.natural_tokens = 1000;
     cfg.prefill_per_token = 30us;  // >= 32 tokens in under 1 ms would look like a cache hit
     return cfg;
@@ -48,17 +48,17 @@ TEST_CASE("service-level objectives parse - a bad one names the item") {
 
 TEST_CASE("cells are grouped by model, then num_ctx, so reloads happen only when needed") {
     MatrixSpec spec;
-    spec.models = {q4, q8};
+    spec.models = {q4_model, q8_model};
     spec.num_ctx = {4096, 32768};
     spec.prompt_tokens = {200, 4000};
     spec.num_predict = {128, 512};
     const auto cells = plan_cells(spec);
     REQUIRE(cells.size() == 16);
-    CHECK(cells[0].model == q4);
+    CHECK(cells[0].model == q4_model);
     CHECK(cells[0].num_ctx == 4096);
     CHECK(cells[3].num_ctx == 4096);
     CHECK(cells[4].num_ctx == 32768);
-    CHECK(cells[8].model == q8);
+    CHECK(cells[8].model == q8_model);
     CHECK(cells[1].num_predict == 512);
     CHECK(cells[2].prompt_tokens == 4000);
     CHECK(planned_requests(spec) == 16 * (1 + 3) + 8 * 3);
@@ -68,7 +68,7 @@ TEST_CASE("2 models x 2 num_ctx x 2 prompt lengths x 2 output lengths, end to en
     MockOllama mock(two_models());
     OllamaClient client(mock.endpoint());
     MatrixSpec spec;
-    spec.models = {q4, q8};
+    spec.models = {q4_model, q8_model};
     spec.num_ctx = {2048, 4096};
     spec.prompt_tokens = {60, 400};
     spec.num_predict = {4, 9};
@@ -118,7 +118,7 @@ TEST_CASE("with the prompt cache allowed, hits are flagged under both Ollama beh
         MockOllama mock(cfg);
         OllamaClient client(mock.endpoint());
         MatrixSpec spec;
-        spec.models = {q4};
+        spec.models = {q4_model};
         spec.prompt_tokens = {200};
         spec.num_predict = {4};
         spec.runs = 3;
@@ -137,13 +137,13 @@ TEST_CASE("a short reply is re-run with another seed - the short one stays in th
     MockOllama mock(two_models());
     OllamaClient client(mock.endpoint());
     MatrixSpec spec;
-    spec.models = {q4};
+    spec.models = {q4_model};
     spec.prompt_tokens = {50};
     spec.num_predict = {8};
     spec.runs = 2;
     spec.warmup = 0;
     spec.retry_short = 2;
-    REQUIRE(client.load(q4).ok());  // already loaded: no reload, so no forced warm-up
+    REQUIRE(client.load(q4_model).ok());  // already loaded: no reload, so no forced warm-up
     std::vector<RunRecord> records;
     MatrixRunner runner(client, spec);
     runner.on_record([&](const RunRecord& r) {
@@ -167,7 +167,7 @@ TEST_CASE("a prompt longer than num_ctx is flagged as truncated") {
     MockOllama mock(two_models());
     OllamaClient client(mock.endpoint());
     MatrixSpec spec;
-    spec.models = {q4};
+    spec.models = {q4_model};
     spec.num_ctx = {256};
     spec.prompt_tokens = {400};
     spec.num_predict = {4};
@@ -194,7 +194,7 @@ TEST_CASE("on Ollama 0.33 the matrix sends truncate:false: an over-long cell fai
     MockOllama mock(cfg);
     OllamaClient client(mock.endpoint());
     MatrixSpec spec;
-    spec.models = {q4};
+    spec.models = {q4_model};
     spec.num_ctx = {256};
     spec.prompt_tokens = {400};
     spec.num_predict = {4};
@@ -216,7 +216,7 @@ TEST_CASE("--cold unloads before every timed run, so each one measures the load"
     MockOllama mock(cfg);
     OllamaClient client(mock.endpoint());
     MatrixSpec spec;
-    spec.models = {q4};
+    spec.models = {q4_model};
     spec.prompt_tokens = {40};
     spec.num_predict = {3};
     spec.runs = 2;
@@ -224,7 +224,13 @@ TEST_CASE("--cold unloads before every timed run, so each one measures the load"
     std::vector<RunRecord> records;
     MatrixRunner(client, spec).on_record([&](const RunRecord& r) { records.push_back(r); }).run();
     REQUIRE(records.size() == 3);
-    CHECK(records[0].load_s().value() < 0.05);  // warm-up: the preload already loaded it
+    std::vector<bool> cold;  // the mock's own account, for the requests that generated (not loads or unloads)
+    for (const auto& r : mock.stream_requests())
+        if (r.prompt_tokens > 0) cold.push_back(r.cold_load);
+    REQUIRE(cold.size() >= 3);
+    CHECK_FALSE(cold[cold.size() - 3]);  // warm-up: the preload already loaded it
+    CHECK(cold[cold.size() - 2]);
+    CHECK(cold[cold.size() - 1]);
     CHECK(records[1].load_s().value() >= 0.06);
     CHECK(records[2].load_s().value() >= 0.06);
 }

@@ -189,7 +189,7 @@ TEST_CASE("calibration - accuracy, ECE, Brier and mean confidence against hand v
     // ECE = 0.5 * 0.3 + 0.5 * 0.075 = 0.1875; Brier = 2.36 / 4 = 0.59; mean confidence 2.45 / 4 = 0.6125
     const std::vector<ProbabilisticAnswer> answers = {
         {{0.9, 0.05, 0.05}, 0}, {{0.2, 0.7, 0.1}, 0}, {{0.4, 0.3, 0.3}, 0}, {{0.2, 0.45, 0.35}, 2}};
-    const Calibration c = calibration(answers, 2);
+    const llmbench::eval::Calibration c = calibration(answers, 2);
     CHECK(c.n == 4);
     CHECK(c.accuracy == doctest::Approx(0.5));
     CHECK(c.ece == doctest::Approx(0.1875));
@@ -204,14 +204,14 @@ TEST_CASE("calibration - accuracy, ECE, Brier and mean confidence against hand v
 }
 
 TEST_CASE("calibration - bins are closed above, 15 by default, and items without probabilities are left out") {
-    const Calibration edges = calibration({{{0.5, 0.5}, 1}, {{1.0, 0.0}, 0}, {}}, 2);
+    const llmbench::eval::Calibration edges = calibration({{{0.5, 0.5}, 1}, {{1.0, 0.0}, 0}, {}}, 2);
     CHECK(edges.n == 2);
     CHECK(edges.bins[0].n == 1);  // 0.5 is the upper edge of (0, 0.5]; the tie chose option 0, which is wrong
     CHECK(edges.bins[0].accuracy == 0.0);
     CHECK(edges.bins[1].n == 1);  // 1.0 in the last bin
     CHECK(edges.ece == doctest::Approx(0.5 * 0.5 + 0.5 * 0.0));
     CHECK(edges.brier == doctest::Approx((0.25 + 0.25 + 0) / 2));
-    const Calibration fifteen = calibration({{{0.95, 0.05}, 0}, {{0.55, 0.45}, 0}});
+    const llmbench::eval::Calibration fifteen = calibration({{{0.95, 0.05}, 0}, {{0.55, 0.45}, 0}});
     REQUIRE(fifteen.bins.size() == 15);
     CHECK(fifteen.bins[14].n == 1);  // (14/15, 1]
     CHECK(fifteen.bins[8].n == 1);   // 0.55 * 15 = 8.25: (8/15, 9/15]

@@ -30,7 +30,7 @@ std::string render(const Reporter& reporter, const ResultSet& results) {
     return out.str();
 }
 
-void check_golden(const std::string& actual, const std::string& name) {
+void check_exact_golden(const std::string& actual, const std::string& name) {
     const std::string path = data_dir + "/golden/" + name;
     if (const char* update = std::getenv("LLMBENCH_UPDATE_GOLDEN"); update && std::string(update) == "1") {
         std::ofstream(path, std::ios::binary) << actual;
@@ -206,13 +206,13 @@ TEST_CASE("bad result files are errors naming file and line - a last line cut sh
     CHECK_THROWS_WITH_AS(load_results("/nonexistent/r.jsonl"), "cannot open result file '/nonexistent/r.jsonl'", error);
 }
 
-TEST_CASE("console report matches its golden file") { check_golden(render(ConsoleReporter{}, small_results()), "report.console.txt"); }
+TEST_CASE("console report matches its golden file") { check_exact_golden(render(ConsoleReporter{}, small_results()), "report.console.txt"); }
 
-TEST_CASE("Markdown report matches its golden file") { check_golden(render(MarkdownReporter{}, small_results()), "report.md"); }
+TEST_CASE("Markdown report matches its golden file") { check_exact_golden(render(MarkdownReporter{}, small_results()), "report.md"); }
 
 TEST_CASE("CSV report matches its golden file, and quotes by RFC 4180") {
     const std::string csv = render(CsvReporter{}, small_results());
-    check_golden(csv, "report.csv");
+    check_exact_golden(csv, "report.csv");
     // header + 9 runs + 2 cells, every row with the header's number of fields, CRLF ends
     std::size_t rows = 0, header_fields = 0;
     std::istringstream lines(csv);
@@ -331,13 +331,13 @@ TEST_CASE("eval-suite files read back: summaries with calibration and references
 TEST_CASE("eval report: Markdown matches its golden file") {
     std::ostringstream out;
     write_eval_markdown(eval_results(), out);
-    check_golden(out.str(), "eval-report.md");
+    check_exact_golden(out.str(), "eval-report.md");
 }
 
 TEST_CASE("eval report: CSV matches its golden file - a row per task, category, subject and output-length bucket") {
     std::ostringstream out;
     write_eval_csv(eval_results(), out);
-    check_golden(out.str(), "eval-report.csv");
+    check_exact_golden(out.str(), "eval-report.csv");
 }
 
 TEST_CASE("eval report HTML: a bar per subject and length bucket, a bin per non-empty confidence bin, balanced tags") {

@@ -186,6 +186,6 @@ TEST_CASE("the metadata says which sampling values were sent and which were the 
 }
 
 TEST_CASE("Ollama's Modelfile parameters: the numeric ones are its defaults") {
-    const auto numbers = detail::modelfile_numbers("num_ctx                        8192\nstop                           \"[INST]\"\ntemperature 0.6\n\nbad");
+    const auto numbers = llmbench::detail::modelfile_numbers("num_ctx                        8192\nstop                           \"[INST]\"\ntemperature 0.6\n\nbad");
     CHECK(numbers == std::map<std::string, double>{{"num_ctx", 8192}, {"temperature", 0.6}});
 }

@@ -25,6 +25,7 @@
 
 #include "llmbench/detail/http_client.hpp"
 #include "llmbench/detail/json_parse.hpp"
+#include "llmbench/detail/stream_chunk.hpp"
 #include "llmbench/core/endpoint.hpp"
 #include "llmbench/core/error.hpp"
 #include "llmbench/client/framing.hpp"
@@ -38,6 +39,102 @@ namespace llmbench {
 
 namespace detail {
 
+// The bodies of Ollama's metadata calls, parsed; `source` (the server's URL) names it in the
+// errc::protocol error a malformed body or a field of the wrong type throws. Bytes in, no I/O,
+// so they are fuzzed directly.
+
+/// A model's "details": format, family, parameter size, quantization.
+inline void read_details(simdjson::ondemand::value& v, ModelDetails& d) {
+    for (auto field : v.get_object()) {
+        const std::string_view k = field.unescaped_key().value();
+        simdjson::ondemand::value value = field.value();
+        if (value.type().value() != simdjson::ondemand::json_type::string) continue;
+        const std::string s(value.get_string().value());
+        if (k == "format") d.format = s;
+        else if (k == "family") d.family = s;
+        else if (k == "parameter_size") d.parameter_size = s;
+        else if (k == "quantization_level") d.quantization_level = s;
+    }
+}
+
+/// {"models": [...]} of /api/tags and /api/ps, each entry's fields handed to on_field.
+template <class Model, class OnField>
+std::vector<Model> parse_model_list(std::string_view body, const std::string& source, OnField&& on_field) {
+    return parse_fields(body, source, [&](std::string_view key, simdjson::ondemand::value& v, std::vector<Model>& out) {
+        if (key != "models") return;
+        for (auto item : v.get_array()) {
+            Model m;
+            for (auto field : item.get_object()) {
+                const std::string_view k = field.unescaped_key().value();
+                simdjson::ondemand::value value = field.value();
+                on_field(m, k, value);
+            }
+            out.push_back(std::move(m));
+        }
+    }, std::vector<Model>{});
+}
+
+/// GET /api/version.
+inline std::string parse_version(std::string_view body, const std::string& source) {
+    return parse_fields(body, source, [](std::string_view key, simdjson::ondemand::value& v, std::string& out) {
+        if (key == "version") out = std::string(v.get_string().value());
+    }, std::string{});
+}
+
+/// GET /api/tags.
+inline std::vector<ModelSummary> parse_tags(std::string_view body, const std::string& source) {
+    return parse_model_list<ModelSummary>(body, source, [](ModelSummary& m, std::string_view key, simdjson::ondemand::value& v) {
+        if (key == "name") m.name = std::string(v.get_string().value());
+        else if (key == "digest") m.digest = std::string(v.get_string().value());
+        else if (key == "modified_at") m.modified_at = std::string(v.get_string().value());
+        else if (key == "size") m.size_bytes = v.get_int64().value();
+        else if (key == "details") read_details(v, m.details);
+    });
+}
+
+/// POST /api/show: details, the Modelfile's parameters, and model_info (the architecture, the
+/// parameter count, the context length of the model's own architecture, the other integers).
+inline ModelInfo parse_show(std::string_view body, const std::string& source) {
+    std::vector<std::pair<std::string, std::int64_t>> context_lengths;
+    ModelInfo info = parse_fields(body, source, [&](std::string_view key, simdjson::ondemand::value& v, ModelInfo& out) {
+        if (key == "details") {
+            read_details(v, out.details);
+        } else if (std::string_view text; key == "parameters" && v.get_string().get(text) == simdjson::SUCCESS) {
+            out.parameters = modelfile_numbers(text);
+        } else if (key == "model_info") {
+            for (auto field : v.get_object()) {
+                const std::string_view k = field.unescaped_key().value();
+                simdjson::ondemand::value value = field.value();
+                if (k == "general.architecture") {
+                    out.architecture = std::string(value.get_string().value());
+                } else if (k == "general.parameter_count") {
+                    out.parameter_count = value.get_int64().value();
+                } else if (k.size() > 15 && k.substr(k.size() - 15) == ".context_length") {
+                    context_lengths.emplace_back(std::string(k.substr(0, k.size() - 15)), value.get_int64().value());
+                } else if (simdjson::ondemand::json_type t; value.type().get(t) == simdjson::SUCCESS && t == simdjson::ondemand::json_type::number) {
+                    if (std::int64_t n = 0; value.get_int64().get(n) == simdjson::SUCCESS) out.numbers[std::string(k)] = n;  // not 1e-05
+                }
+            }
+        }
+    }, ModelInfo{});
+    for (const auto& [arch, length] : context_lengths)
+        if (arch == info.architecture || !info.context_length) info.context_length = length;
+    return info;
+}
+
+/// GET /api/ps.
+inline std::vector<RunningModel> parse_running(std::string_view body, const std::string& source) {
+    return parse_model_list<RunningModel>(body, source, [](RunningModel& m, std::string_view key, simdjson::ondemand::value& v) {
+        if (key == "name") m.name = std::string(v.get_string().value());
+        else if (key == "digest") m.digest = std::string(v.get_string().value());
+        else if (key == "expires_at") m.expires_at = std::string(v.get_string().value());
+        else if (key == "size") m.size_bytes = v.get_int64().value();
+        else if (key == "size_vram") m.size_vram_bytes = v.get_int64().value();
+        else if (key == "context_length") m.context_length = v.get_int64().value();
+        else if (key == "details") read_details(v, m.details);
+    });
+}
+
 /// One Ollama generate/chat stream's NDJSON lines into a StreamResult: text and thinking,
 /// the final chunk's counts and durations, log-probabilities, and an error line mid-stream.
 /// Kept across a client's requests: what the server has shown it reports (a cached count)
@@ -49,8 +146,8 @@ public:
 
     /// Parses one line into `result`. Returns false (with result.failure set) when the stream
     /// must stop.
-    bool feed(std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival, StreamResult& result,
-                 StreamTimer& timer, const EventCallback& on_event) {
+    bool feed(std::string_view line, std::uint64_t offset, StreamTimer::time_point arrival, StreamResult& result, StreamTimer& timer,
+              const EventCallback& on_event) {
         if (line.find_first_not_of(" \t\r") == std::string_view::npos) return true;  // blank line
         if (result.done) return true;  // nothing after the final chunk counts
         ++result.lines;
@@ -124,14 +221,7 @@ public:
                                                      " content chunks: " + error_message_from_body(line));
             return false;
         }
-        if (!thinking.empty()) {
-            timer.mark_thinking(arrival);
-            result.thinking.append(thinking.data(), thinking.size());
-        }
-        if (!text.empty()) {
-            timer.mark_content(arrival);
-            result.text.append(text.data(), text.size());
-        }
+        record_chunk(text, thinking, arrival, result, timer);
         if (done) {
             result.done = true;
             timer.mark_done(arrival);
@@ -167,71 +257,21 @@ public:
         : OllamaClient(parse_ollama_host(host), options) {}
 
     /// GET /api/version, e.g. "0.5.12".
-    std::string version() {
-        const std::string body = get("/api/version");
-        return parse_fields(body, [](std::string_view key, simdjson::ondemand::value& v, std::string& out) {
-            if (key == "version") out = std::string(v.get_string().value());
-        }, std::string{});
-    }
+    std::string version() { return detail::parse_version(get("/api/version"), endpoint().url()); }
 
     /// GET /api/tags: the models pulled on the server.
-    std::vector<ModelSummary> list_models() {
-        const std::string body = get("/api/tags");
-        return parse_model_list<ModelSummary>(body, [](ModelSummary& m, std::string_view key, simdjson::ondemand::value& v) {
-            if (key == "name") m.name = std::string(v.get_string().value());
-            else if (key == "digest") m.digest = std::string(v.get_string().value());
-            else if (key == "modified_at") m.modified_at = std::string(v.get_string().value());
-            else if (key == "size") m.size_bytes = v.get_int64().value();
-            else if (key == "details") read_details(v, m.details);
-        });
-    }
+    std::vector<ModelSummary> list_models() { return detail::parse_tags(get("/api/tags"), endpoint().url()); }
 
     /// POST /api/show: family, quantization and trained context length of `model`.
     /// Throws errc::model_not_found when the server does not have it.
     ModelInfo show(const std::string& model) {
         JsonWriter w;
         w.begin_object().kv("model", model).end_object();
-        const std::string body = post("/api/show", w.str(), model);
-        std::vector<std::pair<std::string, std::int64_t>> context_lengths;
-        ModelInfo info = parse_fields(body, [&](std::string_view key, simdjson::ondemand::value& v, ModelInfo& out) {
-            if (key == "details") {
-                read_details(v, out.details);
-            } else if (std::string_view text; key == "parameters" && v.get_string().get(text) == simdjson::SUCCESS) {
-                out.parameters = detail::modelfile_numbers(text);
-            } else if (key == "model_info") {
-                for (auto field : v.get_object()) {
-                    const std::string_view k = field.unescaped_key().value();
-                    simdjson::ondemand::value value = field.value();
-                    if (k == "general.architecture") {
-                        out.architecture = std::string(value.get_string().value());
-                    } else if (k == "general.parameter_count") {
-                        out.parameter_count = value.get_int64().value();
-                    } else if (k.size() > 15 && k.substr(k.size() - 15) == ".context_length") {
-                        context_lengths.emplace_back(std::string(k.substr(0, k.size() - 15)), value.get_int64().value());
-                    } else if (simdjson::ondemand::json_type t; value.type().get(t) == simdjson::SUCCESS && t == simdjson::ondemand::json_type::number) {
-                        if (std::int64_t n = 0; value.get_int64().get(n) == simdjson::SUCCESS) out.numbers[std::string(k)] = n;  // not 1e-05
-                    }
-                }
-            }
-        }, ModelInfo{});
-        for (const auto& [arch, length] : context_lengths)
-            if (arch == info.architecture || !info.context_length) info.context_length = length;
-        return info;
+        return detail::parse_show(post("/api/show", w.str(), model), endpoint().url());
     }
 
     /// GET /api/ps: the models loaded now, with their memory split.
-    std::vector<RunningModel> running() {
-        const std::string body = get("/api/ps");
-        return parse_model_list<RunningModel>(body, [](RunningModel& m, std::string_view key, simdjson::ondemand::value& v) {
-            if (key == "name") m.name = std::string(v.get_string().value());
-            else if (key == "digest") m.digest = std::string(v.get_string().value());
-            else if (key == "expires_at") m.expires_at = std::string(v.get_string().value());
-            else if (key == "size") m.size_bytes = v.get_int64().value();
-            else if (key == "size_vram") m.size_vram_bytes = v.get_int64().value();
-            else if (key == "context_length") m.context_length = v.get_int64().value();
-            else if (key == "details") read_details(v, m.details);
-        });
-    }
+    std::vector<RunningModel> running() { return detail::parse_running(get("/api/ps"), endpoint().url()); }
 
     /// POST /api/generate, streamed. Never throws for server or network trouble: the
     /// result says what failed, and `timer` holds the marks taken before it did.
@@ -272,35 +312,6 @@ public:
     StreamResult unload(const std::string& model) { return load(model, std::string("0")); }
 
 private:
-    template <class Model, class OnField>
-    std::vector<Model> parse_model_list(const std::string& body, OnField&& on_field) const {
-        return parse_fields(body, [&](std::string_view key, simdjson::ondemand::value& v, std::vector<Model>& out) {
-            if (key != "models") return;
-            for (auto item : v.get_array()) {
-                Model m;
-                for (auto field : item.get_object()) {
-                    const std::string_view k = field.unescaped_key().value();
-                    simdjson::ondemand::value value = field.value();
-                    on_field(m, k, value);
-                }
-                out.push_back(std::move(m));
-            }
-        }, std::vector<Model>{});
-    }
-
-    static void read_details(simdjson::ondemand::value& v, ModelDetails& d) {
-        for (auto field : v.get_object()) {
-            const std::string_view k = field.unescaped_key().value();
-            simdjson::ondemand::value value = field.value();
-            if (value.type().value() != simdjson::ondemand::json_type::string) continue;
-            const std::string s(value.get_string().value());
-            if (k == "format") d.format = s;
-            else if (k == "family") d.family = s;
-            else if (k == "parameter_size") d.parameter_size = s;
-            else if (k == "quantization_level") d.quantization_level = s;
-        }
-    }
-
     StreamResult stream(std::string_view api_path, std::string body, const std::string& model, StreamTimer& timer,
                         const EventCallback& on_event, bool logprobs) {
         StreamResult result;

@@ -25,6 +25,7 @@
 
 #include "llmbench/detail/http_client.hpp"
 #include "llmbench/detail/json_parse.hpp"
+#include "llmbench/detail/stream_chunk.hpp"
 #include "llmbench/core/endpoint.hpp"
 #include "llmbench/core/error.hpp"
 #include "llmbench/client/framing.hpp"
@@ -95,6 +96,280 @@ struct ServedModel {
     std::string ftype;  ///< "F16", "Q4_K - Medium", ...
 };
 
+namespace detail {
+
+// The bodies of the metadata calls, parsed; `source` (the server's URL) names it in the
+// errc::protocol error a malformed body throws. Bytes in, no I/O, so they are fuzzed directly.
+
+/// GET /v1/models, with llama.cpp's `meta` where the server sends it.
+inline std::vector<ServedModel> parse_served_models(std::string_view body, const std::string& source) {
+    return parse_fields(body, source, [](std::string_view key, simdjson::ondemand::value& v, std::vector<ServedModel>& out) {
+        if (key != "data") return;
+        for (auto m : v.get_array()) {
+            ServedModel model;
+            simdjson::ondemand::value entry = m.value();
+            (void)for_each_member(entry, [&](std::string_view k, simdjson::ondemand::value& f) -> simdjson::error_code {
+                std::string_view text;
+                if (k == "id" && f.get_string().get(text) == simdjson::SUCCESS) model.id = std::string(text);
+                if (k != "meta") return simdjson::SUCCESS;
+                return for_each_member(f, [&](std::string_view mk, simdjson::ondemand::value& mv) -> simdjson::error_code {
+                    std::optional<std::int64_t>* field = mk == "n_params"      ? &model.n_params
+                                                         : mk == "size"        ? &model.size_bytes
+                                                         : mk == "n_ctx_train" ? &model.n_ctx_train
+                                                         : mk == "n_ctx"       ? &model.n_ctx
+                                                         : mk == "n_embd"      ? &model.n_embd
+                                                         : mk == "n_vocab"     ? &model.n_vocab
+                                                                               : nullptr;
+                    if (field != nullptr) (void)read_int(mv, *field);  // another type reads as unknown
+                    else if (std::string_view ftype; mk == "ftype" && mv.get_string().get(ftype) == simdjson::SUCCESS) model.ftype = std::string(ftype);
+                    return simdjson::SUCCESS;
+                });
+            });
+            out.push_back(std::move(model));
+        }
+    }, std::vector<ServedModel>{});
+}
+
+/// GET /props (llama.cpp).
+inline ServerProps parse_props(std::string_view body, const std::string& source) {
+    return parse_fields(body, source, [](std::string_view key, simdjson::ondemand::value& v, ServerProps& p) {
+        std::string_view s;
+        if (key == "build_info" && v.get_string().get(s) == simdjson::SUCCESS) p.build_info = std::string(s);
+        else if (key == "model_path" && v.get_string().get(s) == simdjson::SUCCESS) p.model_path = std::string(s);
+        else if (key == "chat_template" && v.get_string().get(s) == simdjson::SUCCESS) p.chat_template = std::string(s);
+        else if (key == "total_slots") (void)read_int(v, p.total_slots);
+        else if (key == "default_generation_settings") {
+            (void)for_each_member(v, [&p](std::string_view k, simdjson::ondemand::value& d) -> simdjson::error_code {
+                if (k == "n_ctx") return read_int(d, p.n_ctx);
+                if (k != "params") return simdjson::SUCCESS;
+                return for_each_member(d, [&p](std::string_view name, simdjson::ondemand::value& value) {
+                    if (double number = 0; value.get_double().get(number) == simdjson::SUCCESS) p.defaults[std::string(name)] = number;
+                    return simdjson::SUCCESS;  // strings, arrays and booleans are not sampling values
+                });
+            });
+        }
+    }, ServerProps{});
+}
+
+/// One OpenAI-style (or llama.cpp native) stream's SSE lines into a StreamResult: text and
+/// reasoning, usage and llama.cpp timings, log-probabilities, an error event mid-stream.
+/// Bytes in, no I/O, so it is fuzzed directly.
+class OpenAIEventParser {
+public:
+    enum class Flavour { openai, llamacpp_native };
+
+    /// Starts a stream of `flavour`; `want_logprobs`: the request asked for them (else they are
+    /// skipped unread).
+    void begin(Flavour flavour, bool want_logprobs) {
+        state_ = State{};
+        flavour_ = flavour;
+        want_logprobs_ = want_logprobs;
+    }
+
+    /// One SSE line. Returns false (with result.failure set) when the stream must stop.
+    bool feed_line(std::string_view line, StreamTimer::time_point arrival, StreamResult& result, StreamTimer& timer) {
+        if (auto event = state_.sse.feed_line(line)) return on_event(*event, arrival, result, timer);
+        return true;
+    }
+
+    /// The bytes ended: `pending` is a last line the server sent without a newline, and an event
+    /// it never ended with a blank line still counts.
+    void end_of_bytes(std::string_view pending, StreamTimer::time_point arrival, StreamResult& result, StreamTimer& timer) {
+        if (!pending.empty() && !feed_line(pending, arrival, result, timer)) return;
+        if (auto event = state_.sse.flush()) on_event(*event, arrival, result, timer);
+    }
+
+    /// Why a stream that broke no rule of the transport failed: no finish_reason. nullopt when
+    /// it finished.
+    std::optional<error> unfinished(const StreamResult& result) const {
+        if (state_.finished) return std::nullopt;
+        return error(errc::protocol, std::string(state_.done_marker ? "[DONE] arrived without a finish_reason (vLLM ends failed streams so)"
+                                                                    : "stream ended without a finish_reason") +
+                                         " after " + std::to_string(result.lines) + " events");
+    }
+
+    /// After the stream: done, and the token counts from usage where the server sent it, else
+    /// llama.cpp's timings, else an estimate from the chunks `timer` counted.
+    void settle(StreamResult& result, const StreamTimer& timer) const {
+        if (state_.finished) result.done = true;
+        ServerTimings& s = result.server;
+        if (state_.usage_completion && *state_.usage_completion > 0) s.eval_count = state_.usage_completion;
+        if (!s.prompt_cached_tokens) s.prompt_cached_tokens = state_.usage_cached;
+        s.thinking_tokens = state_.usage_reasoning;
+        // The whole prompt, cached part included, as Ollama counts it: usage, else prompt_n + cache_n.
+        if (state_.usage_prompt && *state_.usage_prompt > 0) s.prompt_eval_count = state_.usage_prompt;
+        else if (s.prompt_evaluated_tokens) s.prompt_eval_count = *s.prompt_evaluated_tokens + s.prompt_cached_tokens.value_or(0);
+        s.complete_prompt_split();  // older llama.cpp sends prompt_n but no cache_n
+        if (const std::size_t chunks = timer.content_chunks() + timer.thinking_chunks(); !s.eval_count && chunks > 0) {
+            s.eval_count = static_cast<std::int64_t>(chunks);
+            result.token_counts_estimated = true;
+        }
+    }
+
+private:
+    /// What the stream said, gathered event by event.
+    struct State {
+        SseParser sse;
+        bool finished = false;  ///< finish_reason, or native stop:true
+        bool done_marker = false;
+        std::optional<std::int64_t> usage_prompt, usage_completion, usage_cached, usage_reasoning;
+    };
+
+    bool on_event(const SseEvent& event, StreamTimer::time_point arrival, StreamResult& result, StreamTimer& timer) {
+        if (event.kind == SseEvent::Kind::legacy_error) {
+            result.failure = error(errc::server, "server error event: " + error_message_from_body(event.data));
+            return false;
+        }
+        if (event.done_marker()) {
+            state_.done_marker = true;
+            return true;
+        }
+        ++result.lines;
+        const auto malformed = [&](simdjson::error_code code) {
+            result.failure = error(errc::protocol, "malformed JSON in event " + std::to_string(result.lines) + ": " + simdjson::error_message(code));
+            return false;
+        };
+        // On-Demand reads only what it visits; a cheap check catches a cut-off object.
+        const std::string_view data = trim(event.data, " \t\r\n");
+        if (data.empty() || data.back() != '}') return malformed(simdjson::INCOMPLETE_ARRAY_OR_OBJECT);
+        simdjson::ondemand::document doc;
+        if (auto err = parser_.iterate(padded(event_buffer_, data)).get(doc)) return malformed(err);
+        simdjson::ondemand::value root;
+        if (auto err = doc.get_value().get(root)) return malformed(err);
+        std::string_view text, thinking, native_stop_type;
+        bool has_error = false, native_stop = false;
+        const auto err = for_each_member(root, [&](std::string_view key, simdjson::ondemand::value& v) -> simdjson::error_code {
+            if (key == "error") has_error = true;  // the message is read below, from the whole event
+            else if (key == "usage") return read_usage(v, state_);
+            else if (key == "timings") return read_timings(v, result.server);
+            else if (flavour_ == Flavour::openai && key == "choices") return read_first_choice(v, text, thinking, result);
+            else if (flavour_ == Flavour::llamacpp_native && key == "content") return read_string(v, text);
+            else if (flavour_ == Flavour::llamacpp_native && key == "stop") return v.get_bool().get(native_stop);
+            else if (flavour_ == Flavour::llamacpp_native && key == "stop_type") return read_string(v, native_stop_type);
+            else if (flavour_ == Flavour::llamacpp_native && key == "completion_probabilities" && want_logprobs_) return read_logprobs_array(v, result.logprobs);
+            return simdjson::SUCCESS;
+        });
+        if (err) return malformed(err);
+        if (has_error) {
+            result.failure = error(errc::server, "server error after " + std::to_string(timer.content_chunks()) +
+                                                     " content chunks: " + error_message_from_body(event.data));
+            return false;
+        }
+        if (native_stop) {
+            state_.finished = true;
+            if (!native_stop_type.empty())
+                result.done_reason = native_stop_type == "limit"                              ? "length"
+                                     : native_stop_type == "eos" || native_stop_type == "word" ? "stop"
+                                                                                               : std::string(native_stop_type);
+        }
+        record_chunk(text, thinking, arrival, result, timer);
+        if (state_.finished) timer.mark_done(arrival);
+        return true;
+    }
+
+    /// choices[0]: its text (delta.content for chat, null meaning none; text for completions),
+    /// its reasoning (delta.reasoning_content as llama.cpp and vLLM send it, or delta.reasoning)
+    /// and its finish_reason, which ends the stream.
+    simdjson::error_code read_first_choice(simdjson::ondemand::value& choices, std::string_view& text, std::string_view& thinking,
+                                           StreamResult& result) {
+        simdjson::ondemand::array array;
+        if (auto err = choices.get_array().get(array)) return err;
+        bool first = true;
+        for (auto element : array) {
+            simdjson::ondemand::value choice;
+            if (auto err = std::move(element).get(choice)) return err;
+            if (!first) continue;
+            first = false;
+            std::string_view delta_text, completion_text, reason;
+            bool has_delta = false;
+            if (auto err = for_each_member(choice, [&](std::string_view key, simdjson::ondemand::value& v) -> simdjson::error_code {
+                    if (key == "delta") {
+                        has_delta = true;
+                        return for_each_member(v, [&](std::string_view k, simdjson::ondemand::value& d) {
+                            if (k == "content") return read_string(d, delta_text);
+                            if (k == "reasoning_content" || k == "reasoning") return read_string(d, thinking);
+                            return simdjson::SUCCESS;
+                        });
+                    }
+                    if (key == "text") return read_string(v, completion_text);
+                    if (key == "finish_reason") return read_string(v, reason);
+                    if (key == "logprobs" && want_logprobs_) return read_choice_logprobs(v, result.logprobs);
+                    return simdjson::SUCCESS;
+                }))
+                return err;
+            text = has_delta ? delta_text : completion_text;
+            if (!reason.empty()) {
+                state_.finished = true;
+                result.done_reason = std::string(reason);
+            }
+        }
+        return simdjson::SUCCESS;
+    }
+
+    /// usage: the last non-zero one wins (Ollama's /v1 sends zeros on every chunk).
+    /// prompt_tokens_details.cached_tokens: the prompt tokens served from the cache;
+    /// completion_tokens_details.reasoning_tokens: the generated tokens spent thinking.
+    static simdjson::error_code read_usage(simdjson::ondemand::value& v, State& state) {
+        std::optional<std::int64_t> prompt, completion, cached, reasoning;
+        if (auto err = for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& n) {
+                if (key == "prompt_tokens") return read_int(n, prompt);
+                if (key == "completion_tokens") return read_int(n, completion);
+                if (key == "prompt_tokens_details")
+                    return for_each_member(n, [&](std::string_view k, simdjson::ondemand::value& d) {
+                        return k == "cached_tokens" ? read_int(d, cached) : simdjson::SUCCESS;
+                    });
+                if (key == "completion_tokens_details")
+                    return for_each_member(n, [&](std::string_view k, simdjson::ondemand::value& d) {
+                        return k == "reasoning_tokens" ? read_int(d, reasoning) : simdjson::SUCCESS;
+                    });
+                return simdjson::SUCCESS;
+            }))
+            return err;
+        if (prompt.value_or(0) > 0 || completion.value_or(0) > 0 || !state.usage_completion) {
+            state.usage_prompt = prompt;
+            state.usage_completion = completion;
+            state.usage_cached = cached;
+            state.usage_reasoning = reasoning;
+        }
+        return simdjson::SUCCESS;
+    }
+
+    /// llama.cpp's timings, in milliseconds: evaluated (prompt_n) and cached (cache_n) prompt tokens,
+    /// generated tokens, and the prefill and decode durations.
+    static simdjson::error_code read_timings(simdjson::ondemand::value& v, ServerTimings& s) {
+        const auto ms_to_ns = [](std::optional<double> ms) {
+            return ms ? to_int64(*ms * 1e6) : std::nullopt;  // a huge value reads as unknown, not UB
+        };
+        return for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& n) {
+            std::optional<std::int64_t>* count = key == "prompt_n"      ? &s.prompt_evaluated_tokens
+                                                 : key == "predicted_n" ? &s.eval_count
+                                                 : key == "cache_n"     ? &s.prompt_cached_tokens
+                                                                        : nullptr;
+            std::optional<std::int64_t>* duration = key == "prompt_ms" ? &s.prompt_eval_duration_ns : key == "predicted_ms" ? &s.eval_duration_ns : nullptr;
+            std::optional<std::int64_t> i;
+            std::optional<double> ms;
+            if (count != nullptr) {
+                if (auto err = read_int(n, i)) return err;
+                if (i) *count = i;
+            } else if (duration != nullptr) {
+                if (auto err = read_double(n, ms)) return err;
+                if (auto ns = ms_to_ns(ms)) *duration = ns;
+            }
+            return simdjson::SUCCESS;
+        });
+    }
+
+    simdjson::ondemand::parser parser_;
+    std::string event_buffer_;
+    State state_;
+    Flavour flavour_ = Flavour::openai;
+    bool want_logprobs_ = false;
+};
+
+}  // namespace detail
+
+
+
 /// A client for one OpenAI-compatible server. Not thread-safe: use one client per thread.
 class OpenAIClient : public detail::HttpClient {
 public:
@@ -152,61 +427,13 @@ public:
 
     /// GET /v1/models, with llama.cpp's `meta` (parameters, file size, trained context,
     /// vocabulary, file type) where the server sends it.
-    std::vector<ServedModel> served_models() {
-        return parse_fields(get("/v1/models"), [](std::string_view key, simdjson::ondemand::value& v, std::vector<ServedModel>& out) {
-            if (key != "data") return;
-            for (auto m : v.get_array()) {
-                ServedModel model;
-                simdjson::ondemand::value entry = m.value();
-                (void)detail::for_each_member(entry, [&](std::string_view k, simdjson::ondemand::value& f) -> simdjson::error_code {
-                    std::string_view text;
-                    if (k == "id" && f.get_string().get(text) == simdjson::SUCCESS) model.id = std::string(text);
-                    if (k != "meta") return simdjson::SUCCESS;
-                    return detail::for_each_member(f, [&](std::string_view mk, simdjson::ondemand::value& mv) -> simdjson::error_code {
-                        std::optional<std::int64_t>* field = mk == "n_params"      ? &model.n_params
-                                                             : mk == "size"        ? &model.size_bytes
-                                                             : mk == "n_ctx_train" ? &model.n_ctx_train
-                                                             : mk == "n_ctx"       ? &model.n_ctx
-                                                             : mk == "n_embd"      ? &model.n_embd
-                                                             : mk == "n_vocab"     ? &model.n_vocab
-                                                                                   : nullptr;
-                        if (field != nullptr) (void)detail::read_int(mv, *field);  // another type reads as unknown
-                        else if (std::string_view ftype; mk == "ftype" && mv.get_string().get(ftype) == simdjson::SUCCESS) model.ftype = std::string(ftype);
-                        return simdjson::SUCCESS;
-                    });
-                });
-                out.push_back(std::move(model));
-            }
-        }, std::vector<ServedModel>{});
-    }
+    std::vector<ServedModel> served_models() { return detail::parse_served_models(get("/v1/models"), endpoint().url()); }
 
     /// GET /props (llama.cpp): its build, context and model file; nullopt where the server has
     /// none or the body is not what llama.cpp sends.
     std::optional<ServerProps> props() {
-        std::string body;
         try {
-            body = get("/props");
-        } catch (const error&) {
-            return std::nullopt;
-        }
-        try {
-            return parse_fields(body, [](std::string_view key, simdjson::ondemand::value& v, ServerProps& p) {
-                std::string_view s;
-                if (key == "build_info" && v.get_string().get(s) == simdjson::SUCCESS) p.build_info = std::string(s);
-                else if (key == "model_path" && v.get_string().get(s) == simdjson::SUCCESS) p.model_path = std::string(s);
-                else if (key == "chat_template" && v.get_string().get(s) == simdjson::SUCCESS) p.chat_template = std::string(s);
-                else if (key == "total_slots") (void)detail::read_int(v, p.total_slots);
-                else if (key == "default_generation_settings") {
-                    (void)detail::for_each_member(v, [&p](std::string_view k, simdjson::ondemand::value& d) -> simdjson::error_code {
-                        if (k == "n_ctx") return detail::read_int(d, p.n_ctx);
-                        if (k != "params") return simdjson::SUCCESS;
-                        return detail::for_each_member(d, [&p](std::string_view name, simdjson::ondemand::value& value) {
-                            if (double number = 0; value.get_double().get(number) == simdjson::SUCCESS) p.defaults[std::string(name)] = number;
-                            return simdjson::SUCCESS;  // strings, arrays and booleans are not sampling values
-                        });
-                    });
-                }
-            }, ServerProps{});
+            return detail::parse_props(get("/props"), endpoint().url());
         } catch (const error&) {
             return std::nullopt;
         }
@@ -220,17 +447,6 @@ public:
     bool healthy() { return status_of("/health") == 200; }
 
 private:
-    enum class Flavour { openai, llamacpp_native };
-
-    /// What the stream said, gathered event by event.
-    struct StreamState {
-        SseParser sse;
-        bool finished = false;  ///< finish_reason, or native stop:true
-        bool done_marker = false;
-        bool want_logprobs = false;  ///< the request asked for log-probabilities: parse them (else skipped unread)
-        std::optional<std::int64_t> usage_prompt, usage_completion, usage_cached, usage_reasoning;
-    };
-
     static Endpoint parse_base_url(std::string url) {
         while (!url.empty() && url.back() == '/') url.pop_back();
         if (url.size() >= 3 && url.compare(url.size() - 3, 3, "/v1") == 0) url.resize(url.size() - 3);
@@ -244,207 +460,34 @@ private:
         return key != nullptr && *key != '\0' ? std::string("Bearer ") + key : std::string();
     }
 
+    using Flavour = detail::OpenAIEventParser::Flavour;
+
     StreamResult stream(std::string_view api_path, std::string body, const std::string& model, StreamTimer& timer, Flavour flavour,
                         bool logprobs) {
         StreamResult result;
-        StreamState state;
-        state.want_logprobs = logprobs;
+        events_.begin(flavour, logprobs);
         LineFramer framer(options().max_line_bytes);
         const detail::PostOutcome post =
             post_stream(api_path, std::move(body), "text/event-stream", timer, framer, result.bytes_received,
                         [&](std::string_view line, std::uint64_t, StreamTimer::time_point arrival) {
-                            if (auto event = state.sse.feed_line(line)) return on_event(*event, arrival, result, state, timer, flavour);
-                            return true;
+                            return events_.feed_line(line, arrival, result, timer);
                         });
         result.http_status = post.status;
-        if (!result.failure && post.status == 200 && !framer.overflowed()) {  // the last event, if the server never ended it
-            if (!framer.pending().empty())
-                if (auto event = state.sse.feed_line(framer.pending())) on_event(*event, post.end, result, state, timer, flavour);
-            if (!result.failure)
-                if (auto event = state.sse.flush()) on_event(*event, post.end, result, state, timer, flavour);
-        }
-        if (!result.done) timer.mark_done(post.end);
+        if (!result.failure && post.status == 200 && !framer.overflowed()) events_.end_of_bytes(framer.pending(), post.end, result, timer);
+        timer.mark_done(post.end);  // the whole response, the usage event and [DONE] after finish_reason included
 
         if (result.failure) {
             // set while parsing: an error event or malformed JSON
         } else if (auto failure = transport_failure(post, api_path, model, framer, result.lines, "events")) {
             result.failure = std::move(failure);
-        } else if (!state.finished) {
-            result.failure = error(errc::protocol, std::string(state.done_marker ? "[DONE] arrived without a finish_reason (vLLM ends failed streams so)"
-                                                                                 : "stream ended without a finish_reason") +
-                                                      " after " + std::to_string(result.lines) + " events");
+        } else if (auto unfinished = events_.unfinished(result)) {
+            result.failure = std::move(unfinished);
         }
-        if (state.finished) result.done = true;
-        // Token counts: usage where the server sent it, else llama.cpp timings, else an estimate.
-        ServerTimings& s = result.server;
-        if (state.usage_completion && *state.usage_completion > 0) s.eval_count = state.usage_completion;
-        if (!s.prompt_cached_tokens) s.prompt_cached_tokens = state.usage_cached;
-        s.thinking_tokens = state.usage_reasoning;
-        // The whole prompt, cached part included, as Ollama counts it: usage, else prompt_n + cache_n.
-        if (state.usage_prompt && *state.usage_prompt > 0) s.prompt_eval_count = state.usage_prompt;
-        else if (s.prompt_evaluated_tokens) s.prompt_eval_count = *s.prompt_evaluated_tokens + s.prompt_cached_tokens.value_or(0);
-        s.complete_prompt_split();  // older llama.cpp sends prompt_n but no cache_n
-        if (const std::size_t chunks = timer.content_chunks() + timer.thinking_chunks(); !s.eval_count && chunks > 0) {
-            s.eval_count = static_cast<std::int64_t>(chunks);
-            result.token_counts_estimated = true;
-        }
+        events_.settle(result, timer);
         return result;
     }
 
-    bool on_event(const SseEvent& event, StreamTimer::time_point arrival, StreamResult& result, StreamState& state, StreamTimer& timer,
-                  Flavour flavour) {
-        if (event.kind == SseEvent::Kind::legacy_error) {
-            result.failure = error(errc::server, "server error event: " + detail::error_message_from_body(event.data));
-            return false;
-        }
-        if (event.done_marker()) {
-            state.done_marker = true;
-            return true;
-        }
-        ++result.lines;
-        const auto malformed = [&](simdjson::error_code code) {
-            result.failure = error(errc::protocol, "malformed JSON in event " + std::to_string(result.lines) + ": " + simdjson::error_message(code));
-            return false;
-        };
-        // On-Demand reads only what it visits; a cheap check catches a cut-off object.
-        const std::string_view data = detail::trim(event.data, " \t\r\n");
-        if (data.empty() || data.back() != '}') return malformed(simdjson::INCOMPLETE_ARRAY_OR_OBJECT);
-        simdjson::ondemand::document doc;
-        if (auto err = parser_.iterate(detail::padded(event_buffer_, data)).get(doc)) return malformed(err);
-        simdjson::ondemand::value root;
-        if (auto err = doc.get_value().get(root)) return malformed(err);
-        std::string_view text, thinking, native_stop_type;
-        bool has_error = false, native_stop = false;
-        const auto err = detail::for_each_member(root, [&](std::string_view key, simdjson::ondemand::value& v) -> simdjson::error_code {
-            if (key == "error") has_error = true;  // the message is read below, from the whole event
-            else if (key == "usage") return read_usage(v, state);
-            else if (key == "timings") return read_timings(v, result.server);
-            else if (flavour == Flavour::openai && key == "choices") return read_first_choice(v, text, thinking, state, result);
-            else if (flavour == Flavour::llamacpp_native && key == "content") return detail::read_string(v, text);
-            else if (flavour == Flavour::llamacpp_native && key == "stop") return v.get_bool().get(native_stop);
-            else if (flavour == Flavour::llamacpp_native && key == "stop_type") return detail::read_string(v, native_stop_type);
-            else if (flavour == Flavour::llamacpp_native && key == "completion_probabilities" && state.want_logprobs) return detail::read_logprobs_array(v, result.logprobs);
-            return simdjson::SUCCESS;
-        });
-        if (err) return malformed(err);
-        if (has_error) {
-            result.failure = error(errc::server, "server error after " + std::to_string(timer.content_chunks()) +
-                                                     " content chunks: " + detail::error_message_from_body(event.data));
-            return false;
-        }
-        if (native_stop) {
-            state.finished = true;
-            if (!native_stop_type.empty())
-                result.done_reason = native_stop_type == "limit"                              ? "length"
-                                     : native_stop_type == "eos" || native_stop_type == "word" ? "stop"
-                                                                                               : std::string(native_stop_type);
-        }
-        if (!thinking.empty()) {
-            timer.mark_thinking(arrival);
-            result.thinking.append(thinking.data(), thinking.size());
-        }
-        if (!text.empty()) {
-            timer.mark_content(arrival);
-            result.text.append(text.data(), text.size());
-        }
-        if (state.finished) timer.mark_done(arrival);
-        return true;
-    }
-
-    /// choices[0]: its text (delta.content for chat, null meaning none; text for completions),
-    /// its reasoning (delta.reasoning_content as llama.cpp and vLLM send it, or delta.reasoning)
-    /// and its finish_reason, which ends the stream.
-    static simdjson::error_code read_first_choice(simdjson::ondemand::value& choices, std::string_view& text, std::string_view& thinking,
-                                                  StreamState& state, StreamResult& result) {
-        simdjson::ondemand::array array;
-        if (auto err = choices.get_array().get(array)) return err;
-        bool first = true;
-        for (auto element : array) {
-            simdjson::ondemand::value choice;
-            if (auto err = std::move(element).get(choice)) return err;
-            if (!first) continue;
-            first = false;
-            std::string_view delta_text, completion_text, reason;
-            bool has_delta = false;
-            if (auto err = detail::for_each_member(choice, [&](std::string_view key, simdjson::ondemand::value& v) -> simdjson::error_code {
-                    if (key == "delta") {
-                        has_delta = true;
-                        return detail::for_each_member(v, [&](std::string_view k, simdjson::ondemand::value& d) {
-                            if (k == "content") return detail::read_string(d, delta_text);
-                            if (k == "reasoning_content" || k == "reasoning") return detail::read_string(d, thinking);
-                            return simdjson::SUCCESS;
-                        });
-                    }
-                    if (key == "text") return detail::read_string(v, completion_text);
-                    if (key == "finish_reason") return detail::read_string(v, reason);
-                    if (key == "logprobs" && state.want_logprobs) return detail::read_choice_logprobs(v, result.logprobs);
-                    return simdjson::SUCCESS;
-                }))
-                return err;
-            text = has_delta ? delta_text : completion_text;
-            if (!reason.empty()) {
-                state.finished = true;
-                result.done_reason = std::string(reason);
-            }
-        }
-        return simdjson::SUCCESS;
-    }
-
-    /// usage: the last non-zero one wins (Ollama's /v1 sends zeros on every chunk).
-    /// prompt_tokens_details.cached_tokens: the prompt tokens served from the cache;
-    /// completion_tokens_details.reasoning_tokens: the generated tokens spent thinking.
-    static simdjson::error_code read_usage(simdjson::ondemand::value& v, StreamState& state) {
-        std::optional<std::int64_t> prompt, completion, cached, reasoning;
-        if (auto err = detail::for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& n) {
-                if (key == "prompt_tokens") return detail::read_int(n, prompt);
-                if (key == "completion_tokens") return detail::read_int(n, completion);
-                if (key == "prompt_tokens_details")
-                    return detail::for_each_member(n, [&](std::string_view k, simdjson::ondemand::value& d) {
-                        return k == "cached_tokens" ? detail::read_int(d, cached) : simdjson::SUCCESS;
-                    });
-                if (key == "completion_tokens_details")
-                    return detail::for_each_member(n, [&](std::string_view k, simdjson::ondemand::value& d) {
-                        return k == "reasoning_tokens" ? detail::read_int(d, reasoning) : simdjson::SUCCESS;
-                    });
-                return simdjson::SUCCESS;
-            }))
-            return err;
-        if (prompt.value_or(0) > 0 || completion.value_or(0) > 0 || !state.usage_completion) {
-            state.usage_prompt = prompt;
-            state.usage_completion = completion;
-            state.usage_cached = cached;
-            state.usage_reasoning = reasoning;
-        }
-        return simdjson::SUCCESS;
-    }
-
-    /// llama.cpp's timings, in milliseconds: evaluated (prompt_n) and cached (cache_n) prompt tokens,
-    /// generated tokens, and the prefill and decode durations.
-    static simdjson::error_code read_timings(simdjson::ondemand::value& v, ServerTimings& s) {
-        const auto ms_to_ns = [](std::optional<double> ms) {
-            return ms ? detail::to_int64(*ms * 1e6) : std::nullopt;  // a huge value reads as unknown, not UB
-        };
-        return detail::for_each_member(v, [&](std::string_view key, simdjson::ondemand::value& n) {
-            std::optional<std::int64_t>* count = key == "prompt_n"      ? &s.prompt_evaluated_tokens
-                                                 : key == "predicted_n" ? &s.eval_count
-                                                 : key == "cache_n"     ? &s.prompt_cached_tokens
-                                                                        : nullptr;
-            std::optional<std::int64_t>* duration = key == "prompt_ms" ? &s.prompt_eval_duration_ns : key == "predicted_ms" ? &s.eval_duration_ns : nullptr;
-            std::optional<std::int64_t> i;
-            std::optional<double> ms;
-            if (count != nullptr) {
-                if (auto err = detail::read_int(n, i)) return err;
-                if (i) *count = i;
-            } else if (duration != nullptr) {
-                if (auto err = detail::read_double(n, ms)) return err;
-                if (auto ns = ms_to_ns(ms)) *duration = ns;
-            }
-            return simdjson::SUCCESS;
-        });
-    }
-
-    simdjson::ondemand::parser parser_;
-    std::string event_buffer_;
+    detail::OpenAIEventParser events_;
 };
 
 }  // namespace llmbench

@@ -128,18 +128,6 @@ protected:
         return std::nullopt;
     }
 
-    /// Walks the top-level fields of a metadata body with On-Demand; malformed JSON is an
-    /// errc::protocol error naming the server.
-    template <class T, class OnField>
-    T parse_fields(const std::string& body, OnField&& on_field, T out) const {
-        try {
-            for_each_field(body, [&](std::string_view key, simdjson::ondemand::value& value) { on_field(key, value, out); });
-        } catch (const simdjson::simdjson_error& e) {
-            throw error(errc::protocol, "unexpected JSON from " + endpoint_.url() + ": " + e.what());
-        }
-        return out;
-    }
-
     error connect_error(httplib::Error err) const {
         return detail::connect_error(endpoint_, err, options_.timeouts.connect_s, wording_.name, wording_.connect_hint);
     }

@@ -39,6 +39,18 @@ void for_each_field(std::string_view text, OnField&& on_field) {
     }
 }
 
+/// Walks the top-level fields of a metadata body, calling on_field(key, value, out); malformed
+/// JSON or a field of the wrong type is an errc::protocol error naming `source` (a server's URL).
+template <class T, class OnField>
+T parse_fields(std::string_view body, const std::string& source, OnField&& on_field, T out) {
+    try {
+        for_each_field(body, [&](std::string_view key, simdjson::ondemand::value& value) { on_field(key, value, out); });
+    } catch (const simdjson::simdjson_error& e) {
+        throw error(errc::protocol, "unexpected JSON from " + source + ": " + e.what());
+    }
+    return out;
+}
+
 /// An integer field; floats are rounded (some servers send 1.5e9); null, and a number no
 /// int64 can hold (a reply with "eval_count": 1e300), mean unknown.
 inline simdjson::error_code read_int(simdjson::ondemand::value& v, std::optional<std::int64_t>& out) {

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -142,9 +143,46 @@ inline const std::string& bubblewrap_path() {
     return path;
 }
 
-/// Whether bwrap set up its namespaces here: unknown (-1) until the first sandboxed run tries.
-inline std::atomic<int>& bubblewrap_works() {
-    static std::atomic<int> works{-1};
+/// `bwrap`'s options before a run's own: the root read-only, fresh tmpfs mounts of
+/// `tmpfs_bytes` each on the world-writable places, every namespace unshared, killed with its
+/// parent.
+inline std::vector<std::string> bubblewrap_args(const std::string& bwrap, std::size_t tmpfs_bytes) {
+    const std::string size = std::to_string(tmpfs_bytes);
+    std::vector<std::string> args = {bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"};
+    for (const char* mount : {"/tmp", "/var/tmp", "/dev/shm", "/run"}) args.insert(args.end(), {"--size", size, "--tmpfs", mount});
+    args.insert(args.end(), {"--unshare-all", "--die-with-parent"});
+    return args;
+}
+
+/// Whether `bwrap` can set up its namespaces here (a container or a kernel setting may forbid
+/// them): `python -c pass` run with a run's mounts, its output discarded.
+inline bool bubblewrap_probe(const std::string& bwrap, const std::string& python) {
+    std::vector<std::string> args = bubblewrap_args(bwrap, std::size_t{1} << 20);
+    args.insert(args.end(), {"--", python, "-I", "-c", "pass"});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) return false;
+    if (pid == 0) {  // only system calls after fork: the eval runs workers
+        const int null = ::open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            ::dup2(null, 1);
+            ::dup2(null, 2);
+        }
+        char* envp[] = {nullptr};
+        ::execve(argv[0], argv.data(), envp);
+        ::_exit(127);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/// The installed bwrap's probe, tried once (with the first run's python).
+inline bool bubblewrap_works(const std::string& python) {
+    static const bool works = !bubblewrap_path().empty() && bubblewrap_probe(bubblewrap_path(), python);
     return works;
 }
 
@@ -186,7 +224,7 @@ inline ExecResult run_python_sandboxed(const std::string& program, const Sandbox
 
     const bool root = ::geteuid() == 0;
 #if defined(__linux__)
-    const bool use_bubblewrap = limits.bubblewrap && !detail::bubblewrap_path().empty() && detail::bubblewrap_works() != 0;
+    const bool use_bubblewrap = limits.bubblewrap && detail::bubblewrap_works(python);
 #else
     const bool use_bubblewrap = false;
 #endif
@@ -218,10 +256,8 @@ inline ExecResult run_python_sandboxed(const std::string& program, const Sandbox
     std::vector<std::string> args;
     const bool bwrap = use_bubblewrap;
     if (bwrap) {
-        const std::string size = std::to_string(limits.tmpfs_bytes);
-        args = {detail::bubblewrap_path(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"};
-        for (const char* mount : {"/tmp", "/var/tmp", "/dev/shm", "/run"}) args.insert(args.end(), {"--size", size, "--tmpfs", mount});
-        args.insert(args.end(), {"--bind", dir, dir, "--chdir", dir, "--unshare-all", "--die-with-parent", "--info-fd", "5", "--"});
+        args = detail::bubblewrap_args(detail::bubblewrap_path(), limits.tmpfs_bytes);
+        args.insert(args.end(), {"--bind", dir, dir, "--chdir", dir, "--info-fd", "5", "--"});
     }
     args.insert(args.end(), {python, "-I", "driver.py"});
     std::vector<char*> argv;
@@ -326,12 +362,6 @@ inline ExecResult run_python_sandboxed(const std::string& program, const Sandbox
         result.output = all.size() > 2048 ? all.substr(all.size() - 2048) : all;
     }
     result.sandbox = bwrap ? "bubblewrap" : result.user_isolated ? "rlimits+uid" : "rlimits";
-    if (bwrap && detail::bubblewrap_works() != 1) {
-        // bwrap says why it cannot set up ("bwrap: ...") and exits 1 before the program runs.
-        const bool refused = result.exit_code == 1 && result.output.rfind("bwrap: ", 0) == 0;
-        detail::bubblewrap_works() = refused ? 0 : 1;
-        if (refused) return run_python_sandboxed(program, limits);  // once: without it from now on
-    }
     if (result.exit_code == 125 || result.exit_code == 126) result.output += "\nllmbench sandbox: could not start " + args.front();
     // bwrap passes its program's death by a signal on as exit code 128 + the signal
     if (timed_out || result.signal == SIGXCPU || (bwrap && result.exit_code == 128 + SIGXCPU)) result.status = ExecStatus::timeout;

@@ -80,9 +80,8 @@ inline void write_comparison_text(const Comparison& c, std::ostream& out, bool m
 /// One HTML page: the comparison table, then A and B side by side in each metric's chart.
 inline void write_comparison_html(const Comparison& c, std::ostream& out) {
     using detail::html_escape;
-    out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, "
-           "initial-scale=1\">\n<title>llmbench compare</title>\n<style>"
-        << detail::html_style() << "</style>\n</head>\n<body>\n<h1>llmbench compare</h1>\n<p>A: " << html_escape(c.name_a)
+    detail::html_page_head(out, "llmbench compare");
+    out << "<p>A: " << html_escape(c.name_a)
         << "<br>B: " << html_escape(c.name_b) << "</p>\n";
     for (const auto& p : c.problems) out << "<p class=\"banner\">warning: " << html_escape(p) << "</p>\n";
     for (std::size_t i = 0; i < c.cells.size(); ++i) {

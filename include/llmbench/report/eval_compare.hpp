@@ -196,9 +196,8 @@ inline void write_eval_comparison_text(const EvalComparison& c, std::ostream& ou
 /// The comparison as one self-contained HTML page.
 inline void write_eval_comparison_html(const EvalComparison& c, std::ostream& out) {
     using detail::html_escape;
-    out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, "
-           "initial-scale=1\">\n<title>llmbench eval compare</title>\n<style>"
-        << detail::html_style() << "</style>\n</head>\n<body>\n<h1>llmbench eval compare</h1>\n<p>A: " << html_escape(c.name_a)
+    detail::html_page_head(out, "llmbench eval compare");
+    out << "<p>A: " << html_escape(c.name_a)
         << "<br>B: " << html_escape(c.name_b) << "</p>\n";
     for (const auto& p : c.problems) out << "<p class=\"banner\">warning: " << html_escape(p) << "</p>\n";
     detail::eval_comparison_table(c).html(out);

@@ -272,9 +272,7 @@ inline void write_eval_html(const ResultSet& results, std::ostream& out) {
     using namespace detail;
     const auto views = eval_views(results);
     const bool with_file = results.files.size() > 1;
-    out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
-           "content=\"width=device-width, initial-scale=1\">\n<title>llmbench eval report</title>\n<style>"
-        << html_style() << "</style>\n</head>\n<body>\n<h1>llmbench eval report</h1>\n";
+    html_page_head(out, "llmbench eval report");
     if (mock_backend(results)) out << "<p class=\"banner\">These files were " << mock_note() << "</p>\n";
     out << "<h2 id=\"tasks\">Tasks</h2>\n";
     eval_task_table(views, with_file).html(out);

@@ -31,6 +31,14 @@ th:first-child,td:first-child{text-align:left}td.text{text-align:left;font-famil
 
 inline std::string html_escape(const std::string& s) { return svg::escape(s); }
 
+/// Every report page's start, through its <h1>: `title` ("llmbench report") names the page
+/// and heads it. The page is closed with "</body>\n</html>\n".
+inline void html_page_head(std::ostream& out, const std::string& title) {
+    out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
+           "content=\"width=device-width, initial-scale=1\">\n<title>"
+        << html_escape(title) << "</title>\n<style>" << html_style() << "</style>\n</head>\n<body>\n<h1>" << html_escape(title) << "</h1>\n";
+}
+
 inline svg::Format unit_format(const char* unit) {
     const std::string u = unit;
     return [u](double v) { return format_metric(v, u); };
@@ -43,9 +51,7 @@ class HtmlReporter : public Reporter {
 public:
     void report(const ResultSet& results, std::ostream& out) const override {
         using detail::html_escape;
-        out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
-               "content=\"width=device-width, initial-scale=1\">\n<title>llmbench report</title>\n<style>"
-            << detail::html_style() << "</style>\n</head>\n<body>\n<h1>llmbench report</h1>\n";
+        detail::html_page_head(out, "llmbench report");
         for (const auto& f : results.files)
             for (const auto& m : f.metadata)
                 if (m.backend_kind.rfind("mock", 0) == 0) {  // "mock", "mock-openai"

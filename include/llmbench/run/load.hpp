@@ -81,7 +81,6 @@ struct LoadResult {
         return static_cast<std::size_t>(std::count_if(requests.begin(), requests.end(), [](const LoadRequest& r) { return r.ok(); }));
     }
     // Rates are unknown (null, never 0) when nothing was timed: no duration, or a count missing.
-    std::optional<double> per_second(double n) const { return duration_s > 0 ? std::optional<double>(n / duration_s) : std::nullopt; }
     std::optional<double> request_throughput() const { return per_second(static_cast<double>(succeeded())); }
     std::optional<double> output_token_throughput() const {
         double n = 0;
@@ -130,6 +129,9 @@ struct LoadResult {
                 if (auto x = metric(r)) v.push_back(*x);
         return compute_stats(std::move(v));
     }
+
+private:
+    std::optional<double> per_second(double n) const { return duration_s > 0 ? std::optional<double>(n / duration_s) : std::nullopt; }
 };
 
 /// Arrival times (s) for `n` requests at `rate`/s, gamma-distributed gaps of shape

@@ -104,6 +104,7 @@ struct MockRequest {
     std::int64_t prompt_tokens = 0;
     std::int64_t evaluated_tokens = 0;  ///< of prompt_tokens, those not served from the cache
     bool prompt_cache_hit = false;
+    bool cold_load = false;  ///< the model was (re)loaded for this request: load_delay was paid
 };
 
 class MockOllama {
@@ -476,6 +477,7 @@ private:
             const std::int64_t num_ctx = p.num_ctx.value_or(4096);
             cold = it == loaded_.end() || it->second.num_ctx != num_ctx;
             if (cold) loaded_[p.model] = Loaded{num_ctx, {}};
+            log->cold_load = cold;
             auto& slot = loaded_[p.model];
             cache_hit = config_.prompt_cache && !p.prompt.empty() && slot.last_prompt == p.prompt;
             if (config_.prompt_cache && config_.prefix_reuse)

@@ -55,6 +55,11 @@ struct MockOpenAIConfig {
     int tokens = 16;  ///< the reply's length when max_tokens does not cut it
     std::chrono::microseconds first_token_delay{0};
     std::chrono::microseconds token_delay{0};
+    /// When > 0, every stream holds its first token until this many are in flight at once (or
+    /// `hold_for` has passed, once): a load test's ground truth that they ran together, which
+    /// a busy machine cannot break and a client that serializes them still fails.
+    int hold_until_in_flight = 0;
+    std::chrono::milliseconds hold_for{30000};
     int fault_after_tokens = 3;
     int slots = 0;  ///< streams served at once (llama.cpp --parallel); others wait. 0: no limit
     /// Connections served at once: cpp-httplib's default pool is 8 threads, so a load test with
@@ -265,6 +270,12 @@ private:
         const int now = ++in_flight_;
         for (int peak = peak_in_flight_; now > peak && !peak_in_flight_.compare_exchange_weak(peak, now);) {
         }
+        if (config_.hold_until_in_flight > 0) {  // released once for all: a stream that looks late still goes
+            if (now >= config_.hold_until_in_flight) hold_released_ = true;
+            const auto until = std::chrono::steady_clock::now() + config_.hold_for;
+            while (!hold_released_ && !stopping_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            hold_released_ = true;  // reached, or waited for in vain: the rest need not wait again
+        }
         if (!sleep_for(config_.first_token_delay)) {
             release();
             return;
@@ -436,6 +447,7 @@ private:
     detail::LoopbackServer listener_;  // after server_: stops it before it is destroyed
     std::atomic<bool> stopping_{false};
     std::atomic<int> in_flight_{0}, peak_in_flight_{0};
+    std::atomic<bool> hold_released_{false};  ///< hold_until_in_flight was reached, or hold_for passed
     mutable std::mutex mutex_;
     std::mutex slot_mutex_;
     std::condition_variable slot_cv_;

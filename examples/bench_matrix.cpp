@@ -49,6 +49,17 @@ std::string roofline_share(const llmbench::Summary& s) {
     return st && st->n > 0 ? example::fixed(st->mean * 100, "%", 0) : std::string("-");
 }
 
+/// What a row needs said after it: the failures by kind ("  (2 failed: context_overflow 2)",
+/// the records say why), else a prompt length off its target.
+std::string cell_note(const llmbench::CellResult& c) {
+    if (c.summary.runs_failed > 0) {
+        std::string kinds;
+        for (const auto& [kind, count] : c.summary.failures_by_kind) kinds += (kinds.empty() ? "" : ", ") + kind + " " + std::to_string(count);
+        return "  (" + std::to_string(c.summary.runs_failed) + " failed: " + kinds + ")";
+    }
+    return c.calibration.within_tolerance ? "" : "  (prompt length off target)";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -211,8 +222,7 @@ int main(int argc, char** argv) {
                 std::cerr << label << ' ' << c.summary.runs_ok << "  " << stat(c.summary, "ttft_s", &llmbench::Stats::p50, 4)
                           << "  " << stat(c.summary, "gen_toks_per_s", &llmbench::Stats::mean, 1) << "  "
                           << stat(c.summary, "prompt_toks_per_s", &llmbench::Stats::mean, 1) << "  "
-                          << roofline_share(c.summary) << "  " << (c.reload.reloaded ? "yes" : "no") << (c.calibration.within_tolerance ? "" : "  (prompt length off target)")
-                          << '\n';
+                          << roofline_share(c.summary) << "  " << (c.reload.reloaded ? "yes" : "no") << cell_note(c) << '\n';
             }
             if (demo) std::cerr << "(mock server: these numbers describe the mock, not a model)\n";
         }

@@ -184,8 +184,23 @@ int main(int argc, char** argv) {
             });
             const std::string summary = runner.run();
             out.write(summary);
-            for (const auto& s : runner.scored()) failed += s.ok() ? 0U : 1U;
-            if (!quiet) std::cerr << "  " << summary.substr(0, summary.find(",\"unparsable\"")) << "}\n";
+            std::map<std::string, std::size_t> failed_by_kind;
+            std::string first_failure;
+            for (const auto& s : runner.scored()) {
+                if (s.ok()) continue;
+                ++failed;
+                const auto& outcome = s.run.outcome;
+                ++failed_by_kind[outcome.error_kind ? llmbench::to_string(*outcome.error_kind) : "unknown"];
+                if (first_failure.empty()) first_failure = outcome.error_message;
+            }
+            if (!quiet) {
+                std::cerr << "  " << summary.substr(0, summary.find(",\"unparsable\"")) << "}\n";
+                if (!failed_by_kind.empty()) {  // the summary counts them; this says why
+                    std::cerr << "  failed requests:";
+                    for (const auto& [kind, count] : failed_by_kind) std::cerr << ' ' << kind << ' ' << count;
+                    std::cerr << "; the first: " << first_failure << '\n';
+                }
+            }
             if (example::server_watch.gave_up()) return example::exit_code(1, "eval-suite");
             if (example::stop_requested) {
                 std::cerr << "eval-suite: interrupted; rerun with the same --output to go on\n";

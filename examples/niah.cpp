@@ -133,7 +133,10 @@ int main(int argc, char** argv) {
             out.write(t.to_json());
             failed += t.timing.ok() ? 0U : 1U;
             if (!quiet)
-                std::cerr << "length " << t.length << " depth " << t.depth << "%: " << (t.scored() ? (t.score.exact() ? "found" : "missed") : "excluded")
+                std::cerr << "length " << t.length << " depth " << t.depth << "%: "
+                          << (!t.timing.ok()  ? "failed (" + t.timing.outcome.error_message + ")"
+                              : t.scored()    ? std::string(t.score.exact() ? "found" : "missed")
+                                              : std::string("excluded"))
                           << (t.truncated ? " (truncated)" : "") << (t.exceeds_context ? " (over the model's context)" : "") << '\n';
         });
         const auto result = sweep.run();

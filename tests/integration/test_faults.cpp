@@ -227,6 +227,44 @@ TEST_CASE("a server that stays away: each run waits --server-wait, then fails - 
     CHECK_FALSE(off.gave_up());
 }
 
+TEST_CASE("a server that answers 503 while it loads its model is waited for - a 500 is not") {
+    // llama-server restarted: it listens at once and answers 503 "Loading model" until ready.
+    std::atomic<bool> stop{false};
+    ServerWatch watch(&stop, 5);
+    watch.first_backoff = 1ms;
+    std::vector<std::string> events;
+    watch.on_event = [&](const std::string& m) { events.push_back(m); };
+    const auto answering = [](int status) {
+        StreamResult r;
+        r.http_status = status;
+        if (status != 200) r.failure = error(errc::http_status, "HTTP " + std::to_string(status) + ": Loading model", status);
+        else r.done = true;
+        return r;
+    };
+    int tries = 0;
+    StreamTimer timer;
+    const auto loaded = watch.send_waiting("http://127.0.0.1:8080", timer, [&](StreamTimer&) { return answering(++tries < 3 ? 503 : 200); });
+    CHECK(loaded.ok());
+    CHECK(tries == 3);
+    CHECK(watch.recovered() == 1);
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].find("is not ready (HTTP 503") != std::string::npos);
+
+    tries = 0;
+    const auto broken = watch.send_waiting("http://127.0.0.1:8080", timer, [&](StreamTimer&) { return ++tries, answering(500); });
+    CHECK(tries == 1);  // a server error is a measured failure, not a server away
+    CHECK(broken.failure->http_status() == 500);
+
+    ServerWatch brief(&stop, 0.2);
+    brief.first_backoff = 1ms;
+    const auto never = brief.send_waiting("http://127.0.0.1:8080", timer, [&](StreamTimer&) { return answering(503); });
+    REQUIRE_FALSE(never.ok());
+    CHECK(never.failure->code() == errc::http_status);  // its kind kept, the wait said
+    CHECK(never.failure->http_status() == 503);
+    CHECK(std::string(never.failure->what()).find("(the server did not come back within 0.2 s)") != std::string::npos);
+    CHECK(brief.abandoned() == 1);
+}
+
 TEST_CASE("a stop flag ends the benchmark after the current run") {
     MockOllama mock;
     OllamaClient client(mock.endpoint());

@@ -62,8 +62,7 @@ public:
     virtual std::int64_t count_prompt_tokens(GenerateRequest request) {
         request.options.num_predict = 1;
         StreamTimer timer;
-        const StreamResult r = generate(request, timer);
-        return r.ok() && r.server.prompt_eval_count ? *r.server.prompt_eval_count : 0;
+        return counted_prompt_tokens(generate(request, timer));
     }
     /// The model as the server holds it now (Ollama's /api/ps); nullopt when not loaded, or
     /// when the server does not say (capabilities().reports_loaded_models).

@@ -285,12 +285,12 @@ public:
     }
 
     /// How many tokens the server makes of the request's prompt: prompt_eval_count of a
-    /// one-token generation, or 0 when it does not say. For sizing prompts (calibration.hpp).
+    /// one-token generation (or of its refusal as too long), or 0 when it does not say. For
+    /// sizing prompts (calibration.hpp).
     std::int64_t count_prompt_tokens(GenerateRequest request) {
         request.options.num_predict = 1;
         StreamTimer timer;
-        const StreamResult r = generate(request, timer);
-        return r.ok() && r.server.prompt_eval_count ? *r.server.prompt_eval_count : 0;
+        return counted_prompt_tokens(generate(request, timer));
     }
 
     /// Loads `model` without generating (an empty prompt) and keeps it for `keep_alive`.
@@ -325,6 +325,7 @@ private:
         result.http_status = post.status;
         if (result.failure) return result;  // set while parsing: a malformed line or an error line mid-stream
         if (auto failure = transport_failure(post, api_path, model, framer, result.lines, "lines")) {
+            if (failure->code() == errc::context_overflow) result.server.prompt_eval_count = refused_prompt_tokens(post);
             result.failure = std::move(failure);
             return result;
         }

@@ -479,6 +479,7 @@ private:
         if (result.failure) {
             // set while parsing: an error event or malformed JSON
         } else if (auto failure = transport_failure(post, api_path, model, framer, result.lines, "events")) {
+            if (failure->code() == errc::context_overflow) result.server.prompt_eval_count = refused_prompt_tokens(post);
             result.failure = std::move(failure);
         } else if (auto unfinished = events_.unfinished(result)) {
             result.failure = std::move(unfinished);

@@ -2,9 +2,10 @@
 // its runner, a user restarting `ollama serve` or llama-server) must not turn a benchmark into
 // a column of failures.
 //
-// ServerWatch::wrap(backend) gives a Backend whose requests, when the connection is refused
-// (nothing reached the server, so nothing was measured), wait for the server with backoff and
-// are sent again, up to `wait_s`; only then does the request count as failed. A run cut in
+// ServerWatch::wrap(backend) gives a Backend whose requests, when the connection is refused or
+// the server answers 503 (llama-server loading its model after a restart, a full queue: in
+// both, nothing was measured), wait for the server with backoff and are sent again, up to
+// `wait_s`; only then does the request count as failed. A run cut in
 // flight (reset, cut stream) stays failed: it was measured, and failed. After `give_up_after`
 // requests in a row that waited in vain the watch gives up: it sets the runners' stop flag,
 // so they stop after the current run as on Ctrl-C, keeping every record and the summary, and
@@ -55,33 +56,37 @@ public:
     /// `backend`, with its refused requests waiting for the server (see the file comment).
     std::unique_ptr<Backend> wrap(std::unique_ptr<Backend> backend);
 
-    /// Sends with `send` (one try, a fresh timer each time); while the connection is refused,
-    /// waits and tries again, up to wait_s.
+    /// Sends with `send` (one try, a fresh timer each time); while the server is unavailable
+    /// (refused, or 503), waits and tries again, up to wait_s.
     template <class Send>
     StreamResult send_waiting(const std::string& url, StreamTimer& timer, Send&& send) {
         StreamResult result = send(timer);
-        if (!refused(result) || wait_s_ <= 0 || stopped()) return note(result, false);
+        if (!unavailable(result) || wait_s_ <= 0 || stopped()) return note(result, false);
         const auto start = clock::now();
         const auto deadline = start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(wait_s_));
-        tell(url + " refused the connection: waiting up to " + seconds(wait_s_) + " for the server to come back (--server-wait)");
+        const char* what = result.failure->code() == errc::connect ? " refused the connection" : " is not ready (HTTP 503: loading a model?)";
+        tell(url + what + ": waiting up to " + seconds(wait_s_) + " for the server to come back (--server-wait)");
         auto pause = first_backoff;
         while (clock::now() < deadline && !stopped()) {
             std::this_thread::sleep_for(std::min<clock::duration>(pause, deadline - clock::now()));
             pause = std::min(pause * 2, max_backoff);
             result = send(timer);
-            if (!refused(result)) {
+            if (!unavailable(result)) {
                 tell(url + " is back after " + seconds(std::chrono::duration<double>(clock::now() - start).count()));
                 return note(result, true);
             }
         }
         const std::string waited = seconds(wait_s_);
-        result.failure = error(errc::connect, std::string(result.failure->what()) + " (the server did not come back within " + waited + ")");
+        result.failure = error(result.failure->code(), std::string(result.failure->what()) + " (the server did not come back within " + waited + ")",
+                               result.failure->http_status());
         tell(url + " did not come back within " + waited);
         return note(result, false, url, waited);
     }
 
 private:
-    static bool refused(const StreamResult& r) { return r.failure && r.failure->code() == errc::connect; }
+    static bool unavailable(const StreamResult& r) {
+        return r.failure && (r.failure->code() == errc::connect || (r.failure->code() == errc::http_status && r.failure->http_status() == 503));
+    }
     static std::string seconds(double s) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.1f s", s);
@@ -93,12 +98,12 @@ private:
     }
     /// Counts the outcome: a request that got through ends a run of vain waits.
     StreamResult& note(StreamResult& r, bool after_wait, const std::string& url = "", const std::string& waited = "") {
-        if (!refused(r)) {
+        if (!unavailable(r)) {
             in_a_row_ = 0;
             if (after_wait) ++recovered_;
             return r;
         }
-        if (waited.empty()) return r;  // refused with waiting off, or stopped: an ordinary failure
+        if (waited.empty()) return r;  // unavailable with waiting off, or stopped: an ordinary failure
         ++abandoned_;
         if (++in_a_row_ >= give_up_after_ && !gave_up_.exchange(true)) {
             {

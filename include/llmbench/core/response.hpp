@@ -80,4 +80,11 @@ struct StreamResult {
     bool ok() const noexcept { return !failure.has_value(); }
 };
 
+/// The server's count of a request's prompt: prompt_eval_count of a reply, or of a refusal as
+/// longer than the context (which says it); 0 when the server did not say. For sizing prompts.
+inline std::int64_t counted_prompt_tokens(const StreamResult& r) {
+    const bool counted = r.ok() || r.failure->code() == errc::context_overflow;
+    return counted && r.server.prompt_eval_count ? *r.server.prompt_eval_count : 0;
+}
+
 }  // namespace llmbench

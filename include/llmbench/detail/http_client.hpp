@@ -111,6 +111,14 @@ protected:
                               std::forward<OnLine>(on_line));
     }
 
+    /// The server's count of a prompt it refused as longer than its context (llama-server and
+    /// Ollama 0.30+ say it): the record keeps it, and prompt sizing reads it. nullopt otherwise.
+    static std::optional<std::int64_t> refused_prompt_tokens(const PostOutcome& post) {
+        if (post.status != 400) return std::nullopt;
+        const auto parsed = parse_error_body(post.error_body);
+        return parsed.overflow ? parsed.overflow->prompt_tokens : std::nullopt;
+    }
+
     /// What the transport says went wrong with a stream, in order: a first-byte or idle
     /// timeout, no connection, a non-200 status, a line too long. nullopt when the bytes
     /// arrived and the protocol decides. `received` counts lines (or events, the `unit`).

@@ -42,7 +42,8 @@ inline error status_error(const Endpoint& at, int status, std::string_view api_p
             const auto n = [](const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : std::string("?"); };
             return error(errc::context_overflow, "the prompt (" + n(overflow->prompt_tokens) + " tokens) does not fit the context (" +
                                                      n(overflow->n_ctx) + " tokens) of " + at.url() +
-                                                     " and the server refused to cut it: raise num_ctx or shorten the prompt (server said: " +
+                                                     " and the server refused to cut it: shorten the prompt, or raise the context (Ollama: num_ctx; llama-server: -c, "
+                                                     "which it divides among its --parallel slots) (server said: " +
                                                      message + ")",
                          status);
         }

@@ -11,7 +11,9 @@
 //
 // What it speaks: one request at a time on a kept-alive connection (reopened when the server
 // closed it), responses chunked, sized by Content-Length or ended by close, with connect,
-// first-byte and idle deadlines enforced by poll() instead of a watchdog thread.
+// first-byte and idle deadlines enforced by the socket's own timeouts instead of a watchdog
+// thread: once connected the socket blocks, and a read waits in recvmsg itself (SO_RCVTIMEO),
+// so an arriving chunk costs one system call, not a poll() and then a recvmsg().
 #pragma once
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -177,6 +179,24 @@ private:
         fd_ = -1;
     }
 
+    static timeval to_timeval(double ms) {
+        timeval tv{};
+        tv.tv_sec = static_cast<decltype(tv.tv_sec)>(ms / 1000);
+        tv.tv_usec = static_cast<decltype(tv.tv_usec)>((ms - static_cast<double>(tv.tv_sec) * 1000) * 1000);
+        return tv;
+    }
+
+    /// The next read waits at most `ms` (> 0). SO_RCVTIMEO is set only when that changes:
+    /// the idle deadline moves with every read, so the wait asked for is nearly always the
+    /// same, and a few milliseconds over a deadline of seconds is no matter.
+    bool wait_at_most(int ms) {
+        if (read_timeout_ms_ >= ms && read_timeout_ms_ - ms <= 10) return true;
+        const timeval tv = to_timeval(ms);
+        if (::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) return false;
+        read_timeout_ms_ = ms;
+        return true;
+    }
+
     static int ms_until(std::chrono::steady_clock::time_point deadline) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
         return static_cast<int>(std::clamp<long long>(left, 0, 24LL * 3600 * 1000));
@@ -227,6 +247,12 @@ private:
 #if defined(SO_NOSIGPIPE)
             ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
 #endif
+            // Blocking from here on: reads and writes wait in the kernel, bounded by the socket's
+            // timeouts (the write one fixed, the read one set per deadline in read_some).
+            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) & ~O_NONBLOCK);
+            const timeval write_timeout = to_timeval(std::max(timeout_s, 30.0) * 1000);
+            ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &write_timeout, sizeof write_timeout);
+            read_timeout_ms_ = -1;
             fd_ = fd;
             out.error = httplib::Error::Success;
         }
@@ -247,12 +273,8 @@ private:
                 data.remove_prefix(static_cast<std::size_t>(n));
                 continue;
             }
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                pollfd p{fd_, POLLOUT, 0};
-                if (::poll(&p, 1, ms_until(deadline)) > 0) continue;
-            }
-            return false;
+            if (n < 0 && errno == EINTR && std::chrono::steady_clock::now() < deadline) continue;
+            return false;  // EAGAIN: SO_SNDTIMEO passed with nothing sent
         }
         return true;
     }
@@ -263,13 +285,9 @@ private:
     long read_some(std::chrono::steady_clock::time_point deadline, StreamTimer& timer, StreamTimer::time_point& arrival, std::size_t limit,
                    bool peek = false) {
         for (;;) {
-            pollfd p{fd_, POLLIN, 0};
-            const int ready = ::poll(&p, 1, ms_until(deadline));
-            if (ready == 0) return -2;
-            if (ready < 0) {
-                if (errno == EINTR) continue;
-                return -1;
-            }
+            const int wait_ms = ms_until(deadline);
+            if (wait_ms <= 0) return -2;
+            if (!wait_at_most(wait_ms)) return -1;
             iovec iov{buffer_.data(), std::min(limit, buffer_.size())};
             alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec)) + CMSG_SPACE(sizeof(timeval))];
             msghdr msg{};
@@ -277,8 +295,9 @@ private:
             msg.msg_iovlen = 1;
             msg.msg_control = control;
             msg.msg_controllen = sizeof control;
-            const auto n = ::recvmsg(fd_, &msg, peek ? MSG_PEEK : 0);
-            if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+            const auto n = ::recvmsg(fd_, &msg, peek ? MSG_PEEK : 0);  // waits for the bytes, up to the deadline
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return -2;
             if (n < 0) return -1;
             if (peek) return static_cast<long>(n);
             arrival = kernel_clock_ ? arrival_time(msg, timer) : timer.now();
@@ -475,6 +494,7 @@ private:
     }
 
     Endpoint endpoint_;
+    int read_timeout_ms_ = -1;  ///< the socket's SO_RCVTIMEO now; -1 before the first read
     int fd_ = -1;
     bool kernel_clock_ = true;
     std::optional<StreamTimer::time_point> last_arrival_;

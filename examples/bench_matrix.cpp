@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
     example::RooflineOptions roofline_options;
     roofline_options.add_to(app);
     if (const auto code = example::parse_command_line(app, argc, argv)) return *code;
+    (void)llmbench::raise_open_files_limit();  // a socket per stream in flight; the metadata reports the limit
 
     try {
         llmbench::MatrixSpec spec;

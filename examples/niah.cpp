@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
     example::BackendOptions backend_options;
     backend_options.add_to(app);
     if (const auto code = example::parse_command_line(app, argc, argv)) return *code;
+    (void)llmbench::raise_open_files_limit();  // a socket per stream in flight; the metadata reports the limit
     backend_options.quiet = quiet;
 
     try {

@@ -12,6 +12,10 @@
 
 #include <doctest/doctest.h>
 
+#if defined(__linux__)
+#include <sys/resource.h>
+#endif
+
 #include "../test_util.hpp"
 
 using doctest::Approx;
@@ -143,7 +147,7 @@ TEST_CASE("metadata endpoints and RunMetadata") {
                                                         "parameter_count", "quantization", "format", "context_length",
                                                         "loaded_context_length", "size_bytes", "size_vram_bytes", "file_size_bytes", "placement"});
     CHECK(keys_of("host") == std::vector<std::string>{"os", "kernel", "arch", "cpu_model", "logical_cores",
-                                                       "total_ram_bytes", "gpu_source", "gpus"});
+                                                       "total_ram_bytes", "open_files_limit", "gpu_source", "gpus"});
     CHECK(meta.host.logical_cores > 0);
     CHECK(meta.notes.empty());
     // The mock's llama3.1:8b shape, for the roofline: 32 layers, 8 of 32 heads for K and V.
@@ -292,3 +296,19 @@ TEST_CASE("cold_cache: on Ollama every request gets a unique first line, so none
     for (const auto& r : warm.stream_requests()) hits += r.prompt_cache_hit ? 1U : 0U;
     CHECK(hits == 3);
 }
+
+#if defined(__linux__)
+TEST_CASE("the programs raise the open-files limit to the hard one (a socket per stream), and the host metadata reports it") {
+    const auto now = raise_open_files_limit();
+    rlimit limit{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
+    CHECK(limit.rlim_cur == limit.rlim_max);
+    if (limit.rlim_cur == RLIM_INFINITY) {
+        CHECK_FALSE(now.has_value());
+        return;
+    }
+    REQUIRE(now.has_value());
+    CHECK(static_cast<rlim_t>(*now) == limit.rlim_cur);
+    CHECK(HostInfo::probe().open_files_limit == now);
+}
+#endif

@@ -1,6 +1,7 @@
 // llmbench/host/run_metadata.hpp - what a result needs to be comparable: when, what, where, how.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -16,9 +17,11 @@
 #include <vector>
 
 #if defined(__unix__) || defined(__APPLE__)
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #endif
 #if defined(__APPLE__)
+#include <limits.h>  // OPEN_MAX
 #include <sys/sysctl.h>
 #endif
 
@@ -49,6 +52,9 @@ struct HostInfo {
     std::optional<std::int64_t> total_ram_bytes;
     std::vector<GpuInfo> gpus;
     std::string gpu_source = "none";  ///< where gpus came from: "nvidia-smi", "apple-silicon", "none"
+    /// The soft limit on open files (RLIMIT_NOFILE) of this process: each stream in flight
+    /// holds a socket, so it bounds the concurrency a load run can reach.
+    std::optional<std::int64_t> open_files_limit;
 
     static HostInfo probe();
 
@@ -60,6 +66,7 @@ struct HostInfo {
             .kv("cpu_model", cpu_model)
             .kv("logical_cores", logical_cores)
             .kv("total_ram_bytes", total_ram_bytes)
+            .kv("open_files_limit", open_files_limit)
             .kv("gpu_source", gpu_source);
         w.key("gpus").begin_array();
         for (const auto& g : gpus)
@@ -119,10 +126,34 @@ inline std::string utc_now_iso8601() {
 
 }  // namespace detail
 
+/// Raises this process's soft limit on open files to its hard limit (a load run holds a socket
+/// per stream, and 1,024 is a common default), and returns the limit now in effect; nullopt
+/// where there is none to read. Programs call it before they probe the host.
+inline std::optional<std::int64_t> raise_open_files_limit() {
+#if defined(__unix__) || defined(__APPLE__)
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return std::nullopt;
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlimit raised = limit;
+        raised.rlim_cur = limit.rlim_max;
+#if defined(__APPLE__)
+        raised.rlim_cur = std::min<rlim_t>(limit.rlim_max, OPEN_MAX);  // macOS refuses more than OPEN_MAX
+#endif
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    if (limit.rlim_cur == RLIM_INFINITY) return std::nullopt;
+    return static_cast<std::int64_t>(limit.rlim_cur);
+#else
+    return std::nullopt;
+#endif
+}
+
 inline HostInfo HostInfo::probe() {
     HostInfo h;
     h.logical_cores = std::thread::hardware_concurrency();
 #if defined(__unix__) || defined(__APPLE__)
+    if (rlimit limit{}; ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+        h.open_files_limit = static_cast<std::int64_t>(limit.rlim_cur);
     struct utsname u {};
     if (::uname(&u) == 0) {
         h.kernel = std::string(u.sysname) + " " + u.release;

@@ -1,12 +1,15 @@
 // client-overhead: what llmbench's client itself costs, against the mock server at zero delay.
 //
 //   client-overhead [--tokens N] [--streams K] [--ttft-requests R] [--python PATH]
+//                   [--paced-tokens N] [--paced-us U]
 //
 // Prints: chunks per second ingested on one stream, client CPU microseconds per chunk
 // (CPU time of the thread that runs the client: HTTP reads, chunked decoding, NDJSON framing,
 // simdjson parsing, timing), the same for a Python requests + json.loads client reading the
-// same stream, and the error of the client's first-token timestamp against the mock's own
-// record of when it wrote that token. Numbers describe this machine and the mock, not a model.
+// same stream, both again on a paced stream (a token every U microseconds, each written on
+// its own, so the reader waits for each), and the error of the client's first-token timestamp
+// against the mock's own record of when it wrote that token. Numbers describe this machine
+// and the mock, not a model.
 #include <llmbench/llmbench.hpp>
 #include <llmbench/testing/loopback_server.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
@@ -125,7 +128,7 @@ double python_us_per_chunk(const std::string& python, const std::string& url, in
 }  // namespace
 
 int main(int argc, char** argv) {
-    int tokens = 20000, streams = 5, ttft_requests = 200;
+    int tokens = 20000, streams = 5, ttft_requests = 200, paced_tokens = 4000, paced_us = 100;
     std::string python = "python3";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
@@ -133,6 +136,8 @@ int main(int argc, char** argv) {
         else if (a == "--streams") streams = std::stoi(argv[i + 1]);
         else if (a == "--ttft-requests") ttft_requests = std::stoi(argv[i + 1]);
         else if (a == "--python") python = argv[i + 1];
+        else if (a == "--paced-tokens") paced_tokens = std::stoi(argv[i + 1]);
+        else if (a == "--paced-us") paced_us = std::stoi(argv[i + 1]);
     }
     std::printf("simdjson kernel: %s; %d streams x %d chunks per mode; medians over streams\n",
                 simdjson::builtin_implementation()->name().c_str(), streams, tokens);
@@ -159,7 +164,31 @@ int main(int argc, char** argv) {
         }
     }
 
-    // 3. TTFT error: client first-content arrival minus the mock's write of that chunk.
+    // 3. Paced: each token written and flushed on its own, `paced_us` apart, the reader waiting
+    // for each (a real server's regime). CPU per chunk is the slope between a short and a long
+    // stream, so the per-request and start-up costs cancel, for both clients alike.
+    llmbench::testing::MockConfig paced_cfg;
+    paced_cfg.token_delay = std::chrono::microseconds(paced_us);
+    paced_cfg.natural_tokens = paced_tokens;
+    llmbench::testing::MockOllama paced(paced_cfg);
+    const int short_tokens = std::max(1, paced_tokens / 4);
+    const auto cpu_us = [](const Measured& m) { return m.user_us + m.sys_us; };
+    const Measured paced_short = measure(paced.endpoint(), short_tokens, streams), paced_long = measure(paced.endpoint(), paced_tokens, streams);
+    const double slope = (cpu_us(paced_long) * paced_tokens - cpu_us(paced_short) * short_tokens) / (paced_tokens - short_tokens);
+    std::printf("paced: a token every %d us, each its own write (the reader waits for each); slope between %d and %d chunks\n", paced_us,
+                short_tokens, paced_tokens);
+    std::printf("  llmbench: CPU/chunk %.3f us\n", slope);
+    std::string paced_label;
+    const double py_short = python_us_per_chunk(python, paced.url(), short_tokens, streams, paced_label);
+    const double py_long = python_us_per_chunk(python, paced.url(), paced_tokens, streams, paced_label);
+    if (py_short < 0 || py_long < 0) {
+        std::printf("  python  : not measured (%s could not run bench/python_baseline.py)\n", python.c_str());
+    } else {
+        const double py_slope = (py_long * paced_tokens - py_short * short_tokens) / (paced_tokens - short_tokens);
+        std::printf("  python  : CPU/chunk %.3f us (%s + json.loads, process CPU); ratio %.1fx\n", py_slope, paced_label.c_str(), py_slope / slope);
+    }
+
+    // 4. TTFT error: client first-content arrival minus the mock's write of that chunk.
     llmbench::testing::MockConfig slow;
     slow.first_token_delay = std::chrono::milliseconds(2);
     slow.natural_tokens = 4;

@@ -11,7 +11,35 @@
 #include <llmbench/core/response.hpp>
 #include <llmbench/core/stream_timer.hpp>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/types.h>
+extern char** environ;
+#endif
+
 namespace test_util {
+
+#if defined(__unix__) || defined(__APPLE__)
+/// Starts `args` (args[0] a path) with stdout written to `out_path` and stderr to `err_path`
+/// (the same path for both is allowed; "/dev/null" drops one); `append` keeps what the files
+/// hold. Returns the child's pid, or -1 when it could not be started.
+inline pid_t spawn_to_files(std::vector<std::string> args, const std::string& out_path, const std::string& err_path, bool append = false) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), flags, 0644);
+    if (err_path == out_path) posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    else posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), flags, 0644);
+    pid_t pid = -1;
+    const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    return spawned == 0 ? pid : -1;
+}
+#endif
 
 /// The lines of `text`, without their newlines (a last line without one counts too).
 inline std::vector<std::string> split_lines(const std::string& text) {

@@ -64,16 +64,8 @@ void wait_for_lines(const std::string& out_path, int n) {
 template <class WhileRunning>
 Outcome run_program(std::vector<std::string> args, WhileRunning&& while_running) {
     const std::string out_path = temp_path("stdout"), err_path = temp_path("stderr");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = 0;
-    REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&actions);
+    const pid_t pid = test_util::spawn_to_files(std::move(args), out_path, err_path);
+    REQUIRE(pid > 0);
     while_running(pid, out_path);
     int status = 0;
     REQUIRE(waitpid(pid, &status, 0) == pid);

@@ -17,17 +17,15 @@
 
 #include <doctest/doctest.h>
 
+#include "../test_util.hpp"
+
 #if defined(__unix__) || defined(__APPLE__)
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 using namespace llmbench;
 using namespace std::chrono_literals;
@@ -66,17 +64,9 @@ public:
     bool start() {
         std::vector<std::string> args = {binary_, "-m", model_, "--host", "127.0.0.1", "--port", std::to_string(port_),
                                          "-c", "2048", "-np", "2", "-t", "1", "--metrics"};
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        const int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
+        pid_ = test_util::spawn_to_files(std::move(args), log_, log_, true);  // both streams, each start appended
         keep_log_ = true;  // until it is ready: the log says why not
-        if (spawned != 0) return false;
+        if (pid_ <= 0) return false;
         OpenAIClient client(url());
         for (const auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;) {
             if (client.healthy()) return !(keep_log_ = false);

@@ -189,3 +189,91 @@ TEST_CASE("warm-up: streams x warmup requests at the run's concurrency first, me
     spec.warmup = -1;
     CHECK_THROWS_AS(run_load(openai_backends(mock.base_url()), small_request(), spec), error);
 }
+
+TEST_CASE("the event loop drives plain-http streams on a few threads, and a thread per stream measures the same") {
+    testing::MockOpenAIConfig cfg;
+    cfg.token_delay = 1ms;
+    cfg.server_threads = 20;
+    cfg.hold_until_in_flight = 16;
+    testing::MockOpenAI mock(cfg);
+    LoadSpec spec;
+    spec.concurrency = 16;
+    spec.requests = 32;
+    spec.loop_threads = 2;
+    const auto looped = run_load(openai_backends(mock.base_url()), small_request(), spec);
+    CHECK(looped.driver == (LLMBENCH_HAS_FIBER_LOOP ? "event_loop" : "threads"));
+    CHECK(looped.driver_threads == (LLMBENCH_HAS_FIBER_LOOP ? 2 : 16));
+    CHECK(looped.succeeded() == 32);
+    CHECK(mock.peak_in_flight() == 16);  // two threads, sixteen streams at once
+    spec.thread_per_stream = true;
+    const auto threaded = run_load(openai_backends(mock.base_url()), small_request(), spec);
+    CHECK(threaded.driver == "threads");
+    CHECK(threaded.driver_threads == 16);
+    REQUIRE(threaded.requests.size() == looped.requests.size());
+    for (std::size_t i = 0; i < looped.requests.size(); ++i) {
+        const auto& a = looped.requests[i];
+        const auto& b = threaded.requests[i];
+        CHECK(a.output_tokens() == b.output_tokens());
+        CHECK(a.prompt_tokens() == b.prompt_tokens());
+        CHECK(a.run.client.gaps_s.size() == b.run.client.gaps_s.size());
+        CHECK(a.run.output.text == b.run.output.text);
+        CHECK(a.ttft_s.has_value());
+    }
+    // cpp-httplib reads the streams (as for https): its blocking reads get a thread each.
+    OpenAIClientOptions httplib_reader;
+    httplib_reader.kernel_timestamps = false;
+    spec.thread_per_stream = false;
+    spec.requests = 16;
+    const auto fallback = run_load([&] { return make_openai_backend(mock.base_url(), httplib_reader); }, small_request(), spec);
+    CHECK(fallback.driver == "threads");
+    CHECK(fallback.succeeded() == 16);
+    CHECK(load_summary_json(looped, spec).find(LLMBENCH_HAS_FIBER_LOOP ? "\"driver\":\"event_loop\",\"driver_threads\":2" : "\"driver\":\"threads\"") != std::string::npos);
+    spec.loop_threads = -1;
+    CHECK_THROWS_AS(run_load(openai_backends(mock.base_url()), small_request(), spec), error);
+}
+
+TEST_CASE("512 streams on two event-loop threads: all in flight at once, each with its own gaps") {
+    testing::MockOpenAIConfig cfg;
+    if (LLMBENCH_HAS_FIBER_LOOP) cfg.event_loop_threads = 1;  // the mock holds them on one thread too
+    else cfg.server_threads = 520;
+    cfg.hold_until_in_flight = 512;  // no first token before all 512 are in: a driver that serializes them never gets there
+    cfg.token_delay = 1ms;
+    testing::MockOpenAI mock(cfg);
+    LoadSpec spec;
+    spec.concurrency = 512;
+    spec.requests = 512;
+    spec.loop_threads = 2;
+    const auto result = run_load(openai_backends(mock.base_url()), small_request(), spec);
+    CHECK(result.succeeded() == 512);
+    CHECK(mock.peak_in_flight() == 512);
+    CHECK(result.peak_concurrency == 512);
+    CHECK(result.driver_threads == (LLMBENCH_HAS_FIBER_LOOP ? 2 : 512));
+    CHECK(result.itl_stats().n == 512 * 9);
+    for (const auto& r : result.requests) CHECK(r.output_tokens() == 10);
+}
+
+TEST_CASE("deadlines in the event loop: a stalled stream times out, the others end normally") {
+    testing::MockOpenAIConfig cfg;
+    cfg.stall_for = std::chrono::milliseconds(3000);
+    cfg.server_threads = 8;
+    testing::MockOpenAI mock(cfg);
+    mock.script({testing::OpenAIFault::stall});
+    OpenAIClientOptions options;
+    options.timeouts.idle_s = 0.3;
+    LoadSpec spec;
+    spec.concurrency = 4;
+    spec.requests = 8;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto result = run_load([&] { return make_openai_backend(mock.base_url(), options); }, small_request(), spec);
+    CHECK(std::chrono::steady_clock::now() - t0 < 2500ms);  // the 0.3 s idle deadline, not the 3 s stall
+    CHECK(result.requests.size() == 8);
+    CHECK(result.succeeded() == 7);
+    CHECK(result.failures_by_kind.at("timeout") == 1);
+    // Nothing listens: every request fails to connect, and the run still ends.
+    LoadSpec two;
+    two.concurrency = 2;
+    two.requests = 4;
+    const auto refused = run_load(openai_backends("http://127.0.0.1:9"), small_request(), two);
+    CHECK(refused.succeeded() == 0);
+    CHECK(refused.failures_by_kind.at("connect") == 4);
+}

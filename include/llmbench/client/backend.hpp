@@ -16,6 +16,7 @@
 #include "llmbench/core/error.hpp"
 #include "llmbench/client/ollama_client.hpp"
 #include "llmbench/client/openai_client.hpp"
+#include "llmbench/detail/fiber_loop.hpp"
 #include "llmbench/host/processes.hpp"
 #include "llmbench/host/run_metadata.hpp"
 
@@ -70,6 +71,9 @@ public:
     /// Frees the model's memory now; false where the server cannot (capabilities().can_unload).
     virtual bool unload(const std::string&) { return false; }
 
+    /// Its streams can wait in run_load's event loop (fiber_loop.hpp): they are read by
+    /// llmbench's socket reader, on Linux. Otherwise each stream of a load gets a thread.
+    virtual bool waits_in_event_loop() const { return false; }
     /// What every record measured through this backend names as its backend: kind(), or a
     /// label such as "mock" for a demo server.
     std::string label() const { return label_.empty() ? kind() : label_; }
@@ -122,6 +126,7 @@ public:
         return std::nullopt;
     }
     bool unload(const std::string& model) override { return client_.unload(model).ok(); }
+    bool waits_in_event_loop() const override { return LLMBENCH_HAS_FIBER_LOOP && client_.socket_reader(); }
     OllamaClient& client() noexcept { return client_; }
 
 private:
@@ -172,6 +177,7 @@ public:
         const auto& p = props();
         return p ? p->n_ctx : std::nullopt;
     }
+    bool waits_in_event_loop() const override { return LLMBENCH_HAS_FIBER_LOOP && client_.socket_reader(); }
     OpenAIClient& client() noexcept { return client_; }
 
 private:

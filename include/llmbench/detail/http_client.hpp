@@ -53,6 +53,9 @@ class HttpClient {
 public:
     const Endpoint& endpoint() const noexcept { return endpoint_; }
     const ClientOptions& options() const noexcept { return options_; }
+    /// Streams are read by llmbench's socket reader (plain http with kernel_timestamps), which
+    /// can wait in run_load's event loop; false when cpp-httplib reads them.
+    bool socket_reader() const noexcept { return socket_stream_ != nullptr; }
 
 protected:
     HttpClient(Endpoint endpoint, const ClientOptions& options, ServerWording wording, std::string authorization = {})

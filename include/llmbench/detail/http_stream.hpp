@@ -13,7 +13,9 @@
 // closed it), responses chunked, sized by Content-Length or ended by close, with connect,
 // first-byte and idle deadlines enforced by the socket's own timeouts instead of a watchdog
 // thread: once connected the socket blocks, and a read waits in recvmsg itself (SO_RCVTIMEO),
-// so an arriving chunk costs one system call, not a poll() and then a recvmsg().
+// so an arriving chunk costs one system call, not a poll() and then a recvmsg(). Inside a
+// fiber of a FiberLoop (run_load's event loop, fiber_loop.hpp) the socket stays non-blocking
+// and a read that would wait yields to the loop instead; everything else is the same code.
 #pragma once
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -40,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "llmbench/detail/fiber_loop.hpp"
 #include "llmbench/detail/post_outcome.hpp"
 #include "llmbench/detail/text.hpp"
 #include "llmbench/core/endpoint.hpp"
@@ -122,6 +125,7 @@ public:
                      const Timeouts& timeouts, LineFramer& framer, std::uint64_t& bytes_received, OnLine&& on_line) {
         kernel_clock_ = timer.uses_steady_clock();
         last_arrival_.reset();
+        if (fd_ >= 0 && loop_id_ != current_loop_id()) close();  // a connection is waited for by the loop it was made in
         timer.mark_sent(timer.now());
         const std::string head = request_head(path, headers, body.size());
         for (int attempt = 0;; ++attempt) {
@@ -175,8 +179,20 @@ private:
     }
 
     void close() {
+#if LLMBENCH_HAS_FIBER_LOOP
+        if (fd_ >= 0 && loop_id_ != 0 && loop_id_ == current_loop_id()) FiberLoop::current()->forget(fd_);
+#endif
         if (fd_ >= 0) ::close(fd_);
         fd_ = -1;
+        loop_id_ = 0;
+    }
+
+    /// The event loop this thread's fiber runs in (0: none, the socket blocks).
+    static std::uint64_t current_loop_id() noexcept {
+#if LLMBENCH_HAS_FIBER_LOOP
+        if (const FiberLoop* loop = FiberLoop::current()) return loop->id();
+#endif
+        return 0;
     }
 
     static timeval to_timeval(double ms) {
@@ -216,16 +232,34 @@ private:
         }
         const auto deadline = after(timeout_s);
         out.error = httplib::Error::Connection;
+#if LLMBENCH_HAS_FIBER_LOOP
+        FiberLoop* const loop = FiberLoop::current();
+#endif
         for (addrinfo* a = found; a != nullptr && fd_ < 0; a = a->ai_next) {
             const int fd = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
             if (fd < 0) continue;
             ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
             int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
-            if (rc != 0 && errno == EINPROGRESS) {
+            const bool connecting = rc != 0 && errno == EINPROGRESS;
+#if LLMBENCH_HAS_FIBER_LOOP
+            if (loop != nullptr && (rc == 0 || connecting)) {
+                if (!loop->watch(fd)) {
+                    ::close(fd);
+                    continue;
+                }
+                if (connecting) rc = loop->wait(fd, FiberLoop::Direction::write, deadline) ? 1 : 0;
+            } else
+#endif
+            if (connecting) {
                 pollfd p{fd, POLLOUT, 0};
                 rc = ::poll(&p, 1, ms_until(deadline));
+            }
+            if (connecting) {
                 if (rc == 0) {
                     out.error = httplib::Error::ConnectionTimeout;
+#if LLMBENCH_HAS_FIBER_LOOP
+                    if (loop != nullptr) loop->forget(fd);
+#endif
                     ::close(fd);
                     break;
                 }
@@ -234,6 +268,9 @@ private:
                 rc = rc > 0 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0 ? 0 : -1;
             }
             if (rc != 0) {
+#if LLMBENCH_HAS_FIBER_LOOP
+                if (loop != nullptr) loop->forget(fd);
+#endif
                 ::close(fd);
                 continue;
             }
@@ -247,14 +284,17 @@ private:
 #if defined(SO_NOSIGPIPE)
             ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
 #endif
+            read_timeout_ms_ = -1;
+            may_have_more_ = false;
+            fd_ = fd;
+            loop_id_ = current_loop_id();
+            out.error = httplib::Error::Success;
+            if (loop_id_ != 0) continue;  // the loop waits; the socket stays non-blocking
             // Blocking from here on: reads and writes wait in the kernel, bounded by the socket's
             // timeouts (the write one fixed, the read one set per deadline in read_some).
             ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) & ~O_NONBLOCK);
             const timeval write_timeout = to_timeval(std::max(timeout_s, 30.0) * 1000);
             ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &write_timeout, sizeof write_timeout);
-            read_timeout_ms_ = -1;
-            fd_ = fd;
-            out.error = httplib::Error::Success;
         }
         ::freeaddrinfo(found);
         return fd_ >= 0;
@@ -267,14 +307,23 @@ private:
 #else
         constexpr int flags = 0;
 #endif
+#if LLMBENCH_HAS_FIBER_LOOP
+        FiberLoop* const loop = loop_id_ != 0 ? FiberLoop::current() : nullptr;
+#endif
         while (!data.empty()) {
-            const auto n = ::send(fd_, data.data(), data.size(), flags);
+#if LLMBENCH_HAS_FIBER_LOOP
+            if (loop != nullptr) loop->consume(fd_, FiberLoop::Direction::write);
+#endif
+            const auto n = ::send(fd_, data.data(), data.size(), flags | (loop_id_ != 0 ? MSG_DONTWAIT : 0));
             if (n > 0) {
                 data.remove_prefix(static_cast<std::size_t>(n));
                 continue;
             }
             if (n < 0 && errno == EINTR && std::chrono::steady_clock::now() < deadline) continue;
-            return false;  // EAGAIN: SO_SNDTIMEO passed with nothing sent
+#if LLMBENCH_HAS_FIBER_LOOP
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && loop != nullptr && loop->wait(fd_, FiberLoop::Direction::write, deadline)) continue;
+#endif
+            return false;  // EAGAIN: SO_SNDTIMEO (or the loop's deadline) passed with nothing sent
         }
         return true;
     }
@@ -284,21 +333,45 @@ private:
     /// EOF, -1 on error, -2 on timeout.
     long read_some(std::chrono::steady_clock::time_point deadline, StreamTimer& timer, StreamTimer::time_point& arrival, std::size_t limit,
                    bool peek = false) {
+#if LLMBENCH_HAS_FIBER_LOOP
+        FiberLoop* const loop = loop_id_ != 0 ? FiberLoop::current() : nullptr;
+#endif
+        std::vector<char>& buffer = read_buffer();
         for (;;) {
-            const int wait_ms = ms_until(deadline);
-            if (wait_ms <= 0) return -2;
-            if (!wait_at_most(wait_ms)) return -1;
-            iovec iov{buffer_.data(), std::min(limit, buffer_.size())};
+            int flags = peek ? MSG_PEEK : 0;
+#if LLMBENCH_HAS_FIBER_LOOP
+            if (loop != nullptr) {
+                // Edge-triggered: wait only when the last read left nothing queued, and let
+                // this read use up the readiness seen so far.
+                if (may_have_more_) loop->consume(fd_, FiberLoop::Direction::read);
+                else if (!loop->wait(fd_, FiberLoop::Direction::read, deadline)) return -2;
+                flags |= MSG_DONTWAIT;
+            } else
+#endif
+            {
+                const int wait_ms = ms_until(deadline);
+                if (wait_ms <= 0) return -2;
+                if (!wait_at_most(wait_ms)) return -1;
+            }
+            iovec iov{buffer.data(), std::min(limit, buffer.size())};
             alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec)) + CMSG_SPACE(sizeof(timeval))];
             msghdr msg{};
             msg.msg_iov = &iov;
             msg.msg_iovlen = 1;
             msg.msg_control = control;
             msg.msg_controllen = sizeof control;
-            const auto n = ::recvmsg(fd_, &msg, peek ? MSG_PEEK : 0);  // waits for the bytes, up to the deadline
+            const auto n = ::recvmsg(fd_, &msg, flags);  // blocking: waits for the bytes, up to the deadline
             if (n < 0 && errno == EINTR) continue;
+#if LLMBENCH_HAS_FIBER_LOOP
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && loop != nullptr) {
+                may_have_more_ = false;  // the edge came from bytes an earlier read took
+                continue;
+            }
+#endif
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return -2;
             if (n < 0) return -1;
+            // A peek leaves the bytes queued; a read that filled its limit may have left some.
+            may_have_more_ = peek || static_cast<std::size_t>(n) == iov.iov_len;
             if (peek) return static_cast<long>(n);
             arrival = kernel_clock_ ? arrival_time(msg, timer) : timer.now();
             return static_cast<long>(n);
@@ -434,11 +507,11 @@ private:
         };
         for (;;) {
             StreamTimer::time_point arrival;
-            std::size_t limit = buffer_.size();
+            std::size_t limit = read_buffer().size();
             if (kernel_clock_ && !timer.first_token_at()) {
                 if (pieces.empty()) {
                     const long queued = read_some(deadline, timer, arrival, limit, true);
-                    if (queued > 0) plan_pieces(buffer_.data(), static_cast<std::size_t>(queued));
+                    if (queued > 0) plan_pieces(read_buffer().data(), static_cast<std::size_t>(queued));
                 }
                 if (!pieces.empty()) {
                     limit = std::max<std::size_t>(1, pieces.back());
@@ -459,7 +532,7 @@ private:
             any_byte = true;
             bytes_received += static_cast<std::uint64_t>(n);
             deadline = after(timeouts.idle_s);
-            const char* p = buffer_.data();
+            const char* p = read_buffer().data();
             std::size_t size = static_cast<std::size_t>(n);
             if (!in_body) {
                 const std::size_t before = head.size();
@@ -498,7 +571,15 @@ private:
     int fd_ = -1;
     bool kernel_clock_ = true;
     std::optional<StreamTimer::time_point> last_arrival_;
-    std::vector<char> buffer_ = std::vector<char>(64 * 1024);
+    std::uint64_t loop_id_ = 0;   ///< the FiberLoop that watches fd_; 0: fd_ blocks
+    bool may_have_more_ = false;  ///< the last read may have left bytes queued (loop only)
+
+    /// One read buffer per thread, not per stream: its bytes are parsed before the next read,
+    /// and nothing yields in between, so the thousands of streams of an event loop share it.
+    static std::vector<char>& read_buffer() {
+        static thread_local std::vector<char> buffer(64 * 1024);
+        return buffer;
+    }
 };
 
 }  // namespace llmbench::detail

@@ -5,6 +5,11 @@
 // with shape `burstiness`); at most `concurrency` are in flight (0: no cap), and the time a
 // request waits for a free worker counts in its latency, as vLLM's benchmark does. Each
 // worker has its own client (clients are not thread-safe).
+//
+// Where every client reads its own sockets (plain http on Linux), the workers are fibers of an
+// event loop on a few threads (detail/fiber_loop.hpp), so thousands of streams cost neither a
+// thread nor a stack each; elsewhere (https, cpp-httplib) each worker is a thread. Either way
+// each request is one measure() call: the records are the same.
 #pragma once
 
 #include <algorithm>
@@ -24,6 +29,7 @@
 
 #include "llmbench/client/backend.hpp"
 #include "llmbench/core/json.hpp"
+#include "llmbench/detail/fiber_loop.hpp"
 #include "llmbench/measure/measure.hpp"
 #include "llmbench/version.hpp"
 #include "llmbench/core/statistics.hpp"
@@ -46,6 +52,10 @@ struct LoadSpec {
     /// is warm) as a closed loop; measured like the rest and left out of the result.
     int warmup = 0;
     StopSignal stop;                       ///< when it is requested, no further request is sent
+    /// Event-loop threads (0: one per hardware thread); never more than there are workers.
+    int loop_threads = 0;
+    /// A thread per worker even where the event loop could drive them (to compare the two).
+    bool thread_per_stream = false;
 };
 
 /// One request under load: its record, placed on the run's timeline. Times in seconds from the
@@ -76,6 +86,8 @@ struct LoadResult {
     double duration_s = 0;  ///< first scheduled to last end
     int peak_concurrency = 0;
     std::map<std::string, std::size_t> failures_by_kind;
+    std::string driver;       ///< "event_loop" or "threads": what waited for the streams
+    int driver_threads = 0;   ///< threads that drove the streams
 
     std::size_t succeeded() const {
         return static_cast<std::size_t>(std::count_if(requests.begin(), requests.end(), [](const LoadRequest& r) { return r.ok(); }));
@@ -186,8 +198,17 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
                           : open_loop      ? static_cast<std::size_t>(std::ceil(*spec.request_rate * *spec.duration_s))
                                            : std::numeric_limits<std::size_t>::max();
     const std::vector<double> schedule = open_loop ? arrival_schedule(n, *spec.request_rate, spec.burstiness, spec.seed) : std::vector<double>();
-    const std::size_t workers = open_loop ? (spec.concurrency > 0 ? static_cast<std::size_t>(spec.concurrency) : std::min<std::size_t>(n, 512))
+    if (spec.loop_threads < 0) throw error(errc::usage, "event-loop threads must not be negative");
+    // Every worker's client is made before time zero: making one (under a sanitizer, or probing
+    // a server) is not part of the load, and in a closed loop with a duration it used to eat it.
+    std::vector<std::unique_ptr<Backend>> backends;
+    backends.push_back(make_backend());
+    const bool event_loop = LLMBENCH_HAS_FIBER_LOOP && !spec.thread_per_stream && backends.front()->waits_in_event_loop();
+    // Open loop without a cap: a worker per request in flight, bounded by what the driver holds.
+    const std::size_t max_workers = event_loop ? 4096 : 512;
+    const std::size_t workers = open_loop ? (spec.concurrency > 0 ? static_cast<std::size_t>(spec.concurrency) : std::max<std::size_t>(1, std::min(n, max_workers)))
                                           : static_cast<std::size_t>(spec.concurrency);
+    while (backends.size() < workers) backends.push_back(make_backend());
     LoadResult result;
     // Slots grow as requests are claimed; a deque keeps earlier slots in place meanwhile.
     std::deque<LoadRequest> slots;
@@ -196,10 +217,6 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
     std::atomic<int> in_flight{0}, peak{0};
     std::atomic<bool> stopped_early{false};
     std::mutex mutex;
-    // Every worker's client is made before time zero: making one (under a sanitizer, or probing
-    // a server) is not part of the load, and in a closed loop with a duration it used to eat it.
-    std::vector<std::unique_ptr<Backend>> backends;
-    for (std::size_t w = 0; w < workers; ++w) backends.push_back(make_backend());
     const auto start = clock::now();
     result.started_at = start;
     const auto since = [&](clock::time_point t) { return std::chrono::duration<double>(t - start).count(); };
@@ -213,7 +230,7 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
         return slots[i];
     };
 
-    const auto worker = [&](std::unique_ptr<Backend> backend) {
+    const auto worker = [&](Backend& backend) {
         const auto stopped = [&] {
             if (spec.stop.requested()) stopped_early = true;
             return stopped_early.load();
@@ -221,7 +238,7 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
         for (std::size_t i = next++; i < n; i = next++) {
             const auto due = open_loop ? start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(schedule[i])) : start;
             while (open_loop && clock::now() < due && !stopped())  // wakes to notice `stop`
-                std::this_thread::sleep_until(std::min(due, clock::now() + std::chrono::milliseconds(50)));
+                detail::sleep_until(std::min(due, clock::now() + std::chrono::milliseconds(50)));
             const double now_s = since(clock::now());  // one reading: the deadline check and the schedule agree
             if (stopped() || (until_time && now_s >= *spec.duration_s)) break;
             LoadRequest& out = claim(i);
@@ -232,7 +249,7 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
             }
             RunLabel label;
             label.prompt_id = std::to_string(i);
-            out.run = measure(*backend, r, label);
+            out.run = measure(backend, r, label);
             --in_flight;
             out.end_s = since(*out.run.client.ended_at);
             out.sent_s = out.run.client.sent_at ? since(*out.run.client.sent_at) : out.scheduled_s;
@@ -246,9 +263,28 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
             if (on_request) on_request(i, out);
         }
     };
+    // A worker's client goes when it is done: its kept-alive connection would hold a server
+    // thread (cpp-httplib's pool, a slot elsewhere) that later requests wait for.
+    const auto drive = [&](std::size_t w) {
+        worker(*backends[w]);
+        backends[w].reset();
+    };
     std::vector<std::thread> pool;
-    for (std::size_t w = 0; w < workers; ++w) pool.emplace_back(worker, std::move(backends[w]));
+#if LLMBENCH_HAS_FIBER_LOOP
+    std::vector<std::unique_ptr<detail::FiberLoop>> loops;
+    if (event_loop) {
+        const auto cores = static_cast<std::size_t>(std::max(1u, std::thread::hardware_concurrency()));
+        loops.resize(std::min(workers, spec.loop_threads > 0 ? static_cast<std::size_t>(spec.loop_threads) : cores));
+        for (auto& loop : loops) loop = std::make_unique<detail::FiberLoop>();
+        for (std::size_t w = 0; w < workers; ++w) loops[w % loops.size()]->spawn([&drive, w] { drive(w); });
+        for (auto& loop : loops) pool.emplace_back([l = loop.get()] { l->run(); });
+    }
+#endif
+    if (pool.empty())
+        for (std::size_t w = 0; w < workers; ++w) pool.emplace_back(drive, w);
     for (auto& t : pool) t.join();
+    result.driver = event_loop ? "event_loop" : "threads";
+    result.driver_threads = static_cast<int>(pool.size());
     for (std::size_t i = 0; i < slots.size(); ++i)
         if (issued[i]) result.requests.push_back(std::move(slots[i]));
     result.interrupted = stopped_early;
@@ -299,6 +335,7 @@ inline std::string load_summary_json(const LoadResult& result, const LoadSpec& s
     w.kv("goodput", result.goodput()).kv("duration_asked_s", spec.duration_s);
     w.kv("slo_ttft_s", spec.slo_ttft_s).kv("slo_tpot_s", spec.slo_tpot_s).kv("peak_concurrency", result.peak_concurrency);
     w.kv("achieved_send_rate", result.achieved_send_rate()).kv("interrupted", result.interrupted);
+    w.kv("driver", result.driver).kv("driver_threads", result.driver_threads);
     w.key("failures_by_kind").begin_object();
     for (const auto& [kind, n] : result.failures_by_kind) w.kv(kind, n);
     w.end_object();

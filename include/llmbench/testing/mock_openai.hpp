@@ -30,6 +30,7 @@
 #include "llmbench/core/endpoint.hpp"
 #include "llmbench/core/error.hpp"
 #include "llmbench/core/json.hpp"
+#include "llmbench/testing/fiber_http_server.hpp"
 #include "llmbench/testing/loopback_server.hpp"
 
 namespace llmbench::testing {
@@ -65,6 +66,10 @@ struct MockOpenAIConfig {
     /// Connections served at once: cpp-httplib's default pool is 8 threads, so a load test with
     /// more streams needs more (0: the default).
     int server_threads = 0;
+    /// When > 0 (Linux), connections are served by fibers on this many event-loop threads
+    /// instead of a cpp-httplib thread each (fiber_http_server.hpp): for thousands of streams.
+    /// Not with `slots`, which waits on a condition variable.
+    int event_loop_threads = 0;
     std::chrono::milliseconds stall_for{2000};
     std::size_t giant_line_bytes = std::size_t{17} << 20;
     /// When set, a thinking model on chat: this text streams first as `reasoning_content`
@@ -96,12 +101,51 @@ struct MockOpenAIRequest {
 class MockOpenAI {
 public:
     explicit MockOpenAI(MockOpenAIConfig config = {}) : config_(std::move(config)) {
+        if (config_.event_loop_threads > 0) {
+#if LLMBENCH_HAS_FIBER_LOOP
+            if (config_.slots > 0) throw error(errc::usage, "mock OpenAI: slots wait on a condition variable, which would stop an event loop");
+            add_routes([this](const char* method, const char* path, detail::FiberHttpServer::Handler h) { fiber_server_.route(method, path, std::move(h)); });
+            fiber_server_.start(config_.event_loop_threads, "mock OpenAI");
+            return;
+#else
+            throw error(errc::usage, "mock OpenAI: an event-loop server needs Linux");
+#endif
+        }
         server_.set_tcp_nodelay(true);
         if (config_.server_threads > 0)
             server_.new_task_queue = [n = static_cast<std::size_t>(config_.server_threads)] { return new httplib::ThreadPool(n); };
-        server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res, true); });
-        server_.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res, false); });
-        server_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+        add_routes([this](const char* method, const char* path, httplib::Server::Handler h) {
+            if (std::string(method) == "POST") server_.Post(path, std::move(h));
+            else server_.Get(path, std::move(h));
+        });
+        listener_.start(server_, "mock OpenAI");
+    }
+    MockOpenAI(const MockOpenAI&) = delete;
+    MockOpenAI& operator=(const MockOpenAI&) = delete;
+    ~MockOpenAI() {
+        stopping_ = true;
+        slot_cv_.notify_all();
+        listener_.stop();
+#if LLMBENCH_HAS_FIBER_LOOP
+        fiber_server_.stop();
+#endif
+    }
+
+    std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+    int port() const noexcept {
+#if LLMBENCH_HAS_FIBER_LOOP
+        if (config_.event_loop_threads > 0) return fiber_server_.port();
+#endif
+        return listener_.port();
+    }
+
+private:
+    /// Every route, given to `add(method, path, handler)`: the same for either server.
+    template <class Add>
+    void add_routes(Add&& add) {
+        add("POST", "/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res, true); });
+        add("POST", "/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res, false); });
+        add("GET", "/v1/models", [this](const httplib::Request&, httplib::Response& res) {
             JsonWriter w;
             w.begin_object().kv("object", "list").key("data").begin_array();
             w.begin_object().kv("id", config_.model).kv("object", "model");
@@ -111,8 +155,8 @@ public:
             res.set_content(w.end_object().end_array().end_object().take(), "application/json");
         });
         if (config_.flavour == OpenAIFlavour::llamacpp) {
-            server_.Get("/props", [this](const httplib::Request&, httplib::Response& res) { res.set_content(props_json(), "application/json"); });
-            server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+            add("GET", "/props", [this](const httplib::Request&, httplib::Response& res) { res.set_content(props_json(), "application/json"); });
+            add("GET", "/metrics", [this](const httplib::Request&, httplib::Response& res) {
                 if (!config_.metrics) {
                     res.status = 501;
                     res.set_content(R"({"error":{"code":501,"message":"This server does not support metrics endpoint. Start it with `--metrics`","type":"not_supported_error"}})",
@@ -122,19 +166,10 @@ public:
                 res.set_content(metrics_text(), "text/plain; version=0.0.4");
             });
         }
-        server_.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content(R"({"status":"ok"})", "application/json"); });
-        listener_.start(server_, "mock OpenAI");
-    }
-    MockOpenAI(const MockOpenAI&) = delete;
-    MockOpenAI& operator=(const MockOpenAI&) = delete;
-    ~MockOpenAI() {
-        stopping_ = true;
-        slot_cv_.notify_all();
-        listener_.stop();
+        add("GET", "/health", [](const httplib::Request&, httplib::Response& res) { res.set_content(R"({"status":"ok"})", "application/json"); });
     }
 
-    std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port()); }
-    int port() const noexcept { return listener_.port(); }
+public:
 
     /// Faults for the next requests, one each, in order.
     void script(std::vector<OpenAIFault> faults) {
@@ -273,7 +308,8 @@ private:
         if (config_.hold_until_in_flight > 0) {  // released once for all: a stream that looks late still goes
             if (now >= config_.hold_until_in_flight) hold_released_ = true;
             const auto until = std::chrono::steady_clock::now() + config_.hold_for;
-            while (!hold_released_ && !stopping_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            while (!hold_released_ && !stopping_ && std::chrono::steady_clock::now() < until)
+                detail::sleep_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(1));  // in a fiber, lets the others in
             hold_released_ = true;  // reached, or waited for in vain: the rest need not wait again
         }
         if (!sleep_for(config_.first_token_delay)) {
@@ -300,7 +336,7 @@ private:
         const auto until = std::chrono::steady_clock::now() + d;
         while (std::chrono::steady_clock::now() < until) {
             if (stopping_) return false;
-            std::this_thread::sleep_for(std::min<std::chrono::microseconds>(d, std::chrono::microseconds(2000)));
+            detail::sleep_until(std::min(until, std::chrono::steady_clock::now() + std::chrono::microseconds(2000)));
         }
         return true;
     }
@@ -445,6 +481,9 @@ private:
     MockOpenAIConfig config_;
     httplib::Server server_;
     detail::LoopbackServer listener_;  // after server_: stops it before it is destroyed
+#if LLMBENCH_HAS_FIBER_LOOP
+    detail::FiberHttpServer fiber_server_;
+#endif
     std::atomic<bool> stopping_{false};
     std::atomic<int> in_flight_{0}, peak_in_flight_{0};
     std::atomic<bool> hold_released_{false};  ///< hold_until_in_flight was reached, or hold_for passed

@@ -1,0 +1,409 @@
+// llmbench/detail/fiber_loop.hpp - thousands of streams on a few threads: each stream runs on a
+// small stack of its own (a fiber), and where it would wait for a socket it yields to an epoll
+// loop that resumes it when the socket is ready or its deadline has passed.
+//
+// Why fibers rather than callbacks: a stream under load is measured exactly as a lone one is,
+// through measure(), the client and its socket reader (http_stream.hpp). Only the place where
+// a read waits changes: the reader asks FiberLoop::current() and, inside a fiber, waits here
+// instead of in recvmsg. Every parse, timestamp and record stays on the one measurement path.
+//
+// Sockets are watched edge-triggered, registered once per connection: a wait costs no
+// epoll_ctl, and one epoll_wait serves every stream that became ready at once. Deadlines are
+// the streams' first-byte and idle timeouts (seconds), so they are kept per fiber and scanned
+// only when the earliest may have passed, not kept in a heap each read would push to.
+//
+// Linux only (epoll, ucontext). Elsewhere LLMBENCH_HAS_FIBER_LOOP is 0 and run_load keeps a
+// thread per stream.
+#pragma once
+
+#if defined(__linux__)
+#define LLMBENCH_HAS_FIBER_LOOP 1
+
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "llmbench/core/error.hpp"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LLMBENCH_FIBER_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define LLMBENCH_FIBER_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(LLMBENCH_FIBER_ASAN)
+#define LLMBENCH_FIBER_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(LLMBENCH_FIBER_TSAN)
+#define LLMBENCH_FIBER_TSAN 1
+#endif
+#if defined(LLMBENCH_FIBER_ASAN)
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(LLMBENCH_FIBER_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace llmbench::detail {
+
+class FiberLoop {
+public:
+    using clock = std::chrono::steady_clock;
+    enum class Direction { read, write };
+
+#if defined(LLMBENCH_FIBER_ASAN) || defined(LLMBENCH_FIBER_TSAN)
+    static constexpr std::size_t default_stack_bytes = std::size_t{2} << 20;  // sanitizers' frames are several times larger
+#else
+    /// Reserved, not committed: a stream touches a few pages of it (docs/performance.md).
+    static constexpr std::size_t default_stack_bytes = std::size_t{256} << 10;
+#endif
+
+    explicit FiberLoop(std::size_t stack_bytes = default_stack_bytes) : stack_bytes_(stack_bytes) {
+        epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+        if (epoll_ < 0) throw error(errc::io, "cannot create an epoll instance (errno " + std::to_string(errno) + ")");
+    }
+    FiberLoop(const FiberLoop&) = delete;
+    FiberLoop& operator=(const FiberLoop&) = delete;
+    ~FiberLoop() {
+        for (auto& f : fibers_) release_stack(*f);
+        ::close(epoll_);
+    }
+
+    /// Adds a fiber that runs `body`: when run() is called, or soon when called from one of
+    /// this loop's fibers (a server's fiber per accepted connection).
+    void spawn(std::function<void()> body) {
+        auto f = std::make_unique<Fiber>();
+        f->body = std::move(body);
+        if (running_loop() == this) {
+            start_fiber(*f);
+            ready_.push_back(f.get());
+        }
+        fibers_.push_back(std::move(f));
+    }
+
+    /// Runs every fiber to its end on this thread. An exception a fiber threw is rethrown once
+    /// all have ended (the others' streams are not cut short by it).
+    void run() {
+        Running scope(this);
+#if defined(LLMBENCH_FIBER_TSAN)
+        scheduler_tsan_ = __tsan_get_current_fiber();
+#endif
+        for (auto& f : fibers_) {
+            start_fiber(*f);
+            ready_.push_back(f.get());
+        }
+        std::size_t ended = 0;
+        std::exception_ptr failure;
+        while (ended < fibers_.size()) {
+            // One round over the fibers ready now; those that yield go again after a look at
+            // the sockets, so a fiber that only yields cannot starve one waiting for bytes.
+            for (std::size_t round = ready_.size(); round > 0 && !ready_.empty(); --round) {
+                Fiber* f = ready_.front();
+                ready_.pop_front();
+                resume(*f);
+                if (f->state == Fiber::State::ended) {
+                    ++ended;
+                    release_stack(*f);
+                    if (f->failure && !failure) failure = f->failure;
+                }
+            }
+            if (ended > 1024 && ended * 2 > fibers_.size()) {  // a long-lived server: forget the ended
+                fibers_.erase(std::remove_if(fibers_.begin(), fibers_.end(), [](const auto& f) { return f->state == Fiber::State::ended; }), fibers_.end());
+                ended = 0;
+            }
+            if (ended < fibers_.size()) poll();
+        }
+        if (failure) std::rethrow_exception(failure);
+    }
+
+    /// The loop whose fiber is running on this thread; nullptr outside a fiber.
+    static FiberLoop* current() noexcept { return running_loop() != nullptr && running_loop()->running_ != nullptr ? running_loop() : nullptr; }
+    /// Tells loops apart after one has gone (an address can be reused; this is not).
+    std::uint64_t id() const noexcept { return id_; }
+
+    /// Watches `fd` (non-blocking, connected or connecting) until it is closed or forgotten.
+    bool watch(int fd) {
+        epoll_event e{};
+        e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        e.data.fd = fd;
+        if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &e) != 0) return false;
+        state(fd) = FdState{};
+        return true;
+    }
+    /// Before `fd` is closed: it may be reused by a socket this loop watches next.
+    void forget(int fd) {
+        ::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+        if (static_cast<std::size_t>(fd) < fds_.size()) fds_[static_cast<std::size_t>(fd)] = FdState{};
+    }
+    /// Before a read or write that will take everything ready now: readiness seen so far is
+    /// used up by it, and a later edge means new bytes (or room).
+    void consume(int fd, Direction d) { (d == Direction::read ? state(fd).readable : state(fd).writable) = false; }
+
+    /// From a fiber: waits until `fd` is ready in direction `d` (an edge seen since the last
+    /// consume() counts) or `deadline` passes; false on the deadline.
+    bool wait(int fd, Direction d, clock::time_point deadline) {
+        FdState& s = state(fd);
+        bool& ready = d == Direction::read ? s.readable : s.writable;
+        if (ready) {
+            ready = false;
+            return true;
+        }
+        Fiber& f = *running_;
+        f.fd = fd;
+        f.direction = d;
+        s.waiter = &f;
+        const bool on_time = suspend(f, deadline);
+        if (static_cast<std::size_t>(fd) < fds_.size() && fds_[static_cast<std::size_t>(fd)].waiter == &f) fds_[static_cast<std::size_t>(fd)].waiter = nullptr;
+        return on_time;
+    }
+
+    /// From a fiber: lets the others that are ready run first (a server's batch step).
+    void yield() {
+        Fiber& f = *running_;
+        f.state = Fiber::State::ready;
+        ready_.push_back(&f);
+        switch_to_scheduler(f, false);
+    }
+
+    /// From a fiber: lets the others run until `t`.
+    void sleep_until(clock::time_point t) {
+        Fiber& f = *running_;
+        f.fd = -1;
+        suspend(f, t);
+    }
+
+private:
+    struct Fiber {
+        enum class State { ready, waiting, ended } state = State::ready;
+        ucontext_t context{};
+        void* stack = nullptr;  ///< mmap'd, a guard page at the low end
+        std::size_t stack_bytes = 0;
+        std::function<void()> body;
+        std::exception_ptr failure;
+        int fd = -1;  ///< waited for; -1: a sleep
+        Direction direction = Direction::read;
+        clock::time_point deadline;
+        bool timed_out = false;
+#if defined(LLMBENCH_FIBER_TSAN)
+        void* tsan = nullptr;
+#endif
+    };
+    struct FdState {
+        Fiber* waiter = nullptr;
+        bool readable = false, writable = false;  ///< an edge arrived that no one waited for
+    };
+    /// Marks this thread as running `loop` for the scope of run().
+    struct Running {
+        explicit Running(FiberLoop* loop) : previous(running_loop()) { running_loop() = loop; }
+        ~Running() { running_loop() = previous; }
+        FiberLoop* previous;
+    };
+
+    static FiberLoop*& running_loop() noexcept {
+        static thread_local FiberLoop* loop = nullptr;
+        return loop;
+    }
+    static std::uint64_t next_id() noexcept {
+        static std::atomic<std::uint64_t> n{0};
+        return ++n;
+    }
+
+    FdState& state(int fd) {
+        const auto i = static_cast<std::size_t>(fd);
+        if (fds_.size() <= i) fds_.resize(std::max<std::size_t>(i + 1, fds_.size() * 2));
+        return fds_[i];
+    }
+
+    void start_fiber(Fiber& f) {
+        const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+        const std::size_t bytes = (stack_bytes_ + page - 1) / page * page + page;
+        void* stack = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED) throw error(errc::io, "cannot map a " + std::to_string(bytes) + "-byte fiber stack (errno " + std::to_string(errno) + ")");
+        ::mprotect(stack, page, PROT_NONE);  // an overflow faults instead of overwriting a neighbour
+        f.stack = stack;
+        f.stack_bytes = bytes;
+        ::getcontext(&f.context);
+        f.context.uc_stack.ss_sp = static_cast<char*>(stack) + page;
+        f.context.uc_stack.ss_size = bytes - page;
+        f.context.uc_link = nullptr;  // a fiber's end switches back itself (see entry)
+        ::makecontext(&f.context, &FiberLoop::entry, 0);
+#if defined(LLMBENCH_FIBER_TSAN)
+        f.tsan = __tsan_create_fiber(0);
+#endif
+    }
+
+    void release_stack(Fiber& f) {
+        if (f.stack != nullptr) ::munmap(f.stack, f.stack_bytes);
+        f.stack = nullptr;
+#if defined(LLMBENCH_FIBER_TSAN)
+        if (f.tsan != nullptr) __tsan_destroy_fiber(f.tsan);
+        f.tsan = nullptr;
+#endif
+    }
+
+    static void entry() {
+        FiberLoop& loop = *running_loop();
+        Fiber& f = *loop.running_;
+        loop.arrived_in_fiber();
+        try {
+            f.body();
+        } catch (...) {
+            f.failure = std::current_exception();
+        }
+        f.body = nullptr;
+        f.state = Fiber::State::ended;
+        loop.switch_to_scheduler(f, true);  // never returns
+    }
+
+    /// Scheduler -> fiber, until it waits or ends.
+    void resume(Fiber& f) {
+        running_ = &f;
+        f.state = Fiber::State::ready;
+#if defined(LLMBENCH_FIBER_ASAN)
+        void* fake_stack = nullptr;
+        __sanitizer_start_switch_fiber(&fake_stack, f.context.uc_stack.ss_sp, f.context.uc_stack.ss_size);
+#endif
+#if defined(LLMBENCH_FIBER_TSAN)
+        __tsan_switch_to_fiber(f.tsan, 0);
+#endif
+        ::swapcontext(&scheduler_, &f.context);
+#if defined(LLMBENCH_FIBER_ASAN)
+        __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#endif
+        running_ = nullptr;
+    }
+
+    /// Fiber -> scheduler. `ending`: the fiber is never resumed (its stack can go).
+    void switch_to_scheduler(Fiber& f, [[maybe_unused]] bool ending) {
+#if defined(LLMBENCH_FIBER_ASAN)
+        void* fake_stack = nullptr;
+        __sanitizer_start_switch_fiber(ending ? nullptr : &fake_stack, scheduler_stack_bottom_, scheduler_stack_size_);
+#endif
+#if defined(LLMBENCH_FIBER_TSAN)
+        __tsan_switch_to_fiber(scheduler_tsan_, 0);
+#endif
+        ::swapcontext(&f.context, &scheduler_);
+#if defined(LLMBENCH_FIBER_ASAN)
+        __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#endif
+    }
+
+    /// First thing on a fiber's stack: finish the switch, learning the scheduler's stack.
+    void arrived_in_fiber() {
+#if defined(LLMBENCH_FIBER_ASAN)
+        __sanitizer_finish_switch_fiber(nullptr, &scheduler_stack_bottom_, &scheduler_stack_size_);
+#endif
+    }
+
+    /// Parks the running fiber until it is woken or `deadline` passes; false on the deadline.
+    bool suspend(Fiber& f, clock::time_point deadline) {
+        f.state = Fiber::State::waiting;
+        f.deadline = deadline;
+        f.timed_out = false;
+        waiting_deadline_ = std::min(waiting_deadline_, deadline);
+        switch_to_scheduler(f, false);
+        return !f.timed_out;
+    }
+
+    void wake(Fiber& f, bool timed_out) {
+        f.timed_out = timed_out;
+        f.state = Fiber::State::ready;
+        ready_.push_back(&f);
+    }
+
+    /// Waits for sockets (or the earliest deadline; not at all when a fiber is ready) and
+    /// queues the fibers that can go on.
+    void poll() {
+        auto now = clock::now();
+        if (now >= waiting_deadline_) expire(now);
+        // Fibers ready to run: only a look at the sockets, no wait.
+        const auto wait_ms = ready_.empty() ? std::chrono::ceil<std::chrono::milliseconds>(waiting_deadline_ - now).count() : 0;
+        epoll_event events[256];
+        const int n = ::epoll_wait(epoll_, events, 256, static_cast<int>(std::clamp<long long>(wait_ms, 0, 60 * 1000)));
+        for (int i = 0; i < n; ++i) {
+            FdState& s = state(events[i].data.fd);
+            const bool failed = (events[i].events & (EPOLLERR | EPOLLHUP)) != 0;
+            const bool readable = failed || (events[i].events & (EPOLLIN | EPOLLRDHUP)) != 0;
+            const bool writable = failed || (events[i].events & EPOLLOUT) != 0;
+            Fiber* w = s.waiter;
+            const bool wakes = w != nullptr && w->state == Fiber::State::waiting &&
+                               ((w->direction == Direction::read && readable) || (w->direction == Direction::write && writable));
+            s.readable = s.readable || (readable && !(wakes && w->direction == Direction::read));
+            s.writable = s.writable || (writable && !(wakes && w->direction == Direction::write));
+            if (wakes) {
+                s.waiter = nullptr;
+                wake(*w, false);
+            }
+        }
+        now = clock::now();
+        if (now >= waiting_deadline_) expire(now);
+    }
+
+    /// Wakes every fiber whose deadline has passed and finds the next deadline.
+    void expire(clock::time_point now) {
+        waiting_deadline_ = clock::time_point::max();
+        for (auto& f : fibers_) {
+            if (f->state != Fiber::State::waiting) continue;
+            if (f->deadline <= now) {
+                if (f->fd >= 0 && static_cast<std::size_t>(f->fd) < fds_.size() && fds_[static_cast<std::size_t>(f->fd)].waiter == f.get())
+                    fds_[static_cast<std::size_t>(f->fd)].waiter = nullptr;
+                wake(*f, true);
+            } else {
+                waiting_deadline_ = std::min(waiting_deadline_, f->deadline);
+            }
+        }
+    }
+
+    std::size_t stack_bytes_;
+    std::uint64_t id_ = next_id();
+    int epoll_ = -1;
+    std::vector<std::unique_ptr<Fiber>> fibers_;
+    std::deque<Fiber*> ready_;
+    std::vector<FdState> fds_;
+    Fiber* running_ = nullptr;
+    ucontext_t scheduler_{};
+    clock::time_point waiting_deadline_ = clock::time_point::max();  ///< no waiting fiber's deadline is earlier
+#if defined(LLMBENCH_FIBER_ASAN)
+    const void* scheduler_stack_bottom_ = nullptr;
+    std::size_t scheduler_stack_size_ = 0;
+#endif
+#if defined(LLMBENCH_FIBER_TSAN)
+    void* scheduler_tsan_ = nullptr;
+#endif
+};
+
+}  // namespace llmbench::detail
+
+#else
+#define LLMBENCH_HAS_FIBER_LOOP 0
+#include <chrono>
+#include <thread>
+#endif
+
+namespace llmbench::detail {
+
+/// Waits until `t`: inside a fiber, letting the loop's other fibers run; elsewhere, sleeping.
+inline void sleep_until(std::chrono::steady_clock::time_point t) {
+#if LLMBENCH_HAS_FIBER_LOOP
+    if (FiberLoop* loop = FiberLoop::current()) return loop->sleep_until(t);
+#endif
+    std::this_thread::sleep_until(t);
+}
+
+}  // namespace llmbench::detail

@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber)
         ->excludes("--requests");
     app.add_option("--slo", slo, "Load: goodput targets, e.g. ttft_s=0.5,tpot_s=0.05");
+    std::string shard;
+    app.add_option("--shard", shard,
+                   "Do shard I of N (\"I/N\", from 0): the prompts at positions p with p mod N = I, all their runs; llmbench-report "
+                   "merges the N files (docs/scale.md)");
     example::MemoryOptions memory;
     memory.add_to(app);
     example::RooflineOptions roofline_options;
@@ -113,7 +117,12 @@ int main(int argc, char** argv) {
         config.preload = false;  // done below, before the metadata is read
         config.cold_cache = cold;
         config.controls = backend_options.controls();
+        if (!shard.empty()) config.shard = llmbench::parse_shard(shard);
         const bool load_mode = concurrency.size() > 1 || concurrency.front() > 1 || !request_rates.empty();
+        if (load_mode && config.shard.sharded())
+            throw llmbench::error(llmbench::errc::usage, "--shard: not in load mode (each shard would be its own load, not a share of one)");
+        if (config.shard.index >= config.prompts.size() && !quiet)
+            std::cerr << "ollama-bench: note: --shard " << config.shard.label() << " has no prompt of the " << config.prompts.size() << " (only warm-ups run)\n";
         if (load_mode && cold) throw llmbench::error(llmbench::errc::usage, "--cold: not in load mode yet (--concurrency, --request-rate)");
         if (server_metrics && !backend_options.openai())
             throw llmbench::error(llmbench::errc::usage,
@@ -174,6 +183,7 @@ int main(int argc, char** argv) {
         if (config.cold_cache) meta.notes.push_back("--cold: every request misses the prompt cache through " + bench.cold_cache_method());
         meta.set_prompts_file(prompts_path, config.prompts.size());
         meta.command_line.assign(argv, argv + argc);
+        if (config.shard.sharded()) meta.shard = config.shard;
         out.write(meta.to_json());
 
         // The server's counters before the first measured request; after the last, differenced.

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Installs what llmbench needs to build and test on Debian/Ubuntu, if anything is missing.
 # --with-browser also installs Chromium, which the HTML report's browser test renders in;
-# --with-clang installs clang with its sanitizer runtimes and libFuzzer (the asan and tsan presets).
+# --with-clang installs clang with its sanitizer runtimes and libFuzzer (the asan and tsan presets);
+# --with-npm-tools installs, from the npm registry into tools/k8s-validate, the Kubernetes schema
+# checker that tests docs/scale's Job (Node.js and npm from Debian where they are missing).
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(build-essential cmake ninja-build pkg-config git
           libcpp-httplib-dev libsimdjson-dev doctest-dev libcli11-dev
           zlib1g-dev libbz2-dev python3 bubblewrap)
 with_clang=0
+with_npm_tools=0
 for arg in "$@"; do
   case "$arg" in
     --with-browser) packages+=(chromium) ;;
+    --with-npm-tools) with_npm_tools=1; command -v npm >/dev/null || packages+=(nodejs npm) ;;
     --with-clang) with_clang=1; packages+=(clang) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -34,7 +39,15 @@ if [ $with_clang = 1 ] && command -v clang++ >/dev/null; then
   # shellcheck disable=SC2207,SC2046  # (one word per package)
   missing_now+=($(missing $(clang_runtime)))
 fi
-[ ${#missing_now[@]} -eq 0 ] && exit 0
+npm_tools() {
+  [ $with_npm_tools = 1 ] && [ ! -d "$root/tools/k8s-validate/node_modules" ] || return 0
+  echo "install-deps: installing tools/k8s-validate's npm packages" >&2
+  npm ci --prefix "$root/tools/k8s-validate" --no-audit --no-fund --loglevel=error >/dev/null
+}
+if [ ${#missing_now[@]} -eq 0 ]; then
+  npm_tools
+  exit 0
+fi
 
 if ! command -v apt-get >/dev/null; then
   echo "install-deps: not a Debian/Ubuntu system; install these yourself (or use vcpkg/Conan): ${missing_now[*]}" >&2
@@ -53,3 +66,4 @@ if [ $with_clang = 1 ]; then
   runtime=($(missing $(clang_runtime)))
   [ ${#runtime[@]} -eq 0 ] || apt_install "${runtime[@]}"
 fi
+npm_tools

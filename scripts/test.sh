@@ -6,7 +6,7 @@
 # tests that run threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --with-browser --with-clang
+scripts/install-deps.sh --with-browser --with-clang --with-npm-tools
 
 jobs=$(nproc 2>/dev/null || echo 2)
 for preset in dev asan tsan; do

@@ -1,4 +1,5 @@
 // ollama-bench end to end, as a user runs it, against the mock server.
+#include <llmbench/report/results.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <simdjson.h>
@@ -730,5 +731,88 @@ TEST_CASE("--think: every program takes it and refuses a level it does not know 
     const auto plain = run_bench({"--demo", "--model", "llama3.1:8b", "--prompts", prompts, "--runs", "1", "--num-predict", "4"});
     REQUIRE_FALSE(plain.lines.empty());
     CHECK(plain.lines[0].find(R"("controls":{"think":null,)") != std::string::npos);  // not given, not sent
+    std::remove(prompts.c_str());
+}
+
+TEST_CASE("ollama-bench --shard I/N: four shards together do the unsharded run's work - merged, their records match it field by field") {
+    MockOllama mock;
+    std::string prompts_text;
+    for (int p = 0; p < 6; ++p) prompts_text += "{\"id\":\"q" + std::to_string(p) + "\",\"prompt\":\"Question number " + std::to_string(p) + " of six?\"}\n";
+    const auto prompts = write_temp("shard_prompts.jsonl", prompts_text);
+    const std::vector<std::string> common{"--model", "llama3.1:8b", "--prompts", prompts, "--runs", "2", "--temperature", "0", "--seed", "1",
+                                          "--num_predict", "8", "--host", "127.0.0.1:" + std::to_string(mock.port()), "--quiet"};
+    const auto whole_path = temp_path("shard_whole.jsonl");
+    auto args = common;
+    args.insert(args.end(), {"--output", whole_path});
+    REQUIRE(run_bench(args).exit_code == 0);
+    std::vector<std::string> shard_paths;
+    for (int i = 0; i < 4; ++i) {
+        shard_paths.push_back(temp_path("shard_" + std::to_string(i) + ".jsonl"));
+        args = common;
+        args.insert(args.end(), {"--shard", std::to_string(i) + "/4", "--output", shard_paths.back()});
+        const auto o = run_bench(args);
+        CHECK_MESSAGE(o.exit_code == 0, o.err);
+        CHECK(o.lines.front().find("\"shard\":{\"index\":" + std::to_string(i) + ",\"count\":4}") != std::string::npos);
+    }
+    const auto single = llmbench::load_result_set({whole_path});
+    const auto merged = llmbench::load_result_set(shard_paths);
+    REQUIRE(merged.files.size() == 1);
+    // Timed runs, keyed by (prompt, run): the same set, each the same but for its timings.
+    const auto timed = [](const llmbench::ResultSet& set) {
+        std::map<std::pair<std::string, int>, const llmbench::RunRecord*> out;
+        for (const auto& r : set.files[0].runs)
+            if (!r.run.id.warmup) CHECK(out.emplace(std::make_pair(r.run.id.prompt_id, r.run.id.run_index), &r.run).second);  // none twice
+        return out;
+    };
+    const auto a = timed(single), b = timed(merged);
+    REQUIRE(a.size() == 12);
+    REQUIRE(b.size() == 12);
+    for (const auto& entry : a) {
+        const auto& key = entry.first;
+        const llmbench::RunRecord* x = entry.second;
+        REQUIRE(b.count(key) == 1);
+        const llmbench::RunRecord& y = *b.at(key);
+        CAPTURE(key.first);
+        CHECK(x->ok() == y.ok());
+        CHECK(x->id.model == y.id.model);
+        CHECK(x->id.num_predict == y.id.num_predict);
+        CHECK(x->server.eval_count == y.server.eval_count);
+        CHECK(x->server.prompt_eval_count == y.server.prompt_eval_count);
+        CHECK(x->client.content_chunks == y.client.content_chunks);
+        CHECK(x->output.bytes == y.output.bytes);
+        CHECK(x->output.sha256 == y.output.sha256);
+        CHECK(x->outcome.error_kind == y.outcome.error_kind);
+        CHECK_FALSE(x->shard.has_value());
+        REQUIRE(y.shard.has_value());
+        const auto position = static_cast<std::size_t>(std::stoi(key.first.substr(1)));
+        CHECK(y.shard->index == position % 4);  // prompt p is shard p mod 4's, with all its runs
+    }
+    REQUIRE(single.cells.size() == 1);
+    REQUIRE(merged.cells.size() == 1);
+    CHECK(single.cells[0].timed_runs() == merged.cells[0].timed_runs());
+    for (const char* metric : {"eval_count", "prompt_eval_count"}) {  // the counts; the timings differ run to run
+        CAPTURE(metric);
+        REQUIRE(single.cells[0].stats.count(metric) == 1);
+        CHECK(single.cells[0].stat(metric).mean == merged.cells[0].stat(metric).mean);
+        CHECK(single.cells[0].stat(metric).n == merged.cells[0].stat(metric).n);
+    }
+#if defined(LLMBENCH_REPORT_PATH) && defined(LLMBENCH_COMPARE_PATH)
+    // The report merges them too; a missing shard is refused, naming it.
+    const auto report = run_program({LLMBENCH_REPORT_PATH, shard_paths[0], shard_paths[1], shard_paths[2], shard_paths[3]}, [](pid_t, const std::string&) {});
+    CHECK_MESSAGE(report.exit_code == 0, report.err);
+    const auto incomplete = run_program({LLMBENCH_REPORT_PATH, shard_paths[0], shard_paths[1], shard_paths[3]}, [](pid_t, const std::string&) {});
+    CHECK(incomplete.exit_code == 2);
+    CHECK(incomplete.err.find("shard 2/4 missing") != std::string::npos);
+    const auto compared = run_program({LLMBENCH_COMPARE_PATH, whole_path, shard_paths[0] + "," + shard_paths[1] + "," + shard_paths[2] + "," + shard_paths[3], "--force"},
+                                      [](pid_t, const std::string&) {});
+    CHECK_MESSAGE(compared.exit_code == 0, compared.err);
+#endif
+    args = common;
+    args.insert(args.end(), {"--shard", "4/4"});
+    const auto bad = run_bench(args);
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("--shard 4/4") != std::string::npos);
+    for (const auto& p : shard_paths) std::remove(p.c_str());
+    std::remove(whole_path.c_str());
     std::remove(prompts.c_str());
 }

@@ -13,6 +13,7 @@
 #include "llmbench/core/error.hpp"
 #include "llmbench/core/json.hpp"
 #include "llmbench/core/response.hpp"
+#include "llmbench/core/shard.hpp"
 #include "llmbench/core/statistics.hpp"
 #include "llmbench/core/stream_timer.hpp"
 #include "llmbench/version.hpp"
@@ -154,6 +155,7 @@ inline void write_token_logprob(JsonWriter& w, const TokenLogprob& t, const std:
 struct RunRecord {
     RunIdentity id;
     std::optional<CellCoordinates> cell;  ///< only in an experiment matrix
+    std::optional<Shard> shard;           ///< the process's share of the run (--shard I/N), when sharded
     RunRetry retry;
     RunOutcome outcome;
     ClientTimings client;
@@ -330,6 +332,9 @@ inline void RunRecord::write_json(JsonWriter& w) const {
         .kv("warmup", id.warmup);
     w.key("cell");
     if (cell) write_cell_json(w, *cell);
+    else w.null();
+    w.key("shard");
+    if (shard) w.begin_object().kv("index", shard->index).kv("count", shard->count).end_object();
     else w.null();
     w.kv("prompt_tokens_target", id.prompt_tokens_target)
         .kv("attempt", retry.attempt)

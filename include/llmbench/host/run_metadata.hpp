@@ -31,6 +31,7 @@
 #include "llmbench/core/error.hpp"
 #include "llmbench/core/json.hpp"
 #include "llmbench/core/request.hpp"
+#include "llmbench/core/shard.hpp"
 #include "llmbench/host/roofline.hpp"
 #include "llmbench/version.hpp"
 
@@ -270,6 +271,7 @@ struct RunMetadata {
     std::string prompts_path, prompts_sha256;
     std::size_t prompt_count = 0;
     std::vector<std::string> command_line;
+    std::optional<Shard> shard;      ///< this file is shard I of N (--shard): llmbench-report merges the N
     std::vector<std::string> notes;  ///< what could not be read, and why
 
     /// Asks an Ollama server (an OllamaClient) about itself and `model`, and probes the host.
@@ -391,6 +393,9 @@ struct RunMetadata {
         w.key("command_line").begin_array();
         for (const auto& arg : command_line) w.value(arg);
         w.end_array();
+        w.key("shard");
+        if (shard) w.begin_object().kv("index", shard->index).kv("count", shard->count).end_object();
+        else w.null();
         w.key("notes").begin_array();
         for (const auto& n : notes) w.value(n);
         w.end_array().end_object();

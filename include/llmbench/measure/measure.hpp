@@ -44,6 +44,7 @@ struct RunLabel {
     bool warmup = false;
     int attempt = 0;  ///< 0, or 1..N for re-runs of a short reply
     std::optional<CellCoordinates> cell;
+    std::optional<Shard> shard;  ///< set when the run is one of N shards (--shard I/N)
     std::optional<std::int64_t> prompt_tokens_target;  ///< synthetic prompts: the length asked for
 };
 
@@ -74,6 +75,7 @@ inline RunRecord measure(Backend& backend, const Request& request, const RunLabe
     record.client.ended_at = ended;
     record.retry.attempt = label.attempt;
     record.cell = label.cell;
+    record.shard = label.shard;
     record.memory = memory;
     flag_run(record, hooks.first);
     if (hooks.roofline != nullptr) hooks.roofline->annotate(record);

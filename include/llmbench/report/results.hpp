@@ -24,6 +24,7 @@
 #include "llmbench/core/endpoint.hpp"
 #include "llmbench/core/error.hpp"
 #include "llmbench/core/run_record.hpp"
+#include "llmbench/core/shard.hpp"
 #include "llmbench/core/statistics.hpp"
 #include "llmbench/version.hpp"
 
@@ -57,6 +58,8 @@ struct ResultMetadata {
     /// The server's setup (metadata `server`), each as written: what must match besides the
     /// model. The environment leaves out variables that only say where things are.
     std::string server_parallel, chat_template_sha256, server_defaults, server_environment, placement;
+    std::string prompts_sha256;
+    std::optional<Shard> shard;  ///< the file is shard I of N (--shard)
 };
 
 struct MemoryTimeline {
@@ -218,6 +221,11 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
             const simdjson::dom::object c = value.get_object().value_unsafe();
             r.cell = CellCoordinates{dom_string(dom_at(c, "model")), dom_int(dom_at(c, "num_ctx")),
                                      dom_int(dom_at(c, "prompt_tokens")), dom_int(dom_at(c, "num_predict"))};
+        } else if (key == "shard" && value.is_object()) {
+            const simdjson::dom::object c = value.get_object().value_unsafe();
+            const auto index = llmbench::detail::dom_int64(dom_at(c, "index")), count = llmbench::detail::dom_int64(dom_at(c, "count"));
+            if (index && count && *index >= 0 && *count > *index) r.shard = Shard{static_cast<std::size_t>(*index), static_cast<std::size_t>(*count)};
+            else warnings.push_back(where + ": shard " + simdjson::minify(c) + " is not {index, count} with 0 <= index < count; left out");
         } else if (key == "ttft_s") r.client.ttft_s = dom_double(value);
         else if (key == "ttfa_s") {
             r.client.ttfa_s = dom_double(value);
@@ -342,6 +350,13 @@ inline ResultMetadata parse_metadata(simdjson::dom::object o, std::string_view l
     simdjson::dom::element options;
     if (dom_at(o, "request").get_object().get(part) == simdjson::SUCCESS && part["options"].get(options) == simdjson::SUCCESS)
         m.request_options = simdjson::minify(options);
+    if (dom_at(o, "prompts").get_object().get(part) == simdjson::SUCCESS) m.prompts_sha256 = dom_string(dom_at(part, "sha256"));
+    if (dom_at(o, "shard").get_object().get(part) == simdjson::SUCCESS) {
+        const auto index = llmbench::detail::dom_int64(dom_at(part, "index")), count = llmbench::detail::dom_int64(dom_at(part, "count"));
+        if (!index || !count || *index < 0 || *count <= *index)
+            throw error(errc::usage, "metadata shard " + simdjson::minify(part) + " is not {index, count} with 0 <= index < count");
+        m.shard = Shard{static_cast<std::size_t>(*index), static_cast<std::size_t>(*count)};
+    }
     return m;
 }
 
@@ -494,7 +509,11 @@ inline ResultFile parse_results(std::string_view content, const std::string& sou
             r.sequence = file.runs.size();
             file.runs.push_back(std::move(r));
         } else if (type == "metadata") {
-            file.metadata.push_back(detail::parse_metadata(obj, line));
+            try {
+                file.metadata.push_back(detail::parse_metadata(obj, line));
+            } catch (const error& e) {
+                throw error(errc::usage, where + ": " + e.what());
+            }
         } else if (type == "eval_summary") {
             EvalSummary e = detail::parse_eval_summary(obj);
             e.where = where;
@@ -517,6 +536,73 @@ inline ResultFile parse_results(std::string_view content, const std::string& sou
         }  // summary, cell, plan: recomputed from the runs; load_request: summed up in load_summary
     }
     return file;
+}
+
+/// Shard files of one run (--shard I/N: their metadata says so) merged into one file, as if
+/// one process had run it all: the runs of shard 0, then 1, ..., and shard 0's metadata. The
+/// statistics over them are those of the unsharded run (compute_stats sorts its samples, so
+/// order does not change a bit). Shards belong together when they agree on N, the model, the
+/// request options and the prompts file; a set with a shard missing, or one given twice, is
+/// an error naming them. Files that are not shards pass through, in their order.
+inline std::vector<ResultFile> merge_shards(std::vector<ResultFile> files) {
+    struct Set {
+        std::string key;
+        std::size_t count = 0, first = 0;  ///< first: where the merged file goes
+        std::vector<std::size_t> by_index;  ///< file of each shard, npos where missing
+    };
+    constexpr auto none = static_cast<std::size_t>(-1);
+    std::vector<Set> sets;
+    std::vector<bool> merged(files.size(), false);
+    for (std::size_t f = 0; f < files.size(); ++f) {
+        if (files[f].metadata.empty() || !files[f].metadata.front().shard) continue;
+        const ResultMetadata& m = files[f].metadata.front();
+        const std::string key = std::to_string(m.shard->count) + "\n" + m.model_tag + "\n" + m.request_options + "\n" + m.prompts_sha256;
+        auto set = std::find_if(sets.begin(), sets.end(), [&](const Set& s) { return s.key == key; });
+        if (set == sets.end()) set = sets.insert(sets.end(), Set{key, m.shard->count, f, std::vector<std::size_t>(m.shard->count, none)});
+        std::size_t& slot = set->by_index[m.shard->index];
+        if (slot != none)
+            throw error(errc::usage, "shard " + m.shard->label() + " is given twice: " + files[slot].path + " and " + files[f].path);
+        slot = f;
+        merged[f] = true;
+        for (const auto& r : files[f].runs)
+            if (!r.run.shard || !(*r.run.shard == *m.shard))
+                throw error(errc::usage, r.where + ": a run of shard " + (r.run.shard ? r.run.shard->label() : std::string("none")) + " in the file of shard " + m.shard->label());
+    }
+    for (const auto& set : sets) {
+        std::string missing, given;
+        for (std::size_t i = 0; i < set.count; ++i) {
+            const std::string label = Shard{i, set.count}.label();
+            if (set.by_index[i] == none) missing += (missing.empty() ? "" : ", ") + label;
+            else given += (given.empty() ? "" : ", ") + label + " (" + files[set.by_index[i]].path + ")";
+        }
+        if (!missing.empty()) throw error(errc::usage, "shard " + missing + " missing: a run in " + std::to_string(set.count) + " shards needs every one; given " + given);
+    }
+    std::vector<ResultFile> out;
+    for (std::size_t f = 0; f < files.size(); ++f) {
+        if (!merged[f]) {
+            out.push_back(std::move(files[f]));
+            continue;
+        }
+        const auto set = std::find_if(sets.begin(), sets.end(), [&](const Set& s) { return s.first == f; });
+        if (set == sets.end()) continue;  // merged into the file of an earlier shard
+        ResultFile whole = std::move(files[set->by_index[0]]);
+        whole.path += " + " + std::to_string(set->count - 1) + " more shard" + (set->count > 2 ? "s" : "");
+        for (std::size_t i = 1; i < set->count; ++i) {
+            ResultFile& part = files[set->by_index[i]];
+            for (auto& r : part.runs) whole.runs.push_back(std::move(r));
+            for (auto& w : part.warnings) whole.warnings.push_back(std::move(w));
+            if (part.memory) whole.warnings.push_back(part.path + ": the memory timelines of shards are not merged; shard 0's is shown");
+        }
+        for (std::size_t i = 0; i < whole.runs.size(); ++i) whole.runs[i].sequence = i;
+        out.push_back(std::move(whole));
+    }
+    for (std::size_t f = 0; f < out.size(); ++f) {
+        for (auto& r : out[f].runs) r.file_index = f;
+        for (auto& e : out[f].eval_summaries) e.file_index = f;
+        for (auto& e : out[f].eval_items) e.file_index = f;
+        for (auto& l : out[f].load) l.file_index = f;
+    }
+    return out;
 }
 
 /// Reads and parses a result file; see parse_results.
@@ -636,6 +722,7 @@ struct ResultSet {
 inline ResultSet load_result_set(const std::vector<std::string>& paths) {
     ResultSet set;
     for (std::size_t i = 0; i < paths.size(); ++i) set.files.push_back(load_results(paths[i], i));
+    set.files = merge_shards(std::move(set.files));
     set.cells = group_cells(set.files);
     return set;
 }
@@ -644,6 +731,7 @@ inline ResultSet load_result_set(const std::vector<std::string>& paths) {
 inline ResultSet parse_result_set(const std::vector<std::pair<std::string, std::string>>& texts) {
     ResultSet set;
     for (std::size_t i = 0; i < texts.size(); ++i) set.files.push_back(parse_results(texts[i].second, texts[i].first, i));
+    set.files = merge_shards(std::move(set.files));
     set.cells = group_cells(set.files);
     return set;
 }

@@ -21,6 +21,7 @@
 #include "llmbench/run/prompts.hpp"
 #include "llmbench/host/roofline.hpp"
 #include "llmbench/core/run_record.hpp"
+#include "llmbench/core/shard.hpp"
 #include "llmbench/core/stream_timer.hpp"
 
 namespace llmbench {
@@ -39,6 +40,10 @@ struct BenchmarkConfig {
     bool cold_cache = false;
     /// Sent with every request (--think); cold_cache adds cache_prompt where it applies.
     RequestControls controls;
+    /// This process's share (--shard I/N): the prompts at positions p with p mod N = I, with
+    /// all their runs, so each prompt's runs stay together (the cache flag compares a run with
+    /// its prompt's first). Warm-ups are every shard's own.
+    Shard shard;
 };
 
 /// Runs the benchmark. Order: warm-up, then `runs` passes, each over every prompt in file
@@ -115,7 +120,8 @@ public:
         for (int i = 0; i < config_.warmup && !stopped(); ++i)
             run_one(config_.prompts[static_cast<std::size_t>(i) % n], i, true, acc);
         for (int run = 0; run < config_.runs; ++run)
-            for (std::size_t p = 0; p < n && !stopped(); ++p) run_one(config_.prompts[p], run, false, acc);
+            for (std::size_t p = 0; p < n && !stopped(); ++p)
+                if (config_.shard.owns(p)) run_one(config_.prompts[p], run, false, acc);
         return acc;
     }
 
@@ -143,6 +149,7 @@ private:
         label.prompt_id = prompt.id;
         label.run_index = run_index;
         label.warmup = warmup;
+        if (config_.shard.sharded()) label.shard = config_.shard;
         const RunRecord record =
             measure(backend_, req, label, MeasureHooks{sampler_, roofline_, first == first_of_prompt_.end() ? nullptr : &first->second});
         if (first == first_of_prompt_.end() && record.ok()) first_of_prompt_.emplace(prompt.id, record);
@@ -155,6 +162,7 @@ private:
         if (config_.prompts.empty()) throw error(errc::usage, "benchmark: no prompts given");
         if (config_.runs < 1) throw error(errc::usage, "benchmark: runs must be at least 1");
         if (config_.warmup < 0) throw error(errc::usage, "benchmark: warmup must not be negative");
+        if (config_.shard.count == 0 || config_.shard.index >= config_.shard.count) throw error(errc::usage, "benchmark: shard " + config_.shard.label() + " does not exist");
     }
 
     std::unique_ptr<Backend> owned_;  ///< when made from an OllamaClient

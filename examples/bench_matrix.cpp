@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
     app.add_flag("--allow-truncation", allow_truncation,
                  "Let Ollama cut a prompt longer than num_ctx (its default); without it such a run fails as context_overflow");
     app.add_flag("--dry-run", dry_run, "Print the planned cells and request count; send nothing");
+    std::string shard_text;
+    app.add_option("--shard", shard_text,
+                   "Do shard I of N (\"I/N\", from 0): the cells at positions c with c mod N = I; llmbench-report merges the N files "
+                   "(docs/scale.md)");
     app.add_option("--host", host, "Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434)");
     app.add_option("--output,-o", output, "Also write the JSON lines to this file");
     app.add_flag("--demo", demo, "Run against the built-in mock server (numbers are not a model's)");
@@ -171,8 +175,13 @@ int main(int argc, char** argv) {
         const auto sampler = openai ? memory.start_without_ollama(demo) : memory.start(endpoint, demo);
         llmbench::ProgressOptions progress_options;
         progress_options.enabled = !quiet && !verbose;
-        llmbench::Progress progress(std::cerr, cells.size() * static_cast<std::size_t>(spec.runs), cells.size(), progress_options);
+        const llmbench::Shard shard = shard_text.empty() ? llmbench::Shard{} : llmbench::parse_shard(shard_text);
+        if (shard.index >= cells.size())
+            throw llmbench::error(llmbench::errc::usage, "--shard " + shard.label() + ": the matrix has " + std::to_string(cells.size()) + " cells, none for this shard");
+        const std::size_t owned = (cells.size() - shard.index + shard.count - 1) / shard.count;
+        llmbench::Progress progress(std::cerr, owned * static_cast<std::size_t>(spec.runs), owned, progress_options);
         llmbench::MatrixRunner runner(*backend, spec);
+        runner.shard(shard);
         runner.memory_sampler(sampler.get());
         runner.stop_when(&example::stop_requested)
             .on_cell_start([&](const llmbench::CellCoordinates& c, const llmbench::ReloadInfo& reload) {
@@ -184,6 +193,7 @@ int main(int argc, char** argv) {
                     meta.request_json = spec.to_json();
                     meta.sent_options = spec.options;  // num_ctx and num_predict vary by cell: see each run's cell
                     meta.command_line.assign(argv, argv + argc);
+                    if (shard.sharded()) meta.shard = shard;
                     out.write(meta.to_json());
                 }
                 if (verbose && !quiet)

@@ -816,3 +816,68 @@ TEST_CASE("ollama-bench --shard I/N: four shards together do the unsharded run's
     std::remove(whole_path.c_str());
     std::remove(prompts.c_str());
 }
+
+TEST_CASE("bench-matrix --shard I/N: two shards run every cell once between them - merged, the same runs as one process") {
+    MockOllama mock;
+    const auto file = write_temp("shard_matrix.json",
+                                 R"({"models":["llama3.1:8b"],"num_ctx":[2048],"prompt_tokens":[40,90],"num_predict":[3,5],"runs":2})");
+    const std::vector<std::string> common{"--matrix", file, "--host", "127.0.0.1:" + std::to_string(mock.port()), "--quiet"};
+    const auto whole_path = temp_path("shard_matrix_whole.jsonl");
+    auto args = common;
+    args.insert(args.end(), {"--output", whole_path});
+    REQUIRE(run_matrix(args).exit_code == 0);
+    std::vector<std::string> shard_paths;
+    for (int i = 0; i < 2; ++i) {
+        shard_paths.push_back(temp_path("shard_matrix_" + std::to_string(i) + ".jsonl"));
+        args = common;
+        args.insert(args.end(), {"--shard", std::to_string(i) + "/2", "--output", shard_paths.back()});
+        const auto o = run_matrix(args);
+        CHECK_MESSAGE(o.exit_code == 0, o.err);
+        const auto types = types_of(o.lines);
+        CHECK(std::count(types.begin(), types.end(), "cell") == 2);  // 2 of the 4 cells
+    }
+    const auto single = llmbench::load_result_set({whole_path});
+    const auto merged = llmbench::load_result_set(shard_paths);
+    REQUIRE(merged.files.size() == 1);
+    REQUIRE(single.cells.size() == 4);
+    REQUIRE(merged.cells.size() == 4);
+    std::map<std::string, const llmbench::RunRecord*> a, b;  // timed runs by "prompt id/run"
+    for (const auto& r : single.files[0].runs)
+        if (!r.run.id.warmup) a[r.run.id.prompt_id + "/" + std::to_string(r.run.id.run_index)] = &r.run;
+    for (const auto& r : merged.files[0].runs)
+        if (!r.run.id.warmup) CHECK(b.emplace(r.run.id.prompt_id + "/" + std::to_string(r.run.id.run_index), &r.run).second);
+    REQUIRE(a.size() == 8);
+    REQUIRE(b.size() == 8);
+    for (const auto& entry : a) {
+        const std::string& key = entry.first;
+        CAPTURE(key);
+        REQUIRE(b.count(key) == 1);
+        const llmbench::RunRecord& x = *entry.second;
+        const llmbench::RunRecord& y = *b.at(key);
+        REQUIRE(x.cell.has_value());
+        REQUIRE(y.cell.has_value());
+        CHECK(x.cell->prompt_tokens == y.cell->prompt_tokens);
+        CHECK(x.cell->num_predict == y.cell->num_predict);
+        CHECK(x.server.eval_count == y.server.eval_count);
+        CHECK(x.server.prompt_eval_count == y.server.prompt_eval_count);
+        CHECK(x.ok() == y.ok());
+        REQUIRE(y.shard.has_value());
+        CHECK(y.shard->index == static_cast<std::size_t>(std::stoi(key.substr(4))) % 2);  // "cell<i>/...": cell i is shard i mod 2's
+    }
+    for (const auto& x : single.cells) {  // merged, the cells come shard by shard: matched by label
+        CAPTURE(x.label());
+        const auto y = std::find_if(merged.cells.begin(), merged.cells.end(), [&](const llmbench::ResultCell& c) { return c.label() == x.label(); });
+        REQUIRE(y != merged.cells.end());
+        CHECK(x.timed_runs() == y->timed_runs());
+        CHECK(x.stat("eval_count").n == y->stat("eval_count").n);
+        CHECK(x.stat("eval_count").mean == y->stat("eval_count").mean);
+    }
+    args = common;
+    args.insert(args.end(), {"--shard", "4/5"});
+    const auto none = run_matrix(args);
+    CHECK(none.exit_code == 2);
+    CHECK(none.err.find("the matrix has 4 cells, none for this shard") != std::string::npos);
+    for (const auto& p : shard_paths) std::remove(p.c_str());
+    std::remove(whole_path.c_str());
+    std::remove(file.c_str());
+}

@@ -52,6 +52,20 @@
 
 namespace llmbench::detail {
 
+/// Calls on_field(name, value) for each "Name: value" line of an HTTP head from offset `at`
+/// (after the request or status line; `head` without its blank line), the value trimmed.
+template <class OnField>
+void for_each_header_field(std::string_view head, std::size_t at, OnField&& on_field) {
+    while (at < head.size()) {
+        auto end = head.find("\r\n", at);
+        if (end == std::string_view::npos) end = head.size();
+        const std::string_view line = head.substr(at, end - at);
+        at = end + 2;
+        const auto colon = line.find(':');
+        if (colon != std::string_view::npos) on_field(line.substr(0, colon), trim(line.substr(colon + 1), " \t"));
+    }
+}
+
 /// Transfer-Encoding: chunked, decoded incrementally.
 class ChunkedDecoder {
 public:
@@ -424,20 +438,13 @@ private:
             r.status = r.status * 10 + (c - '0');
         }
         r.close = status_line.substr(0, 8) == "HTTP/1.0";
-        std::size_t at = line_end == std::string_view::npos ? head.size() : line_end + 2;
-        while (at < head.size()) {
-            auto end = head.find("\r\n", at);
-            if (end == std::string_view::npos) end = head.size();
-            const std::string_view line = head.substr(at, end - at);
-            at = end + 2;
-            const auto colon = line.find(':');
-            if (colon == std::string_view::npos) continue;
-            const std::string name = ascii_lower(line.substr(0, colon));
-            const std::string value = ascii_lower(trim(line.substr(colon + 1), " \t"));
+        for_each_header_field(head, line_end == std::string_view::npos ? head.size() : line_end + 2, [&](std::string_view raw_name, std::string_view raw_value) {
+            const std::string name = ascii_lower(raw_name);
+            const std::string value = ascii_lower(raw_value);
             if (name == "transfer-encoding") r.chunked = value.find("chunked") != std::string::npos;
             else if (name == "content-length") r.content_length = std::strtoull(value.c_str(), nullptr, 10);
             else if (name == "connection") r.close = value.find("close") != std::string::npos ? true : value.find("keep-alive") != std::string::npos ? false : r.close;
-        }
+        });
         return true;
     }
 

@@ -58,6 +58,7 @@ struct ResultMetadata {
     /// The server's setup (metadata `server`), each as written: what must match besides the
     /// model. The environment leaves out variables that only say where things are.
     std::string server_parallel, chat_template_sha256, server_defaults, server_environment, placement;
+    std::string request_json;  ///< the whole `request` object, minified: what shaped every request
     std::string prompts_sha256;
     std::optional<Shard> shard;  ///< the file is shard I of N (--shard)
 };
@@ -350,6 +351,7 @@ inline ResultMetadata parse_metadata(simdjson::dom::object o, std::string_view l
     simdjson::dom::element options;
     if (dom_at(o, "request").get_object().get(part) == simdjson::SUCCESS && part["options"].get(options) == simdjson::SUCCESS)
         m.request_options = simdjson::minify(options);
+    if (dom_at(o, "request").get_object().get(part) == simdjson::SUCCESS) m.request_json = simdjson::minify(part);
     if (dom_at(o, "prompts").get_object().get(part) == simdjson::SUCCESS) m.prompts_sha256 = dom_string(dom_at(part, "sha256"));
     if (dom_at(o, "shard").get_object().get(part) == simdjson::SUCCESS) {
         const auto index = llmbench::detail::dom_int64(dom_at(part, "index")), count = llmbench::detail::dom_int64(dom_at(part, "count"));
@@ -539,11 +541,12 @@ inline ResultFile parse_results(std::string_view content, const std::string& sou
 }
 
 /// Shard files of one run (--shard I/N: their metadata says so) merged into one file, as if
-/// one process had run it all: the runs of shard 0, then 1, ..., and shard 0's metadata. The
-/// statistics over them are those of the unsharded run (compute_stats sorts its samples, so
-/// order does not change a bit). Shards belong together when they agree on N, the model, the
-/// request options and the prompts file; a set with a shard missing, or one given twice, is
-/// an error naming them. Files that are not shards pass through, in their order.
+/// one process had run it all: the runs of shard 0, then 1, ..., and the metadata lines of
+/// shard 0, then those of models only later shards ran (bench-matrix writes one per model).
+/// The statistics over them are those of the unsharded run (compute_stats sorts its samples,
+/// so order does not change a bit). Shards belong together when they agree on N, on what
+/// shaped the requests (the metadata's `request`) and on the prompts file; a set with a shard
+/// missing, or one given twice, is an error naming them. Other files pass through, in order.
 inline std::vector<ResultFile> merge_shards(std::vector<ResultFile> files) {
     struct Set {
         std::string key;
@@ -556,7 +559,7 @@ inline std::vector<ResultFile> merge_shards(std::vector<ResultFile> files) {
     for (std::size_t f = 0; f < files.size(); ++f) {
         if (files[f].metadata.empty() || !files[f].metadata.front().shard) continue;
         const ResultMetadata& m = files[f].metadata.front();
-        const std::string key = std::to_string(m.shard->count) + "\n" + m.model_tag + "\n" + m.request_options + "\n" + m.prompts_sha256;
+        const std::string key = std::to_string(m.shard->count) + "\n" + m.request_json + "\n" + m.prompts_sha256;
         auto set = std::find_if(sets.begin(), sets.end(), [&](const Set& s) { return s.key == key; });
         if (set == sets.end()) set = sets.insert(sets.end(), Set{key, m.shard->count, f, std::vector<std::size_t>(m.shard->count, none)});
         std::size_t& slot = set->by_index[m.shard->index];
@@ -589,6 +592,9 @@ inline std::vector<ResultFile> merge_shards(std::vector<ResultFile> files) {
         whole.path += " + " + std::to_string(set->count - 1) + " more shard" + (set->count > 2 ? "s" : "");
         for (std::size_t i = 1; i < set->count; ++i) {
             ResultFile& part = files[set->by_index[i]];
+            for (auto& m : part.metadata)
+                if (std::none_of(whole.metadata.begin(), whole.metadata.end(), [&](const ResultMetadata& w) { return w.model_tag == m.model_tag; }))
+                    whole.metadata.push_back(std::move(m));
             for (auto& r : part.runs) whole.runs.push_back(std::move(r));
             for (auto& w : part.warnings) whole.warnings.push_back(std::move(w));
             if (part.memory) whole.warnings.push_back(part.path + ": the memory timelines of shards are not merged; shard 0's is shown");

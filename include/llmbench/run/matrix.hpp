@@ -36,6 +36,7 @@
 #include "llmbench/client/ollama_client.hpp"
 #include "llmbench/host/roofline.hpp"
 #include "llmbench/core/run_record.hpp"
+#include "llmbench/core/shard.hpp"
 #include "llmbench/core/stream_timer.hpp"
 #include "llmbench/run/synthetic_prompt.hpp"
 
@@ -296,11 +297,24 @@ public:
         return *this;
     }
 
+    /// Runs only this process's cells (--shard I/N): cell i of the plan when i mod N = I.
+    /// Cells keep their place in the plan (their prompt ids), so N shards' records are the
+    /// unsharded run's.
+    MatrixRunner& shard(Shard s) {
+        if (s.count == 0 || s.index >= s.count) throw error(errc::usage, "matrix: shard " + s.label() + " does not exist");
+        shard_ = s;
+        return *this;
+    }
+
     std::vector<CellResult> run() {
         std::vector<CellResult> results;
-        for (const auto& cell : cells_) {
+        for (std::size_t i = 0; i < cells_.size(); ++i) {
             if (stopped()) break;
-            results.push_back(run_cell(cell));
+            if (!shard_.owns(i)) {
+                ++cell_index_;
+                continue;
+            }
+            results.push_back(run_cell(cells_[i]));
             if (on_cell_) on_cell_(results.back());
         }
         return results;
@@ -387,6 +401,7 @@ private:
         label.attempt = attempt;
         label.cell = cell;
         label.prompt_tokens_target = cell.prompt_tokens;
+        if (shard_.sharded()) label.shard = shard_;
         const auto roofline = rooflines_.find(cell.model);
         // Comparing with the cell's first run only means something when the prompt repeats.
         RunRecord record = measure(backend_, req, label,
@@ -451,6 +466,7 @@ private:
     bool interrupted_ = false;
     std::uint64_t nonce_ = 0;
     std::size_t cell_index_ = 0;
+    Shard shard_;
     std::map<std::string, Calibration> calibrations_;
     std::set<std::string> models_seen_;
     std::map<std::string, Roofline> rooflines_;

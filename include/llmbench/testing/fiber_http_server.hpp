@@ -10,6 +10,7 @@
 #pragma once
 
 #include "llmbench/detail/fiber_loop.hpp"
+#include "llmbench/detail/http_stream.hpp"
 
 #if LLMBENCH_HAS_FIBER_LOOP
 #include <netinet/in.h>
@@ -177,19 +178,12 @@ private:
         req.method = std::string(request_line.substr(0, sp1));
         req.path = std::string(request_line.substr(sp1 + 1, sp2 - sp1 - 1));
         req.version = std::string(request_line.substr(sp2 + 1));
-        for (std::size_t at = line_end + 2; at < head.size();) {
-            auto end = head.find("\r\n", at);
-            if (end == std::string_view::npos) end = head.size();
-            const std::string_view line = head.substr(at, end - at);
-            at = end + 2;
-            const auto colon = line.find(':');
-            if (colon == std::string_view::npos) continue;
-            const std::string name(line.substr(0, colon)), value(trim(line.substr(colon + 1), " \t"));
+        for_each_header_field(head, line_end == std::string_view::npos ? head.size() : line_end + 2, [&](std::string_view name, std::string_view value) {
             const std::string lower = ascii_lower(name);
-            if (lower == "content-length") content_length = std::strtoull(value.c_str(), nullptr, 10);
+            if (lower == "content-length") content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
             if (lower == "connection" && ascii_lower(value) == "close") close = true;
-            req.headers.emplace(name, value);
-        }
+            req.headers.emplace(std::string(name), std::string(value));
+        });
         const std::size_t body_at = head_end + 4;
         while (in.size() < body_at + content_length)
             if (!read_more(fd, in)) return false;

@@ -4,6 +4,7 @@
 //   eval-suite --model llama3.1:8b --data ../shared/datasets --tasks mmlu,arc_challenge,gsm8k --limit 100 -o evals.jsonl
 //   eval-suite --model llama3.1:8b --data ../shared/datasets --tasks mmlu --style completion -o mmlu.jsonl  (letter log-probabilities)
 //   eval-suite --model llama3.1:8b --data ../shared/datasets --tasks humaneval --allow-code-execution -o evals.jsonl
+//   eval-suite ... --shard 2/4 -o evals-2.jsonl   (one of 4 processes; llmbench-report evals-*.jsonl merges them)
 //
 // stdout (and --output): a metadata line, one "eval_item" line per item (flushed as scored),
 // one "eval_summary" line per task. Rerunning with the same --output skips items already scored.
@@ -88,6 +89,10 @@ int main(int argc, char** argv) {
                    "--parallel, OLLAMA_NUM_PARALLEL): more only queue")
         ->capture_default_str()
         ->check(CLI::Range(1, 256));
+    std::string shard_text;
+    app.add_option("--shard", shard_text,
+                   "Do shard I of N (\"I/N\", from 0): the items at positions i with i mod N = I of each task's selection, all their "
+                   "samples; llmbench-report merges the N files into one summary per task");
     app.add_flag("--allow-code-execution", allow_code, "Run model-written code (HumanEval, MBPP) in the sandbox");
     app.add_option("--code-timeout", code_timeout, "Seconds per program")->capture_default_str();
     app.add_option("--host", host,
@@ -128,6 +133,10 @@ int main(int argc, char** argv) {
             specs.push_back(spec);
         }
 
+        std::optional<llmbench::Shard> shard;
+        if (!shard_text.empty())
+            if (const auto s = llmbench::parse_shard(shard_text); s.sharded()) shard = s;
+
         std::string earlier;
         if (!output.empty() && std::filesystem::exists(output)) earlier = llmbench::eval::read_text_file(output);
         example::JsonLines out(output, /*append=*/true);
@@ -152,6 +161,7 @@ int main(int argc, char** argv) {
         for (const auto& server : servers) {  // fails fast: no server, no model; one metadata line per server
             auto meta = server()->describe(model);
             meta.command_line.assign(argv, argv + argc);
+            meta.shard = shard;
             out.write(meta.to_json());
             slots = slots && meta.server.parallel ? std::optional<std::int64_t>(*slots + *meta.server.parallel) : std::nullopt;
         }
@@ -169,6 +179,7 @@ int main(int argc, char** argv) {
         options.concurrency = concurrency;
         options.controls = backend_options.controls();
         options.sandbox.wall_s = code_timeout;
+        options.shard = shard;
         example::stop_on_signals();
         std::size_t failed = 0;
         for (const auto& spec : specs) {

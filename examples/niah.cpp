@@ -4,17 +4,23 @@
 //
 // stdout (and --output): one "niah_trial" line per trial (flushed as measured), then one
 // "niah_summary" line; stderr: a table per length. --html writes a heatmap report.
+//
+//   niah --model llama3.1:8b --lengths 8k,32k,128k --shard 1/4 -o niah-1.jsonl   (one of 4 processes)
+//   niah --merge niah-0.jsonl niah-1.jsonl niah-2.jsonl niah-3.jsonl --html niah.html -o niah.jsonl
 // Exit: 0 done; 1 some requests failed; 2 setup error; 3 no server, or it went away for good (--server-wait); 130 interrupted.
 #include <llmbench/core/cli.hpp>
 #include <llmbench/niah/report.hpp>
+#include <llmbench/niah/shards.hpp>
 #include <llmbench/host/run_metadata.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <regex>
+#include <string_view>
 
 #include "command_line.hpp"
 #include "example_support.hpp"
@@ -66,7 +72,15 @@ int main(int argc, char** argv) {
                 host, output, html;
     bool demo = false, quiet = false;
     std::optional<int> num_ctx;
-    app.add_option("--model", model, "Model tag, e.g. llama3.1:8b")->required();
+    std::string shard_text;
+    std::vector<std::string> merge_files;
+    const bool merging = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::string_view(a).rfind("--merge", 0) == 0; });
+    app.add_option("--model", model, "Model tag, e.g. llama3.1:8b")->required(!merging);
+    app.add_option("--shard", shard_text,
+                   "Do shard I of N (\"I/N\", from 0): trial k of the sweep (lengths, then repetitions, then depths) when k mod N = I; "
+                   "niah --merge puts the N files back together");
+    app.add_option("--merge", merge_files, "Merge the files of a sweep run with --shard I/N: the summary, table and --html of the whole sweep (no server needed)")
+        ->check(CLI::ExistingFile);
     app.add_option("--lengths", lengths, "Prompt lengths in tokens (k = 1024)")->capture_default_str();
     app.add_option("--depths", depths, "Needle depths in percent")->capture_default_str();
     app.add_option("--reps", spec.repetitions, "Trials per length and depth (a new needle each)")->capture_default_str()->check(CLI::Range(1, 1000));
@@ -89,12 +103,32 @@ int main(int argc, char** argv) {
     backend_options.quiet = quiet;
 
     try {
+        if (!merge_files.empty()) {
+            const auto merged = llmbench::niah::merge_sweep_shards(merge_files);
+            const bool mock = merged.metadata_line.find("\"backend\":{\"kind\":\"mock\"") != std::string::npos;
+            example::JsonLines out(output);
+            out.write(merged.metadata_line);
+            for (const auto& line : merged.trial_lines) out.write(line);
+            out.write(merged.result.summary_json(merged.spec, merged.controls_json));
+            if (!quiet) std::cerr << llmbench::niah::format_niah_table(merged.result, merged.spec) << (mock ? "(mock server: not a model's numbers)\n" : "");
+            if (!html.empty()) {
+                std::ofstream html_file(html, std::ios::binary | std::ios::trunc);
+                if (!html_file) throw llmbench::error(llmbench::errc::io, "cannot write '" + html + "'");
+                llmbench::niah::write_niah_html(merged.result, merged.spec, html_file, mock);
+                if (!html_file.flush()) throw llmbench::error(llmbench::errc::io, "writing '" + html + "' failed (disk full?)");
+            }
+            return 0;
+        }
+        if (!shard_text.empty())
+            if (const auto s = llmbench::parse_shard(shard_text); s.sharded()) spec.shard = s;
         spec.model = model;
         spec.lengths = parse_lengths(lengths);
         spec.depths = parse_depths(depths);
         spec.needle = llmbench::niah::parse_needle_kind(needle);
         spec.num_ctx = num_ctx;
         spec.controls = backend_options.controls();
+        if (const auto trials = spec.lengths.size() * spec.depths.size() * static_cast<std::size_t>(spec.repetitions); spec.shard && spec.shard->index >= trials)
+            throw llmbench::error(llmbench::errc::usage, "--shard " + spec.shard->label() + ": the sweep has " + std::to_string(trials) + " trials, none for this shard");
         int longest = 0;
         for (int l : spec.lengths) longest = std::max(longest, l);
         const auto haystack = haystack_path.empty() ? llmbench::niah::generated_haystack(static_cast<std::size_t>(longest), spec.seed)
@@ -125,6 +159,7 @@ int main(int argc, char** argv) {
         auto meta = backend->describe(model);
         if (demo) meta.backend_kind = "mock";
         meta.command_line.assign(argv, argv + argc);
+        meta.shard = spec.shard;
         out.write(meta.to_json());
 
         example::stop_on_signals();

@@ -881,3 +881,210 @@ TEST_CASE("bench-matrix --shard I/N: two shards run every cell once between them
     std::remove(whole_path.c_str());
     std::remove(file.c_str());
 }
+
+#if defined(LLMBENCH_EVAL_SUITE_PATH)
+TEST_CASE("eval-suite --shard I/N: four shards score every item once between them - merged, each summary equals the single run's") {
+    // Completion style, letter log-probabilities: the calibration's sums of fractions must
+    // come out the same too. The mock prefers the right letter for some items only.
+    std::map<std::string, std::string> gold;
+    for (const auto& [kind, path] : {std::pair<llmbench::eval::TaskKind, std::string>{llmbench::eval::TaskKind::arc_challenge, arc_path},
+                                     {llmbench::eval::TaskKind::mmlu, std::string(LLMBENCH_TEST_DATA_DIR) + "/eval/mmlu"}}) {
+        llmbench::eval::TaskSpec spec;
+        spec.kind = kind;
+        spec.path = path;
+        spec.style = llmbench::eval::PromptStyle::completion;
+        for (const auto& item : llmbench::eval::prepare_items(spec)) gold[item.prompt.text] = item.gold;
+    }
+    MockConfig cfg;
+    cfg.generation = llmbench::testing::MockGeneration::ollama_0_33;
+    cfg.first_token = [gold](const std::string& prompt) {
+        const std::string right = " " + gold.at(prompt), wrong = right == " A" ? " B" : " A";
+        const bool knows = prompt.size() % 3 != 0;
+        return std::vector<llmbench::TokenLogprob>{{knows ? right : wrong, -0.2, std::nullopt}, {knows ? wrong : right, -1.9, std::nullopt}};
+    };
+    MockOllama mock(cfg);
+    const std::vector<std::string> common{LLMBENCH_EVAL_SUITE_PATH, "--model", "llama3.1:8b", "--tasks", "mmlu,arc_challenge", "--path",
+                                          "arc_challenge=" + arc_path, "--path", "mmlu=" + std::string(LLMBENCH_TEST_DATA_DIR) + "/eval/mmlu",
+                                          "--style", "completion", "--host", "127.0.0.1:" + std::to_string(mock.port()), "--quiet"};
+    const auto whole_path = temp_path("eval_shard_whole.jsonl");
+    auto args = common;
+    args.insert(args.end(), {"--output", whole_path});
+    const auto whole = run_program(args, [](pid_t, const std::string&) {});
+    REQUIRE_MESSAGE(whole.exit_code == 0, whole.err);
+    std::vector<std::string> shard_paths;
+    std::size_t items_in_shards = 0;
+    for (int i = 0; i < 4; ++i) {
+        shard_paths.push_back(temp_path("eval_shard_" + std::to_string(i) + ".jsonl"));
+        args = common;
+        args.insert(args.end(), {"--shard", std::to_string(i) + "/4", "--output", shard_paths.back()});
+        const auto o = run_program(args, [](pid_t, const std::string&) {});
+        CHECK_MESSAGE(o.exit_code == 0, o.err);
+        const std::string mark = "\"shard\":{\"index\":" + std::to_string(i) + ",\"count\":4}";
+        for (const auto& line : o.lines) CHECK(line.find(mark) != std::string::npos);  // metadata, every item, every summary
+        for (const auto& t : types_of(o.lines)) items_in_shards += t == "eval_item" ? 1U : 0U;
+    }
+    CHECK(items_in_shards == 8);  // 5 MMLU + 3 ARC, each once
+    const auto single = llmbench::load_result_set({whole_path});
+    const auto merged = llmbench::load_result_set(shard_paths);
+    REQUIRE(merged.files.size() == 1);
+    const auto& a = single.files[0].eval_summaries;
+    const auto& b = merged.files[0].eval_summaries;
+    REQUIRE(a.size() == 2);
+    REQUIRE(b.size() == 2);
+    CHECK(merged.files[0].eval_items.size() == single.files[0].eval_items.size());
+    const auto same_score = [](const llmbench::EvalScore& x, const llmbench::EvalScore& y) {
+        CHECK(x.correct == y.correct);
+        CHECK(x.n == y.n);
+        CHECK(x.accuracy == y.accuracy);
+        CHECK(x.ci95_low == y.ci95_low);
+        CHECK(x.ci95_high == y.ci95_high);
+    };
+    for (std::size_t t = 0; t < 2; ++t) {
+        CAPTURE(a[t].task);
+        CHECK(a[t].task == b[t].task);
+        CHECK(a[t].setting == b[t].setting);
+        CHECK(a[t].scoring_method == "logprob");
+        CHECK(a[t].model == b[t].model);
+        CHECK(a[t].backend == b[t].backend);
+        CHECK(a[t].dataset_sha256 == b[t].dataset_sha256);
+        same_score(a[t].score, b[t].score);
+        CHECK(a[t].failed_requests == b[t].failed_requests);
+        CHECK(a[t].unparsable == b[t].unparsable);
+        CHECK(a[t].no_letter_in_top_k == b[t].no_letter_in_top_k);
+        REQUIRE(a[t].ece.has_value());
+        CHECK(a[t].ece == b[t].ece);  // exactly: the items are summed in one order
+        CHECK(a[t].brier == b[t].brier);
+        CHECK(a[t].mean_confidence == b[t].mean_confidence);
+        REQUIRE(a[t].reliability.size() == b[t].reliability.size());
+        for (std::size_t i = 0; i < a[t].reliability.size(); ++i) {
+            CHECK(a[t].reliability[i].n == b[t].reliability[i].n);
+            CHECK(a[t].reliability[i].accuracy == b[t].reliability[i].accuracy);
+            CHECK(a[t].reliability[i].mean_confidence == b[t].reliability[i].mean_confidence);
+        }
+        CHECK(a[t].macro_accuracy == b[t].macro_accuracy);
+        REQUIRE(a[t].per_subject.size() == b[t].per_subject.size());
+        for (const auto& [subject, score] : a[t].per_subject) {
+            REQUIRE(b[t].per_subject.count(subject) == 1);
+            same_score(score, b[t].per_subject.at(subject));
+        }
+        CHECK(a[t].per_category.size() == b[t].per_category.size());
+    }
+    CHECK(a[0].task == "mmlu");
+    CHECK(a[0].score.n == 5);
+    CHECK(a[0].score.correct > 0);  // the mock knows some, not all: the merge has something to get wrong
+    CHECK(a[0].score.correct < 5);
+    CHECK(a[0].per_subject.size() == 2);
+    const auto shard0 = llmbench::parse_results(test_util::read_text(shard_paths[0]), shard_paths[0]);
+    REQUIRE(shard0.eval_summaries.size() == 2);
+    CHECK(shard0.eval_summaries[0].score.n == 2);  // alone, a shard's summary covers its own items: MMLU 0 and 4
+#if defined(LLMBENCH_REPORT_PATH) && defined(LLMBENCH_COMPARE_PATH)
+    const auto report = run_program({LLMBENCH_REPORT_PATH, shard_paths[0], shard_paths[1], shard_paths[2], shard_paths[3]}, [](pid_t, const std::string&) {});
+    CHECK_MESSAGE(report.exit_code == 0, report.err);
+    const auto incomplete = run_program({LLMBENCH_REPORT_PATH, shard_paths[0], shard_paths[2], shard_paths[3]}, [](pid_t, const std::string&) {});
+    CHECK(incomplete.exit_code == 2);
+    CHECK(incomplete.err.find("shard 1/4 missing") != std::string::npos);
+    const auto compared = run_program({LLMBENCH_COMPARE_PATH, whole_path, shard_paths[0] + "," + shard_paths[1] + "," + shard_paths[2] + "," + shard_paths[3], "--force"},
+                                      [](pid_t, const std::string&) {});
+    CHECK_MESSAGE(compared.exit_code == 0, compared.err);
+#endif
+    // A shard cut off before its summary is refused by name, not merged short.
+    std::string text = test_util::read_text(shard_paths[2]);
+    text = text.substr(0, text.rfind("{\"type\":\"eval_summary\""));
+    std::ofstream(shard_paths[2], std::ios::binary | std::ios::trunc) << text;
+    try {
+        (void)llmbench::load_result_set(shard_paths);
+        FAIL("a shard without its summary was merged");
+    } catch (const llmbench::error& e) {
+        const doctest::String message(e.what());
+        CHECK_MESSAGE(std::string(e.what()).find("shard 2/4 (" + shard_paths[2] + ") has no eval_summary of arc_challenge (completion/0-shot/logprob)") != std::string::npos, message);
+    }
+    for (const auto& p : shard_paths) std::remove(p.c_str());
+    std::remove(whole_path.c_str());
+}
+#endif
+
+#if defined(LLMBENCH_NIAH_PATH)
+namespace {
+/// A niah_summary with its timings (TTFT, prefill rate means) masked: what two runs of one sweep share.
+std::string niah_summary_untimed(const std::vector<std::string>& lines) {
+    static const std::regex timing("\"(ttft_s_mean|prompt_toks_per_s_mean)\":[^,}]+");
+    for (const auto& line : lines)
+        if (line.find("\"type\":\"niah_summary\"") != std::string::npos) return std::regex_replace(line, timing, "\"$1\":T");
+    return "";
+}
+/// (length, repetition, depth, needle) of each trial line, in order.
+std::vector<std::string> niah_trial_keys(const std::vector<std::string>& lines) {
+    static const std::regex fields("\"length_tokens\":(\\d+),\"depth_percent\":(\\d+),\"repetition\":(\\d+),\"needle_kind\":\"[a-z_]+\",\"needle_key\":\"([^\"]+)\"");
+    std::vector<std::string> out;
+    std::smatch m;
+    for (const auto& line : lines)
+        if (line.find("\"type\":\"niah_trial\"") != std::string::npos && std::regex_search(line, m, fields))
+            out.push_back(m[1].str() + "/" + m[3].str() + "/" + m[2].str() + "/" + m[4].str());
+    return out;
+}
+}  // namespace
+
+TEST_CASE("niah --shard I/N: three shards run every trial once between them - niah --merge gives the single run's summary") {
+    const std::vector<std::string> common{LLMBENCH_NIAH_PATH, "--demo", "--model", "llama3.1:8b", "--lengths", "1k,2k", "--depths", "0,50,100",
+                                          "--reps", "2", "--quiet"};
+    const auto whole = run_program(common, [](pid_t, const std::string&) {});
+    REQUIRE_MESSAGE(whole.exit_code == 0, whole.err);
+    const auto whole_keys = niah_trial_keys(whole.lines);
+    REQUIRE(whole_keys.size() == 12);
+    std::vector<std::string> shard_paths;
+    std::size_t trials = 0;
+    for (int i = 0; i < 3; ++i) {
+        shard_paths.push_back(temp_path("niah_shard_" + std::to_string(i) + ".jsonl"));
+        auto args = common;
+        args.insert(args.end(), {"--shard", std::to_string(i) + "/3", "--output", shard_paths.back()});
+        const auto o = run_program(args, [](pid_t, const std::string&) {});
+        CHECK_MESSAGE(o.exit_code == 0, o.err);
+        const std::string mark = "\"shard\":{\"index\":" + std::to_string(i) + ",\"count\":3}";
+        for (const auto& line : o.lines) CHECK(line.find(mark) != std::string::npos);  // metadata, every trial, the summary
+        const auto keys = niah_trial_keys(o.lines);
+        trials += keys.size();
+        for (const auto& k : keys) {  // trial k of the sweep is shard k mod 3's
+            const auto at = std::find(whole_keys.begin(), whole_keys.end(), k);
+            REQUIRE(at != whole_keys.end());
+            CHECK(static_cast<std::size_t>(at - whole_keys.begin()) % 3 == static_cast<std::size_t>(i));
+        }
+    }
+    CHECK(trials == 12);
+    const auto html = temp_path("niah_merged.html");
+    const auto merged = run_program({LLMBENCH_NIAH_PATH, "--merge", shard_paths[2], shard_paths[0], shard_paths[1], "--html", html}, [](pid_t, const std::string&) {});
+    REQUIRE_MESSAGE(merged.exit_code == 0, merged.err);
+    CHECK(niah_trial_keys(merged.lines) == whole_keys);  // back in the sweep's order
+    const std::string a = niah_summary_untimed(whole.lines), b = niah_summary_untimed(merged.lines);
+    REQUIRE_FALSE(a.empty());
+    CHECK(a == b);
+    CHECK(a.find("\"shard\":null") != std::string::npos);
+    CHECK(niah_summary_untimed(test_util::split_lines(test_util::read_text(shard_paths[0]))) != a);  // a shard alone is not the sweep
+    CHECK(merged.err.find("length") != std::string::npos);  // the table
+    CHECK(test_util::read_text(html).find("Retrieval accuracy by length and depth") != std::string::npos);
+    CHECK(merged.lines.front().find("\"shard\":null") != std::string::npos);
+
+    const auto incomplete = run_program({LLMBENCH_NIAH_PATH, "--merge", shard_paths[0], shard_paths[2]}, [](pid_t, const std::string&) {});
+    CHECK(incomplete.exit_code == 2);
+    CHECK(incomplete.err.find("shard 1/3 missing") != std::string::npos);
+    const auto doubled = run_program({LLMBENCH_NIAH_PATH, "--merge", shard_paths[0], shard_paths[1], shard_paths[1]}, [](pid_t, const std::string&) {});
+    CHECK(doubled.exit_code == 2);
+    CHECK(doubled.err.find("shard 1/3 is given twice") != std::string::npos);
+    const auto whole_path = write_temp("niah_whole.jsonl", whole.lines.front() + "\n");
+    const auto unsharded = run_program({LLMBENCH_NIAH_PATH, "--merge", whole_path}, [](pid_t, const std::string&) {});
+    CHECK(unsharded.exit_code == 2);
+    CHECK(unsharded.err.find(whole_path + ": not a shard file") != std::string::npos);
+    std::string cut = test_util::read_text(shard_paths[1]);
+    std::ofstream(shard_paths[1], std::ios::binary | std::ios::trunc) << cut.substr(0, cut.find("{\"type\":\"niah_summary\""));
+    const auto unfinished = run_program({LLMBENCH_NIAH_PATH, "--merge", shard_paths[0], shard_paths[1], shard_paths[2]}, [](pid_t, const std::string&) {});
+    CHECK(unfinished.exit_code == 2);
+    CHECK(unfinished.err.find("shard 1/3 (" + shard_paths[1] + ") has no niah_summary") != std::string::npos);
+    auto none = common;
+    none.insert(none.end(), {"--shard", "12/13"});
+    const auto empty_shard = run_program(none, [](pid_t, const std::string&) {});
+    CHECK(empty_shard.exit_code == 2);
+    CHECK(empty_shard.err.find("the sweep has 12 trials, none for this shard") != std::string::npos);
+    for (const auto& p : shard_paths) std::remove(p.c_str());
+    std::remove(html.c_str());
+    std::remove(whole_path.c_str());
+}
+#endif

@@ -30,6 +30,8 @@
 #include "llmbench/eval/prompts.hpp"
 #include "llmbench/eval/sandbox.hpp"
 #include "llmbench/eval/scoring.hpp"
+#include "llmbench/eval/summary.hpp"
+#include "llmbench/eval/task.hpp"
 #include "llmbench/client/backend.hpp"
 #include "llmbench/core/json.hpp"
 #include "llmbench/measure/measure.hpp"
@@ -38,48 +40,6 @@
 #include "llmbench/version.hpp"
 
 namespace llmbench::eval {
-
-enum class TaskKind { mmlu, arc_challenge, hellaswag, truthfulqa_mc1, truthfulqa_mc0, gsm8k, humaneval, mbpp };
-
-inline const char* to_string(TaskKind t) {
-    switch (t) {
-        case TaskKind::mmlu: return "mmlu";
-        case TaskKind::arc_challenge: return "arc_challenge";
-        case TaskKind::hellaswag: return "hellaswag";
-        case TaskKind::truthfulqa_mc1: return "truthfulqa_mc1";
-        case TaskKind::truthfulqa_mc0: return "truthfulqa_mc0";
-        case TaskKind::gsm8k: return "gsm8k";
-        case TaskKind::humaneval: return "humaneval";
-        case TaskKind::mbpp: return "mbpp";
-    }
-    return "";
-}
-
-inline TaskKind parse_task(const std::string& name) {
-    for (TaskKind t : {TaskKind::mmlu, TaskKind::arc_challenge, TaskKind::hellaswag, TaskKind::truthfulqa_mc1, TaskKind::truthfulqa_mc0, TaskKind::gsm8k,
-                       TaskKind::humaneval, TaskKind::mbpp})
-        if (name == to_string(t)) return t;
-    throw error(errc::usage, "unknown task '" + name + "' (mmlu, arc_challenge, hellaswag, truthfulqa_mc1, truthfulqa_mc0, gsm8k, humaneval, mbpp)");
-}
-
-inline bool is_code_task(TaskKind t) { return t == TaskKind::humaneval || t == TaskKind::mbpp; }
-inline bool is_choice_task(TaskKind t) { return !is_code_task(t) && t != TaskKind::gsm8k; }
-
-/// How a multiple-choice answer is read: the letter the model writes (generative), or the
-/// option letter most likely as the one token after "Answer:" (logprob, lm-evaluation-harness's
-/// MMLU acc).
-enum class Scoring { generative, logprob };
-
-inline const char* to_string(Scoring s) { return s == Scoring::logprob ? "logprob" : "generative"; }
-
-inline Scoring parse_scoring(const std::string& name) {
-    if (name == "generative") return Scoring::generative;
-    if (name == "logprob") return Scoring::logprob;
-    throw error(errc::usage, "unknown scoring '" + name + "' (generative, logprob)");
-}
-
-/// Alternatives asked for the one token logprob scoring reads: Ollama's most (20).
-inline constexpr int letter_top_logprobs = 20;
 
 /// One task as configured. Unset numbers take the task's usual setting.
 struct TaskSpec {
@@ -205,60 +165,6 @@ inline std::vector<PreparedItem> prepare_items(const TaskSpec& spec) {
     return out;
 }
 
-/// One item asked once: its record as measure() made it, and how the reply scored. Items read
-/// back on resume carry only what the summary needs (ok, eval_count, wall_s, ttft_s).
-struct ScoredItem {
-    RunRecord run;
-    TaskKind task = TaskKind::mmlu;
-    std::string setting, item_id, subject, prompt_sha256, gold;
-    std::string server_url;  ///< the server that answered (Backend::server_url), when it has an address
-    int sample = 0, seed = 0;
-    bool correct = false;
-    bool unparsable = false;
-    bool correct_flexible = false;  ///< GSM8K's second extraction
-    std::optional<std::string> extracted, extracted_flexible;  ///< the letter, number or code taken from the reply
-    std::optional<ExecResult> exec;                            ///< code tasks: the sandboxed run
-    Scoring scoring = Scoring::generative;
-    std::size_t gold_index = 0;             ///< multiple choice: the right option
-    std::optional<LetterChoice> letters;    ///< logprob scoring: the options as the first token saw them
-
-    bool ok() const noexcept { return run.ok(); }
-
-    /// The `"type":"eval_item"` line.
-    std::string to_json() const {
-        JsonWriter w;
-        w.begin_object().kv("type", "eval_item").kv("schema_version", schema_version).kv("task", to_string(task));
-        w.kv("setting", setting).kv("scoring", to_string(scoring)).kv("item_id", item_id).kv("sample", sample).kv("seed", seed);
-        if (!subject.empty()) w.kv("subject", subject);
-        w.kv("model", run.id.model);
-        if (!server_url.empty()) w.kv("server_url", server_url);
-        w.kv("prompt_sha256", prompt_sha256).kv("ok", run.ok());
-        w.key("error");
-        if (run.outcome.error_kind) w.begin_object().kv("kind", llmbench::to_string(*run.outcome.error_kind)).kv("message", run.outcome.error_message).end_object();
-        else w.null();
-        w.kv("reply", run.output.text).kv("gold", gold);
-        if (run.ok()) {
-            w.kv("extracted", extracted);
-            if (task == TaskKind::gsm8k) w.kv("extracted_flexible", extracted_flexible).kv("correct_flexible", correct_flexible);
-            if (exec)
-                w.kv("exec_status", to_string(exec->status)).kv("exec_output", exec->output).kv("exec_wall_s", exec->wall_s).kv("network_isolated", exec->network_isolated).kv("sandbox", exec->sandbox);
-            if (letters) {
-                w.kv("no_letter_in_top_k", letters->no_letter_in_top_k()).kv("confidence", letters->confidence());
-                w.key("option_logprobs").begin_array();
-                for (const auto& lp : letters->logprobs) w.value(lp);
-                w.end_array().key("option_probabilities").begin_array();
-                for (double p : letters->probabilities) w.value(p);
-                w.end_array();
-            }
-            w.kv("correct", correct).kv("unparsable", unparsable);
-        }
-        w.kv("ttft_s", run.client.ttft_s).kv("ttfa_s", run.client.ttfa_s).kv("thinking_chars", run.output.thinking_chars);
-        w.kv("gen_toks_per_s", run.gen_toks_per_s()).kv("eval_count", run.server.eval_count).kv("wall_s", run.client.wall_s);
-        w.kv("done_reason", run.done_reason);
-        return w.end_object().take();
-    }
-};
-
 struct EvalOptions {
     std::string model;
     std::optional<std::string> keep_alive = std::string("30m");
@@ -267,6 +173,7 @@ struct EvalOptions {
     SandboxLimits sandbox;
     int concurrency = 1;  ///< parallel requests (each worker has its own backend)
     RequestControls controls;  ///< sent with every request (--think)
+    std::optional<Shard> shard;  ///< this process's share (--shard I/N): item i of the selection is shard i mod N's
 };
 
 /// Runs one task. Not reusable across tasks: make one per task.
@@ -324,44 +231,10 @@ public:
             simdjson::dom::element doc;
             simdjson::dom::object o;
             if (parser.parse(line.data(), line.size()).get(doc) || doc.get_object().get(o)) return;  // a cut-off last line
-            std::string_view type, task, setting, id, subject;
-            if (o["type"].get_string().get(type) || type != "eval_item") return;
-            if (o["task"].get_string().get(task) || task != to_string(spec_.kind)) return;
-            if (o["setting"].get_string().get(setting) || setting != spec_.setting()) return;
-            if (o["item_id"].get_string().get(id)) return;
-            ScoredItem s;
-            s.task = spec_.kind;
-            s.setting = std::string(setting);
-            s.item_id = std::string(id);
-            if (o["subject"].get_string().get(subject) == simdjson::SUCCESS) s.subject = std::string(subject);
-            std::int64_t sample = 0;
-            if (o["sample"].get_int64().get(sample) != simdjson::SUCCESS) sample = 0;
-            s.sample = static_cast<int>(sample);
-            bool b = false;
-            s.run.outcome.ok = o["ok"].get_bool().get(b) == simdjson::SUCCESS && b;
-            if (!s.run.ok()) return;
-            s.correct = o["correct"].get_bool().get(b) == simdjson::SUCCESS && b;
-            s.unparsable = o["unparsable"].get_bool().get(b) == simdjson::SUCCESS && b;
-            s.correct_flexible = o["correct_flexible"].get_bool().get(b) == simdjson::SUCCESS && b;
-            s.run.server.eval_count = llmbench::detail::dom_int64(o["eval_count"]);
-            s.run.client.wall_s = llmbench::detail::dom_double(o["wall_s"]);
-            s.run.client.ttft_s = llmbench::detail::dom_double(o["ttft_s"]);
-            s.scoring = spec_.scoring_method();
-            if (std::string_view gold; o["gold"].get_string().get(gold) == simdjson::SUCCESS && gold.size() == 1 && gold[0] >= 'A' && gold[0] <= 'Z') {
-                s.gold = std::string(gold);
-                s.gold_index = static_cast<std::size_t>(gold[0] - 'A');
-            }
-            if (s.scoring == Scoring::logprob) {  // what the summary's calibration needs
-                LetterChoice letters;
-                if (simdjson::dom::array probabilities; o["option_probabilities"].get_array().get(probabilities) == simdjson::SUCCESS)
-                    for (auto p : probabilities) letters.probabilities.push_back(llmbench::detail::dom_double(p).value_or(0));
-                if (!(o["no_letter_in_top_k"].get_bool().get(b) == simdjson::SUCCESS && b) && !letters.probabilities.empty())
-                    letters.chosen = static_cast<std::size_t>(
-                        std::max_element(letters.probabilities.begin(), letters.probabilities.end()) - letters.probabilities.begin());
-                s.letters = std::move(letters);
-            }
-            if (done_.insert(key(s.item_id, s.sample)).second) {
-                scored_.push_back(std::move(s));
+            auto s = parse_scored_item(o, spec_.kind, spec_.setting(), spec_.scoring_method());
+            if (!s || !same_shard(s->run.shard)) return;  // another shard's item is that shard's to count
+            if (done_.insert(key(s->item_id, s->sample)).second) {
+                scored_.push_back(std::move(*s));
                 ++taken;
             }
         });
@@ -377,9 +250,10 @@ public:
             dataset_sha256_ = llmbench::detail::sha256_hex(bytes.str());
         }
         std::vector<std::pair<const PreparedItem*, int>> work;
-        for (const auto& item : items)
-            for (int s = 0; s < spec_.samples; ++s)
-                if (!done_.count(key(item.id, s))) work.emplace_back(&item, s);
+        for (std::size_t i = 0; i < items.size(); ++i)  // item i is shard i mod N's, with all its samples (pass@k needs them together)
+            if (!options_.shard || options_.shard->owns(i))
+                for (int s = 0; s < spec_.samples; ++s)
+                    if (!done_.count(key(items[i].id, s))) work.emplace_back(&items[i], s);
         items_total_ = items.size();
         std::atomic<std::size_t> next{0};
         const auto worker = [&](std::unique_ptr<Backend> backend) {
@@ -399,148 +273,38 @@ public:
 
     const std::vector<ScoredItem>& scored() const { return scored_; }
 
-    /// The task's summary: accuracy (or pass@k) with a 95% Wilson interval, and the rest.
+    /// The task's summary (summary_json in eval/summary.hpp) over the items scored so far,
+    /// this shard's only when sharded.
     std::string summary_json() const {
         std::lock_guard<std::mutex> lock(mutex_);
-        JsonWriter w;
-        w.begin_object().kv("type", "eval_summary").kv("schema_version", schema_version).kv("task", to_string(spec_.kind));
-        w.kv("setting", spec_.setting()).kv("model", options_.model).kv("backend", label_);
-        w.key("controls");
-        request_controls().write_json(w);
-        w.kv("scoring_method", to_string(spec_.scoring_method())).kv("scoring", scoring_note());
-        w.key("dataset").begin_object().kv("path", spec_.path).key("sha256");  // which file, exactly: versions differ
-        if (dataset_sha256_.empty()) w.null();
-        else w.value(dataset_sha256_);
-        w.end_object();
-        std::size_t n = 0, correct = 0, unparsable = 0, flexible = 0, no_letter = 0;
-        std::vector<ProbabilisticAnswer> answers;  // logprob scoring, items with a letter in the top-k
-        double tokens = 0, wall = 0;
-        std::size_t timed = 0;
-        std::map<std::string, std::pair<std::size_t, std::size_t>> per_subject, per_category;
-        std::map<std::string, std::pair<std::size_t, std::size_t>> per_problem;  // samples, passed
-        for (const auto& s : scored_) {
-            if (!s.ok()) continue;
-            ++n;
-            correct += s.correct ? 1U : 0U;
-            unparsable += s.unparsable ? 1U : 0U;
-            flexible += s.correct_flexible ? 1U : 0U;
-            if (s.letters && s.letters->no_letter_in_top_k()) ++no_letter;
-            else if (s.letters) answers.push_back({s.letters->probabilities, s.gold_index});
-            if (s.run.server.eval_count && s.run.client.wall_s) {
-                tokens += static_cast<double>(*s.run.server.eval_count);
-                wall += *s.run.client.wall_s;
-                ++timed;
-            }
-            if (!s.subject.empty()) {
-                auto& subj = per_subject[s.subject];
-                ++subj.first;
-                subj.second += s.correct ? 1U : 0U;
-                auto& cat = per_category[mmlu_category(s.subject)];
-                ++cat.first;
-                cat.second += s.correct ? 1U : 0U;
-            }
-            auto& prob = per_problem[s.item_id];
-            ++prob.first;
-            prob.second += s.correct ? 1U : 0U;
-        }
-        const auto ratio = [](std::size_t a, std::size_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
-        const auto accuracy = [&](const char* name, std::size_t right, std::size_t total, const Calibration* c = nullptr) {
-            const auto [low, high] = wilson_interval(right, total);
-            w.key(name).begin_object().kv("correct", right).kv("n", total).kv("accuracy", ratio(right, total));
-            w.kv("ci95_low", low).kv("ci95_high", high);
-            if (c) w.kv("ece", c->ece).kv("brier", c->brier).kv("mean_confidence", c->mean_confidence).kv("calibrated_n", c->n);
-            w.end_object();
-        };
-        const bool logprob = spec_.scoring_method() == Scoring::logprob;
-        const Calibration calibrated = calibration(answers);
-        w.kv("items", per_problem.size()).kv("items_in_dataset_selection", items_total_).kv("n", n).kv("failed_requests", failed_);
-        accuracy("score", correct, n, logprob ? &calibrated : nullptr);
-        w.kv("unparsable", unparsable).kv("unparsable_share", ratio(unparsable, n));
-        if (logprob) {  // counted as wrong in the score, and left out of the calibration
-            w.kv("no_letter_in_top_k", no_letter).kv("no_letter_in_top_k_share", ratio(no_letter, n));
-            w.key("reliability").begin_array();  // a reliability diagram's bars: every bin, empty ones too
-            for (const auto& b : calibrated.bins)
-                w.begin_object().kv("lower", b.lower).kv("upper", b.upper).kv("n", b.n).kv("accuracy", b.accuracy).kv("mean_confidence", b.mean_confidence).end_object();
-            w.end_array();
-        }
-        w.key("mean_eval_count");
-        if (timed) w.value(tokens / static_cast<double>(timed));
-        else w.null();
-        w.key("mean_wall_s");
-        if (timed) w.value(wall / static_cast<double>(timed));
-        else w.null();
-        if (spec_.kind == TaskKind::gsm8k) {
-            accuracy("strict", correct, n);
-            accuracy("flexible", flexible, n);
-        }
-        if (spec_.kind == TaskKind::mmlu) {
-            double macro = 0;
-            for (const auto& [subject, c] : per_subject) macro += ratio(c.second, c.first);
-            w.kv("micro_accuracy", ratio(correct, n));
-            w.kv("macro_accuracy", per_subject.empty() ? 0.0 : macro / static_cast<double>(per_subject.size()));
-            w.key("per_subject").begin_object();
-            for (const auto& [subject, c] : per_subject) accuracy(subject.c_str(), c.second, c.first);
-            w.end_object().key("per_category").begin_object();
-            for (const auto& [category, c] : per_category) accuracy(category.c_str(), c.second, c.first);
-            w.end_object();
-        }
-        if (is_code_task(spec_.kind)) {
-            std::set<std::string> modes;  // how the code was contained: one mode, unless bwrap stopped working mid-run
-            for (const auto& s : scored_)
-                if (s.exec) modes.insert(s.exec->sandbox);
-            std::string sandbox;
-            for (const auto& m : modes) sandbox += (sandbox.empty() ? "" : ", ") + m;
-            w.key("sandbox");
-            if (sandbox.empty()) w.null();
-            else w.value(sandbox);
-            w.key("pass_at_k").begin_object();
-            std::size_t min_samples = std::numeric_limits<std::size_t>::max();
-            for (const auto& [id, p] : per_problem) min_samples = std::min(min_samples, p.first);
-            for (std::size_t k : {1U, 2U, 5U, 10U, 20U, 50U, 100U}) {
-                if (per_problem.empty() || k > min_samples) break;
-                double sum = 0;
-                for (const auto& [id, p] : per_problem) sum += pass_at_k(p.first, p.second, k).value_or(0);
-                w.kv(std::to_string(k), sum / static_cast<double>(per_problem.size()));
-            }
-            w.end_object();
-        }
-        w.key("reference");  // the published number, and whether it measured what we did
-        if (const auto ref = meta_reference(to_string(spec_.kind), spec_.setting(), options_.model)) {
-            w.begin_object().kv("score", ref->reference.score).kv("model", ref->reference.model).kv("setting", ref->reference.setting);
-            w.kv("source", ref->reference.source).kv("comparable", ref->comparable);
-            if (!ref->comparable) w.kv("not_comparable", ref->why_not);
-            w.end_object();
-        } else {
-            w.null();
-        }
-        return w.end_object().take();
+        SummaryContext c;
+        c.task = spec_.kind;
+        c.setting = spec_.setting();
+        c.scoring = spec_.scoring_method();
+        c.model = options_.model;
+        c.backend = label_;
+        JsonWriter controls;
+        request_controls().write_json(controls);
+        c.controls_json = controls.take();
+        c.dataset_path = spec_.path;
+        c.dataset_sha256 = dataset_sha256_;
+        c.items_in_selection = items_total_;
+        c.failed_requests = failed_;
+        c.shard = options_.shard;
+        return eval::summary_json(c, scored_);
     }
 
 private:
     static std::string key(const std::string& id, int sample) { return id + "\x1f" + std::to_string(sample); }
+    bool same_shard(const std::optional<Shard>& other) const {
+        return other.has_value() == options_.shard.has_value() && (!other || *other == *options_.shard);
+    }
 
     /// What every request sends beyond its options: the caller's, and logprob scoring's alternatives.
     RequestControls request_controls() const {
         RequestControls c = options_.controls;
         if (spec_.scoring_method() == Scoring::logprob) c.logprobs = letter_top_logprobs;
         return c;
-    }
-
-    std::string scoring_note() const {
-        switch (spec_.kind) {
-            case TaskKind::gsm8k: return "exact match of the final number: strict ('The answer is N' / '#### N') and flexible (last number)";
-            case TaskKind::humaneval:
-            case TaskKind::mbpp: return "functional correctness in a sandbox; pass@k by the unbiased estimator (Chen et al. 2021)";
-            default:
-                if (spec_.scoring_method() == Scoring::generative)
-                    return "generative multiple choice: the letter is extracted from generated text (not log-likelihood scoring; not "
-                           "comparable with lm-evaluation-harness acc/acc_norm)";
-                if (spec_.kind == TaskKind::mmlu)
-                    return "letter log-probability: the option whose letter is most likely as the one token after 'Answer:' (lm-evaluation-harness's "
-                           "MMLU acc); probabilities normalised over the options for calibration";
-                return "letter log-probability over lettered options (lm-evaluation-harness scores this task's answer texts instead: not its "
-                       "acc/acc_norm); probabilities normalised over the options for calibration";
-        }
     }
 
     void evaluate(Backend& backend, const PreparedItem& item, int sample) {
@@ -574,6 +338,7 @@ private:
         RunLabel label;
         label.prompt_id = item.id;
         label.run_index = sample;
+        label.shard = options_.shard;
         ScoredItem s;
         s.run = measure(backend, request, label);
         s.task = spec_.kind;

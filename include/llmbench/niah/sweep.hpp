@@ -21,6 +21,7 @@
 #include "llmbench/measure/measure.hpp"
 #include "llmbench/core/run_record.hpp"
 #include "llmbench/core/statistics.hpp"
+#include "llmbench/core/shard.hpp"
 #include "llmbench/core/stream_timer.hpp"
 #include "llmbench/version.hpp"
 
@@ -45,9 +46,25 @@ struct SweepSpec {
     /// What every request sends: `controls`, refusing over-long prompts unless allow_truncation.
     RequestControls request_controls() const { return controls.with_truncation(allow_truncation); }
 
+    /// This process's share (--shard I/N): trial k, counted over lengths, then repetitions,
+    /// then depths, is shard k mod N's. A length is calibrated by every shard with a trial of it.
+    std::optional<Shard> shard;
+
     /// The window: the prompt with 10% headroom (calibration lands within 2% and must not be
     /// cut while it searches), plus the answer and the template.
     int context_for(int length) const { return num_ctx.value_or(length + length / 10 + num_predict + 64); }
+
+    /// The summary's `sweep` object: what decides the trials (not the shard), so shards of one
+    /// sweep write the same one and `niah --merge` can rebuild the sweep from it.
+    void write_json(JsonWriter& w) const {
+        w.begin_object().key("lengths").begin_array();
+        for (int l : lengths) w.value(l);
+        w.end_array().key("depths").begin_array();
+        for (int d : depths) w.value(d);
+        w.end_array().kv("repetitions", repetitions).kv("needle_kind", to_string(needle)).kv("num_predict", num_predict).kv("num_ctx", num_ctx);
+        w.kv("seed", seed).kv("truncation_ratio", truncation_ratio).kv("calibration_tolerance", calibration_tolerance).kv("allow_truncation", allow_truncation);
+        w.end_object();
+    }
 };
 
 /// One trial: a needle at a depth in a prompt of a length.
@@ -80,7 +97,9 @@ struct Trial {
         w.kv("found", score.found).kv("expected", score.expected).kv("exact", score.exact()).kv("partial", score.partial());
         w.kv("scored", scored()).kv("truncated", truncated).kv("exceeds_context", exceeds_context).kv("haystack_repeated", haystack_repeated);
         w.kv("ttft_s", timing.client.ttft_s).kv("prompt_toks_per_s", timing.prompt_toks_per_s()).kv("gen_toks_per_s", timing.gen_toks_per_s());
-        w.kv("wall_s", timing.client.wall_s);
+        w.kv("wall_s", timing.client.wall_s).kv("prompt_eval_duration_ns", timing.server.prompt_eval_duration_ns).key("shard");
+        if (timing.shard) w.begin_object().kv("index", timing.shard->index).kv("count", timing.shard->count).end_object();
+        else w.null();
         return w.end_object().take();
     }
 };
@@ -139,12 +158,20 @@ struct SweepResult {
         return s;
     }
 
-    std::string summary_json(const SweepSpec& spec) const {
+    /// The `niah_summary` line. `controls_json`: what the requests sent, as written, when the
+    /// trials were read back (niah --merge); else the spec's.
+    std::string summary_json(const SweepSpec& spec, const std::string& controls_json = "") const {
         JsonWriter w;
         w.begin_object().kv("type", "niah_summary").kv("schema_version", schema_version).kv("model", spec.model);
         w.kv("needle_kind", to_string(spec.needle)).kv("model_context_length", model_context).kv("allow_truncation", spec.allow_truncation);
         w.key("controls");
-        spec.request_controls().write_json(w);
+        if (controls_json.empty()) spec.request_controls().write_json(w);
+        else w.raw(controls_json);
+        w.key("sweep");
+        spec.write_json(w);
+        w.key("shard");
+        if (spec.shard) w.begin_object().kv("index", spec.shard->index).kv("count", spec.shard->count).end_object();
+        else w.null();
         w.kv("scoring", "exact: every needle value appears in the reply (case-insensitive); partial: the share that appears. Truncated "
                         "or over-context trials are excluded, not scored");
         w.key("lengths").begin_array();
@@ -197,13 +224,23 @@ public:
         } catch (const error&) {
             // unknown: no over-context flag, truncation is still detected from the counts
         }
+        const std::size_t per_length = static_cast<std::size_t>(spec_.repetitions) * spec_.depths.size();
+        std::size_t k = 0;  // the trial's place in the unsharded sweep
         for (int length : spec_.lengths) {
             if (stopped()) break;
+            const std::size_t first = k;
+            k += per_length;
+            const auto owns = [&](std::size_t trial) { return !spec_.shard || spec_.shard->owns(trial); };
+            bool any = false;
+            for (std::size_t j = first; j < k && !any; ++j) any = owns(j);
+            if (!any) continue;
             const Calibration cal = calibrate(length);
             out.calibrations[length] = cal;
+            std::size_t j = first;
             for (int rep = 0; rep < spec_.repetitions && !stopped(); ++rep)
                 for (int depth : spec_.depths) {
                     if (stopped()) break;
+                    if (!owns(j++)) continue;
                     Trial t = trial(length, depth, rep, cal, out.model_context);
                     if (on_trial_) on_trial_(t);
                     out.trials.push_back(std::move(t));
@@ -268,6 +305,7 @@ private:
         RunLabel label;
         label.prompt_id = "niah/" + std::to_string(length) + "/" + std::to_string(depth);
         label.run_index = rep;
+        label.shard = spec_.shard;
         t.timing = measure(backend_, req, label);
         t.score = score_reply(t.timing.output.text, t.needle);
         const auto evaluated = t.timing.server.prompt_eval_count;

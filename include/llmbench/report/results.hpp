@@ -26,6 +26,7 @@
 #include "llmbench/core/run_record.hpp"
 #include "llmbench/core/shard.hpp"
 #include "llmbench/core/statistics.hpp"
+#include "llmbench/eval/summary.hpp"
 #include "llmbench/version.hpp"
 
 namespace llmbench {
@@ -138,6 +139,9 @@ struct ResultFile {
     std::string path;
     std::vector<EvalSummary> eval_summaries;  ///< eval-suite: one per task, in the order run
     std::vector<EvalItem> eval_items;
+    /// A shard file's eval_item and eval_summary lines as written, with where: merge_shards
+    /// recomputes each task's summary from the items of every shard.
+    std::vector<std::pair<std::string, std::string>> shard_eval_lines;
     std::vector<LoadLevel> load;  ///< load mode: one per level, in the order run
     std::vector<ResultMetadata> metadata;  ///< one per model (bench-matrix) or one (ollama-bench)
     std::vector<ResultRun> runs;
@@ -480,6 +484,7 @@ inline ResultFile parse_results(std::string_view content, const std::string& sou
     file.path = source;
     simdjson::dom::parser parser;
     std::size_t line_no = 0;
+    const auto sharded = [&file] { return !file.metadata.empty() && file.metadata.front().shard; };
     while (!content.empty()) {
         ++line_no;
         const auto nl = content.find('\n');
@@ -521,11 +526,13 @@ inline ResultFile parse_results(std::string_view content, const std::string& sou
             e.where = where;
             e.file_index = file_index;
             file.eval_summaries.push_back(std::move(e));
+            if (sharded()) file.shard_eval_lines.emplace_back(where, std::string(line));
         } else if (type == "eval_item") {
             EvalItem i = detail::parse_eval_item(obj);
             i.where = where;
             i.file_index = file_index;
             file.eval_items.push_back(std::move(i));
+            if (sharded()) file.shard_eval_lines.emplace_back(where, std::string(line));
         } else if (type == "memory_timeline") {
             file.memory = detail::parse_timeline(obj);
         } else if (type == "load_summary") {
@@ -539,6 +546,87 @@ inline ResultFile parse_results(std::string_view content, const std::string& sou
     }
     return file;
 }
+
+namespace detail {
+
+/// The eval summaries of one run's shard files (`shards[i]` is shard i) merged: for each task
+/// and setting, the summary over the items of every shard, computed as eval-suite computes
+/// its own (eval::summary_json), so it equals one process's. A shard without a summary of a
+/// task did not finish it: an error naming the shard, as is an item of another shard.
+inline std::vector<EvalSummary> merge_eval_summaries(const std::vector<const ResultFile*>& shards) {
+    const std::size_t count = shards.size();
+    simdjson::dom::parser parser;
+    const auto parse = [&](const std::pair<std::string, std::string>& line) {
+        simdjson::dom::object o;
+        if (parser.parse(line.second).get_object().get(o)) throw error(errc::usage, line.first + ": not a JSON object");
+        return o;
+    };
+    const auto name = [&](std::size_t i) { return "shard " + Shard{i, count}.label() + " (" + shards[i]->path + ")"; };
+    std::vector<std::map<std::string, std::pair<std::string, std::string>>> last(count);  ///< per shard: task (setting) -> its last summary
+    std::vector<std::string> tasks;  ///< in shard 0's order
+    for (std::size_t i = 0; i < count; ++i)
+        for (const auto& line : shards[i]->shard_eval_lines) {
+            const auto o = parse(line);
+            if (dom_string(dom_at(o, "type")) != "eval_summary") continue;
+            const std::string task = dom_string(dom_at(o, "task")) + " (" + dom_string(dom_at(o, "setting")) + ")";
+            if (i == 0 && !last[0].count(task)) tasks.push_back(task);
+            last[i][task] = line;  // a resumed run appends a newer summary
+        }
+    for (std::size_t i = 1; i < count; ++i) {
+        for (const auto& task : tasks)
+            if (!last[i].count(task))
+                throw error(errc::usage, name(i) + " has no eval_summary of " + task + ": it did not finish; rerun it with the same --output to go on");
+        for (const auto& [task, line] : last[i])
+            if (!last[0].count(task)) throw error(errc::usage, name(i) + " summarised " + task + ", which " + name(0) + " did not: not shards of one run");
+    }
+    std::vector<EvalSummary> out;
+    for (const auto& task : tasks) {
+        const auto& first = last[0].at(task);
+        eval::SummaryContext c;
+        std::string where;
+        {
+            const auto o = parse(first);
+            try {
+                c.task = eval::parse_task(dom_string(dom_at(o, "task")));
+                const std::string method = dom_string(dom_at(o, "scoring_method"));
+                c.scoring = eval::parse_scoring(method.empty() ? "generative" : method);
+            } catch (const error& e) {
+                throw error(errc::usage, first.first + ": " + e.what());
+            }
+            c.setting = dom_string(dom_at(o, "setting"));
+            c.model = dom_string(dom_at(o, "model"));
+            c.backend = dom_string(dom_at(o, "backend"));
+            if (simdjson::dom::element controls; dom_at(o, "controls").get(controls) == simdjson::SUCCESS) c.controls_json = simdjson::minify(controls);
+            if (simdjson::dom::object dataset; dom_at(o, "dataset").get_object().get(dataset) == simdjson::SUCCESS) {
+                c.dataset_path = dom_string(dom_at(dataset, "path"));
+                c.dataset_sha256 = dom_string(dom_at(dataset, "sha256"));
+            }
+            c.items_in_selection = dom_count(dom_at(o, "items_in_dataset_selection"));
+        }
+        for (std::size_t i = 0; i < count; ++i) c.failed_requests += dom_count(dom_at(parse(last[i].at(task)), "failed_requests"));
+        std::vector<eval::ScoredItem> items;
+        std::set<std::string> seen;  // a resumed shard may hold an item twice: the first scored counts, as on resume
+        for (std::size_t i = 0; i < count; ++i)
+            for (const auto& line : shards[i]->shard_eval_lines) {
+                auto s = eval::parse_scored_item(parse(line), c.task, c.setting, c.scoring);
+                if (!s) continue;
+                if (!s->run.shard || !(*s->run.shard == Shard{i, count}))
+                    throw error(errc::usage, line.first + ": an item of shard " + (s->run.shard ? s->run.shard->label() : std::string("none")) +
+                                                 " in the file of shard " + Shard{i, count}.label());
+                if (seen.insert(s->item_id + "\x1f" + std::to_string(s->sample)).second) items.push_back(std::move(*s));
+            }
+        const std::string merged = eval::summary_json(c, items);
+        simdjson::dom::parser own;
+        simdjson::dom::object o;
+        if (own.parse(merged).get_object().get(o)) throw error(errc::protocol, "the merged eval summary is not JSON (a bug)");
+        EvalSummary e = parse_eval_summary(o);
+        e.where = first.first + " + " + std::to_string(count - 1) + " more shard" + (count > 2 ? "s" : "");
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+}  // namespace detail
 
 /// Shard files of one run (--shard I/N: their metadata says so) merged into one file, as if
 /// one process had run it all: the runs of shard 0, then 1, ..., and the metadata lines of
@@ -598,7 +686,12 @@ inline std::vector<ResultFile> merge_shards(std::vector<ResultFile> files) {
             for (auto& r : part.runs) whole.runs.push_back(std::move(r));
             for (auto& w : part.warnings) whole.warnings.push_back(std::move(w));
             if (part.memory) whole.warnings.push_back(part.path + ": the memory timelines of shards are not merged; shard 0's is shown");
+            for (auto& e : part.eval_items) whole.eval_items.push_back(std::move(e));
         }
+        std::vector<const ResultFile*> shards;
+        for (std::size_t i = 0; i < set->count; ++i) shards.push_back(i == 0 ? &whole : &files[set->by_index[i]]);
+        if (std::any_of(shards.begin(), shards.end(), [](const ResultFile* s) { return !s->shard_eval_lines.empty(); }))
+            whole.eval_summaries = detail::merge_eval_summaries(shards);
         for (std::size_t i = 0; i < whole.runs.size(); ++i) whole.runs[i].sequence = i;
         out.push_back(std::move(whole));
     }

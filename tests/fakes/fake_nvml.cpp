@@ -8,8 +8,10 @@ struct Device {
     unsigned long long used_bytes;
     unsigned milliwatts;
     int power_status;  // 0 = NVML_SUCCESS; 3 = NVML_ERROR_NOT_SUPPORTED
+    unsigned long long millijoules;  // since "driver load"
+    int energy_status;               // the second GPU is pre-Volta: no energy counter
 };
-Device devices[2] = {{1ULL << 30, 150'000, 0}, {512ULL << 20, 0, 3}};
+Device devices[2] = {{1ULL << 30, 150'000, 0, 5'000'000, 0}, {512ULL << 20, 0, 3, 0, 3}};
 bool initialized = false;
 }  // namespace
 
@@ -21,6 +23,9 @@ struct nvmlMemory_t {
 __attribute__((visibility("default"))) void fake_nvml_set(unsigned index, unsigned long long used_bytes, unsigned milliwatts) {
     devices[index].used_bytes = used_bytes;
     devices[index].milliwatts = milliwatts;
+}
+__attribute__((visibility("default"))) void fake_nvml_set_energy(unsigned index, unsigned long long millijoules) {
+    devices[index].millijoules = millijoules;
 }
 __attribute__((visibility("default"))) int nvmlInit_v2() {
     initialized = true;
@@ -63,6 +68,12 @@ __attribute__((visibility("default"))) int nvmlDeviceGetPowerUsage(void* device,
     const auto* d = static_cast<Device*>(device);
     if (d->power_status != 0) return d->power_status;
     *milliwatts = d->milliwatts;
+    return 0;
+}
+__attribute__((visibility("default"))) int nvmlDeviceGetTotalEnergyConsumption(void* device, unsigned long long* millijoules) {
+    const auto* d = static_cast<Device*>(device);
+    if (d->energy_status != 0) return d->energy_status;
+    *millijoules = d->millijoules;
     return 0;
 }
 }

@@ -1088,3 +1088,61 @@ TEST_CASE("niah --shard I/N: three shards run every trial once between them - ni
     std::remove(whole_path.c_str());
 }
 #endif
+
+TEST_CASE("ollama-bench --memory with fake RAPL counters: joules_per_token is the counters' difference over the generated tokens") {
+    // The mock's "model" spends 1.5 J of package and 0.25 J of DRAM energy per request, in
+    // the fake powercap tree the program reads through LLMBENCH_SYSFS_ROOT.
+    const auto root = std::filesystem::temp_directory_path() / ("llmbench-e2e-sysfs-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(root);
+    const auto zone = [&](const std::string& name, const std::string& label) {
+        std::filesystem::create_directories(root / "class/powercap" / name);
+        std::ofstream(root / "class/powercap" / name / "name") << label << '\n';
+        std::ofstream(root / "class/powercap" / name / "max_energy_range_uj") << "262143328850\n";
+    };
+    zone("intel-rapl:0", "package-0");
+    zone("intel-rapl:0:1", "dram");
+    auto package_uj = std::make_shared<std::atomic<long long>>(262143328850LL - 500'000);  // wraps during the first request
+    auto dram_uj = std::make_shared<std::atomic<long long>>(0);
+    const auto write_counters = [root, package_uj, dram_uj] {
+        std::ofstream(root / "class/powercap/intel-rapl:0/energy_uj", std::ios::trunc) << package_uj->load() % 262143328850LL << '\n';
+        std::ofstream(root / "class/powercap/intel-rapl:0:1/energy_uj", std::ios::trunc) << dram_uj->load() << '\n';
+    };
+    write_counters();
+    MockConfig cfg;
+    cfg.responder = [package_uj, dram_uj, write_counters](const std::string&) {
+        *package_uj += 1'500'000;
+        *dram_uj += 250'000;
+        write_counters();
+        return std::string("one two three four five six seven eight");
+    };
+    MockOllama mock(cfg);
+    const auto prompts = write_temp("energy_prompts.jsonl", three_prompts);
+    ::setenv("LLMBENCH_SYSFS_ROOT", root.c_str(), 1);
+    const auto o = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--runs", "2", "--memory", "--host",
+                              "127.0.0.1:" + std::to_string(mock.port()), "--quiet"});
+    ::unsetenv("LLMBENCH_SYSFS_ROOT");
+    REQUIRE_MESSAGE(o.exit_code == 0, o.err);
+    std::string text;
+    for (const auto& line : o.lines) text += line + "\n";
+    const auto set = llmbench::parse_results(text, "energy");
+    std::size_t checked = 0;
+    for (const auto& r : set.runs) {
+        CAPTURE(r.where);
+        if (r.run.id.warmup) continue;
+        REQUIRE(r.run.memory.has_value());
+        REQUIRE(r.run.memory->energy_j.has_value());
+        CHECK(*r.run.memory->energy_j == doctest::Approx(1.75).epsilon(1e-9));  // package + DRAM; the first across the wrap
+        CHECK(r.run.memory->energy_source == "rapl");
+        CHECK(r.run.memory->energy_zones_j.at("rapl:intel-rapl:0") == doctest::Approx(1.5).epsilon(1e-9));
+        REQUIRE(r.run.server.eval_count.has_value());
+        REQUIRE(r.run.joules_per_token().has_value());
+        CHECK(*r.run.joules_per_token() == doctest::Approx(1.75 / static_cast<double>(*r.run.server.eval_count)).epsilon(1e-9));
+        CHECK(r.value("joules_per_token") == r.run.joules_per_token());  // the line's value, read back
+        // The joules came before the first token (the mock spends them as it reads the prompt).
+        CHECK(r.run.memory->energy_prefill_j == doctest::Approx(1.75).epsilon(1e-9));
+        ++checked;
+    }
+    CHECK(checked == 6);
+    std::filesystem::remove_all(root);
+    std::remove(prompts.c_str());
+}

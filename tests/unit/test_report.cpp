@@ -125,7 +125,16 @@ TEST_CASE("a run line reads back into the record that wrote it: every field, eve
     r.done_reason = "length";
     r.output.bytes = 600;
     r.output.sha256 = std::string(64, 'a');
-    r.memory = RunMemory{6'000'000'000, 5'000'000'000, 4'900'000'000, 150.0, 40, "", "no GPU"};
+    r.memory = RunMemory{};
+    r.memory->peak_rss_bytes = 6'000'000'000;
+    r.memory->peak_vram_bytes = 5'000'000'000;
+    r.memory->peak_ollama_size_bytes = 4'900'000'000;
+    r.memory->energy_j = 150.0;
+    r.memory->samples = 40;
+    r.memory->vram_note = "no GPU";
+    r.memory->energy_source = "rapl+nvml";
+    r.memory->energy_zones_j = {{"rapl:intel-rapl:0", 100.0}, {"nvml:gpu0", 50.0}};
+    r.memory->energy_prefill_j = 19.8;
     r.flags.truncation_suspected = true;
     r.flags.prompt_rate_includes_cache = true;
     const std::string line = r.to_json();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,9 +70,17 @@ struct RunMemory {
     std::optional<std::int64_t> peak_rss_bytes;          ///< server process tree, /proc
     std::optional<std::int64_t> peak_vram_bytes;         ///< all GPUs, memory used
     std::optional<std::int64_t> peak_ollama_size_bytes;  ///< /api/ps size of the loaded models
-    std::optional<double> energy_j;                      ///< GPU power integrated over the run
+    /// The machine's energy over the run: counters (RAPL, amdgpu, NVML) differenced where
+    /// they exist, GPU watts sampled and integrated for GPUs without one.
+    std::optional<double> energy_j;
     std::size_t samples = 0;
     std::string rss_note, vram_note;
+    std::string energy_source;                     ///< "rapl", "rapl+nvml", "gpu_power_sampled", ...
+    std::map<std::string, double> energy_zones_j;  ///< each counter's joules, by id ("rapl:intel-rapl:0")
+    std::string energy_note;                       ///< why energy_j is null, or what it leaves out
+    /// The counters' joules from the request to its first token (prefill, with the queue and
+    /// connection); null without counters or without a token.
+    std::optional<double> energy_prefill_j;
 };
 
 /// Who and what a run is: the top of its line.
@@ -168,10 +177,17 @@ struct RunRecord {
 
     bool ok() const { return outcome.ok; }
 
-    /// Energy per generated token (joules), when GPU power was sampled.
+    /// The run's energy over its generated tokens (joules per token), prefill included.
     std::optional<double> joules_per_token() const {
         if (!memory || !memory->energy_j || !server.eval_count || *server.eval_count <= 0) return std::nullopt;
         return *memory->energy_j / static_cast<double>(*server.eval_count);
+    }
+    /// The energy up to the first token over the prompt tokens the server evaluated (the
+    /// cached ones left out): joules per prompt token. Null where the server does not say how
+    /// many it evaluated.
+    std::optional<double> joules_per_prompt_token() const {
+        if (!memory || !memory->energy_prefill_j || !server.prompt_evaluated_tokens || *server.prompt_evaluated_tokens <= 0) return std::nullopt;
+        return *memory->energy_prefill_j / static_cast<double>(*server.prompt_evaluated_tokens);
     }
 
     /// eval_count / eval_duration: the rate the reference script and `ollama run --verbose` print.
@@ -306,6 +322,9 @@ inline const std::vector<Metric>& run_metrics() {
         {"peak_vram_bytes", "peak VRAM", "bytes", S::host, false, 0,
          [](const RunRecord& r) { return r.memory ? detail::as_double(r.memory->peak_vram_bytes) : std::nullopt; }, P::memory, true},
         {"joules_per_token", "energy", "J/tok", S::host, false, 4, [](const RunRecord& r) { return r.joules_per_token(); }, P::memory, true},
+        {"energy_j", "run energy", "J", S::host, false, 3, [](const RunRecord& r) { return r.memory ? r.memory->energy_j : std::nullopt; }, P::memory},
+        {"joules_per_prompt_token", "prefill energy", "J/tok", S::host, false, 5, [](const RunRecord& r) { return r.joules_per_prompt_token(); },
+         P::memory},
         {"roofline_decode_toks_per_s", "roofline tok/s", "tok/s", S::both, true, 2,
          [](const RunRecord& r) { return r.roofline.decode_toks_per_s; }},
         {"roofline_efficiency", "roofline eff.", "share", S::both, true, 2, [](const RunRecord& r) { return r.roofline.efficiency; },
@@ -394,9 +413,15 @@ inline void RunRecord::write_json(JsonWriter& w) const {
             .kv("peak_ollama_size_bytes", memory->peak_ollama_size_bytes)
             .kv("energy_j", memory->energy_j)
             .kv("joules_per_token", joules_per_token())
-            .kv("samples", memory->samples);
+            .kv("energy_prefill_j", memory->energy_prefill_j)
+            .kv("joules_per_prompt_token", joules_per_prompt_token());
+        note("energy_source", memory->energy_source);
+        w.key("energy_zones_j").begin_object();
+        for (const auto& [zone, joules] : memory->energy_zones_j) w.kv(zone, joules);
+        w.end_object().kv("samples", memory->samples);
         note("rss_note", memory->rss_note);
         note("vram_note", memory->vram_note);
+        note("energy_note", memory->energy_note);
         w.end_object();
     } else {
         w.null();

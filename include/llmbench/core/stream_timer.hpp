@@ -26,6 +26,9 @@ public:
     explicit StreamTimer(clock_fn now) : now_(std::move(now)) {}
 
     time_point now() const { return now_ ? now_() : clock::now(); }
+    /// Called once per request, just after its first token is marked (the memory sampler reads
+    /// the energy counters there, splitting prefill from decode). Kept across requests.
+    void on_first_token(std::function<void()> f) { on_first_token_ = std::move(f); }
     /// False when a test drives the timer with its own clock (times from elsewhere do not apply).
     bool uses_steady_clock() const noexcept { return !now_; }
 
@@ -111,9 +114,11 @@ public:
 
 private:
     void mark_token(time_point t) {
-        if (last_token_) gaps_s_.push_back(seconds(*last_token_, t));
+        const bool first = !last_token_;
+        if (!first) gaps_s_.push_back(seconds(*last_token_, t));
         else first_token_ = t;
         last_token_ = t;
+        if (first && on_first_token_) on_first_token_();
     }
     static double seconds(time_point a, time_point b) { return std::chrono::duration<double>(b - a).count(); }
     static std::optional<double> between(const std::optional<time_point>& a, const std::optional<time_point>& b) {
@@ -122,6 +127,7 @@ private:
     }
 
     clock_fn now_;
+    std::function<void()> on_first_token_;
     std::optional<time_point> sent_, connected_, first_byte_, first_token_, last_token_, first_content_, last_content_, done_;
     std::size_t content_chunks_ = 0, thinking_chunks_ = 0;
     std::vector<double> gaps_s_;

@@ -2,7 +2,8 @@
 //
 // No link-time dependency: the library is opened with dlopen when a reader asks for it, and
 // stays loaded for the life of the process, as NVML expects. The memory sampler (memory and
-// power) and the roofline (memory clock and bus width) read through this one loader.
+// power), the energy counters and the roofline (memory clock and bus width) read through this
+// one loader.
 #pragma once
 
 #include <optional>
@@ -24,6 +25,7 @@ struct Nvml {
     int (*device_handle)(unsigned, void**) = nullptr;
     int (*memory_info)(void*, Memory*) = nullptr;
     int (*power_usage)(void*, unsigned*) = nullptr;  ///< milliwatts
+    int (*total_energy)(void*, unsigned long long*) = nullptr;  ///< millijoules since the driver loaded (Volta and later)
     int (*max_clock)(void*, int, unsigned*) = nullptr;
     int (*memory_bus_width)(void*, unsigned*) = nullptr;
     int (*device_name)(void*, char*, unsigned) = nullptr;
@@ -43,6 +45,7 @@ struct Nvml {
         bind(n.device_handle, "nvmlDeviceGetHandleByIndex_v2");
         bind(n.memory_info, "nvmlDeviceGetMemoryInfo");
         bind(n.power_usage, "nvmlDeviceGetPowerUsage");
+        bind(n.total_energy, "nvmlDeviceGetTotalEnergyConsumption");
         bind(n.max_clock, "nvmlDeviceGetMaxClockInfo");
         bind(n.memory_bus_width, "nvmlDeviceGetMemoryBusWidth");
         bind(n.device_name, "nvmlDeviceGetName");

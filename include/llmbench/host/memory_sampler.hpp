@@ -3,8 +3,9 @@
 // A background thread samples, at a fixed interval, three views of memory: Ollama's own
 // (/api/ps size and size_vram), the server's processes (the named process and all its
 // children, e.g. ollama and its model runners: RSS from Linux /proc, physical footprint from
-// macOS libproc), and NVIDIA GPUs (NVML or nvidia-smi: memory used and power draw). Each view
-// that cannot be read says why.
+// macOS libproc), and GPUs (NVIDIA through NVML or nvidia-smi, AMD through amdgpu's sysfs
+// files: memory used and power draw). Each view that cannot be read says why. Around each
+// request it also reads the machine's energy counters (host/energy.hpp).
 #pragma once
 
 #include <algorithm>
@@ -33,6 +34,8 @@
 #include "llmbench/version.hpp"
 #include "llmbench/core/run_record.hpp"
 #include "llmbench/core/request.hpp"
+#include "llmbench/core/stream_timer.hpp"
+#include "llmbench/host/energy.hpp"
 #include "llmbench/host/processes.hpp"
 #include "llmbench/host/run_metadata.hpp"
 
@@ -105,9 +108,36 @@ inline GpuQuery nvml_query(const char* library = "libnvidia-ml.so.1") {
     };
 }
 
-/// NVML when it loads, else nvidia-smi.
+/// AMD GPUs through amdgpu's files under `drm` (/sys/class/drm): VRAM used
+/// (device/mem_info_vram_used) and watts (hwmon power1_average, else power1_input). Returns
+/// nullptr when no card is driven by amdgpu.
+inline GpuQuery amdgpu_query(const std::filesystem::path& drm = sysfs_root() / "class" / "drm") {
+    std::vector<std::filesystem::path> cards;
+    for (const auto& card : detail::entries_starting(drm, "card"))
+        if (card.filename().string().find('-') == std::string::npos && detail::read_number(card / "device" / "mem_info_vram_used")) cards.push_back(card);
+    if (cards.empty()) return nullptr;
+    return [cards]() -> std::optional<std::vector<GpuReading>> {
+        std::vector<GpuReading> out;
+        for (const auto& card : cards) {
+            const auto used = detail::read_number(card / "device" / "mem_info_vram_used");
+            if (!used) return std::nullopt;
+            GpuReading g;
+            g.used_bytes = static_cast<std::int64_t>(*used);
+            for (const auto& hwmon : detail::entries_starting(card / "device" / "hwmon", "hwmon")) {
+                auto uw = detail::read_number(hwmon / "power1_average");
+                if (!uw) uw = detail::read_number(hwmon / "power1_input");
+                if (uw) g.power_w = *uw / 1e6;
+            }
+            out.push_back(g);
+        }
+        return out;
+    };
+}
+
+/// NVML when it loads, else amdgpu's files, else nvidia-smi.
 inline GpuQuery default_gpu_query() {
     if (auto nvml = nvml_query()) return nvml;
+    if (auto amd = amdgpu_query()) return amd;
     return nvidia_smi_query();
 }
 
@@ -118,6 +148,7 @@ struct SamplerConfig {
     std::optional<int> server_pid;   ///< instead of finding the process by name
     std::shared_ptr<const ProcessSource> processes = default_process_source();  ///< null: unsupported
     GpuQuery gpu = default_gpu_query();
+    EnergyQuery energy = default_energy_query();  ///< read before and after each request; empty: not read
 };
 
 struct MemorySample {
@@ -244,13 +275,29 @@ public:
         return w;
     }
 
-    /// Samples now, runs `request`, samples again, and returns the peaks in between.
+    /// Samples now, runs `request`, samples again, and returns the peaks in between, with the
+    /// energy the machine's counters counted meanwhile (sampled GPU watts for GPUs without one).
+    /// With `timer`, the counters are read at the first token too, for the prefill's share.
     template <class Request>
-    RunMemory around(Request&& request) {
+    RunMemory around(Request&& request, StreamTimer* timer = nullptr) {
+        const EnergyReading energy_before = read_energy();
+        std::optional<EnergyReading> at_first_token;
+        if (timer != nullptr && config_.energy) timer->on_first_token([&] { at_first_token = read_energy(); });
         const auto before = sample_now().at;
         request();
-        return window(before, sample_now().at);
+        const auto after = sample_now().at;
+        const EnergyReading energy_after = read_energy();
+        if (timer != nullptr) timer->on_first_token(nullptr);
+        RunMemory w = window(before, after);
+        attribute_energy(w, energy_between(energy_before, energy_after));
+        // Sampled watts cannot be split at the first token: then there is no prefill share.
+        if (at_first_token && w.energy_source.find("gpu_power_sampled") == std::string::npos)
+            w.energy_prefill_j = energy_between(energy_before, *at_first_token).total_j;
+        return w;
     }
+
+    /// The machine's energy counters now (none without SamplerConfig::energy).
+    EnergyReading read_energy() const { return config_.energy ? config_.energy() : EnergyReading{}; }
 
     std::vector<MemorySample> samples() const {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -283,6 +330,25 @@ public:
     }
 
 private:
+    /// Counters first; GPU watts sampled and integrated (window()) only where no GPU counter ran.
+    static void attribute_energy(RunMemory& w, const EnergyUse& use) {
+        const std::optional<double> sampled = w.energy_j;
+        w.energy_zones_j = use.zones_j;
+        if (use.total_j) {
+            w.energy_j = *use.total_j;
+            w.energy_source = use.source;
+            if (!use.covers_gpu && sampled) {
+                *w.energy_j += *sampled;
+                w.energy_source += "+gpu_power_sampled";
+            }
+        } else if (sampled) {
+            w.energy_source = "gpu_power_sampled";
+        }
+        for (const auto& note : use.notes) w.energy_note += (w.energy_note.empty() ? "" : "; ") + note;
+        if (!w.energy_j && w.energy_note.empty())
+            w.energy_note = "no energy counter (RAPL, amdgpu, NVML) or GPU power reading on this machine";
+    }
+
     std::string why_no_process_memory() const {
         if (!config_.processes) return "llmbench cannot read process memory on this platform (Linux /proc and macOS libproc only)";
         if (config_.server_pid) return "cannot read pid " + std::to_string(*config_.server_pid) + " through " + config_.processes->name();

@@ -66,7 +66,7 @@ inline RunRecord measure(Backend& backend, const Request& request, const RunLabe
         else result = backend.generate(std::get<GenerateRequest>(request), timer);
     };
     std::optional<RunMemory> memory;
-    if (hooks.memory != nullptr) memory = hooks.memory->around(send);
+    if (hooks.memory != nullptr) memory = hooks.memory->around(send, &timer);
     else send();
     const auto ended = StreamTimer::clock::now();
     RunRecord record = make_run_record(std::move(result), timer,

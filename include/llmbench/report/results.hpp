@@ -285,10 +285,17 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
             mem.peak_vram_bytes = llmbench::detail::dom_int64(dom_at(m, "peak_vram_bytes"));
             mem.peak_ollama_size_bytes = llmbench::detail::dom_int64(dom_at(m, "peak_ollama_size_bytes"));
             mem.energy_j = dom_double(dom_at(m, "energy_j"));
+            mem.energy_source = dom_string(dom_at(m, "energy_source"));
+            if (simdjson::dom::object zones; dom_at(m, "energy_zones_j").get_object().get(zones) == simdjson::SUCCESS)
+                for (auto [zone, joules] : zones)
+                    if (auto j = dom_double(joules)) mem.energy_zones_j[std::string(zone)] = *j;
+            mem.energy_note = dom_string(dom_at(m, "energy_note"));
+            mem.energy_prefill_j = dom_double(dom_at(m, "energy_prefill_j"));
             mem.samples = dom_count(dom_at(m, "samples"));
             mem.rss_note = dom_string(dom_at(m, "rss_note"));
             mem.vram_note = dom_string(dom_at(m, "vram_note"));
-            if (auto j = dom_double(dom_at(m, "joules_per_token"))) written.emplace_back(find_metric("joules_per_token"), *j);
+            for (const char* metric : {"joules_per_token", "joules_per_prompt_token"})
+                if (auto j = dom_double(dom_at(m, metric))) written.emplace_back(find_metric(metric), *j);
             r.memory = std::move(mem);
         } else if (key == "flags" && value.is_object()) {
             const simdjson::dom::object f = value.get_object().value_unsafe();

@@ -1,0 +1,210 @@
+// Energy counters (host/energy.hpp) read from fake powercap, hwmon and NVML sources.
+#include <doctest/doctest.h>
+
+#include <llmbench/host/memory_sampler.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <unistd.h>
+#if defined(__unix__)
+#include <dlfcn.h>
+#endif
+
+using namespace llmbench;
+
+namespace {
+
+/// A temporary folder standing in for /sys, removed at the end.
+struct FakeSysfs {
+    std::filesystem::path root = std::filesystem::temp_directory_path() / ("llmbench-sysfs-" + std::to_string(::getpid()));
+    FakeSysfs() { std::filesystem::remove_all(root); }
+    ~FakeSysfs() { std::filesystem::remove_all(root); }
+    void write(const std::string& relative, const std::string& text) const {
+        const auto path = root / relative;
+        std::filesystem::create_directories(path.parent_path());
+        std::ofstream(path, std::ios::trunc) << text << '\n';
+    }
+    /// A RAPL zone as the kernel lays it out: name, energy_uj, max_energy_range_uj.
+    void rapl(const std::string& zone, const std::string& name, long long uj, long long range = 262143328850LL) const {
+        write("class/powercap/" + zone + "/name", name);
+        write("class/powercap/" + zone + "/energy_uj", std::to_string(uj));
+        write("class/powercap/" + zone + "/max_energy_range_uj", std::to_string(range));
+    }
+};
+
+const EnergyCounter* counter(const EnergyReading& r, const std::string& id) {
+    for (const auto& c : r.counters)
+        if (c.id == id) return &c;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("RAPL zones: package and DRAM count into the total, cores and psys do not (they hold or are held by the package)") {
+    FakeSysfs sys;
+    sys.rapl("intel-rapl:0", "package-0", 1'000'000);
+    sys.rapl("intel-rapl:0:0", "core", 400'000);
+    sys.rapl("intel-rapl:0:1", "dram", 50'000);
+    sys.rapl("intel-rapl:1", "psys", 2'000'000);
+    sys.write("class/powercap/intel-rapl-mmio:0/name", "package-0");  // the MMIO twin of the package: not read
+    sys.write("class/powercap/intel-rapl-mmio:0/energy_uj", "1");
+    const auto before = read_rapl(sys.root / "class/powercap");
+    REQUIRE(before.counters.size() == 4);
+    CHECK(before.notes.empty());
+    const auto* package = counter(before, "rapl:intel-rapl:0");
+    REQUIRE(package != nullptr);
+    CHECK(package->name == "package-0");
+    CHECK(package->covers == "cpu_package");
+    CHECK(package->joules == 1.0);
+    CHECK(package->wrap_joules == 262143.32885);
+    CHECK(package->in_total);
+    CHECK_FALSE(counter(before, "rapl:intel-rapl:0:0")->in_total);
+    CHECK(counter(before, "rapl:intel-rapl:0:1")->in_total);
+    CHECK(counter(before, "rapl:intel-rapl:1")->covers == "platform");
+    CHECK_FALSE(counter(before, "rapl:intel-rapl:1")->in_total);
+
+    sys.rapl("intel-rapl:0", "package-0", 31'000'000);   // +30 J
+    sys.rapl("intel-rapl:0:0", "core", 20'400'000);      // +20 J, inside the package
+    sys.rapl("intel-rapl:0:1", "dram", 2'050'000);       // +2 J
+    sys.rapl("intel-rapl:1", "psys", 42'000'000);        // +40 J
+    const auto use = energy_between(before, read_rapl(sys.root / "class/powercap"));
+    REQUIRE(use.total_j.has_value());
+    CHECK(*use.total_j == doctest::Approx(32.0).epsilon(1e-12));
+    CHECK(use.source == "rapl");
+    CHECK_FALSE(use.covers_gpu);
+    REQUIRE(use.zones_j.size() == 4);
+    CHECK(use.zones_j.at("rapl:intel-rapl:0:0") == doctest::Approx(20.0));
+    CHECK(use.zones_j.at("rapl:intel-rapl:1") == doctest::Approx(40.0));
+}
+
+TEST_CASE("a RAPL counter that wrapped past max_energy_range_uj counts the joules on both sides of the wrap") {
+    FakeSysfs sys;
+    const long long range = 262143328850LL;
+    sys.rapl("intel-rapl:0", "package-0", range - 1'000'000);  // 1 J before the wrap
+    const auto before = read_rapl(sys.root / "class/powercap");
+    sys.rapl("intel-rapl:0", "package-0", 2'500'000);          // 2.5 J after it
+    const auto use = energy_between(before, read_rapl(sys.root / "class/powercap"));
+    REQUIRE(use.total_j.has_value());
+    CHECK(*use.total_j == doctest::Approx(3.5).epsilon(1e-9));
+
+    EnergyReading no_range = before;  // a counter without a range that goes back was reset: left out, said so
+    no_range.counters[0].wrap_joules.reset();
+    EnergyReading later = no_range;
+    later.counters[0].joules = 1;
+    const auto reset = energy_between(no_range, later);
+    CHECK_FALSE(reset.total_j.has_value());
+    REQUIRE(reset.notes.size() == 1);
+    CHECK(reset.notes[0].find("rapl:intel-rapl:0 went back") != std::string::npos);
+}
+
+TEST_CASE("missing and unreadable RAPL files: no counter, and a note saying how to allow reading them - never a throw") {
+    FakeSysfs sys;
+    CHECK(read_rapl(sys.root / "class/powercap").counters.empty());  // no powercap folder at all
+    CHECK(read_rapl(sys.root / "class/powercap").notes.empty());
+    sys.write("class/powercap/intel-rapl:0/name", "package-0");  // a zone without its counter file
+    CHECK(read_rapl(sys.root / "class/powercap").counters.empty());
+    // Unreadable: as root (these tests often are) permissions do not stop a read, so the
+    // counter is a folder, which opens but reads nothing, as a root-only file does for others.
+    std::filesystem::create_directories(sys.root / "class/powercap/intel-rapl:0/energy_uj");
+    const auto r = read_rapl(sys.root / "class/powercap");
+    CHECK(r.counters.empty());
+    REQUIRE(r.notes.size() == 1);
+    CHECK(r.notes[0].find("readable by root only") != std::string::npos);
+    CHECK(r.notes[0].find("chmod o+r") != std::string::npos);
+}
+
+TEST_CASE("amdgpu: energy1_input is a counter and power1_average the sampled watts with VRAM from mem_info_vram_used - connectors and other drivers ignored") {
+    FakeSysfs sys;
+    sys.write("class/drm/card0/device/hwmon/hwmon3/name", "amdgpu");
+    sys.write("class/drm/card0/device/hwmon/hwmon3/energy1_input", "7000000");
+    sys.write("class/drm/card0/device/hwmon/hwmon3/power1_average", "95000000");
+    sys.write("class/drm/card0/device/hwmon/hwmon3/power1_input", "99000000");
+    sys.write("class/drm/card0/device/mem_info_vram_used", std::to_string(3LL << 30));
+    sys.write("class/drm/card0-DP-1/device/hwmon/hwmon9/name", "amdgpu");  // a connector
+    sys.write("class/drm/card0-DP-1/device/hwmon/hwmon9/energy1_input", "1");
+    sys.write("class/drm/card1/device/hwmon/hwmon4/name", "nouveau");
+    sys.write("class/drm/card1/device/hwmon/hwmon4/energy1_input", "1");
+    sys.write("class/drm/card2/device/hwmon/hwmon5/name", "amdgpu");  // an APU without the energy file: watts only
+    sys.write("class/drm/card2/device/hwmon/hwmon5/power1_input", "12500000");
+    sys.write("class/drm/card2/device/mem_info_vram_used", "536870912");
+    const auto drm = sys.root / "class/drm";
+    const auto before = read_amdgpu_energy(drm);
+    REQUIRE(before.counters.size() == 1);
+    CHECK(before.counters[0].id == "amdgpu:card0");
+    CHECK(before.counters[0].covers == "gpu");
+    CHECK(before.counters[0].joules == 7.0);
+    const auto watts = read_amdgpu_power_w(drm);
+    REQUIRE(watts.size() == 2);
+    CHECK(watts[0] == 95.0);  // the average, not the instant
+    CHECK(watts[1] == 12.5);
+    const GpuQuery query = amdgpu_query(drm);
+    REQUIRE(static_cast<bool>(query));
+    const auto gpus = query();
+    REQUIRE(gpus.has_value());
+    REQUIRE(gpus->size() == 2);
+    CHECK((*gpus)[0].used_bytes == 3LL << 30);
+    CHECK((*gpus)[0].power_w == 95.0);
+    CHECK((*gpus)[1].power_w == 12.5);
+    sys.write("class/drm/card0/device/hwmon/hwmon3/energy1_input", "19500000");
+    const auto use = energy_between(before, read_amdgpu_energy(drm));
+    CHECK(use.total_j == 12.5);
+    CHECK(use.source == "amdgpu");
+    CHECK(use.covers_gpu);
+    CHECK_FALSE(static_cast<bool>(amdgpu_query(sys.root / "class/none")));
+}
+
+TEST_CASE("one request's energy: the counters' difference, GPU watts sampled only where no GPU counter ran") {
+    FakeSysfs sys;
+    sys.rapl("intel-rapl:0", "package-0", 10'000'000);
+    SamplerConfig cfg;
+    cfg.processes = nullptr;
+    cfg.gpu = [] { return std::optional<std::vector<GpuReading>>(std::vector<GpuReading>{{1 << 20, 100.0}}); };
+    cfg.energy = default_energy_query(sys.root, "/nonexistent/libnvidia-ml.so");
+    MemorySampler sampler(cfg);
+    const RunMemory m = sampler.around([&] {
+        sys.rapl("intel-rapl:0", "package-0", 14'250'000);  // the request: 4.25 J
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    });
+    REQUIRE(m.energy_j.has_value());
+    CHECK(m.energy_source == "rapl+gpu_power_sampled");
+    CHECK(*m.energy_j > 4.25);  // plus 100 W over about 20 ms
+    CHECK(*m.energy_j < 4.25 + 100 * 1.0);
+    CHECK(m.energy_zones_j.at("rapl:intel-rapl:0") == doctest::Approx(4.25));
+
+    cfg.gpu = nullptr;
+    MemorySampler cpu_only(cfg);
+    const RunMemory c = cpu_only.around([&] { sys.rapl("intel-rapl:0", "package-0", 15'250'000); });
+    CHECK(c.energy_j == doctest::Approx(1.0));
+    CHECK(c.energy_source == "rapl");
+    CHECK(c.energy_note.empty());
+
+    cfg.energy = default_energy_query(sys.root / "elsewhere", "/nonexistent/libnvidia-ml.so");
+    MemorySampler none(cfg);
+    const RunMemory n = none.around([] {});
+    CHECK_FALSE(n.energy_j.has_value());
+    CHECK(n.energy_note.find("no energy counter") != std::string::npos);
+}
+
+#if defined(LLMBENCH_FAKE_NVML_PATH)
+TEST_CASE("NVML's energy counter (millijoules since the driver loaded) for the GPUs that have one") {
+    const EnergyQuery query = nvml_energy_query(LLMBENCH_FAKE_NVML_PATH);
+    REQUIRE(static_cast<bool>(query));
+    const auto before = query();
+    REQUIRE(before.counters.size() == 1);  // the second GPU answers NVML_ERROR_NOT_SUPPORTED
+    CHECK(before.counters[0].id == "nvml:gpu0");
+    CHECK(before.counters[0].joules == 5000.0);
+    void* lib = ::dlopen(LLMBENCH_FAKE_NVML_PATH, RTLD_NOW | RTLD_NOLOAD);
+    REQUIRE(lib != nullptr);
+    const auto set = reinterpret_cast<void (*)(unsigned, unsigned long long)>(::dlsym(lib, "fake_nvml_set_energy"));
+    REQUIRE(reinterpret_cast<void*>(set) != nullptr);
+    set(0, 5'123'456);
+    const auto use = energy_between(before, query());
+    CHECK(use.total_j == doctest::Approx(123.456));
+    CHECK(use.source == "nvml");
+    CHECK(use.covers_gpu);  // the sampler then leaves NVML's sampled watts out
+    set(0, 5'000'000);
+    ::dlclose(lib);
+}
+#endif

@@ -49,9 +49,10 @@ std::string roofline_share(const llmbench::Summary& s) {
     return st && st->n > 0 ? example::fixed(st->mean * 100, "%", 0) : std::string("-");
 }
 
-/// What a row needs said after it: the failures by kind ("  (2 failed: context_overflow 2)",
-/// the records say why), else a prompt length off its target.
+/// What a row needs said after it: that it ran throttled, else the failures by kind ("  (2
+/// failed: context_overflow 2)", the records say why), else a prompt length off its target.
 std::string cell_note(const llmbench::CellResult& c) {
+    if (c.conditions.throttled()) return "  (" + c.conditions.warning() + ")";
     if (c.summary.runs_failed > 0) {
         std::string kinds;
         for (const auto& [kind, count] : c.summary.failures_by_kind) kinds += (kinds.empty() ? "" : ", ") + kind + " " + std::to_string(count);
@@ -173,6 +174,7 @@ int main(int argc, char** argv) {
         std::size_t failed = 0;
         example::stop_on_signals();
         const auto sampler = openai ? memory.start_without_ollama(demo) : memory.start(endpoint, demo);
+        const auto idle_power = memory.measure_idle(sampler.get(), quiet);
         llmbench::ProgressOptions progress_options;
         progress_options.enabled = !quiet && !verbose;
         const llmbench::Shard shard = shard_text.empty() ? llmbench::Shard{} : llmbench::parse_shard(shard_text);
@@ -194,6 +196,7 @@ int main(int argc, char** argv) {
                     meta.sent_options = spec.options;  // num_ctx and num_predict vary by cell: see each run's cell
                     meta.command_line.assign(argv, argv + argc);
                     if (shard.sharded()) meta.shard = shard;
+                    meta.idle_power = idle_power;
                     out.write(meta.to_json());
                 }
                 if (verbose && !quiet)

@@ -123,6 +123,7 @@ inline int exit_code_for(const llmbench::error& e) {
 /// --memory, --sample-interval-ms and --server-pid, shared by the examples.
 struct MemoryOptions {
     bool enabled = false;
+    bool subtract_idle = false;
     int interval_ms = 100;
     std::optional<int> server_pid;
 
@@ -132,6 +133,21 @@ struct MemoryOptions {
         app.add_option("--sample-interval-ms", interval_ms, "Memory sampling interval")->capture_default_str()->check(
             CLI::Range(10, 60000));
         app.add_option("--server-pid", server_pid, "PID of the server (default: the process named 'ollama')");
+        app.add_flag("--subtract-idle", subtract_idle,
+                     "With --memory: measure the machine's idle power for 2 s before the runs (reported in the metadata) and take idle "
+                     "watts x duration off every run's energy");
+    }
+
+    /// --subtract-idle's measurement (nullopt without it); a usage error without --memory.
+    std::optional<llmbench::IdlePower> measure_idle(llmbench::MemorySampler* sampler, bool quiet) const {
+        if (!subtract_idle) return std::nullopt;
+        if (sampler == nullptr) throw llmbench::error(llmbench::errc::usage, "--subtract-idle needs --memory (it measures energy)");
+        const auto idle = sampler->measure_idle(std::chrono::milliseconds(2000), true);
+        if (!quiet) {
+            if (idle.watts) std::cerr << "idle power: " << *idle.watts << " W (" << idle.source << ", " << idle.seconds << " s), subtracted from every run\n";
+            else std::cerr << "idle power: nothing measures energy on this machine; nothing subtracted\n";
+        }
+        return idle;
     }
 
     /// A started sampler, or nullptr without --memory. In a demo the server is this process.

@@ -174,7 +174,11 @@ int main(int argc, char** argv) {
                 throw *loaded.failure;
             std::cerr << "ollama-bench: warning: preloading the model failed: " << loaded.failure->what() << '\n';
         }
+        std::unique_ptr<llmbench::MemorySampler> sampler;  // started before the metadata: the idle power goes in it
+        if (!load_mode) sampler = openai ? memory.start_without_ollama(demo) : memory.start(endpoint, demo);
+        const auto idle_power = memory.measure_idle(sampler.get(), quiet);
         auto meta = backend->describe(model);
+        meta.idle_power = idle_power;
         if (demo) meta.backend_kind = openai ? "mock-openai" : "mock";
         const auto roofline = backend->capabilities().model_shape ? roofline_options.attach(meta) : std::nullopt;
         if (roofline) bench.roofline(&*roofline);
@@ -273,7 +277,6 @@ int main(int argc, char** argv) {
             return all_ok ? 0 : 1;
         }
 
-        const auto sampler = openai ? memory.start_without_ollama(demo) : memory.start(endpoint, demo);
         bench.memory_sampler(sampler.get());
         example::stop_on_signals();
         std::size_t done = 0;
@@ -295,7 +298,8 @@ int main(int argc, char** argv) {
             else
                 std::cerr << "FAILED (" << llmbench::to_string(*r.outcome.error_kind) << "): " << r.outcome.error_message << '\n';
         });
-        const auto summary = bench.run().summary();
+        auto summary = bench.run().summary();
+        bench.conditions().attach_to(summary);
         progress.finish();
         out.write(summary.to_json());
         write_server_metrics("");

@@ -134,7 +134,7 @@ TEST_CASE("metadata endpoints and RunMetadata") {
     std::vector<std::string> keys;
     for (auto field : obj) keys.emplace_back(field.unescaped_key().value());
     CHECK(keys == std::vector<std::string>{"type", "schema_version", "timestamp_utc", "llmbench_version", "backend", "model",
-                                           "roofline", "host", "server", "sampling", "request", "prompts", "command_line", "shard", "notes"});
+                                           "roofline", "host", "server", "sampling", "request", "prompts", "command_line", "shard", "idle_power", "notes"});
     const auto keys_of = [&](const char* object) {
         simdjson::padded_string again(meta.to_json());
         auto d = parser.iterate(again);

@@ -1089,7 +1089,7 @@ TEST_CASE("niah --shard I/N: three shards run every trial once between them - ni
 }
 #endif
 
-TEST_CASE("ollama-bench --memory with fake RAPL counters: joules_per_token is the counters' difference over the generated tokens") {
+TEST_CASE("ollama-bench --memory with fake RAPL counters: joules_per_token is the counters' difference over the generated tokens - idle subtracted and throttling reported") {
     // The mock's "model" spends 1.5 J of package and 0.25 J of DRAM energy per request, in
     // the fake powercap tree the program reads through LLMBENCH_SYSFS_ROOT.
     const auto root = std::filesystem::temp_directory_path() / ("llmbench-e2e-sysfs-" + std::to_string(::getpid()));
@@ -1101,6 +1101,8 @@ TEST_CASE("ollama-bench --memory with fake RAPL counters: joules_per_token is th
     };
     zone("intel-rapl:0", "package-0");
     zone("intel-rapl:0:1", "dram");
+    std::filesystem::create_directories(root / "devices/system/cpu/cpu0/thermal_throttle");  // Intel's throttle counter
+    std::ofstream(root / "devices/system/cpu/cpu0/thermal_throttle/core_throttle_count") << "0\n";
     auto package_uj = std::make_shared<std::atomic<long long>>(262143328850LL - 500'000);  // wraps during the first request
     auto dram_uj = std::make_shared<std::atomic<long long>>(0);
     const auto write_counters = [root, package_uj, dram_uj] {
@@ -1109,17 +1111,19 @@ TEST_CASE("ollama-bench --memory with fake RAPL counters: joules_per_token is th
     };
     write_counters();
     MockConfig cfg;
-    cfg.responder = [package_uj, dram_uj, write_counters](const std::string&) {
+    auto requests = std::make_shared<std::atomic<int>>(0);
+    cfg.responder = [package_uj, dram_uj, write_counters, requests, root](const std::string&) {
         *package_uj += 1'500'000;
         *dram_uj += 250'000;
         write_counters();
+        if (++*requests == 5) std::ofstream(root / "devices/system/cpu/cpu0/thermal_throttle/core_throttle_count", std::ios::trunc) << "2\n";  // it got hot
         return std::string("one two three four five six seven eight");
     };
     MockOllama mock(cfg);
     const auto prompts = write_temp("energy_prompts.jsonl", three_prompts);
     ::setenv("LLMBENCH_SYSFS_ROOT", root.c_str(), 1);
-    const auto o = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--runs", "2", "--memory", "--host",
-                              "127.0.0.1:" + std::to_string(mock.port()), "--quiet"});
+    const auto o = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--runs", "2", "--memory", "--subtract-idle", "--host",
+                              "127.0.0.1:" + std::to_string(mock.port())});
     ::unsetenv("LLMBENCH_SYSFS_ROOT");
     REQUIRE_MESSAGE(o.exit_code == 0, o.err);
     std::string text;
@@ -1143,6 +1147,17 @@ TEST_CASE("ollama-bench --memory with fake RAPL counters: joules_per_token is th
         ++checked;
     }
     CHECK(checked == 6);
+    // --subtract-idle: nothing moved the counters during the 2 s at rest, so 0 W, reported and subtracted.
+    CHECK(o.lines.front().find(R"("idle_power":{"watts":0,)") != std::string::npos);
+    CHECK(o.lines.front().find(R"("source":"rapl","subtracted":true})") != std::string::npos);
+    for (const auto& r : set.runs) CHECK(r.run.memory->energy_idle_j == 0.0);
+    // The throttle counter moved mid-run: the summary says so, with the conditions at both ends.
+    const auto summary = std::find_if(o.lines.begin(), o.lines.end(), [](const std::string& l) { return l.find(R"("type":"summary")") != std::string::npos; });
+    REQUIRE(summary != o.lines.end());
+    CHECK(summary->find("the CPU was throttled (2 thermal throttling events)") != std::string::npos);
+    CHECK(summary->find(R"("throttle_events":0,"speed_limit_percent":null},"end":)") != std::string::npos);
+    CHECK(summary->find(R"("throttled":true)") != std::string::npos);
+    CHECK(o.err.find("warning: the CPU was throttled") != std::string::npos);  // the human table says it too
     std::filesystem::remove_all(root);
     std::remove(prompts.c_str());
 }

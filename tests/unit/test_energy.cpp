@@ -1,11 +1,17 @@
-// Energy counters (host/energy.hpp) read from fake powercap, hwmon and NVML sources.
+// Energy counters (host/energy.hpp) and thermal state (host/thermal.hpp) read from fake
+// powercap, hwmon, cpufreq and thermal trees and a stand-in NVML.
 #include <doctest/doctest.h>
 
 #include <llmbench/host/memory_sampler.hpp>
+#include <llmbench/host/thermal.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include <unistd.h>
 #if defined(__unix__)
@@ -208,3 +214,91 @@ TEST_CASE("NVML's energy counter (millijoules since the driver loaded) for the G
     ::dlclose(lib);
 }
 #endif
+
+TEST_CASE("--subtract-idle: idle watts measured over a rest period, then idle watts x duration taken off each run") {
+    // A counter that climbs 5 W at rest, plus 2 J a request spends at once.
+    const auto t0 = std::chrono::steady_clock::now();
+    auto spent = std::make_shared<std::atomic<double>>(0.0);
+    SamplerConfig cfg;
+    cfg.processes = nullptr;
+    cfg.gpu = nullptr;
+    cfg.energy = [t0, spent] {
+        EnergyReading r;
+        EnergyCounter c;
+        c.id = "rapl:intel-rapl:0";
+        c.source = "rapl";
+        c.covers = "cpu_package";
+        c.in_total = true;
+        c.joules = 5.0 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() + spent->load();
+        r.counters.push_back(c);
+        return r;
+    };
+    MemorySampler sampler(cfg);
+    const IdlePower idle = sampler.measure_idle(std::chrono::milliseconds(200), true);
+    REQUIRE(idle.watts.has_value());
+    CHECK(*idle.watts == doctest::Approx(5.0).epsilon(0.01));
+    CHECK(idle.seconds >= 0.2);
+    CHECK(idle.source == "rapl");
+    CHECK(idle.subtracted);
+    const RunMemory m = sampler.around([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        *spent = 2.0;
+    });
+    REQUIRE(m.energy_j.has_value());
+    REQUIRE(m.energy_idle_j.has_value());
+    CHECK(*m.energy_idle_j == doctest::Approx(5.0 * 0.05).epsilon(0.5));  // 5 W over the run's ~50 ms
+    CHECK(*m.energy_j == doctest::Approx(2.0).epsilon(0.01));             // what the request spent above idle
+}
+
+TEST_CASE("thermal state from sysfs: CPU clocks, zone temperatures and Intel throttle counts - a cell that throttled says so") {
+    FakeSysfs sys;
+    for (int cpu = 0; cpu < 2; ++cpu) {
+        const std::string dir = "devices/system/cpu/cpu" + std::to_string(cpu);
+        sys.write(dir + "/cpufreq/scaling_cur_freq", cpu == 0 ? "3600000" : "2400000");
+        sys.write(dir + "/cpufreq/cpuinfo_max_freq", "4800000");
+        sys.write(dir + "/thermal_throttle/core_throttle_count", "3");
+        sys.write(dir + "/thermal_throttle/package_throttle_count", "1");
+    }
+    sys.write("devices/system/cpu/cpufreq/policy0/scaling_cur_freq", "1");  // not a CPU folder
+    sys.write("class/thermal/thermal_zone0/type", "x86_pkg_temp");
+    sys.write("class/thermal/thermal_zone0/temp", "71000");
+    sys.write("class/thermal/thermal_zone1/type", "acpitz");
+    sys.write("class/thermal/thermal_zone1/temp", "45500");
+    ThermalConditions c;
+    c.start = read_thermal(sys.root);
+    CHECK(c.start.cpu_mhz_mean == 3000.0);
+    CHECK(c.start.cpu_mhz_min == 2400.0);
+    CHECK(c.start.cpu_mhz_max == 3600.0);
+    CHECK(c.start.cpu_max_mhz == 4800.0);
+    CHECK(c.start.throttle_events == 8);
+    REQUIRE(c.start.zones_c.size() == 2);
+    CHECK(c.start.hottest_c() == 71.0);
+    c.end = read_thermal(sys.root);
+    CHECK_FALSE(c.throttled());
+    CHECK(c.warning().empty());
+    sys.write("devices/system/cpu/cpu1/thermal_throttle/core_throttle_count", "5");
+    c.end = read_thermal(sys.root);
+    CHECK(c.throttled());
+    CHECK(c.warning().find("2 thermal throttling events") != std::string::npos);
+    Summary s;
+    c.attach_to(s);
+    CHECK(s.conditions_json.find("\"throttled\":true") != std::string::npos);
+    REQUIRE(s.warnings.size() == 1);
+    CHECK(s.to_json().find("\"conditions\":{\"start\":{\"cpu_mhz_mean\":3000") != std::string::npos);
+
+    const ThermalSnapshot none = read_thermal(sys.root / "nothing");  // a machine that says nothing: all unknown
+    CHECK_FALSE(none.cpu_mhz_mean.has_value());
+    CHECK_FALSE(none.throttle_events.has_value());
+    CHECK(none.zones_c.empty());
+}
+
+TEST_CASE("macOS pmset -g therm: CPU_Speed_Limit below 100 means slowed") {
+    const char* cool = "Note: No thermal warning level has been recorded\nNote: No performance warning level has been recorded\n";
+    CHECK_FALSE(parse_pmset_speed_limit(cool).has_value());
+    const char* hot = "CPU_Scheduler_Limit \t= 100\nCPU_Available_CPUs \t= 8\nCPU_Speed_Limit \t= 73\n";
+    CHECK(parse_pmset_speed_limit(hot) == 73);
+    ThermalConditions c;
+    c.end.speed_limit_percent = 73;
+    CHECK(c.throttled());
+    CHECK(c.warning().find("limited to 73%") != std::string::npos);
+}

@@ -56,6 +56,9 @@ struct Summary {
     std::size_t prompts_compared = 0;     ///< prompts with two or more successful runs
     std::size_t identical_outputs = 0;    ///< of those, prompts whose runs all produced the same text
     std::vector<std::string> warnings;   ///< e.g. too much variance to trust the means
+    /// The machine's thermal state at the start and end, as JSON (ThermalConditions, in
+    /// host/thermal.hpp), written as "conditions"; empty: null.
+    std::string conditions_json;
     MetricTable overall;
     std::vector<std::pair<std::string, MetricTable>> per_prompt;  ///< in first-seen order
 
@@ -85,7 +88,9 @@ struct Summary {
         else w.null();
         w.end_object().key("warnings").begin_array();
         for (const auto& text : warnings) w.value(text);
-        w.end_array();
+        w.end_array().key("conditions");
+        if (conditions_json.empty()) w.null();
+        else w.raw(conditions_json);
         w.key("percentile_method").value("linear interpolation between closest ranks (numpy default)");
         w.key("metrics");
         write_table_json(w, overall);

@@ -81,6 +81,9 @@ struct RunMemory {
     /// The counters' joules from the request to its first token (prefill, with the queue and
     /// connection); null without counters or without a token.
     std::optional<double> energy_prefill_j;
+    /// With --subtract-idle: the idle watts times the run's duration, already taken off
+    /// energy_j (and the prefill's share off energy_prefill_j).
+    std::optional<double> energy_idle_j;
 };
 
 /// Who and what a run is: the top of its line.
@@ -414,6 +417,7 @@ inline void RunRecord::write_json(JsonWriter& w) const {
             .kv("energy_j", memory->energy_j)
             .kv("joules_per_token", joules_per_token())
             .kv("energy_prefill_j", memory->energy_prefill_j)
+            .kv("energy_idle_j", memory->energy_idle_j)
             .kv("joules_per_prompt_token", joules_per_prompt_token());
         note("energy_source", memory->energy_source);
         w.key("energy_zones_j").begin_object();

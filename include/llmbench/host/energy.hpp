@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "llmbench/core/json.hpp"
 #include "llmbench/detail/nvml.hpp"
 
 namespace llmbench {
@@ -60,6 +61,21 @@ struct EnergyUse {
     std::string source;                     ///< the sources in the total, e.g. "rapl+nvml"
     bool covers_gpu = false;                ///< a GPU counter is in the total (sampled GPU watts would count it twice)
     std::vector<std::string> notes;
+};
+
+/// The machine's power at rest, measured just before a run (--subtract-idle).
+struct IdlePower {
+    std::optional<double> watts;  ///< null when nothing on this machine measures energy
+    double seconds = 0;           ///< how long it was measured
+    std::string source;           ///< as RunMemory::energy_source
+    bool subtracted = false;      ///< taken off every run's energy_j
+
+    void write_json(JsonWriter& w) const {
+        w.begin_object().kv("watts", watts).kv("measured_s", seconds).key("source");
+        if (source.empty()) w.null();
+        else w.value(source);
+        w.kv("subtracted", subtracted).end_object();
+    }
 };
 
 namespace detail {

@@ -281,19 +281,53 @@ public:
     template <class Request>
     RunMemory around(Request&& request, StreamTimer* timer = nullptr) {
         const EnergyReading energy_before = read_energy();
+        const auto energy_from = clock::now();
         std::optional<EnergyReading> at_first_token;
-        if (timer != nullptr && config_.energy) timer->on_first_token([&] { at_first_token = read_energy(); });
+        clock::time_point first_token_at{};
+        if (timer != nullptr && config_.energy)
+            timer->on_first_token([&] {
+                at_first_token = read_energy();
+                first_token_at = clock::now();
+            });
         const auto before = sample_now().at;
         request();
         const auto after = sample_now().at;
         const EnergyReading energy_after = read_energy();
+        const auto energy_to = clock::now();
         if (timer != nullptr) timer->on_first_token(nullptr);
         RunMemory w = window(before, after);
         attribute_energy(w, energy_between(energy_before, energy_after));
         // Sampled watts cannot be split at the first token: then there is no prefill share.
         if (at_first_token && w.energy_source.find("gpu_power_sampled") == std::string::npos)
             w.energy_prefill_j = energy_between(energy_before, *at_first_token).total_j;
+        if (idle_w_ && w.energy_j) {  // --subtract-idle: what the machine spends doing nothing
+            w.energy_idle_j = *idle_w_ * seconds(energy_from, energy_to);
+            *w.energy_j -= *w.energy_idle_j;
+            if (w.energy_prefill_j) *w.energy_prefill_j -= *idle_w_ * seconds(energy_from, first_token_at);
+        }
         return w;
+    }
+
+    /// Measures the machine's power at rest over `how_long` (counters, else sampled GPU
+    /// watts) and, with `subtract`, takes idle watts x duration off every later run's energy.
+    /// Call it before the first request, with nothing else running.
+    IdlePower measure_idle(std::chrono::milliseconds how_long, bool subtract) {
+        const EnergyReading energy_before = read_energy();
+        const auto from = clock::now();
+        const auto before = sample_now().at;
+        std::this_thread::sleep_for(how_long);
+        const auto after = sample_now().at;
+        const EnergyReading energy_after = read_energy();
+        const auto to = clock::now();
+        RunMemory w = window(before, after);
+        attribute_energy(w, energy_between(energy_before, energy_after));
+        IdlePower idle;
+        idle.seconds = seconds(from, to);
+        idle.source = w.energy_source;
+        if (w.energy_j && idle.seconds > 0) idle.watts = *w.energy_j / idle.seconds;
+        idle.subtracted = subtract && idle.watts.has_value();
+        if (idle.subtracted) idle_w_ = idle.watts;
+        return idle;
     }
 
     /// The machine's energy counters now (none without SamplerConfig::energy).
@@ -330,6 +364,8 @@ public:
     }
 
 private:
+    static double seconds(clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
     /// Counters first; GPU watts sampled and integrated (window()) only where no GPU counter ran.
     static void attribute_energy(RunMemory& w, const EnergyUse& use) {
         const std::optional<double> sampled = w.energy_j;
@@ -373,6 +409,7 @@ private:
     std::condition_variable cv_;
     bool stopping_ = false;
     std::vector<MemorySample> samples_;
+    std::optional<double> idle_w_;  ///< --subtract-idle: taken off every run's energy
     double cost_s_ = 0;
     std::thread thread_;
 };

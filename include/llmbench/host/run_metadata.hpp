@@ -32,6 +32,7 @@
 #include "llmbench/core/json.hpp"
 #include "llmbench/core/request.hpp"
 #include "llmbench/core/shard.hpp"
+#include "llmbench/host/energy.hpp"
 #include "llmbench/host/roofline.hpp"
 #include "llmbench/version.hpp"
 
@@ -272,6 +273,7 @@ struct RunMetadata {
     std::size_t prompt_count = 0;
     std::vector<std::string> command_line;
     std::optional<Shard> shard;      ///< this file is shard I of N (--shard): llmbench-report merges the N
+    std::optional<IdlePower> idle_power;  ///< measured before the runs (--subtract-idle)
     std::vector<std::string> notes;  ///< what could not be read, and why
 
     /// Asks an Ollama server (an OllamaClient) about itself and `model`, and probes the host.
@@ -395,6 +397,9 @@ struct RunMetadata {
         w.end_array();
         w.key("shard");
         if (shard) w.begin_object().kv("index", shard->index).kv("count", shard->count).end_object();
+        else w.null();
+        w.key("idle_power");
+        if (idle_power) idle_power->write_json(w);
         else w.null();
         w.key("notes").begin_array();
         for (const auto& n : notes) w.value(n);

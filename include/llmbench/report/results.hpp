@@ -291,6 +291,7 @@ inline RunRecord parse_run(simdjson::dom::object o, const std::string& where, st
                     if (auto j = dom_double(joules)) mem.energy_zones_j[std::string(zone)] = *j;
             mem.energy_note = dom_string(dom_at(m, "energy_note"));
             mem.energy_prefill_j = dom_double(dom_at(m, "energy_prefill_j"));
+            mem.energy_idle_j = dom_double(dom_at(m, "energy_idle_j"));
             mem.samples = dom_count(dom_at(m, "samples"));
             mem.rss_note = dom_string(dom_at(m, "rss_note"));
             mem.vram_note = dom_string(dom_at(m, "vram_note"));

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "llmbench/host/thermal.hpp"
 #include "llmbench/client/backend.hpp"
 #include "llmbench/core/error.hpp"
 #include "llmbench/core/json.hpp"
@@ -113,8 +114,12 @@ public:
     /// Loads the model (empty prompt) so the first timed request does not pay for it.
     StreamResult preload() { return backend_.load(config_.model, config_.keep_alive, config_.options); }
 
+    /// The machine's thermal state when run() started and ended (host/thermal.hpp).
+    const ThermalConditions& conditions() const noexcept { return conditions_; }
+
     MetricsAccumulator run() {
         MetricsAccumulator acc;
+        conditions_.start = read_thermal();
         if (config_.preload) preload();  // a failure here shows again, measured, in the first run
         const std::size_t n = config_.prompts.size();
         for (int i = 0; i < config_.warmup && !stopped(); ++i)
@@ -122,6 +127,7 @@ public:
         for (int run = 0; run < config_.runs; ++run)
             for (std::size_t p = 0; p < n && !stopped(); ++p)
                 if (config_.shard.owns(p)) run_one(config_.prompts[p], run, false, acc);
+        conditions_.end = read_thermal();
         return acc;
     }
 
@@ -173,6 +179,7 @@ private:
     StopSignal stop_;
     MemorySampler* sampler_ = nullptr;
     bool interrupted_ = false;
+    ThermalConditions conditions_;
     std::size_t requests_sent_ = 0;  ///< numbers cold_cache's unique first lines
     std::map<std::string, RunRecord> first_of_prompt_;
 };

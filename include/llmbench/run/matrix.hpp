@@ -24,6 +24,7 @@
 
 #include <simdjson.h>
 
+#include "llmbench/host/thermal.hpp"
 #include "llmbench/client/backend.hpp"
 #include "llmbench/measure/calibration.hpp"
 #include "llmbench/core/cli.hpp"
@@ -211,6 +212,7 @@ struct CellResult {
     ReloadInfo reload;
     Summary summary;
     std::size_t reruns = 0;
+    ThermalConditions conditions;  ///< the machine's thermal state at the cell's start and end
 
     void write_json(JsonWriter& w) const {
         w.begin_object().kv("type", "cell").kv("schema_version", schema_version);
@@ -418,6 +420,7 @@ private:
         out.reload = ensure_loaded(cell);
         first_of_cell_.reset();
         if (on_cell_start_) on_cell_start_(cell, out.reload);
+        out.conditions.start = read_thermal();
         out.calibration = calibrate(cell);
         MetricsAccumulator acc;
         auto emit = [&](const RunRecord& r) {
@@ -439,7 +442,9 @@ private:
                 ++out.reruns;
             }
         }
+        out.conditions.end = read_thermal();
         out.summary = acc.summary();
+        out.conditions.attach_to(out.summary);
         if (!out.calibration.within_tolerance && cell.prompt_tokens) {
             // The prompt was not the length the cell names (or was cut): its prefill rate
             // would describe another cell, so the summary has none.

@@ -3,11 +3,13 @@
 // millions). The first byte picks the parser: Ollama's NDJSON stream lines (the rest of the
 // input, line by line, as one stream), the Prometheus text parser, nvidia-smi's CSV, an
 // OpenAI-style or llama.cpp native SSE stream (line by line), Ollama's metadata bodies
-// (/api/show, /api/ps, /api/tags, /api/version) or the OpenAI-style ones (/v1/models, /props).
+// (/api/show, /api/ps, /api/tags, /api/version), the OpenAI-style ones (/v1/models, /props)
+// or powermetrics' plist samples (NUL-separated, each fed to the integrator).
 // Anything but a typed result (or an llmbench::error) is a finding.
 #include <llmbench/client/ollama_client.hpp>
 #include <llmbench/client/openai_client.hpp>
 #include <llmbench/host/memory_sampler.hpp>
+#include <llmbench/host/powermetrics.hpp>
 #include <llmbench/host/server_metrics.hpp>
 
 #include <cstddef>
@@ -47,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     llmbench::StreamResult result;
     llmbench::StreamTimer timer;
     timer.mark_sent(timer.now());
-    switch ((data[0] & 0x7f) % 7) {
+    switch ((data[0] & 0x7f) % 8) {
         case 0: {
             llmbench::detail::OllamaLineParser parser;
             parser.expect_logprobs(logprobs);
@@ -60,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 4: {
             using Flavour = llmbench::detail::OpenAIEventParser::Flavour;
             llmbench::detail::OpenAIEventParser parser;
-            parser.begin((data[0] & 0x7f) % 7 == 3 ? Flavour::openai : Flavour::llamacpp_native, logprobs);
+            parser.begin((data[0] & 0x7f) % 8 == 3 ? Flavour::openai : Flavour::llamacpp_native, logprobs);
             bool going = true;
             each_line(text, [&](std::string_view line, std::size_t) { return going = parser.feed_line(line, timer.now(), result, timer); });
             if (going) parser.end_of_bytes({}, timer.now(), result, timer);
@@ -80,6 +82,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const std::string source = "http://fuzz";
             answer([&] { return llmbench::detail::parse_served_models(text, source); });
             answer([&] { return llmbench::detail::parse_props(text, source); });
+            break;
+        }
+        case 7: {
+            llmbench::PowermetricsIntegrator integrator;
+            const auto at = llmbench::PowermetricsIntegrator::clock::now();
+            std::size_t begin = 0;
+            while (begin < text.size()) {
+                const auto end = text.find('\0', begin);
+                answer([&] {
+                    integrator.add(llmbench::parse_powermetrics_sample(text.substr(begin, end == std::string_view::npos ? end : end - begin)), at);
+                    return 0;
+                });
+                if (end == std::string_view::npos) break;
+                begin = end + 1;
+            }
+            (void)integrator.read(at);
             break;
         }
     }

@@ -8,9 +8,10 @@ OUT_DIR/parsers: inputs for fuzz_parsers, each behind its selector byte: Ollama 
 (0.5.12's, and 0.33's with the chunked framing taken off), the 1e300 final chunk, a llama-server
 /metrics page, nvidia-smi lines, OpenAI-style and llama.cpp native event streams (each
 llama-server and Ollama /v1 capture, and 1e300 usage and timings), and the metadata bodies
-(/api/show, /api/ps, /api/tags, /api/version, /v1/models, /props).
+(/api/show, /api/ps, /api/tags, /api/version, /v1/models, /props), and the stand-in
+powermetrics' plist samples (tests/fakes/powermetrics).
 """
-import bz2, glob, gzip, os, shutil, sys
+import bz2, glob, gzip, os, shutil, subprocess, sys
 
 shared, source, out = sys.argv[1:4]
 common, datasets, parsers = os.path.join(out, "common"), os.path.join(out, "datasets"), os.path.join(out, "parsers")
@@ -76,6 +77,9 @@ open(os.path.join(parsers, "0-huge-counts"), "wb").write(
 open(os.path.join(parsers, "1-llama-server-metrics"), "wb").write(
     b"\x01" + open(os.path.join(source, "tests", "data", "llama-server-metrics.prom"), "rb").read())
 open(os.path.join(parsers, "2-nvidia-smi"), "wb").write(b"\x02" + b"1024, 250.5\n2048, [N/A]\n1e300, 5\n")
+plists = subprocess.run([os.path.join(source, "tests", "fakes", "powermetrics"), "--samplers", "cpu_power,gpu_power", "-i", "1",
+                         "-f", "plist", "-n", "2"], check=True, capture_output=True).stdout
+open(os.path.join(parsers, "7-powermetrics"), "wb").write(b"\x07" + plists)
 
 
 def body_of(path):

@@ -1161,3 +1161,50 @@ TEST_CASE("ollama-bench --memory with fake RAPL counters: joules_per_token is th
     std::filesystem::remove_all(root);
     std::remove(prompts.c_str());
 }
+
+TEST_CASE("ollama-bench --memory with a stand-in powermetrics: each run's energy is the SoC's - CPU and GPU and ANE - and joules_per_token is it over the generated tokens") {
+    const auto root = std::filesystem::temp_directory_path() / ("llmbench-e2e-nosysfs-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(root);  // no RAPL, no GPU: powermetrics is the only source
+    MockConfig cfg;
+    cfg.token_delay = std::chrono::milliseconds(30);  // 8 tokens: about 250 ms a request, two or three samples
+    cfg.responder = [](const std::string&) { return std::string("one two three four five six seven eight"); };
+    MockOllama mock(cfg);
+    const auto prompts = write_temp("powermetrics_prompts.jsonl", three_prompts);
+    ::setenv("LLMBENCH_SYSFS_ROOT", root.c_str(), 1);
+    ::setenv("LLMBENCH_POWERMETRICS", (std::string(LLMBENCH_FAKES_DIR) + "/powermetrics").c_str(), 1);
+    ::setenv("FAKE_POWERMETRICS_ANE_MW", "500", 1);
+    const auto o = run_bench({"--model", "llama3.1:8b", "--prompts", prompts, "--runs", "2", "--memory", "--host", "127.0.0.1:" + std::to_string(mock.port())});
+    ::unsetenv("FAKE_POWERMETRICS_ANE_MW");
+    ::unsetenv("LLMBENCH_POWERMETRICS");
+    ::unsetenv("LLMBENCH_SYSFS_ROOT");
+    REQUIRE_MESSAGE(o.exit_code == 0, o.err);
+    std::string text;
+    for (const auto& line : o.lines) text += line + "\n";
+    const auto set = llmbench::parse_results(text, "powermetrics");
+    std::size_t checked = 0;
+    for (const auto& r : set.runs) {
+        CAPTURE(r.where);
+        if (r.run.id.warmup) continue;
+        REQUIRE(r.run.memory.has_value());
+        const auto& m = *r.run.memory;
+        CHECK(m.energy_source == "powermetrics");
+        REQUIRE(m.energy_j.has_value());
+        double zones = 0;
+        for (const char* zone : {"powermetrics:cpu", "powermetrics:gpu", "powermetrics:ane"}) {
+            REQUIRE(m.energy_zones_j.count(zone) == 1);
+            zones += m.energy_zones_j.at(zone);
+        }
+        CHECK(*m.energy_j == doctest::Approx(zones).epsilon(1e-9));
+        // 17 W (4.5 CPU, 12 GPU, 0.5 ANE) over the request, give or take one 100 ms sample at each end.
+        REQUIRE(r.run.client.wall_s.has_value());
+        CHECK(*m.energy_j > 0);
+        CHECK(*m.energy_j <= 17.0 * (*r.run.client.wall_s + 0.25));
+        CHECK(m.energy_zones_j.at("powermetrics:gpu") == doctest::Approx(*m.energy_j * 12.0 / 17.0).epsilon(0.01));
+        REQUIRE(r.run.joules_per_token().has_value());
+        CHECK(*r.run.joules_per_token() == doctest::Approx(*m.energy_j / static_cast<double>(*r.run.server.eval_count)).epsilon(1e-9));
+        ++checked;
+    }
+    CHECK(checked == 6);
+    std::filesystem::remove_all(root);
+    std::remove(prompts.c_str());
+}

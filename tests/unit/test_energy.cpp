@@ -1,10 +1,12 @@
 // Energy counters (host/energy.hpp) and thermal state (host/thermal.hpp) read from fake
-// powercap, hwmon, cpufreq and thermal trees and a stand-in NVML.
+// powercap, hwmon, cpufreq and thermal trees, a stand-in NVML and a stand-in powermetrics.
 #include <doctest/doctest.h>
 
 #include <llmbench/host/memory_sampler.hpp>
+#include <llmbench/host/powermetrics.hpp>
 #include <llmbench/host/thermal.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -302,3 +304,169 @@ TEST_CASE("macOS pmset -g therm: CPU_Speed_Limit below 100 means slowed") {
     CHECK(c.throttled());
     CHECK(c.warning().find("limited to 73%") != std::string::npos);
 }
+
+namespace {
+
+/// One plist document as powermetrics prints it, with the power parts given (mW; "" leaves one out).
+std::string pm_plist(const std::string& elapsed_ns, const std::string& cpu_mw, const std::string& gpu_mw, const std::string& ane_mw) {
+    std::string processor = "<key>clusters</key><array><dict><key>name</key><string>P-Cluster</string><key>cpus</key><array/></dict></array>";
+    if (!cpu_mw.empty()) processor += "<key>cpu_power</key><real>" + cpu_mw + "</real>";
+    if (!gpu_mw.empty()) processor += "<key>gpu_power</key><real>" + gpu_mw + "</real>";
+    if (!ane_mw.empty()) processor += "<key>ane_power</key><integer>" + ane_mw + "</integer>";
+    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"x\">\n<plist version=\"1.0\">\n<dict>\n"
+           "<key>is_delta</key><true/><key>elapsed_ns</key><integer>" + elapsed_ns + "</integer>"
+           "<key>timestamp</key><date>2026-12-05T12:00:00Z</date><key>kern_bootargs</key><string></string>"
+           "<key>thermal_pressure</key><string>Moderate</string><!-- a comment -->"
+           "<key>processor</key><dict>" + processor + "</dict></dict>\n</plist>\n";
+}
+
+}  // namespace
+
+TEST_CASE("a powermetrics plist sample: CPU, GPU and ANE milliwatts over elapsed_ns - anything else is an error naming what") {
+    const auto s = parse_powermetrics_sample(pm_plist("250000000", "2978.45", "269.6", "12"));
+    CHECK(s.elapsed_s == doctest::Approx(0.25));
+    CHECK(s.cpu_w == doctest::Approx(2.97845));
+    CHECK(s.gpu_w == doctest::Approx(0.2696));
+    CHECK(s.ane_w == doctest::Approx(0.012));
+    CHECK(s.thermal_pressure == "Moderate");
+    CHECK_FALSE(parse_powermetrics_sample(pm_plist("1000000", "", "7", "")).cpu_w.has_value());
+
+    const auto error_of = [](const std::string& text) -> std::string {
+        try {
+            (void)parse_powermetrics_sample(text);
+        } catch (const error& e) {
+            CHECK(e.code() == errc::protocol);
+            return e.what();
+        }
+        return "(no error)";
+    };
+    CHECK(error_of(pm_plist("0", "1", "1", "1")).find("no positive elapsed_ns") != std::string::npos);
+    CHECK(error_of(pm_plist("100", "", "", "")).find("no processor.cpu_power, gpu_power or ane_power") != std::string::npos);
+    CHECK(error_of(pm_plist("100", "12 mW", "", "")).find("processor.cpu_power is not a number: '12 mW'") != std::string::npos);
+    CHECK(error_of(pm_plist("100", "-5", "", "")).find("processor.cpu_power is out of range") != std::string::npos);
+    CHECK(error_of("<plist><dict><key>elapsed_ns</key><integer>5</integer></plist>").find("expected <key> in a dict at byte") != std::string::npos);
+    CHECK(error_of("<plist><dict><key>a</key><bogus>1</bogus></dict></plist>").find("unknown element <bogus>") != std::string::npos);
+    CHECK(error_of("{\"elapsed_ns\": 5}").find("expected a tag at byte 0") != std::string::npos);
+    std::string deep = "<plist>";
+    for (int i = 0; i < 40; ++i) deep += "<array>";
+    CHECK(error_of(deep).find("nesting deeper than 32") != std::string::npos);
+}
+
+TEST_CASE("powermetrics samples become counters: watts x elapsed summed after the first sample and run on between samples") {
+    using clock = PowermetricsIntegrator::clock;
+    PowermetricsIntegrator pm;
+    const auto t0 = clock::now();
+    CHECK(pm.read(t0).counters.empty());  // nothing before the first sample
+    PowermetricsSample s;
+    s.elapsed_s = 0.1;
+    s.cpu_w = 4.0;
+    s.gpu_w = 10.0;  // no ANE part in these samples: no ANE counter
+    pm.add(s, t0);
+    const auto start = pm.read(t0);
+    REQUIRE(start.counters.size() == 2);
+    CHECK(counter(start, "powermetrics:cpu")->joules == 0.0);  // the first sample's interval was before the counters began
+    CHECK(counter(start, "powermetrics:gpu")->covers == "gpu");
+    CHECK(counter(start, "powermetrics:cpu")->covers == "cpu_cores");
+    CHECK(counter(start, "powermetrics:cpu")->in_total);
+    for (int i = 1; i <= 3; ++i) pm.add(s, t0 + std::chrono::milliseconds(100 * i));
+    const auto at_300ms = pm.read(t0 + std::chrono::milliseconds(300));
+    CHECK(energy_between(start, at_300ms).total_j == doctest::Approx(3 * 0.1 * 14.0));
+    CHECK(energy_between(start, at_300ms).source == "powermetrics");
+    CHECK(energy_between(start, at_300ms).covers_gpu);
+    // 50 ms past the last sample the last watts run on; a second past it, one interval at most.
+    CHECK(energy_between(at_300ms, pm.read(t0 + std::chrono::milliseconds(350))).total_j == doctest::Approx(0.05 * 14.0));
+    CHECK(energy_between(at_300ms, pm.read(t0 + std::chrono::milliseconds(1300))).total_j == doctest::Approx(0.1 * 14.0));
+    // Then samples at 1 W: the GPU counter, read at 4 J, is held there until the samples pass it.
+    PowermetricsSample low = s;
+    low.cpu_w = 0.0;
+    low.gpu_w = 1.0;
+    for (int i = 4; i <= 8; ++i) pm.add(low, t0 + std::chrono::milliseconds(100 * i));
+    CHECK(counter(pm.read(t0 + std::chrono::milliseconds(800)), "powermetrics:gpu")->joules == doctest::Approx(4.0));
+    for (int i = 9; i <= 15; ++i) pm.add(low, t0 + std::chrono::milliseconds(100 * i));
+    CHECK(counter(pm.read(t0 + std::chrono::milliseconds(1500)), "powermetrics:gpu")->joules == doctest::Approx(3.0 + 12 * 0.1));
+    CHECK(counter(pm.read(t0 + std::chrono::milliseconds(1500)), "powermetrics:cpu")->joules == doctest::Approx(1.2 + 0.4));  // held too: 0 W after
+    CHECK(pm.samples() == 16);
+    CHECK(pm.thermal_pressure().empty());
+}
+
+#if defined(LLMBENCH_FAKES_DIR)
+TEST_CASE("the stand-in powermetrics' output parses sample by sample") {
+    const std::string out = detail::run_command(std::string(LLMBENCH_FAKES_DIR) + "/powermetrics --samplers cpu_power,gpu_power -i 20 -f plist -n 3");
+    std::size_t docs = 0;
+    for (auto end = out.find("</plist>"), begin = std::string::size_type(0); end != std::string::npos; begin = end + 8, end = out.find("</plist>", begin)) {
+        const auto s = parse_powermetrics_sample(std::string_view(out).substr(begin, end + 8 - begin));
+        CHECK(s.elapsed_s == doctest::Approx(0.02));
+        CHECK(s.cpu_w == doctest::Approx(4.5));
+        CHECK(s.gpu_w == doctest::Approx(12.0));
+        CHECK(s.ane_w == doctest::Approx(0.0));
+        CHECK(s.thermal_pressure == "Nominal");
+        ++docs;
+    }
+    CHECK(docs == 3);
+    CHECK(std::count(out.begin(), out.end(), '\0') == 3);  // each document ends in a NUL
+}
+
+TEST_CASE("powermetrics as a child process: its samples summed into counters while it runs - a refusal or a missing program is a note") {
+    const std::string fake = std::string(LLMBENCH_FAKES_DIR) + "/powermetrics";
+    ::setenv("FAKE_POWERMETRICS_CPU_MW", "2000", 1);
+    ::setenv("FAKE_POWERMETRICS_GPU_MW", "6000", 1);
+    ::setenv("FAKE_POWERMETRICS_ANE_MW", "1000", 1);
+    {
+        PowermetricsProcess pm(fake, std::chrono::milliseconds(40));
+        const auto first = pm.read();  // waits for the first sample
+        REQUIRE(first.counters.size() == 3);
+        CHECK(first.notes.empty());
+        const auto from = pm.samples();
+        for (int i = 0; i < 500 && pm.samples() < from + 5; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        const auto later = pm.read();
+        const auto samples = static_cast<double>(pm.samples() - from);
+        REQUIRE(samples >= 5);
+        // 9 W in 40 ms samples: 0.36 J each, give or take the interval a reading may run on by.
+        const auto use = energy_between(first, later);
+        REQUIRE(use.total_j.has_value());
+        CHECK(*use.total_j >= (samples - 2) * 0.36 - 1e-9);
+        CHECK(*use.total_j <= (samples + 2) * 0.36 + 1e-9);
+        CHECK(use.zones_j.at("powermetrics:gpu") == doctest::Approx(*use.total_j * 6.0 / 9.0).epsilon(0.01));
+    }
+    ::unsetenv("FAKE_POWERMETRICS_CPU_MW");
+    ::unsetenv("FAKE_POWERMETRICS_GPU_MW");
+    ::unsetenv("FAKE_POWERMETRICS_ANE_MW");
+
+    ::setenv("FAKE_POWERMETRICS_REFUSE", "1", 1);
+    {
+        PowermetricsProcess refused(fake, std::chrono::milliseconds(40));
+        const auto r = refused.read();
+        CHECK(r.counters.empty());
+        REQUIRE(r.notes.size() == 1);
+        CHECK(r.notes[0].find("gave no sample (exit status 1): powermetrics must be invoked as the superuser; it needs root") != std::string::npos);
+    }
+    ::unsetenv("FAKE_POWERMETRICS_REFUSE");
+
+    PowermetricsProcess missing("/nonexistent/powermetrics", std::chrono::milliseconds(40));
+    const auto m = missing.read();
+    CHECK(m.counters.empty());
+    REQUIRE(m.notes.size() == 1);
+    CHECK(m.notes[0].find("/nonexistent/powermetrics gave no sample") != std::string::npos);
+}
+
+TEST_CASE("LLMBENCH_POWERMETRICS puts powermetrics into the machine's energy query - off runs none") {
+    FakeSysfs sys;  // no RAPL, no GPU
+    ::setenv("LLMBENCH_POWERMETRICS", (std::string(LLMBENCH_FAKES_DIR) + "/powermetrics").c_str(), 1);
+    CHECK(powermetrics_program() == std::string(LLMBENCH_FAKES_DIR) + "/powermetrics");
+    SamplerConfig cfg;
+    cfg.processes = nullptr;
+    cfg.gpu = nullptr;
+    cfg.energy = default_energy_query(sys.root, "/nonexistent/libnvidia-ml.so");
+    MemorySampler sampler(cfg);
+    const RunMemory m = sampler.around([] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); });
+    REQUIRE(m.energy_j.has_value());
+    CHECK(*m.energy_j > 0);
+    CHECK(m.energy_source == "powermetrics");
+    CHECK(m.energy_zones_j.count("powermetrics:cpu") == 1);
+    CHECK(m.energy_zones_j.count("powermetrics:ane") == 1);
+    ::setenv("LLMBENCH_POWERMETRICS", "off", 1);
+    CHECK(powermetrics_program().empty());
+    CHECK_FALSE(static_cast<bool>(default_powermetrics_query()));
+    ::unsetenv("LLMBENCH_POWERMETRICS");
+}
+#endif

@@ -271,6 +271,27 @@ TEST_CASE("HTML report: every chart, balanced tags, nothing fetched from outside
     CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
 }
 
+TEST_CASE("HTML report: energy per token per cell - drawn from each run's energy and named by its source") {
+    std::string text = test_util::read_text(data_dir + "/results-small.jsonl");
+    const std::string plain = R"("memory":{"peak_rss_bytes":6442450944,"peak_vram_bytes":null})";
+    int runs = 0;
+    for (auto at = text.find(plain); at != std::string::npos; at = text.find(plain, at + 1), ++runs)
+        text.replace(at, plain.size(), R"("memory":{"peak_rss_bytes":6442450944,"peak_vram_bytes":null,"energy_j":)" + std::to_string(100 + 10 * runs) +
+                                           R"(,"energy_source":"powermetrics","energy_idle_j":1.5})");
+    REQUIRE(runs > 2);
+    const auto set = parse_result_set({{"energy.jsonl", text}});
+    std::size_t with_energy = 0;
+    for (const auto& cell : set.cells) with_energy += cell.samples("joules_per_token").size();
+    CHECK(with_energy > 0);
+    const std::string html = render(HtmlReporter{}, set);
+    CHECK(html.find("<h2 id=\"energy\">Energy per token per cell</h2>") != std::string::npos);
+    CHECK(html.find("data-chart=\"joules_per_token\"") != std::string::npos);
+    CHECK(html.find("data-chart=\"joules_per_prompt_token\"") == std::string::npos);  // no prefill energy in these runs
+    CHECK(html.find("Measured by powermetrics over each request: the energy of the hardware each source covers") != std::string::npos);
+    CHECK(html.find("not of the model process alone; idle power subtracted.") != std::string::npos);
+    CHECK(unbalanced_tags(html).empty());
+}
+
 TEST_CASE("the mock's results carry a banner in HTML, and missing data says why instead of drawing nothing") {
     const std::string text =
         R"({"type":"metadata","schema_version":1,"backend":{"kind":"mock","version":"0.5.12"},"model":{"tag":"m"}})"
@@ -281,6 +302,7 @@ TEST_CASE("the mock's results carry a banner in HTML, and missing data says why 
     const std::string html = render(HtmlReporter{}, set);
     CHECK(html.find("measured against llmbench's built-in mock server") != std::string::npos);
     CHECK(html.find("No memory samples in these results (run with --memory)") != std::string::npos);
+    CHECK(html.find("No energy in these results: run with --memory on a machine with an energy counter") != std::string::npos);
     CHECK(html.find(">no samples<") != std::string::npos);
     CHECK(unbalanced_tags(html).empty());
     CHECK(render(ConsoleReporter{}, set).find("0 ok, 1 failed (connect: 1)") != std::string::npos);

@@ -10,6 +10,7 @@
 //   (microjoules) where the driver has it; power1_average / power1_input (microwatts) are
 //   sampled watts for the memory sampler instead.
 // - NVIDIA GPUs: nvmlDeviceGetTotalEnergyConsumption (millijoules since the driver loaded).
+// - Apple Silicon: powermetrics' samples of the SoC's power, summed (host/powermetrics.hpp).
 // The energy is the whole machine's (or device's), not the model process's.
 #pragma once
 
@@ -27,32 +28,10 @@
 
 #include "llmbench/core/json.hpp"
 #include "llmbench/detail/nvml.hpp"
+#include "llmbench/host/energy_counter.hpp"
+#include "llmbench/host/powermetrics.hpp"
 
 namespace llmbench {
-
-/// One counter at one moment: cumulative joules, and where it wraps (if it says).
-struct EnergyCounter {
-    std::string id;      ///< unique and stable: "rapl:intel-rapl:0", "amdgpu:card0", "nvml:gpu0"
-    std::string source;  ///< "rapl", "amdgpu", "nvml"
-    std::string name;    ///< the zone: "package-0", "core", "dram", "psys", "gpu0"
-    /// What the counter covers: "cpu_package", "cpu_cores", "cpu_uncore", "dram", "platform"
-    /// (psys: the whole SoC and more) or "gpu".
-    std::string covers;
-    double joules = 0;
-    std::optional<double> wrap_joules;  ///< the counter's range; it restarts from 0 past it
-    /// Counted into the machine's total: packages, DRAM and GPUs. Cores and uncore are inside
-    /// their package, psys holds the package: counting them too would count joules twice.
-    bool in_total = false;
-};
-
-/// The counters at one moment, and why others could not be read.
-struct EnergyReading {
-    std::vector<EnergyCounter> counters;
-    std::vector<std::string> notes;
-};
-
-/// Reads every counter this machine has; empty when it has none.
-using EnergyQuery = std::function<EnergyReading()>;
 
 /// A run's energy from the counters read before and after it.
 struct EnergyUse {
@@ -218,10 +197,12 @@ inline std::filesystem::path sysfs_root() {
     return root != nullptr && *root != '\0' ? std::filesystem::path(root) : std::filesystem::path("/sys");
 }
 
-/// Every counter of the machine: RAPL, amdgpu, NVML.
+/// Every counter of the machine: RAPL, amdgpu, NVML, and powermetrics where it runs (macOS,
+/// or whatever LLMBENCH_POWERMETRICS names).
 inline EnergyQuery default_energy_query(const std::filesystem::path& sysfs = sysfs_root(), const char* nvml_library = "libnvidia-ml.so.1") {
     auto nvml = nvml_energy_query(nvml_library);
-    return [sysfs, nvml]() {
+    auto apple = default_powermetrics_query();
+    return [sysfs, nvml, apple]() {
         EnergyReading all = read_rapl(sysfs / "class" / "powercap");
         const auto add = [&all](EnergyReading more) {
             for (auto& c : more.counters) all.counters.push_back(std::move(c));
@@ -229,6 +210,7 @@ inline EnergyQuery default_energy_query(const std::filesystem::path& sysfs = sys
         };
         add(read_amdgpu_energy(sysfs / "class" / "drm"));
         if (nvml) add(nvml());
+        if (apple) add(apple());
         return all;
     };
 }

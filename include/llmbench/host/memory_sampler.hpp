@@ -382,7 +382,7 @@ private:
         }
         for (const auto& note : use.notes) w.energy_note += (w.energy_note.empty() ? "" : "; ") + note;
         if (!w.energy_j && w.energy_note.empty())
-            w.energy_note = "no energy counter (RAPL, amdgpu, NVML) or GPU power reading on this machine";
+            w.energy_note = "no energy counter (RAPL, amdgpu, NVML, powermetrics) or GPU power reading on this machine";
     }
 
     std::string why_no_process_memory() const {

@@ -2,9 +2,11 @@
 //
 // No scripts, no external fonts, styles or images: the file opens offline, attaches to an
 // issue, and prints. Charts: TTFT and generation-rate distributions per cell, rates versus
-// prompt length and versus context, latency over the run sequence, memory over time.
+// prompt length and versus context, latency over the run sequence, memory over time, energy
+// per token.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <ostream>
 #include <set>
@@ -68,6 +70,7 @@ public:
         section(out, "rate-vs-context", "Generation rate versus context size", rates_versus(results, Versus::context));
         section(out, "latency-over-runs", "Latency over the run sequence", latency_over_runs(results));
         section(out, "memory-over-time", "Memory over time", memory_over_time(results));
+        section(out, "energy", "Energy per token per cell", energy_charts(results));
         metadata_tables(results, out);
         out << "<p class=\"note\">Percentiles by linear interpolation (numpy's default); CV = stddev / mean; rows marked unstable have a "
                "CV above 5%. Statistics cover successful timed runs; warm-ups and re-run short replies are excluded.</p>\n</body>\n</html>\n";
@@ -146,6 +149,32 @@ private:
         const auto& m = info(metric);
         return svg::distribution_chart(metric, std::string(m.label) + " (" + m.unit + ")", std::string(m.label) + ", every timed run",
                                        groups, detail::unit_format(m.unit));
+    }
+
+    /// Joules per generated (and per evaluated prompt) token, with the sources they came from.
+    static std::string energy_charts(const ResultSet& results) {
+        std::string out;
+        for (const char* metric : {"joules_per_token", "joules_per_prompt_token"})
+            if (std::any_of(results.cells.begin(), results.cells.end(), [&](const auto& cell) { return !cell.samples(metric).empty(); }))
+                out += distribution(results, metric);
+        if (out.empty())
+            return "<p class=\"empty\">No energy in these results: run with --memory on a machine with an energy counter (RAPL, "
+                   "amdgpu, NVML, or powermetrics as root on a Mac; see docs/metrics.md, Energy).</p>\n";
+        std::set<std::string> sources;
+        bool idle_subtracted = false;
+        for (const auto& cell : results.cells)
+            for (const ResultRun* r : cell.runs)
+                if (r->run.memory && r->run.memory->energy_j) {
+                    sources.insert(r->run.memory->energy_source);
+                    idle_subtracted = idle_subtracted || r->run.memory->energy_idle_j.has_value();
+                }
+        std::string from;
+        for (const auto& s : sources) from += (from.empty() ? "" : ", ") + s;
+        out += "<p class=\"note\">Measured by " + detail::html_escape(from) +
+               " over each request: the energy of the hardware each source covers (CPU packages and DRAM, GPU boards, or an Apple "
+               "SoC), not of the model process alone" +
+               (idle_subtracted ? "; idle power subtracted" : "") + ". See docs/metrics.md, Energy.</p>\n";
+        return out;
     }
 
     static std::string roofline_chart(const ResultSet& results) {

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cfenv>
 #include <chrono>
+#include <csignal>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -44,6 +46,41 @@ TEST_CASE("an event loop: fibers take turns where they wait, wake in deadline or
     CHECK(FiberLoop::current() == nullptr);
     CHECK(order == std::vector<std::string>{"a starts", "b starts", "c ends", "b wakes", "a wakes"});  // a still ran to its end
     CHECK(FiberLoop::clock::now() - t0 >= 30ms);
+}
+
+TEST_CASE("each fiber keeps its own registers and floating-point rounding across switches - and the thread's signal mask is left alone") {
+    FiberLoop loop;
+    std::vector<int> rounding(2, -1);
+    std::vector<double> sums(2, 0.0);
+    sigset_t blocked_in_fiber;
+    sigemptyset(&blocked_in_fiber);
+    for (int id = 0; id < 2; ++id)
+        loop.spawn([&, id] {
+            if (id == 1) std::fesetround(FE_UPWARD);  // the other fiber keeps the default
+            volatile double third = 1.0;
+            double sum = 0;
+            for (int i = 0; i < 1000; ++i) {
+                sum += third / 3.0;  // rounded as this fiber's mode says
+                FiberLoop::current()->yield();
+            }
+            sums[static_cast<std::size_t>(id)] = sum;
+            rounding[static_cast<std::size_t>(id)] = std::fegetround();
+            if (id == 0) {
+                sigset_t usr1;
+                sigemptyset(&usr1);
+                sigaddset(&usr1, SIGUSR1);
+                ::pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
+                FiberLoop::current()->yield();
+                ::pthread_sigmask(SIG_BLOCK, nullptr, &blocked_in_fiber);  // as it was set, whoever ran meanwhile
+                ::pthread_sigmask(SIG_UNBLOCK, &usr1, nullptr);
+            }
+        });
+    loop.run();
+    CHECK(rounding[0] == FE_TONEAREST);
+    CHECK(rounding[1] == FE_UPWARD);
+    CHECK(sums[1] > sums[0]);  // rounding up, every one of the 1,000 additions
+    CHECK(std::fegetround() == FE_TONEAREST);  // the scheduler's own mode came back too
+    CHECK(sigismember(&blocked_in_fiber, SIGUSR1) == 1);
 }
 
 TEST_CASE("an event loop: a socket wait ends when bytes arrive, and at its deadline when none do") {

@@ -12,8 +12,12 @@
 // the streams' first-byte and idle timeouts (seconds), so they are kept per fiber and scanned
 // only when the earliest may have passed, not kept in a heap each read would push to.
 //
-// Linux only (epoll, ucontext). Elsewhere LLMBENCH_HAS_FIBER_LOOP is 0 and run_load keeps a
-// thread per stream.
+// A switch between fibers is a few instructions on x86-64 (fiber_switch below); glibc's
+// swapcontext, used elsewhere, also saves and sets the signal mask, a system call each way:
+// two per arriving chunk, twice the one recvmsg that reads it.
+//
+// Linux only (epoll; ucontext off x86-64). Elsewhere LLMBENCH_HAS_FIBER_LOOP is 0 and run_load
+// keeps a thread per stream.
 #pragma once
 
 #if defined(__linux__)
@@ -61,6 +65,72 @@
 #endif
 
 namespace llmbench::detail {
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/// Saves the callee-saved registers and the floating-point control words on the running
+/// stack, stores its stack pointer in *from, and resumes the stack `to` was saved from (or a
+/// new one fiber_context_on() laid out). The signal mask is the thread's and stays as it is.
+[[gnu::naked, gnu::noinline]] inline void fiber_switch(void** /*from: rdi*/, void* /*to: rsi*/) {
+    asm volatile(
+        "pushq %rbp\n\t"
+        "pushq %rbx\n\t"
+        "pushq %r12\n\t"
+        "pushq %r13\n\t"
+        "pushq %r14\n\t"
+        "pushq %r15\n\t"
+        "subq $8, %rsp\n\t"
+        "stmxcsr (%rsp)\n\t"
+        "fnstcw 4(%rsp)\n\t"
+        "movq %rsp, (%rdi)\n\t"
+        "movq %rsi, %rsp\n\t"
+        "ldmxcsr (%rsp)\n\t"
+        "fldcw 4(%rsp)\n\t"
+        "addq $8, %rsp\n\t"
+        "popq %r15\n\t"
+        "popq %r14\n\t"
+        "popq %r13\n\t"
+        "popq %r12\n\t"
+        "popq %rbx\n\t"
+        "popq %rbp\n\t"
+        "retq\n\t");
+}
+
+/// Where a fiber (or the scheduler) resumes: its saved stack pointer.
+struct FiberContext {
+    void* sp = nullptr;
+};
+
+/// A new stack laid out as fiber_switch leaves one, so that switching to it "returns" into
+/// `entry` as if it had been called (stack pointer 8 past a 16-byte boundary), with default
+/// control words (MXCSR 0x1f80, x87 0x037f) and a null return address: entry never returns.
+inline FiberContext fiber_context_on(void* stack_low, std::size_t size, void (*entry)()) {
+    auto top = (reinterpret_cast<std::uintptr_t>(stack_low) + size) & ~std::uintptr_t{15};
+    auto* slot = reinterpret_cast<std::uint64_t*>(top);
+    *--slot = 0;                                          // entry's return address: none
+    *--slot = reinterpret_cast<std::uint64_t>(entry);     // where fiber_switch's ret goes
+    for (int i = 0; i < 6; ++i) *--slot = 0;              // rbp, rbx, r12-r15
+    *--slot = std::uint64_t{0x037f} << 32 | 0x1f80;       // MXCSR (low word), x87 control word
+    return FiberContext{slot};
+}
+
+inline void fiber_jump(FiberContext& from, const FiberContext& to) { fiber_switch(&from.sp, to.sp); }
+#else
+struct FiberContext {
+    ucontext_t uc{};
+};
+
+inline FiberContext fiber_context_on(void* stack_low, std::size_t size, void (*entry)()) {
+    FiberContext c;
+    ::getcontext(&c.uc);
+    c.uc.uc_stack.ss_sp = stack_low;
+    c.uc.uc_stack.ss_size = size;
+    c.uc.uc_link = nullptr;  // a fiber's end switches back itself
+    ::makecontext(&c.uc, entry, 0);
+    return c;
+}
+
+inline void fiber_jump(FiberContext& from, FiberContext& to) { ::swapcontext(&from.uc, &to.uc); }
+#endif
 
 class FiberLoop {
 public:
@@ -191,9 +261,11 @@ public:
 private:
     struct Fiber {
         enum class State { ready, waiting, ended } state = State::ready;
-        ucontext_t context{};
+        FiberContext context;
         void* stack = nullptr;  ///< mmap'd, a guard page at the low end
         std::size_t stack_bytes = 0;
+        void* usable_stack = nullptr;  ///< above the guard page
+        std::size_t usable_bytes = 0;
         std::function<void()> body;
         std::exception_ptr failure;
         int fd = -1;  ///< waited for; -1: a sleep
@@ -238,11 +310,9 @@ private:
         ::mprotect(stack, page, PROT_NONE);  // an overflow faults instead of overwriting a neighbour
         f.stack = stack;
         f.stack_bytes = bytes;
-        ::getcontext(&f.context);
-        f.context.uc_stack.ss_sp = static_cast<char*>(stack) + page;
-        f.context.uc_stack.ss_size = bytes - page;
-        f.context.uc_link = nullptr;  // a fiber's end switches back itself (see entry)
-        ::makecontext(&f.context, &FiberLoop::entry, 0);
+        f.usable_stack = static_cast<char*>(stack) + page;
+        f.usable_bytes = bytes - page;
+        f.context = fiber_context_on(f.usable_stack, f.usable_bytes, &FiberLoop::entry);
 #if defined(LLMBENCH_FIBER_TSAN)
         f.tsan = __tsan_create_fiber(0);
 #endif
@@ -277,12 +347,12 @@ private:
         f.state = Fiber::State::ready;
 #if defined(LLMBENCH_FIBER_ASAN)
         void* fake_stack = nullptr;
-        __sanitizer_start_switch_fiber(&fake_stack, f.context.uc_stack.ss_sp, f.context.uc_stack.ss_size);
+        __sanitizer_start_switch_fiber(&fake_stack, f.usable_stack, f.usable_bytes);
 #endif
 #if defined(LLMBENCH_FIBER_TSAN)
         __tsan_switch_to_fiber(f.tsan, 0);
 #endif
-        ::swapcontext(&scheduler_, &f.context);
+        fiber_jump(scheduler_, f.context);
 #if defined(LLMBENCH_FIBER_ASAN)
         __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif
@@ -298,7 +368,7 @@ private:
 #if defined(LLMBENCH_FIBER_TSAN)
         __tsan_switch_to_fiber(scheduler_tsan_, 0);
 #endif
-        ::swapcontext(&f.context, &scheduler_);
+        fiber_jump(f.context, scheduler_);
 #if defined(LLMBENCH_FIBER_ASAN)
         __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif
@@ -377,7 +447,7 @@ private:
     std::deque<Fiber*> ready_;
     std::vector<FdState> fds_;
     Fiber* running_ = nullptr;
-    ucontext_t scheduler_{};
+    FiberContext scheduler_;
     clock::time_point waiting_deadline_ = clock::time_point::max();  ///< no waiting fiber's deadline is earlier
 #if defined(LLMBENCH_FIBER_ASAN)
     const void* scheduler_stack_bottom_ = nullptr;

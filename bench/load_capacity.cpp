@@ -5,6 +5,8 @@
 //                 [--token-delay-us 0] [--reader kernel|httplib] [--driver loop|threads] [--loop-threads N]
 //                 [--mock-loop-threads 1]
 //
+// --loop-threads defaults to the cores the mock's loop threads leave (1 of 2 here).
+//
 // Runs closed-loop load (run_load with OpenAIClient workers) against the mock OpenAI server at
 // zero delay. The mock runs in a child process, served by fibers on --mock-loop-threads event-loop
 // threads (0: by cpp-httplib, a thread per connection, which cannot accept 4,096 in time), so this process's CPU and memory are the
@@ -27,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -191,7 +194,7 @@ Row run(int streams, int tokens, int rounds, llmbench::testing::OpenAIFlavour fl
 
 int main(int argc, char** argv) {
     std::vector<int> streams{256, 1024, 4096};
-    int tokens = 400, rounds = 2, token_delay_us = 0, loop_threads = 0, mock_loop_threads = 1;
+    int tokens = 400, rounds = 2, token_delay_us = 0, loop_threads = -1, mock_loop_threads = 1;
     bool kernel_timestamps = true, thread_per_stream = false;
     auto flavour = llmbench::testing::OpenAIFlavour::openai;
     const char* usage =
@@ -219,6 +222,12 @@ int main(int argc, char** argv) {
             std::cerr << "load-capacity: unknown option " << a << "\n" << usage;
             return 2;
         }
+    }
+    if (loop_threads < 0) {
+        // The cores the mock leaves: a loop thread more than that would share a core with the
+        // mock's, and a first token could wait for a scheduler time slice (docs/performance.md).
+        const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+        loop_threads = std::max(1, cores - std::max(0, mock_loop_threads));
     }
     const auto files = llmbench::raise_open_files_limit();
     std::printf("mock OpenAI server in a child process (%s), %d µs between tokens, %d chunks per request, %d requests per stream, read by %s; open files limit %lld "

@@ -80,6 +80,11 @@ int main(int argc, char** argv) {
     app.add_option("--burstiness", burstiness, "Load: gamma shape of the arrival gaps (1 = Poisson, < 1 burstier)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
+    int loop_threads = 0;
+    app.add_option("--loop-threads", loop_threads,
+                   "Load: threads of the event loop that reads the streams (default 0: one per core); fewer leave cores to a server "
+                   "on this machine (docs/scale.md)")
+        ->check(CLI::Range(0, 1024));
     app.add_option("--requests", load_requests, "Load: number of requests (default: prompts x runs)");
     std::optional<double> duration_s;
     app.add_option("--duration", duration_s, "Load: seconds to send for, instead of a number of requests (per level in a sweep)")
@@ -219,6 +224,7 @@ int main(int argc, char** argv) {
                 throw llmbench::error(llmbench::errc::usage, "--concurrency and --request-rate: sweep one of them; the other takes one value");
             llmbench::LoadSpec spec;
             spec.burstiness = burstiness;
+            spec.loop_threads = loop_threads;
             spec.requests = load_requests.value_or(config.prompts.size() * static_cast<std::size_t>(runs));
             spec.duration_s = duration_s;
             spec.seed = static_cast<std::uint64_t>(seed.value_or(0));

@@ -3,7 +3,9 @@
 # --with-browser also installs Chromium, which the HTML report's browser test renders in;
 # --with-clang installs clang with its sanitizer runtimes and libFuzzer (the asan and tsan presets);
 # --with-npm-tools installs, from the npm registry into tools/k8s-validate, the Kubernetes schema
-# checker that tests docs/scale's Job (Node.js and npm from Debian where they are missing).
+# checker that tests docs/scale's Job (Node.js and npm from Debian where they are missing);
+# --with-cross installs qemu-user and the aarch64 cross libraries, with which clang builds the
+# event loop's tests for 64-bit ARM and qemu runs them (tests/cross/aarch64.cmake).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -17,6 +19,7 @@ for arg in "$@"; do
     --with-browser) packages+=(chromium) ;;
     --with-npm-tools) with_npm_tools=1; command -v npm >/dev/null || packages+=(nodejs npm) ;;
     --with-clang) with_clang=1; packages+=(clang) ;;
+    --with-cross) packages+=(clang qemu-user g++-aarch64-linux-gnu) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -40,9 +43,12 @@ if [ $with_clang = 1 ] && command -v clang++ >/dev/null; then
   missing_now+=($(missing $(clang_runtime)))
 fi
 npm_tools() {
-  [ $with_npm_tools = 1 ] && [ ! -d "$root/tools/k8s-validate/node_modules" ] || return 0
+  local tools="$root/tools/k8s-validate"
+  # Installed already, from this lock file (npm writes its copy into node_modules).
+  [ $with_npm_tools = 1 ] || return 0
+  [ -f "$tools/node_modules/.package-lock.json" ] && [ ! "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ] && return 0
   echo "install-deps: installing tools/k8s-validate's npm packages" >&2
-  npm ci --prefix "$root/tools/k8s-validate" --no-audit --no-fund --loglevel=error >/dev/null
+  npm ci --prefix "$tools" --no-audit --no-fund --loglevel=error >/dev/null
 }
 if [ ${#missing_now[@]} -eq 0 ]; then
   npm_tools

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds and runs every test, in three builds (CMakePresets.json says what each holds):
-# dev (GCC, warnings as errors: tests, package consumers); asan (clang, ASan + UBSan: tests, the
+# dev (GCC, warnings as errors: tests, package consumers, the event loop's tests for aarch64
+# under qemu); asan (clang, ASan + UBSan: tests, the
 # example programs end to end, the HTML report in headless Chromium, header checks, bench
 # programs, the docs' programs, each fuzz target for 10 s); tsan (clang, ThreadSanitizer: the
 # tests that run threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --with-browser --with-clang --with-npm-tools
+scripts/install-deps.sh --with-browser --with-clang --with-npm-tools --with-cross
 
 jobs=$(nproc 2>/dev/null || echo 2)
 for preset in dev asan tsan; do

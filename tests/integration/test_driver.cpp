@@ -422,6 +422,7 @@ TEST_CASE("eval-suite --style completion scores letter log-probabilities by defa
 }
 #endif
 
+#include <llmbench/detail/fiber_loop.hpp>  // LLMBENCH_HAS_FIBER_LOOP
 #include <llmbench/testing/mock_openai.hpp>
 
 TEST_CASE("--backend openai measures an OpenAI-compatible server with the reference command line") {
@@ -456,10 +457,12 @@ TEST_CASE("load mode: --concurrency streams at once, a line per request and a lo
     llmbench::testing::MockOpenAI mock(cfg);
     const auto prompts = write_temp("prompts.jsonl", "{\"id\":\"a\",\"prompt\":\"Why?\"}\n");
     const auto o = run_bench({"--backend", "openai", "--base-url", mock.base_url(), "--model", "llama3.1:8b", "--prompts", prompts,
-                              "--num_predict", "8", "--concurrency", "4", "--requests", "8", "--warmup", "0", "--slo", "ttft_s=5", "--quiet"});
+                              "--num_predict", "8", "--concurrency", "4", "--requests", "8", "--warmup", "0", "--slo", "ttft_s=5", "--quiet",
+                              "--loop-threads", "1"});
     CHECK_MESSAGE(o.exit_code == 0, o.err);
     const auto types = types_of(o.lines);
     REQUIRE(types.size() == 1 + 8 + 1);
+    CHECK(o.lines.back().find(LLMBENCH_HAS_FIBER_LOOP ? R"("driver":"event_loop","driver_threads":1)" : R"("driver":"threads")") != std::string::npos);
     CHECK(types[1] == "load_request");
     CHECK(types.back() == "load_summary");
     CHECK(o.lines.back().find(R"("mode":"closed_loop","concurrency":4,)") != std::string::npos);

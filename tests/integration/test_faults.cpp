@@ -2,6 +2,7 @@
 #include <llmbench/run/benchmark.hpp>
 #include <llmbench/client/ollama_client.hpp>
 #include <llmbench/client/server_watch.hpp>
+#include <llmbench/run/load.hpp>
 #include <llmbench/testing/mock_ollama.hpp>
 
 #include <chrono>
@@ -225,6 +226,50 @@ TEST_CASE("a server that stays away: each run waits --server-wait, then fails - 
     GenerateRequest r = request();
     CHECK(direct->generate(r, timer).failure->code() == errc::connect);
     CHECK_FALSE(off.gave_up());
+}
+
+TEST_CASE("a watched backend's load runs in the event loop, and a request waiting there for its server lets the other streams go on") {
+    // ServerWatch wraps every program's backends (--server-wait): a wrapper that hid the
+    // socket reader sent each load back to a thread per stream, and a wait that slept the
+    // thread would stall every stream of its loop.
+    MockOllama mock;
+    std::atomic<bool> stop{false};
+    ServerWatch watch(&stop, 5);
+    LoadSpec spec;
+    spec.concurrency = 3;
+    spec.requests = 6;
+    spec.loop_threads = 1;
+    const auto result = run_load([&] { return watch.wrap(make_ollama_backend(mock.endpoint())); }, request(), spec);
+    CHECK(result.succeeded() == 6);
+    CHECK(result.driver == (LLMBENCH_HAS_FIBER_LOOP ? "event_loop" : "threads"));
+#if LLMBENCH_HAS_FIBER_LOOP
+    CHECK(result.driver_threads == 1);
+    watch.first_backoff = 200ms;
+    bool other_ran = false, waited = false;
+    int tries = 0;
+    detail::FiberLoop loop;
+    loop.spawn([&] {
+        StreamTimer timer;
+        const auto r = watch.send_waiting("http://127.0.0.1:9", timer, [&](StreamTimer&) {
+            StreamResult refused;
+            if (++tries == 1) {
+                refused.failure = error(errc::connect, "connection refused");
+                return refused;
+            }
+            waited = other_ran;  // the other fiber ran during the 200 ms pause
+            refused.done = true;
+            return refused;
+        });
+        CHECK(r.ok());
+    });
+    loop.spawn([&] {
+        detail::sleep_until(std::chrono::steady_clock::now() + 1ms);
+        other_ran = true;
+    });
+    loop.run();
+    CHECK(tries == 2);
+    CHECK(waited);
+#endif
 }
 
 TEST_CASE("a server that answers 503 while it loads its model is waited for - a 500 is not") {

@@ -391,7 +391,7 @@ TEST_CASE("powermetrics samples become counters: watts x elapsed summed after th
 
 #if defined(LLMBENCH_FAKES_DIR)
 TEST_CASE("the stand-in powermetrics' output parses sample by sample") {
-    const std::string out = detail::run_command(std::string(LLMBENCH_FAKES_DIR) + "/powermetrics --samplers cpu_power,gpu_power -i 20 -f plist -n 3");
+    const std::string out = llmbench::detail::run_command(std::string(LLMBENCH_FAKES_DIR) + "/powermetrics --samplers cpu_power,gpu_power -i 20 -f plist -n 3");
     std::size_t docs = 0;
     for (auto end = out.find("</plist>"), begin = std::string::size_type(0); end != std::string::npos; begin = end + 8, end = out.find("</plist>", begin)) {
         const auto s = parse_powermetrics_sample(std::string_view(out).substr(begin, end + 8 - begin));

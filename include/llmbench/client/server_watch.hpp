@@ -21,10 +21,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "llmbench/client/backend.hpp"
+#include "llmbench/detail/fiber_loop.hpp"  // sleep_until
 
 namespace llmbench {
 
@@ -68,7 +68,8 @@ public:
         tell(url + what + ": waiting up to " + seconds(wait_s_) + " for the server to come back (--server-wait)");
         auto pause = first_backoff;
         while (clock::now() < deadline && !stopped()) {
-            std::this_thread::sleep_for(std::min<clock::duration>(pause, deadline - clock::now()));
+            // In run_load's event loop this lets the loop's other streams go on meanwhile.
+            detail::sleep_until(std::min<clock::time_point>(clock::now() + pause, deadline));
             pause = std::min(pause * 2, max_backoff);
             result = send(timer);
             if (!unavailable(result)) {
@@ -150,6 +151,7 @@ public:
     std::int64_t count_prompt_tokens(GenerateRequest request) override { return inner_->count_prompt_tokens(std::move(request)); }
     std::optional<RunningModel> loaded_model(const std::string& model) override { return inner_->loaded_model(model); }
     bool unload(const std::string& model) override { return inner_->unload(model); }
+    bool waits_in_event_loop() const override { return inner_->waits_in_event_loop(); }
 
 private:
     std::unique_ptr<Backend> inner_;

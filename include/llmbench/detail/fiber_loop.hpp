@@ -1,6 +1,7 @@
 // llmbench/detail/fiber_loop.hpp - thousands of streams on a few threads: each stream runs on a
-// small stack of its own (a fiber), and where it would wait for a socket it yields to an epoll
-// loop that resumes it when the socket is ready or its deadline has passed.
+// small stack of its own (a fiber), and where it would wait for a socket it yields to an event
+// loop (epoll or kqueue, poller.hpp) that resumes it when the socket is ready or its deadline
+// has passed.
 //
 // Why fibers rather than callbacks: a stream under load is measured exactly as a lone one is,
 // through measure(), the client and its socket reader (http_stream.hpp). Only the place where
@@ -8,25 +9,35 @@
 // instead of in recvmsg. Every parse, timestamp and record stays on the one measurement path.
 //
 // Sockets are watched edge-triggered, registered once per connection: a wait costs no
-// epoll_ctl, and one epoll_wait serves every stream that became ready at once. Deadlines are
-// the streams' first-byte and idle timeouts (seconds), so they are kept per fiber and scanned
-// only when the earliest may have passed, not kept in a heap each read would push to.
+// epoll_ctl (or kevent change), and one wait serves every stream that became ready at once.
+// Deadlines are the streams' first-byte and idle timeouts (seconds), so they are kept per fiber
+// and scanned only when the earliest may have passed, not kept in a heap each read would push to.
 //
-// A switch between fibers is a few instructions on x86-64 (fiber_switch below); glibc's
-// swapcontext, used elsewhere, also saves and sets the signal mask, a system call each way:
-// two per arriving chunk, twice the one recvmsg that reads it.
+// A switch between fibers is a few instructions on x86-64 and 64-bit ARM (fiber_switch below);
+// glibc's swapcontext, used elsewhere, also saves and sets the signal mask, a system call each
+// way: two per arriving chunk, twice the one recvmsg that reads it.
 //
-// Linux only (epoll; ucontext off x86-64). Elsewhere LLMBENCH_HAS_FIBER_LOOP is 0 and run_load
-// keeps a thread per stream.
+// Where there is a poller (Linux, macOS, the BSDs) and a switch: the assembly one on x86-64
+// and (with clang, which Apple's compilers are) on 64-bit ARM, else glibc's ucontext on Linux.
+// Elsewhere LLMBENCH_HAS_FIBER_LOOP is 0 and run_load keeps a thread per stream.
 #pragma once
 
-#if defined(__linux__)
+#include "llmbench/detail/poller.hpp"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define LLMBENCH_FIBER_SWITCH_X86_64 1
+#elif defined(__aarch64__) && defined(__clang__)
+#define LLMBENCH_FIBER_SWITCH_AARCH64 1
+#endif
+
+#if LLMBENCH_HAS_POLLER && (defined(LLMBENCH_FIBER_SWITCH_X86_64) || defined(LLMBENCH_FIBER_SWITCH_AARCH64) || defined(__linux__))
 #define LLMBENCH_HAS_FIBER_LOOP 1
 
-#include <sys/epoll.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
+#if !defined(LLMBENCH_FIBER_SWITCH_X86_64) && !defined(LLMBENCH_FIBER_SWITCH_AARCH64)
+#include <ucontext.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -66,7 +77,14 @@
 
 namespace llmbench::detail {
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(LLMBENCH_FIBER_SWITCH_X86_64) || defined(LLMBENCH_FIBER_SWITCH_AARCH64)
+/// Where a fiber (or the scheduler) resumes: its saved stack pointer.
+struct FiberContext {
+    void* sp = nullptr;
+};
+#endif
+
+#if defined(LLMBENCH_FIBER_SWITCH_X86_64)
 /// Saves the callee-saved registers and the floating-point control words on the running
 /// stack, stores its stack pointer in *from, and resumes the stack `to` was saved from (or a
 /// new one fiber_context_on() laid out). The signal mask is the thread's and stays as it is.
@@ -95,11 +113,6 @@ namespace llmbench::detail {
         "retq\n\t");
 }
 
-/// Where a fiber (or the scheduler) resumes: its saved stack pointer.
-struct FiberContext {
-    void* sp = nullptr;
-};
-
 /// A new stack laid out as fiber_switch leaves one, so that switching to it "returns" into
 /// `entry` as if it had been called (stack pointer 8 past a 16-byte boundary), with default
 /// control words (MXCSR 0x1f80, x87 0x037f) and a null return address: entry never returns.
@@ -112,7 +125,57 @@ inline FiberContext fiber_context_on(void* stack_low, std::size_t size, void (*e
     *--slot = std::uint64_t{0x037f} << 32 | 0x1f80;       // MXCSR (low word), x87 control word
     return FiberContext{slot};
 }
+#elif defined(LLMBENCH_FIBER_SWITCH_AARCH64)
+/// As on x86-64: the callee-saved registers of AAPCS64 (x19-x28, the frame pointer, the link
+/// register, d8-d15) and FPCR (rounding, flush-to-zero) in a 176-byte frame on the running
+/// stack, which stays 16-byte aligned; x18, the platform register on Apple's, is not touched.
+[[gnu::naked, gnu::noinline]] inline void fiber_switch(void** /*from: x0*/, void* /*to: x1*/) {
+    asm volatile(
+        "sub sp, sp, #176\n\t"
+        "stp x19, x20, [sp, #0]\n\t"
+        "stp x21, x22, [sp, #16]\n\t"
+        "stp x23, x24, [sp, #32]\n\t"
+        "stp x25, x26, [sp, #48]\n\t"
+        "stp x27, x28, [sp, #64]\n\t"
+        "stp x29, x30, [sp, #80]\n\t"
+        "stp d8, d9, [sp, #96]\n\t"
+        "stp d10, d11, [sp, #112]\n\t"
+        "stp d12, d13, [sp, #128]\n\t"
+        "stp d14, d15, [sp, #144]\n\t"
+        "mrs x9, fpcr\n\t"
+        "str x9, [sp, #160]\n\t"
+        "mov x9, sp\n\t"
+        "str x9, [x0]\n\t"
+        "mov sp, x1\n\t"
+        "ldr x9, [sp, #160]\n\t"
+        "msr fpcr, x9\n\t"
+        "ldp d14, d15, [sp, #144]\n\t"
+        "ldp d12, d13, [sp, #128]\n\t"
+        "ldp d10, d11, [sp, #112]\n\t"
+        "ldp d8, d9, [sp, #96]\n\t"
+        "ldp x29, x30, [sp, #80]\n\t"
+        "ldp x27, x28, [sp, #64]\n\t"
+        "ldp x25, x26, [sp, #48]\n\t"
+        "ldp x23, x24, [sp, #32]\n\t"
+        "ldp x21, x22, [sp, #16]\n\t"
+        "ldp x19, x20, [sp, #0]\n\t"
+        "add sp, sp, #176\n\t"
+        "ret\n\t");
+}
 
+/// A new stack laid out as fiber_switch leaves one: its `ret` goes to `entry` (the link
+/// register's slot) with the stack 16-byte aligned, a null frame pointer ending backtraces,
+/// and FPCR 0 (round to nearest, no flush-to-zero).
+inline FiberContext fiber_context_on(void* stack_low, std::size_t size, void (*entry)()) {
+    const auto top = (reinterpret_cast<std::uintptr_t>(stack_low) + size) & ~std::uintptr_t{15};
+    auto* frame = reinterpret_cast<std::uint64_t*>(top - 176);
+    for (int i = 0; i < 22; ++i) frame[i] = 0;
+    frame[11] = reinterpret_cast<std::uint64_t>(entry);  // x30, restored from [sp, #88]
+    return FiberContext{frame};
+}
+#endif
+
+#if defined(LLMBENCH_FIBER_SWITCH_X86_64) || defined(LLMBENCH_FIBER_SWITCH_AARCH64)
 inline void fiber_jump(FiberContext& from, const FiberContext& to) { fiber_switch(&from.sp, to.sp); }
 #else
 struct FiberContext {
@@ -144,15 +207,11 @@ public:
     static constexpr std::size_t default_stack_bytes = std::size_t{256} << 10;
 #endif
 
-    explicit FiberLoop(std::size_t stack_bytes = default_stack_bytes) : stack_bytes_(stack_bytes) {
-        epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-        if (epoll_ < 0) throw error(errc::io, "cannot create an epoll instance (errno " + std::to_string(errno) + ")");
-    }
+    explicit FiberLoop(std::size_t stack_bytes = default_stack_bytes) : stack_bytes_(stack_bytes) {}
     FiberLoop(const FiberLoop&) = delete;
     FiberLoop& operator=(const FiberLoop&) = delete;
     ~FiberLoop() {
         for (auto& f : fibers_) release_stack(*f);
-        ::close(epoll_);
     }
 
     /// Adds a fiber that runs `body`: when run() is called, or soon when called from one of
@@ -160,10 +219,7 @@ public:
     void spawn(std::function<void()> body) {
         auto f = std::make_unique<Fiber>();
         f->body = std::move(body);
-        if (running_loop() == this) {
-            start_fiber(*f);
-            ready_.push_back(f.get());
-        }
+        starting_.push_back(f.get());
         fibers_.push_back(std::move(f));
     }
 
@@ -174,24 +230,37 @@ public:
 #if defined(LLMBENCH_FIBER_TSAN)
         scheduler_tsan_ = __tsan_get_current_fiber();
 #endif
-        for (auto& f : fibers_) {
-            start_fiber(*f);
-            ready_.push_back(f.get());
-        }
         std::size_t ended = 0;
         std::exception_ptr failure;
+        const auto run_once = [&](Fiber& f) {
+            resume(f);
+            if (f.state == Fiber::State::ended) {
+                ++ended;
+                release_stack(f);
+                if (f.failure && !failure) failure = f.failure;
+            }
+        };
+        const auto run_from = [&](std::deque<Fiber*>& queue, std::size_t most) {
+            for (std::size_t n = 0; n < most && !queue.empty(); ++n) {
+                Fiber* f = queue.front();
+                queue.pop_front();
+                run_once(*f);
+            }
+        };
         while (ended < fibers_.size()) {
-            // One round over the fibers ready now; those that yield go again after a look at
-            // the sockets, so a fiber that only yields cannot starve one waiting for bytes.
-            for (std::size_t round = ready_.size(); round > 0 && !ready_.empty(); --round) {
-                Fiber* f = ready_.front();
-                ready_.pop_front();
-                resume(*f);
-                if (f->state == Fiber::State::ended) {
-                    ++ended;
-                    release_stack(*f);
-                    if (f->failure && !failure) failure = f->failure;
-                }
+            // First tokens first: bytes left unread are merged by TCP with the next segment
+            // into a buffer that keeps the later arrival time, so a reader late for the first
+            // token would measure the time to first token late, by as long as it was late.
+            run_from(first_tokens_, first_tokens_.size());
+            // Then a batch of the others and of new fibers, and a look at the sockets: so a
+            // first token never waits behind thousands of streams (nor thousands starting),
+            // and a fiber that only yields cannot starve one waiting for bytes.
+            run_from(ready_, batch);
+            for (std::size_t n = 0; n < starts_per_batch && !starting_.empty(); ++n) {
+                Fiber* f = starting_.front();
+                starting_.pop_front();
+                start_fiber(*f);
+                run_once(*f);
             }
             if (ended > 1024 && ended * 2 > fibers_.size()) {  // a long-lived server: forget the ended
                 fibers_.erase(std::remove_if(fibers_.begin(), fibers_.end(), [](const auto& f) { return f->state == Fiber::State::ended; }), fibers_.end());
@@ -209,25 +278,26 @@ public:
 
     /// Watches `fd` (non-blocking, connected or connecting) until it is closed or forgotten.
     bool watch(int fd) {
-        epoll_event e{};
-        e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        e.data.fd = fd;
-        if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &e) != 0) return false;
+        if (!poller_.watch(fd)) return false;
         state(fd) = FdState{};
         return true;
     }
     /// Before `fd` is closed: it may be reused by a socket this loop watches next.
     void forget(int fd) {
-        ::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+        poller_.forget(fd);
         if (static_cast<std::size_t>(fd) < fds_.size()) fds_[static_cast<std::size_t>(fd)] = FdState{};
     }
     /// Before a read or write that will take everything ready now: readiness seen so far is
     /// used up by it, and a later edge means new bytes (or room).
     void consume(int fd, Direction d) { (d == Direction::read ? state(fd).readable : state(fd).writable) = false; }
 
+    /// How soon a fiber woken by its socket runs: `first_token` for a stream still waiting
+    /// for its first token, which runs before the others (see run()).
+    enum class Priority { normal, first_token };
+
     /// From a fiber: waits until `fd` is ready in direction `d` (an edge seen since the last
     /// consume() counts) or `deadline` passes; false on the deadline.
-    bool wait(int fd, Direction d, clock::time_point deadline) {
+    bool wait(int fd, Direction d, clock::time_point deadline, Priority priority = Priority::normal) {
         FdState& s = state(fd);
         bool& ready = d == Direction::read ? s.readable : s.writable;
         if (ready) {
@@ -237,8 +307,10 @@ public:
         Fiber& f = *running_;
         f.fd = fd;
         f.direction = d;
+        f.priority = priority;
         s.waiter = &f;
         const bool on_time = suspend(f, deadline);
+        // `s` may have moved: fds_ grows when another fiber watches a higher fd.
         if (static_cast<std::size_t>(fd) < fds_.size() && fds_[static_cast<std::size_t>(fd)].waiter == &f) fds_[static_cast<std::size_t>(fd)].waiter = nullptr;
         return on_time;
     }
@@ -259,6 +331,11 @@ public:
     }
 
 private:
+    /// Fibers run between two looks at the sockets (a few hundred microseconds of work), and
+    /// new fibers started among them (connects and sends).
+    static constexpr std::size_t batch = 16;
+    static constexpr std::size_t starts_per_batch = 2;
+
     struct Fiber {
         enum class State { ready, waiting, ended } state = State::ready;
         FiberContext context;
@@ -272,6 +349,7 @@ private:
         Direction direction = Direction::read;
         clock::time_point deadline;
         bool timed_out = false;
+        Priority priority = Priority::normal;
 #if defined(LLMBENCH_FIBER_TSAN)
         void* tsan = nullptr;
 #endif
@@ -302,10 +380,20 @@ private:
         return fds_[i];
     }
 
+    /// Reserved, not committed (where the system says so), and marked a stack (Linux, BSDs).
+    static constexpr int map_flags = 0
+#if defined(MAP_NORESERVE)
+                                     | MAP_NORESERVE
+#endif
+#if defined(MAP_STACK)
+                                     | MAP_STACK
+#endif
+        ;
+
     void start_fiber(Fiber& f) {
         const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
         const std::size_t bytes = (stack_bytes_ + page - 1) / page * page + page;
-        void* stack = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        void* stack = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | map_flags, -1, 0);
         if (stack == MAP_FAILED) throw error(errc::io, "cannot map a " + std::to_string(bytes) + "-byte fiber stack (errno " + std::to_string(errno) + ")");
         ::mprotect(stack, page, PROT_NONE);  // an overflow faults instead of overwriting a neighbour
         f.stack = stack;
@@ -391,26 +479,24 @@ private:
         return !f.timed_out;
     }
 
-    void wake(Fiber& f, bool timed_out) {
+    void wake(Fiber& f, bool timed_out, bool first_token = false) {
         f.timed_out = timed_out;
         f.state = Fiber::State::ready;
-        ready_.push_back(&f);
+        (first_token ? first_tokens_ : ready_).push_back(&f);
     }
 
-    /// Waits for sockets (or the earliest deadline; not at all when a fiber is ready) and
+    /// Waits for sockets (or the earliest deadline; not at all when a fiber can run) and
     /// queues the fibers that can go on.
     void poll() {
         auto now = clock::now();
-        if (now >= waiting_deadline_) expire(now);
-        // Fibers ready to run: only a look at the sockets, no wait.
-        const auto wait_ms = ready_.empty() ? std::chrono::ceil<std::chrono::milliseconds>(waiting_deadline_ - now).count() : 0;
-        epoll_event events[256];
-        const int n = ::epoll_wait(epoll_, events, 256, static_cast<int>(std::clamp<long long>(wait_ms, 0, 60 * 1000)));
-        for (int i = 0; i < n; ++i) {
-            FdState& s = state(events[i].data.fd);
-            const bool failed = (events[i].events & (EPOLLERR | EPOLLHUP)) != 0;
-            const bool readable = failed || (events[i].events & (EPOLLIN | EPOLLRDHUP)) != 0;
-            const bool writable = failed || (events[i].events & EPOLLOUT) != 0;
+        // Fibers ready to run, or a deadline passed: only a look at the sockets, no wait. The
+        // look comes before the deadlines: bytes that came in time while the loop was busy (or
+        // not scheduled) end the wait, as they would a blocking read's.
+        const auto wait_ms = ready_.empty() && first_tokens_.empty() && starting_.empty() ? std::chrono::ceil<std::chrono::milliseconds>(waiting_deadline_ - now).count() : 0;
+        // Everything ready at once, up to the poller's batch (4,096), so that a first token is
+        // not left in the kernel's queue behind the other streams' chunks.
+        poller_.wait(static_cast<int>(std::clamp<long long>(wait_ms, 0, 60 * 1000)), [this](int fd, bool readable, bool writable) {
+            FdState& s = state(fd);
             Fiber* w = s.waiter;
             const bool wakes = w != nullptr && w->state == Fiber::State::waiting &&
                                ((w->direction == Direction::read && readable) || (w->direction == Direction::write && writable));
@@ -418,9 +504,9 @@ private:
             s.writable = s.writable || (writable && !(wakes && w->direction == Direction::write));
             if (wakes) {
                 s.waiter = nullptr;
-                wake(*w, false);
+                wake(*w, false, w->priority == Priority::first_token);
             }
-        }
+        });
         now = clock::now();
         if (now >= waiting_deadline_) expire(now);
     }
@@ -442,9 +528,11 @@ private:
 
     std::size_t stack_bytes_;
     std::uint64_t id_ = next_id();
-    int epoll_ = -1;
+    Poller poller_;
     std::vector<std::unique_ptr<Fiber>> fibers_;
     std::deque<Fiber*> ready_;
+    std::deque<Fiber*> first_tokens_;  ///< ready: bytes came for a stream awaiting its first token
+    std::deque<Fiber*> starting_;  ///< spawned, not yet run
     std::vector<FdState> fds_;
     Fiber* running_ = nullptr;
     FiberContext scheduler_;

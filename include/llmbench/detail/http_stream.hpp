@@ -356,9 +356,11 @@ private:
 #if LLMBENCH_HAS_FIBER_LOOP
             if (loop != nullptr) {
                 // Edge-triggered: wait only when the last read left nothing queued, and let
-                // this read use up the readiness seen so far.
+                // this read use up the readiness seen so far. Until the first token the wait
+                // ends before the other streams' (fiber_loop.hpp: a late read, a late TTFT).
+                const auto priority = timer.first_token_at() ? FiberLoop::Priority::normal : FiberLoop::Priority::first_token;
                 if (may_have_more_) loop->consume(fd_, FiberLoop::Direction::read);
-                else if (!loop->wait(fd_, FiberLoop::Direction::read, deadline)) return -2;
+                else if (!loop->wait(fd_, FiberLoop::Direction::read, deadline, priority)) return -2;
                 flags |= MSG_DONTWAIT;
             } else
 #endif

@@ -13,6 +13,7 @@
 #include "llmbench/detail/http_stream.hpp"
 
 #if LLMBENCH_HAS_FIBER_LOOP
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -49,7 +50,7 @@ public:
 
     /// Binds a free port on 127.0.0.1 and serves on `threads` event-loop threads until stop().
     void start(int threads, const std::string& who) {
-        listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        listen_fd_ = nonblocking(::socket(AF_INET, SOCK_STREAM, 0));
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -100,12 +101,22 @@ private:
         }
     }
 
+    /// `fd` made non-blocking and close-on-exec (-1 stays -1): the portable spelling of
+    /// SOCK_NONBLOCK | SOCK_CLOEXEC, which macOS does not have.
+    static int nonblocking(int fd) {
+        if (fd >= 0) {
+            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        }
+        return fd;
+    }
+
     /// Every loop's listener watches the one listening socket; whichever accepts first serves.
     void accept_loop() {
         const int fd = ::dup(listen_fd_);  // each loop registers its own descriptor of it
         if (fd < 0 || !loop().watch(fd)) return;
         while (!stopping_) {
-            const int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            const int c = nonblocking(::accept(fd, nullptr, nullptr));
             if (c >= 0) {
                 const int one = 1;
                 ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -96,7 +96,10 @@ public:
             const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
             line_.append(p, nl ? nl : end);
             if (line_.size() > max_line_bytes) return Fed{static_cast<std::size_t>(p - begin), false, true};
-            if (!nl) return consumed(false);
+            if (!nl) {  // taken into line_: consumed, or a reader planning its reads by it reads a byte at a time
+                p = end;
+                return consumed(false);
+            }
             p = nl + 1;
             const bool blank = line_ == "\r" || line_.empty();
             if (state_ == State::size_line) {

@@ -239,9 +239,14 @@ TEST_CASE("a benchmark with a sampler records peaks per run and in the summary -
 
     const std::string timeline = sampler.timeline_json();
     CHECK(timeline.find(R"({"type":"memory_timeline","schema_version":1,"interval_ms":20,"t_s":[0,)") == 0);
+    // Whole array elements only: a time such as 0.14096 s holds the digits too.
     const auto count = [&](const std::string& needle) {
         std::size_t n = 0;
-        for (auto at = timeline.find(needle); at != std::string::npos; at = timeline.find(needle, at + 1)) ++n;
+        for (auto at = timeline.find(needle); at != std::string::npos; at = timeline.find(needle, at + 1)) {
+            const auto after = at + needle.size();
+            n += at > 0 && (timeline[at - 1] == '[' || timeline[at - 1] == ',') && after < timeline.size() &&
+                 (timeline[after] == ',' || timeline[after] == ']');
+        }
         return n;
     };
     CHECK(count("4096") == sampler.samples().size());  // one VRAM reading per sample

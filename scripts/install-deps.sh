@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what llmbench needs to build and test on Debian/Ubuntu, if anything is missing.
 # --with-browser also installs Chromium, which the HTML report's browser test renders in;
-# --with-clang installs clang with its sanitizer runtimes and libFuzzer (the asan and tsan presets);
+# --with-clang installs clang with its sanitizer runtimes and libFuzzer, and lld (the asan and
+# tsan presets link with it: a third of GNU ld's time for their large binaries);
 # --with-npm-tools installs, from the npm registry into tools/k8s-validate, the Kubernetes schema
 # checker that tests docs/scale's Job (Node.js and npm from Debian where they are missing);
 # --with-cross installs qemu-user and the aarch64 cross libraries, with which clang builds the
@@ -18,7 +19,7 @@ for arg in "$@"; do
   case "$arg" in
     --with-browser) packages+=(chromium) ;;
     --with-npm-tools) with_npm_tools=1; command -v npm >/dev/null || packages+=(nodejs npm) ;;
-    --with-clang) with_clang=1; packages+=(clang) ;;
+    --with-clang) with_clang=1; packages+=(clang lld) ;;
     --with-cross) packages+=(clang qemu-user g++-aarch64-linux-gnu) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs every test, in three builds (CMakePresets.json says what each holds):
-# dev (GCC, warnings as errors: tests, package consumers, the event loop's tests for aarch64
-# under qemu); asan (clang, ASan + UBSan: tests, the
-# example programs end to end, the HTML report in headless Chromium, header checks, bench
-# programs, the docs' programs, each fuzz target for 10 s); tsan (clang, ThreadSanitizer: the
-# tests that run threads).
+# dev (GCC, warnings as errors: tests, package consumers, the Kubernetes Job checks, the event
+# loop's tests for aarch64 under qemu); asan (clang, ASan + UBSan: tests, the example programs
+# end to end, the HTML report in headless Chromium, header checks, bench programs, the docs'
+# programs, each fuzz target for 10 s); tsan (clang, ThreadSanitizer: the tests that run threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --with-browser --with-clang --with-npm-tools --with-cross

@@ -162,7 +162,7 @@ Row run(int streams, int tokens, int rounds, llmbench::testing::OpenAIFlavour fl
     row.duration_s = result.duration_s;
     row.chunks_per_s = result.output_token_throughput().value_or(std::nan(""));  // printed as nan when nothing was timed
     row.client_peak = result.peak_concurrency;
-    row.driver = result.driver;
+    row.driver = result.driver + (result.poller ? "/" + *result.poller : "");
     row.driver_threads = result.driver_threads;
     truth >> row.server_peak;
     for (const auto& [kind, count] : result.failures_by_kind) std::fprintf(stderr, "  %d streams: %zu failed (%s)\n", streams, count, kind.c_str());
@@ -235,7 +235,7 @@ int main(int argc, char** argv) {
                 mock_loop_threads > 0 ? ("an event loop on " + std::to_string(mock_loop_threads) + " thread(s)").c_str() : "cpp-httplib, a thread per connection",
                 token_delay_us, tokens, rounds, kernel_timestamps ? "llmbench's socket reader with kernel receive times" : "cpp-httplib",
                 static_cast<long long>(files.value_or(-1)));
-    std::printf("| streams | requests ok | driver (threads) | wall s | chunks/s | client CPU s | client CPU µs per chunk | client KiB per stream | peak in flight (client / server) | TTFT distortion p50 / p99 / max (µs) |\n");
+    std::printf("| streams | requests ok | driver/poller (threads) | wall s | chunks/s | client CPU s | client CPU µs per chunk | client KiB per stream | peak in flight (client / server) | TTFT distortion p50 / p99 / max (µs) |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
     for (int n : streams) {
         const Row r = run(n, tokens, rounds, flavour, std::chrono::microseconds(token_delay_us), kernel_timestamps, thread_per_stream, loop_threads, mock_loop_threads);

@@ -770,6 +770,16 @@ TEST_CASE("ollama-bench --shard I/N: four shards together do the unsharded run's
     const auto a = timed(single), b = timed(merged);
     REQUIRE(a.size() == 12);
     REQUIRE(b.size() == 12);
+    // ... and merged in the single run's order: run 0's prompts q0..q5, then run 1's.
+    const auto timed_order = [](const llmbench::ResultSet& set) {
+        std::vector<std::string> out;
+        for (const auto& r : set.files[0].runs)
+            if (!r.run.id.warmup) out.push_back(r.run.id.prompt_id + "/" + std::to_string(r.run.id.run_index));
+        return out;
+    };
+    CHECK(timed_order(merged) == timed_order(single));
+    CHECK(timed_order(single).front() == "q0/0");
+    CHECK(timed_order(single).back() == "q5/1");
     for (const auto& entry : a) {
         const auto& key = entry.first;
         const llmbench::RunRecord* x = entry.second;
@@ -867,14 +877,19 @@ TEST_CASE("bench-matrix --shard I/N: two shards run every cell once between them
         REQUIRE(y.shard.has_value());
         CHECK(y.shard->index == static_cast<std::size_t>(std::stoi(key.substr(4))) % 2);  // "cell<i>/...": cell i is shard i mod 2's
     }
-    for (const auto& x : single.cells) {  // merged, the cells come shard by shard: matched by label
+    for (std::size_t c = 0; c < 4; ++c) {  // merged, the cells in the single run's order (shard 0 ran cells 0 and 2)
+        const auto& x = single.cells[c];
+        const auto& y = merged.cells[c];
         CAPTURE(x.label());
-        const auto y = std::find_if(merged.cells.begin(), merged.cells.end(), [&](const llmbench::ResultCell& c) { return c.label() == x.label(); });
-        REQUIRE(y != merged.cells.end());
-        CHECK(x.timed_runs() == y->timed_runs());
-        CHECK(x.stat("eval_count").n == y->stat("eval_count").n);
-        CHECK(x.stat("eval_count").mean == y->stat("eval_count").mean);
+        CHECK(x.label() == y.label());
+        CHECK(x.timed_runs() == y.timed_runs());
+        CHECK(x.stat("eval_count").n == y.stat("eval_count").n);
+        CHECK(x.stat("eval_count").mean == y.stat("eval_count").mean);
     }
+    std::vector<std::string> order_single, order_merged;  // every run, warm-ups too: a cell's warm-up comes first in it
+    for (const auto& r : single.files[0].runs) order_single.push_back(r.run.id.prompt_id + "/" + std::to_string(r.run.id.run_index) + (r.run.id.warmup ? "w" : ""));
+    for (const auto& r : merged.files[0].runs) order_merged.push_back(r.run.id.prompt_id + "/" + std::to_string(r.run.id.run_index) + (r.run.id.warmup ? "w" : ""));
+    CHECK(order_merged == order_single);
     args = common;
     args.insert(args.end(), {"--shard", "4/5"});
     const auto none = run_matrix(args);

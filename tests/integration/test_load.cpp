@@ -203,12 +203,20 @@ TEST_CASE("the event loop drives plain-http streams on a few threads, and a thre
     const auto looped = run_load(openai_backends(mock.base_url()), small_request(), spec);
     CHECK(looped.driver == (LLMBENCH_HAS_FIBER_LOOP ? "event_loop" : "threads"));
     CHECK(looped.driver_threads == (LLMBENCH_HAS_FIBER_LOOP ? 2 : 16));
+#if LLMBENCH_HAS_FIBER_LOOP
+#ifdef LLMBENCH_POLLER_KQUEUE
+    CHECK(looped.poller == "kqueue");
+#else
+    CHECK(looped.poller == "epoll");
+#endif
+#endif
     CHECK(looped.succeeded() == 32);
     CHECK(mock.peak_in_flight() == 16);  // two threads, sixteen streams at once
     spec.thread_per_stream = true;
     const auto threaded = run_load(openai_backends(mock.base_url()), small_request(), spec);
     CHECK(threaded.driver == "threads");
     CHECK(threaded.driver_threads == 16);
+    CHECK_FALSE(threaded.poller.has_value());
     REQUIRE(threaded.requests.size() == looped.requests.size());
     for (std::size_t i = 0; i < looped.requests.size(); ++i) {
         const auto& a = looped.requests[i];
@@ -227,7 +235,9 @@ TEST_CASE("the event loop drives plain-http streams on a few threads, and a thre
     const auto fallback = run_load([&] { return make_openai_backend(mock.base_url(), httplib_reader); }, small_request(), spec);
     CHECK(fallback.driver == "threads");
     CHECK(fallback.succeeded() == 16);
-    CHECK(load_summary_json(looped, spec).find(LLMBENCH_HAS_FIBER_LOOP ? "\"driver\":\"event_loop\",\"driver_threads\":2" : "\"driver\":\"threads\"") != std::string::npos);
+    CHECK(load_summary_json(looped, spec).find(LLMBENCH_HAS_FIBER_LOOP ? "\"driver\":\"event_loop\",\"driver_threads\":2,\"poller\":\"" + std::string(looped.poller.value_or("")) + "\""
+                                                                      : "\"driver\":\"threads\"") != std::string::npos);
+    CHECK(load_summary_json(threaded, spec).find("\"driver\":\"threads\",\"driver_threads\":16,\"poller\":null") != std::string::npos);
     spec.loop_threads = -1;
     CHECK_THROWS_AS(run_load(openai_backends(mock.base_url()), small_request(), spec), error);
 }

@@ -262,6 +262,15 @@ TEST_CASE("an OpenAI-compatible backend: prompt x output lengths, calibrated by 
         CHECK(c.calibration.within_tolerance);
         CHECK(c.summary.runs_ok == 2);
     }
+    // llama-server loaded its model at start, unseen: the first cell's "before" is unknown, and
+    // a quick load is no reload; the later cells' model was loaded by this run.
+    CHECK_FALSE(results[0].reload.loaded_before.has_value());
+    CHECK_FALSE(results[0].reload.reloaded);
+    CHECK(results[0].to_json().find(R"("reload":{"reloaded":false,"loaded_before":null)") != std::string::npos);
+    for (std::size_t i = 1; i < results.size(); ++i) {
+        CHECK(results[i].reload.loaded_before == true);
+        CHECK_FALSE(results[i].reload.reloaded);
+    }
     for (const auto& r : records) {
         REQUIRE(r.ok());
         CHECK(r.id.backend == "openai");

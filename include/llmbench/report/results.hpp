@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include <simdjson.h>
@@ -557,6 +558,56 @@ inline ResultFile parse_results(std::string_view content, const std::string& sou
 
 namespace detail {
 
+/// The runs of one run's shard files (`shards[i]` is shard i's) in the order one unsharded
+/// process writes them. Shard s does work item k*N + s as its k-th (core/shard.hpp): for
+/// bench-matrix an item is a cell, for ollama-bench a prompt within each run (run 0's prompts,
+/// then run 1's). Warm-ups outside a cell, which every shard runs for itself, come first, shard
+/// by shard; the records of one item (a cell's warm-ups and re-runs, a run's retries) keep
+/// their order.
+inline std::vector<ResultRun> unsharded_order(std::vector<std::vector<ResultRun>> shards) {
+    struct Place {
+        bool timed = true;
+        int run_index = 0;
+        std::size_t item = 0, shard = 0, at = 0;
+    };
+    const auto same_cell = [](const CellCoordinates& a, const CellCoordinates& b) {
+        return a.model == b.model && a.num_ctx == b.num_ctx && a.prompt_tokens == b.prompt_tokens && a.num_predict == b.num_predict;
+    };
+    const std::size_t count = shards.size();
+    std::vector<Place> places;
+    for (std::size_t s = 0; s < count; ++s) {
+        std::size_t cells = 0;                      // cells begun in this shard
+        std::map<int, std::size_t> prompts_of_run;  // prompts begun in each run
+        const RunRecord* previous = nullptr;
+        for (std::size_t i = 0; i < shards[s].size(); ++i) {
+            const RunRecord& r = shards[s][i].run;
+            Place place{true, 0, 0, s, i};
+            if (r.cell) {
+                if (!previous || !previous->cell || !same_cell(*previous->cell, *r.cell)) ++cells;
+                place.item = (cells - 1) * count + s;
+            } else if (r.id.warmup) {
+                place.timed = false;
+            } else {
+                std::size_t& begun = prompts_of_run[r.id.run_index];
+                if (!previous || previous->cell || previous->id.warmup || previous->id.run_index != r.id.run_index ||
+                    previous->id.prompt_id != r.id.prompt_id)
+                    ++begun;
+                place.run_index = r.id.run_index;
+                place.item = (begun - 1) * count + s;
+            }
+            places.push_back(place);
+            previous = &r;
+        }
+    }
+    std::stable_sort(places.begin(), places.end(), [](const Place& a, const Place& b) {
+        return std::make_tuple(a.timed, a.run_index, a.item) < std::make_tuple(b.timed, b.run_index, b.item);
+    });
+    std::vector<ResultRun> out;
+    out.reserve(places.size());
+    for (const auto& p : places) out.push_back(std::move(shards[p.shard][p.at]));
+    return out;
+}
+
 /// The eval summaries of one run's shard files (`shards[i]` is shard i) merged: for each task
 /// and setting, the summary over the items of every shard, computed as eval-suite computes
 /// its own (eval::summary_json), so it equals one process's. A shard without a summary of a
@@ -686,12 +737,13 @@ inline std::vector<ResultFile> merge_shards(std::vector<ResultFile> files) {
         if (set == sets.end()) continue;  // merged into the file of an earlier shard
         ResultFile whole = std::move(files[set->by_index[0]]);
         whole.path += " + " + std::to_string(set->count - 1) + " more shard" + (set->count > 2 ? "s" : "");
+        std::vector<std::vector<ResultRun>> runs_of_shard{std::move(whole.runs)};
         for (std::size_t i = 1; i < set->count; ++i) {
             ResultFile& part = files[set->by_index[i]];
             for (auto& m : part.metadata)
                 if (std::none_of(whole.metadata.begin(), whole.metadata.end(), [&](const ResultMetadata& w) { return w.model_tag == m.model_tag; }))
                     whole.metadata.push_back(std::move(m));
-            for (auto& r : part.runs) whole.runs.push_back(std::move(r));
+            runs_of_shard.push_back(std::move(part.runs));
             for (auto& w : part.warnings) whole.warnings.push_back(std::move(w));
             if (part.memory) whole.warnings.push_back(part.path + ": the memory timelines of shards are not merged; shard 0's is shown");
             for (auto& e : part.eval_items) whole.eval_items.push_back(std::move(e));
@@ -700,6 +752,7 @@ inline std::vector<ResultFile> merge_shards(std::vector<ResultFile> files) {
         for (std::size_t i = 0; i < set->count; ++i) shards.push_back(i == 0 ? &whole : &files[set->by_index[i]]);
         if (std::any_of(shards.begin(), shards.end(), [](const ResultFile* s) { return !s->shard_eval_lines.empty(); }))
             whole.eval_summaries = detail::merge_eval_summaries(shards);
+        whole.runs = detail::unsharded_order(std::move(runs_of_shard));
         for (std::size_t i = 0; i < whole.runs.size(); ++i) whole.runs[i].sequence = i;
         out.push_back(std::move(whole));
     }

@@ -88,6 +88,7 @@ struct LoadResult {
     std::map<std::string, std::size_t> failures_by_kind;
     std::string driver;       ///< "event_loop" or "threads": what waited for the streams
     int driver_threads = 0;   ///< threads that drove the streams
+    std::optional<std::string> poller;  ///< what the event loop waited with, "epoll" or "kqueue"; none for threads
 
     std::size_t succeeded() const {
         return static_cast<std::size_t>(std::count_if(requests.begin(), requests.end(), [](const LoadRequest& r) { return r.ok(); }));
@@ -285,6 +286,9 @@ inline LoadResult run_load(const std::function<std::unique_ptr<Backend>()>& make
     for (auto& t : pool) t.join();
     result.driver = event_loop ? "event_loop" : "threads";
     result.driver_threads = static_cast<int>(pool.size());
+#if LLMBENCH_HAS_FIBER_LOOP
+    if (event_loop) result.poller = detail::Poller::name();
+#endif
     for (std::size_t i = 0; i < slots.size(); ++i)
         if (issued[i]) result.requests.push_back(std::move(slots[i]));
     result.interrupted = stopped_early;
@@ -335,7 +339,7 @@ inline std::string load_summary_json(const LoadResult& result, const LoadSpec& s
     w.kv("goodput", result.goodput()).kv("duration_asked_s", spec.duration_s);
     w.kv("slo_ttft_s", spec.slo_ttft_s).kv("slo_tpot_s", spec.slo_tpot_s).kv("peak_concurrency", result.peak_concurrency);
     w.kv("achieved_send_rate", result.achieved_send_rate()).kv("interrupted", result.interrupted);
-    w.kv("driver", result.driver).kv("driver_threads", result.driver_threads);
+    w.kv("driver", result.driver).kv("driver_threads", result.driver_threads).kv("poller", result.poller);
     w.key("failures_by_kind").begin_object();
     for (const auto& [kind, n] : result.failures_by_kind) w.kv(kind, n);
     w.end_object();

@@ -199,11 +199,13 @@ inline std::size_t planned_requests(const MatrixSpec& spec) {
 
 /// What happened to the loaded model when a cell started.
 struct ReloadInfo {
-    bool loaded_before = false;
+    /// Unknown (null) for a server that cannot list its loaded models (OpenAI-compatible ones)
+    /// until this run has loaded the model: its own start-up may have, unseen.
+    std::optional<bool> loaded_before;
     std::optional<std::int64_t> context_before, context_after;
     std::optional<double> load_s;       ///< server: load_duration of the load request, when reported
     std::optional<double> load_wall_s;  ///< client: wall time of the load request
-    bool reloaded = false;              ///< not loaded before, context changed, or loading took >= 0.25 s
+    bool reloaded = false;              ///< known not loaded before, context changed, or loading took >= 0.25 s
 };
 
 struct CellResult {
@@ -357,8 +359,9 @@ private:
         info.load_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (load.server.load_duration_ns) info.load_s = static_cast<double>(*load.server.load_duration_ns) / 1e9;
         if (const auto after = loaded(cell.model)) info.context_after = after->context_length;
-        if (!backend_.capabilities().reports_loaded_models) info.loaded_before = !models_seen_.insert(cell.model).second;  // the server's own start-up is unseen
-        info.reloaded = !info.loaded_before || info.context_before != info.context_after ||
+        if (!backend_.capabilities().reports_loaded_models)
+            info.loaded_before = models_seen_.insert(cell.model).second ? std::nullopt : std::optional<bool>(true);
+        info.reloaded = info.loaded_before == false || info.context_before != info.context_after ||
                         info.load_s.value_or(0) >= 0.25 || *info.load_wall_s >= 0.25;
         return info;
     }
@@ -428,7 +431,9 @@ private:
             if (on_record_) on_record_(r);
         };
         const std::uint64_t cell_nonce = ++nonce_;
-        const int warmups = std::max(spec_.warmup, out.reload.reloaded ? 1 : 0);
+        // After a reload, and before the first runs of a model whose load nobody saw (a fresh
+        // server's first requests are slow), at least one warm-up.
+        const int warmups = std::max(spec_.warmup, out.reload.reloaded || !out.reload.loaded_before ? 1 : 0);
         for (int i = 0; i < warmups && !stopped(); ++i)
             emit(run_one(cell, out.calibration, i, true, 0, spec_.allow_prompt_cache ? cell_nonce : ++nonce_));
         for (int run = 0; run < spec_.runs && !stopped(); ++run) {

@@ -558,6 +558,10 @@ inline ResultFile parse_results(std::string_view content, const std::string& sou
 
 namespace detail {
 
+inline bool same_cell(const CellCoordinates& a, const CellCoordinates& b) {
+    return a.model == b.model && a.num_ctx == b.num_ctx && a.prompt_tokens == b.prompt_tokens && a.num_predict == b.num_predict;
+}
+
 /// The runs of one run's shard files (`shards[i]` is shard i's) in the order one unsharded
 /// process writes them. Shard s does work item k*N + s as its k-th (core/shard.hpp): for
 /// bench-matrix an item is a cell, for ollama-bench a prompt within each run (run 0's prompts,
@@ -569,9 +573,6 @@ inline std::vector<ResultRun> unsharded_order(std::vector<std::vector<ResultRun>
         bool timed = true;
         int run_index = 0;
         std::size_t item = 0, shard = 0, at = 0;
-    };
-    const auto same_cell = [](const CellCoordinates& a, const CellCoordinates& b) {
-        return a.model == b.model && a.num_ctx == b.num_ctx && a.prompt_tokens == b.prompt_tokens && a.num_predict == b.num_predict;
     };
     const std::size_t count = shards.size();
     std::vector<Place> places;
@@ -825,12 +826,6 @@ struct ResultCell {
     /// Like nanobench: a coefficient of variation above 5% makes a mean untrustworthy.
     bool unstable(const std::string& metric) const { return llmbench::unstable(stat(metric)); }
 };
-
-namespace detail {
-inline bool same_cell(const CellCoordinates& a, const CellCoordinates& b) {
-    return a.model == b.model && a.num_ctx == b.num_ctx && a.prompt_tokens == b.prompt_tokens && a.num_predict == b.num_predict;
-}
-}  // namespace detail
 
 /// Groups runs into cells, in order of first appearance. Runs of ollama-bench carry no cell:
 /// theirs is (model, num_predict), one per model.

@@ -76,6 +76,36 @@ TEST_CASE("streamed generate: text, server fields and rates agree with the final
     CHECK(rec.client.itl_p50_s.value() >= 0.002);
 }
 
+TEST_CASE("an event callback may stream a request itself: the stream it interrupts reads on unharmed") {
+    // Both streams read on one thread, whose read buffer the outer stream's bytes are in while
+    // its callback runs (http_stream.hpp): the inner stream must read into another.
+    MockOllama mock;
+    OllamaClient outer(mock.endpoint()), inner(mock.endpoint());
+    StreamTimer alone_timer;
+    const auto alone = outer.generate(request("Why is the sky blue?", 12), alone_timer);
+    REQUIRE(alone.ok());
+    std::vector<StreamResult> nested;
+    std::string seen;
+    StreamTimer timer;
+    const auto r = outer.generate(request("Why is the sky blue?", 12), timer, [&](const StreamEvent& e) {
+        seen += e.text;
+        if (nested.size() < 3) {
+            StreamTimer inner_timer;
+            nested.push_back(inner.generate(request("Name three rivers of Europe.", 12), inner_timer));
+        }
+    });
+    REQUIRE_MESSAGE(r.ok(), std::string(r.failure ? r.failure->what() : ""));
+    CHECK(r.text == alone.text);
+    CHECK(seen == alone.text);
+    CHECK(timer.content_chunks() == 12);
+    REQUIRE(nested.size() == 3);
+    for (const auto& n : nested) {
+        CHECK(n.ok());
+        CHECK(n.server.eval_count == 12);
+        CHECK(n.text != alone.text);
+    }
+}
+
 TEST_CASE("client TTFT is at least the injected first-token delay and close to the mock's ground truth") {
     MockConfig cfg;
     cfg.first_token_delay = 80ms;

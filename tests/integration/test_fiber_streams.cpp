@@ -4,7 +4,9 @@
 
 #if LLMBENCH_HAS_FIBER_LOOP
 #include <llmbench/client/backend.hpp>
+#include <llmbench/client/ollama_client.hpp>
 #include <llmbench/measure/measure.hpp>
+#include <llmbench/testing/mock_ollama.hpp>
 #include <llmbench/testing/mock_openai.hpp>
 
 #include <chrono>
@@ -93,6 +95,42 @@ TEST_CASE("the mock on an event loop answers as cpp-httplib serves it: bodies, s
     llmbench::testing::MockOpenAIConfig with_slots = looped;
     with_slots.slots = 1;
     CHECK_THROWS_AS(llmbench::testing::MockOpenAI{with_slots}, llmbench::error);
+}
+
+TEST_CASE("an event callback that waits in the event loop keeps its chunk's text while the thread's other streams parse theirs") {
+    // The streams of a thread share one parser (json_parse.hpp): a callback that sleeps lets
+    // the other stream parse its chunks meanwhile, and the text it was handed must not change.
+    llmbench::testing::MockOllama mock;
+    const std::vector<std::string> prompts{"Why is the sky blue?", "Name three rivers of Europe."};
+    std::vector<llmbench::StreamResult> results(prompts.size());
+    std::vector<std::string> seen(prompts.size());
+    std::size_t events = 0, changed = 0;
+    FiberLoop loop;
+    for (std::size_t i = 0; i < prompts.size(); ++i)
+        loop.spawn([&, i] {
+            llmbench::OllamaClient client(mock.endpoint());
+            llmbench::GenerateRequest request;
+            request.model = "llama3.1:8b";
+            request.prompt = prompts[i];
+            request.options.num_predict = 8;
+            llmbench::StreamTimer timer;
+            results[i] = client.generate(request, timer, [&, i](const llmbench::StreamEvent& e) {
+                const std::string text(e.text);
+                llmbench::detail::sleep_until(FiberLoop::clock::now() + 2ms);  // the other stream reads and parses
+                ++events;
+                if (e.text != text) ++changed;
+                seen[i] += text;
+            });
+        });
+    loop.run();
+    for (std::size_t i = 0; i < prompts.size(); ++i) {
+        REQUIRE_MESSAGE(results[i].ok(), std::string(results[i].failure ? results[i].failure->what() : ""));
+        CHECK(results[i].text.size() > 8);
+        CHECK(seen[i] == results[i].text);
+    }
+    CHECK(results[0].text != results[1].text);  // else a text overwritten by the other's would pass
+    CHECK(events == 18);  // 8 tokens and the final line, each stream
+    CHECK(changed == 0);
 }
 
 #endif

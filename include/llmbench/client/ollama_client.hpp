@@ -162,7 +162,8 @@ public:
         // On-Demand reads only what it visits; a cheap check catches a cut-off object.
         if (trim(line, " \t\r").back() != '}') return fail(simdjson::INCOMPLETE_ARRAY_OR_OBJECT);
         simdjson::ondemand::document doc;
-        if (auto err = parser_.iterate(padded(line_buffer_, line)).get(doc)) return fail(err);
+        EventParseSpace& space = thread_event_parse_space();
+        if (auto err = space.parser.iterate(padded(space.padded_copy, line)).get(doc)) return fail(err);
         simdjson::ondemand::object obj;
         if (auto err = doc.get_object().get(obj)) return fail(err);
         ServerTimings& s = result.server;
@@ -232,13 +233,14 @@ public:
             else if (reports_cached_count_ && s.prompt_eval_count) s.prompt_cached_tokens = 0;
             s.complete_prompt_split();
         }
-        if (on_event) on_event(StreamEvent{arrival, text, thinking, done});
+        // From the result, not the thread's parser: a callback that waits lets another stream parse.
+        if (on_event)
+            on_event(StreamEvent{arrival, std::string_view(result.text).substr(result.text.size() - text.size()),
+                                 std::string_view(result.thinking).substr(result.thinking.size() - thinking.size()), done});
         return true;
     }
 
 private:
-    simdjson::ondemand::parser parser_;
-    std::string line_buffer_;
     bool reports_cached_count_ = false;  ///< this server has sent prompt_eval_cached_count
     bool want_logprobs_ = false;         ///< the request being streamed asked for log-probabilities
 };

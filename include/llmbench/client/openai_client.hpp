@@ -233,7 +233,8 @@ private:
         const std::string_view data = trim(event.data, " \t\r\n");
         if (data.empty() || data.back() != '}') return malformed(simdjson::INCOMPLETE_ARRAY_OR_OBJECT);
         simdjson::ondemand::document doc;
-        if (auto err = parser_.iterate(padded(event_buffer_, data)).get(doc)) return malformed(err);
+        EventParseSpace& space = thread_event_parse_space();
+        if (auto err = space.parser.iterate(padded(space.padded_copy, data)).get(doc)) return malformed(err);
         simdjson::ondemand::value root;
         if (auto err = doc.get_value().get(root)) return malformed(err);
         std::string_view text, thinking, native_stop_type;
@@ -359,8 +360,6 @@ private:
         });
     }
 
-    simdjson::ondemand::parser parser_;
-    std::string event_buffer_;
     State state_;
     Flavour flavour_ = Flavour::openai;
     bool want_logprobs_ = false;

@@ -353,8 +353,8 @@ private:
 #if LLMBENCH_HAS_FIBER_LOOP
         FiberLoop* const loop = loop_id_ != 0 ? FiberLoop::current() : nullptr;
 #endif
-        std::vector<char>& buffer = read_buffer();
         for (;;) {
+            release_read_buffer();  // the previous read's bytes are all delivered; none is held while waiting
             int flags = peek ? MSG_PEEK : 0;
 #if LLMBENCH_HAS_FIBER_LOOP
             if (loop != nullptr) {
@@ -372,6 +372,7 @@ private:
                 if (wait_ms <= 0) return -2;
                 if (!wait_at_most(wait_ms)) return -1;
             }
+            std::vector<char>& buffer = take_read_buffer();
             iovec iov{buffer.data(), std::min(limit, buffer.size())};
             alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec)) + CMSG_SPACE(sizeof(timeval))];
             msghdr msg{};
@@ -456,6 +457,10 @@ private:
     template <class OnLine>
     ReadEnd read_response(Response& r, StreamTimer& timer, const Timeouts& timeouts, LineFramer& framer, std::uint64_t& bytes_received,
                           PostOutcome& out, OnLine& on_line) {
+        struct Release {
+            HttpStream& stream;
+            ~Release() { stream.release_read_buffer(); }
+        } release{*this};
         std::string head;
         bool any_byte = false, in_body = false, stopped = false, malformed = false;
         std::uint64_t body_left = 0;  // Content-Length still to read
@@ -519,11 +524,11 @@ private:
         };
         for (;;) {
             StreamTimer::time_point arrival;
-            std::size_t limit = read_buffer().size();
+            std::size_t limit = read_buffer_bytes;
             if (kernel_clock_ && !timer.first_token_at()) {
                 if (pieces.empty()) {
                     const long queued = read_some(deadline, timer, arrival, limit, true);
-                    if (queued > 0) plan_pieces(read_buffer().data(), static_cast<std::size_t>(queued));
+                    if (queued > 0) plan_pieces(buffer_->data(), static_cast<std::size_t>(queued));
                 }
                 if (!pieces.empty()) {
                     limit = std::max<std::size_t>(1, pieces.back());
@@ -544,7 +549,7 @@ private:
             any_byte = true;
             bytes_received += static_cast<std::uint64_t>(n);
             deadline = after(timeouts.idle_s);
-            const char* p = read_buffer().data();
+            const char* p = buffer_->data();
             std::size_t size = static_cast<std::size_t>(n);
             if (!in_body) {
                 const std::size_t before = head.size();
@@ -586,12 +591,33 @@ private:
     std::uint64_t loop_id_ = 0;   ///< the FiberLoop that watches fd_; 0: fd_ blocks
     bool may_have_more_ = false;  ///< the last read may have left bytes queued (loop only)
 
-    /// One read buffer per thread, not per stream: its bytes are parsed before the next read,
-    /// and nothing yields in between, so the thousands of streams of an event loop share it.
-    static std::vector<char>& read_buffer() {
-        static thread_local std::vector<char> buffer(64 * 1024);
+    /// One read buffer per thread, not per stream, so the thousands of streams of an event
+    /// loop share it: a read's bytes are parsed before the stream reads again. Only an event
+    /// callback can come between (one that waits in the loop, or streams a request itself):
+    /// a read made then, the thread's buffer still in use, gets a buffer of its stream's own.
+    static constexpr std::size_t read_buffer_bytes = 64 * 1024;
+    struct ThreadReadBuffer {
+        std::vector<char> bytes = std::vector<char>(read_buffer_bytes);
+        bool in_use = false;
+    };
+    static ThreadReadBuffer& thread_read_buffer() {
+        static thread_local ThreadReadBuffer buffer;
         return buffer;
     }
+    std::vector<char>& take_read_buffer() {
+        ThreadReadBuffer& shared = thread_read_buffer();
+        if (!holds_thread_buffer_ && !shared.in_use) shared.in_use = holds_thread_buffer_ = true;
+        if (holds_thread_buffer_) return *(buffer_ = &shared.bytes);
+        if (own_buffer_.empty()) own_buffer_.resize(read_buffer_bytes);
+        return *(buffer_ = &own_buffer_);
+    }
+    void release_read_buffer() {
+        if (holds_thread_buffer_) thread_read_buffer().in_use = false;
+        holds_thread_buffer_ = false;
+    }
+    std::vector<char>* buffer_ = nullptr;  ///< the buffer the last read filled
+    std::vector<char> own_buffer_;         ///< empty until the thread's was in use at a read
+    bool holds_thread_buffer_ = false;
 };
 
 }  // namespace llmbench::detail

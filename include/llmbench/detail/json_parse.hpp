@@ -25,6 +25,19 @@ inline simdjson::padded_string_view padded(std::string& storage, std::string_vie
     return simdjson::padded_string_view(storage.data(), storage.size(), storage.capacity());
 }
 
+/// The parser and padded copy for a thread's stream events. An event is parsed and its strings
+/// copied out before the thread parses another (no wait in between), so every stream a thread
+/// drives shares them: one set stays in cache, where each of 4,096 streams' own would not
+/// (docs/performance.md).
+struct EventParseSpace {
+    simdjson::ondemand::parser parser;
+    std::string padded_copy;
+};
+inline EventParseSpace& thread_event_parse_space() {
+    static thread_local EventParseSpace space;
+    return space;
+}
+
 /// Calls `on_field(std::string_view key, simdjson::ondemand::value& value)` for each member
 /// of the JSON object in `text`. Throws simdjson::simdjson_error on malformed input.
 template <class OnField>

@@ -395,3 +395,82 @@ TEST_CASE("cache_prompt:false goes on chat, completions and llama.cpp's /complet
     for (std::size_t i = 1; i < 4; ++i) CHECK(bodies[i].find(R"("cache_prompt":false)") != std::string::npos);
     CHECK(bodies[3].find("truncate") == std::string::npos);
 }
+
+namespace {
+/// What an event callback saw of one stream.
+struct SeenEvents {
+    std::string text, thinking;
+    std::size_t events = 0, done = 0;
+    bool done_last = true;  ///< nothing came after the done event
+    EventCallback callback() {
+        return [this](const StreamEvent& e) {
+            ++events;
+            if (done > 0) done_last = false;
+            text += e.text;
+            thinking += e.thinking;
+            if (e.done) ++done;
+        };
+    }
+};
+}  // namespace
+
+TEST_CASE("OpenAIClient's event callback: each event's text and reasoning as it comes, then one done, on every endpoint") {
+    {  // real captures: llama.cpp's chat (64 tokens, then a finish_reason event with no text) and its native /completion
+        ReplayServer server(test_util::read_capture("llamacpp_chat_completions_stream.txt"), 7, "text/event-stream");
+        OpenAIClient client(server.host());
+        StreamTimer timer;
+        SeenEvents seen;
+        const StreamResult r = client.chat(chat_request(), timer, seen.callback());
+        REQUIRE(r.ok());
+        CHECK(seen.text == r.text);
+        CHECK(seen.done == 1);
+        CHECK(seen.done_last);
+        CHECK(seen.events == timer.content_chunks() + 1);
+    }
+    {
+        ReplayServer server(test_util::read_capture("llamacpp_completion_stream.txt"), 11, "text/event-stream");
+        OpenAIClient client(server.host());
+        GenerateRequest g;
+        g.prompt = "Once upon a time";
+        g.options.num_predict = 32;
+        StreamTimer timer;
+        SeenEvents seen;
+        const StreamResult r = client.native_completion(g, timer, seen.callback());
+        REQUIRE(r.ok());
+        CHECK(!r.text.empty());
+        CHECK(seen.text == r.text);
+        CHECK(seen.done == 1);
+        CHECK(seen.done_last);
+    }
+    // A thinking model on chat (reasoning_content first), and /v1/completions.
+    testing::MockOpenAIConfig cfg;
+    cfg.flavour = testing::OpenAIFlavour::llamacpp;
+    cfg.tokens = 6;
+    cfg.thinking = "First the sky, then the sea.";
+    testing::MockOpenAI mock(cfg);
+    OpenAIClient client(mock.base_url());
+    StreamTimer timer;
+    SeenEvents seen;
+    StreamResult r = client.chat(chat_request(), timer, seen.callback());
+    REQUIRE(r.ok());
+    CHECK(r.thinking == cfg.thinking);
+    CHECK(seen.thinking == r.thinking);
+    CHECK(seen.text == r.text);
+    CHECK(seen.events == timer.thinking_chunks() + timer.content_chunks() + 1);
+    CHECK(seen.done == 1);
+    CHECK(seen.done_last);
+    GenerateRequest g;
+    g.model = "mock-model";
+    g.prompt = "Once";
+    StreamTimer completion_timer;
+    SeenEvents completion_seen;
+    r = client.completion(g, completion_timer, completion_seen.callback());
+    REQUIRE(r.ok());
+    CHECK(completion_timer.content_chunks() == 6);
+    CHECK(completion_seen.text == r.text);
+    CHECK(completion_seen.done == 1);
+    CHECK(completion_seen.done_last);
+    // No callback: the same stream, and nothing to call.
+    StreamTimer quiet_timer;
+    CHECK(client.completion(g, quiet_timer).text == r.text);
+}

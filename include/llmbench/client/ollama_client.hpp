@@ -222,7 +222,7 @@ public:
                                                      " content chunks: " + error_message_from_body(line));
             return false;
         }
-        record_chunk(text, thinking, arrival, result, timer);
+        StreamEvent event = record_chunk(text, thinking, arrival, result, timer);
         if (done) {
             result.done = true;
             timer.mark_done(arrival);
@@ -233,10 +233,8 @@ public:
             else if (reports_cached_count_ && s.prompt_eval_count) s.prompt_cached_tokens = 0;
             s.complete_prompt_split();
         }
-        // From the result, not the thread's parser: a callback that waits lets another stream parse.
-        if (on_event)
-            on_event(StreamEvent{arrival, std::string_view(result.text).substr(result.text.size() - text.size()),
-                                 std::string_view(result.thinking).substr(result.thinking.size() - thinking.size()), done});
+        event.done = done;
+        if (on_event) on_event(event);
         return true;
     }
 

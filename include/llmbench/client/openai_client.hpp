@@ -159,16 +159,18 @@ public:
     enum class Flavour { openai, llamacpp_native };
 
     /// Starts a stream of `flavour`; `want_logprobs`: the request asked for them (else they are
-    /// skipped unread).
-    void begin(Flavour flavour, bool want_logprobs) {
+    /// skipped unread); `on_event`, when not null, is called for every event that carries
+    /// text or reasoning and for the one that finishes the stream (done), and must outlive it.
+    void begin(Flavour flavour, bool want_logprobs, const EventCallback* on_event = nullptr) {
         state_ = State{};
         flavour_ = flavour;
         want_logprobs_ = want_logprobs;
+        on_event_ = on_event != nullptr && *on_event ? on_event : nullptr;
     }
 
     /// One SSE line. Returns false (with result.failure set) when the stream must stop.
     bool feed_line(std::string_view line, StreamTimer::time_point arrival, StreamResult& result, StreamTimer& timer) {
-        if (auto event = state_.sse.feed_line(line)) return on_event(*event, arrival, result, timer);
+        if (auto event = state_.sse.feed_line(line)) return read_event(*event, arrival, result, timer);
         return true;
     }
 
@@ -176,7 +178,7 @@ public:
     /// it never ended with a blank line still counts.
     void end_of_bytes(std::string_view pending, StreamTimer::time_point arrival, StreamResult& result, StreamTimer& timer) {
         if (!pending.empty() && !feed_line(pending, arrival, result, timer)) return;
-        if (auto event = state_.sse.flush()) on_event(*event, arrival, result, timer);
+        if (auto event = state_.sse.flush()) read_event(*event, arrival, result, timer);
     }
 
     /// Why a stream that broke no rule of the transport failed: no finish_reason. nullopt when
@@ -215,7 +217,7 @@ private:
         std::optional<std::int64_t> usage_prompt, usage_completion, usage_cached, usage_reasoning;
     };
 
-    bool on_event(const SseEvent& event, StreamTimer::time_point arrival, StreamResult& result, StreamTimer& timer) {
+    bool read_event(const SseEvent& event, StreamTimer::time_point arrival, StreamResult& result, StreamTimer& timer) {
         if (event.kind == SseEvent::Kind::legacy_error) {
             result.failure = error(errc::server, "server error event: " + error_message_from_body(event.data));
             return false;
@@ -239,6 +241,7 @@ private:
         if (auto err = doc.get_value().get(root)) return malformed(err);
         std::string_view text, thinking, native_stop_type;
         bool has_error = false, native_stop = false;
+        const bool finished_before = state_.finished;
         const auto err = for_each_member(root, [&](std::string_view key, simdjson::ondemand::value& v) -> simdjson::error_code {
             if (key == "error") has_error = true;  // the message is read below, from the whole event
             else if (key == "usage") return read_usage(v, state_);
@@ -263,8 +266,12 @@ private:
                                      : native_stop_type == "eos" || native_stop_type == "word" ? "stop"
                                                                                                : std::string(native_stop_type);
         }
-        record_chunk(text, thinking, arrival, result, timer);
+        StreamEvent chunk = record_chunk(text, thinking, arrival, result, timer);
         if (state_.finished) timer.mark_done(arrival);
+        if (on_event_ != nullptr && (!chunk.text.empty() || !chunk.thinking.empty() || state_.finished != finished_before)) {
+            chunk.done = state_.finished;
+            (*on_event_)(chunk);
+        }
         return true;
     }
 
@@ -363,6 +370,7 @@ private:
     State state_;
     Flavour flavour_ = Flavour::openai;
     bool want_logprobs_ = false;
+    const EventCallback* on_event_ = nullptr;
 };
 
 }  // namespace detail
@@ -380,8 +388,9 @@ public:
 
     bool has_api_key() const noexcept { return has_authorization(); }
 
-    /// POST /v1/chat/completions, streamed, with include_usage.
-    StreamResult chat(const ChatRequest& request, StreamTimer& timer) {
+    /// POST /v1/chat/completions, streamed, with include_usage. `on_event` (optional) sees each
+    /// event that carries text or reasoning as it arrives, and the one that finishes (done).
+    StreamResult chat(const ChatRequest& request, StreamTimer& timer, const EventCallback& on_event = {}) {
         JsonWriter w;
         w.begin_object().kv("model", request.model).key("messages").begin_array();
         for (const auto& m : request.messages) w.begin_object().kv("role", m.role).kv("content", m.content).end_object();
@@ -389,21 +398,24 @@ public:
         detail::write_openai_options(w, request.options, request.controls);
         detail::write_openai_think(w, request.controls.think);
         if (request.controls.logprobs) w.kv("logprobs", true).kv("top_logprobs", *request.controls.logprobs);
-        return stream("/v1/chat/completions", w.end_object().take(), request.model, timer, Flavour::openai, request.controls.logprobs.has_value());
+        return stream("/v1/chat/completions", w.end_object().take(), request.model, timer, Flavour::openai, request.controls.logprobs.has_value(),
+                      on_event);
     }
 
-    /// POST /v1/completions (a raw prompt), streamed, with include_usage.
-    StreamResult completion(const GenerateRequest& request, StreamTimer& timer) {
+    /// POST /v1/completions (a raw prompt), streamed, with include_usage; `on_event` as chat()'s.
+    StreamResult completion(const GenerateRequest& request, StreamTimer& timer, const EventCallback& on_event = {}) {
         JsonWriter w;
         w.begin_object().kv("model", request.model).kv("prompt", request.prompt).kv("stream", true);
         w.key("stream_options").begin_object().kv("include_usage", true).end_object();
         detail::write_openai_options(w, request.options, request.controls);
         if (request.controls.logprobs) w.kv("logprobs", *request.controls.logprobs);  // completions: the number of alternatives
-        return stream("/v1/completions", w.end_object().take(), request.model, timer, Flavour::openai, request.controls.logprobs.has_value());
+        return stream("/v1/completions", w.end_object().take(), request.model, timer, Flavour::openai, request.controls.logprobs.has_value(),
+                      on_event);
     }
 
-    /// POST /completion, llama.cpp's native API (no [DONE]: the last event has "stop": true).
-    StreamResult native_completion(const GenerateRequest& request, StreamTimer& timer) {
+    /// POST /completion, llama.cpp's native API (no [DONE]: the last event has "stop": true);
+    /// `on_event` as chat()'s.
+    StreamResult native_completion(const GenerateRequest& request, StreamTimer& timer, const EventCallback& on_event = {}) {
         JsonWriter w;
         w.begin_object().kv("prompt", request.prompt).kv("stream", true);
         if (request.options.num_predict) w.kv("n_predict", *request.options.num_predict);
@@ -414,7 +426,8 @@ public:
         if (request.controls.cache_prompt) w.kv("cache_prompt", *request.controls.cache_prompt);
         // n_probs 0 returns no probabilities at all, so the sampled token's needs at least 1.
         if (request.controls.logprobs) w.kv("n_probs", std::max(1, *request.controls.logprobs));
-        return stream("/completion", w.end_object().take(), request.model, timer, Flavour::llamacpp_native, request.controls.logprobs.has_value());
+        return stream("/completion", w.end_object().take(), request.model, timer, Flavour::llamacpp_native, request.controls.logprobs.has_value(),
+                      on_event);
     }
 
     /// GET /v1/models: the ids the server serves.
@@ -462,9 +475,9 @@ private:
     using Flavour = detail::OpenAIEventParser::Flavour;
 
     StreamResult stream(std::string_view api_path, std::string body, const std::string& model, StreamTimer& timer, Flavour flavour,
-                        bool logprobs) {
+                        bool logprobs, const EventCallback& on_event) {
         StreamResult result;
-        events_.begin(flavour, logprobs);
+        events_.begin(flavour, logprobs, &on_event);
         LineFramer framer(options().max_line_bytes);
         const detail::PostOutcome post =
             post_stream(api_path, std::move(body), "text/event-stream", timer, framer, result.bytes_received,

@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "llmbench/core/request.hpp"
 #include "llmbench/core/response.hpp"
 #include "llmbench/core/stream_timer.hpp"
 
@@ -11,8 +12,10 @@ namespace llmbench::detail {
 
 /// Appends a chunk's reasoning and answer text to `result` and marks each non-empty part on
 /// `timer` at `arrival`. Thinking first: a chunk that carries both thought before it answered.
-inline void record_chunk(std::string_view text, std::string_view thinking, StreamTimer::time_point arrival, StreamResult& result,
-                         StreamTimer& timer) {
+/// Returns the chunk's event (not done), its text where `result` holds it, not where the
+/// parser did: a callback that waits lets the thread's other streams parse meanwhile.
+inline StreamEvent record_chunk(std::string_view text, std::string_view thinking, StreamTimer::time_point arrival, StreamResult& result,
+                                StreamTimer& timer) {
     if (!thinking.empty()) {
         timer.mark_thinking(arrival);
         result.thinking.append(thinking.data(), thinking.size());
@@ -21,6 +24,8 @@ inline void record_chunk(std::string_view text, std::string_view thinking, Strea
         timer.mark_content(arrival);
         result.text.append(text.data(), text.size());
     }
+    return StreamEvent{arrival, std::string_view(result.text).substr(result.text.size() - text.size()),
+                       std::string_view(result.thinking).substr(result.thinking.size() - thinking.size()), false};
 }
 
 }  // namespace llmbench::detail

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <llmbench/core/request.hpp>
 #include <llmbench/core/response.hpp>
 #include <llmbench/core/stream_timer.hpp>
 
@@ -117,5 +118,22 @@ inline void check_fault_outcome(const llmbench::StreamResult& r, const llmbench:
         CHECK(timer.content_chunks() == 8);
     }
 }
+
+/// What a stream's event callback saw: the text and reasoning it was handed, its events, and
+/// whether the one done event came last.
+struct SeenEvents {
+    std::string text, thinking;
+    std::size_t events = 0, done = 0;
+    bool done_last = true;  ///< nothing came after the done event
+    llmbench::EventCallback callback() {
+        return [this](const llmbench::StreamEvent& e) {
+            ++events;
+            if (done > 0) done_last = false;
+            text += e.text;
+            thinking += e.thinking;
+            if (e.done) ++done;
+        };
+    }
+};
 
 }  // namespace test_util

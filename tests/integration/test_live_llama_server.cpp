@@ -133,8 +133,12 @@ TEST_CASE("a real llama-server (LLMBENCH_LLAMA_SERVER): chat, completion, native
     chat.options.num_predict = 24;
     chat.options.temperature = 0.0;
     StreamTimer chat_timer;
-    const auto c = client.chat(chat, chat_timer);
+    test_util::SeenEvents chat_events;  // the callback sees the real server's events as they come
+    const auto c = client.chat(chat, chat_timer, chat_events.callback());
     REQUIRE_MESSAGE(c.ok(), c.failure->what());
+    CHECK(chat_events.text == c.text);
+    CHECK(chat_events.done == 1);
+    CHECK(chat_events.done_last);
     CHECK(c.done);
     CHECK_FALSE(c.token_counts_estimated);  // usage and timings, from the server
     REQUIRE(c.server.eval_count.has_value());
@@ -160,8 +164,12 @@ TEST_CASE("a real llama-server (LLMBENCH_LLAMA_SERVER): chat, completion, native
     CHECK(g.done_reason == (*g.server.eval_count == 16 ? "length" : "stop"));
 
     StreamTimer native_timer;
-    const auto n = client.native_completion(gen, native_timer);
+    test_util::SeenEvents native_events;
+    const auto n = client.native_completion(gen, native_timer, native_events.callback());
     REQUIRE_MESSAGE(n.ok(), n.failure->what());
+    CHECK(native_events.text == n.text);
+    CHECK(native_events.done == 1);
+    CHECK(native_events.done_last);
     CHECK(n.text == g.text);  // temperature 0, the same prompt: the same words by either API
     CHECK(n.server.eval_count == g.server.eval_count);
     CHECK(n.server.prompt_cached_tokens.value_or(0) > 0);  // the slot kept the prompt from the call before

@@ -396,30 +396,12 @@ TEST_CASE("cache_prompt:false goes on chat, completions and llama.cpp's /complet
     CHECK(bodies[3].find("truncate") == std::string::npos);
 }
 
-namespace {
-/// What an event callback saw of one stream.
-struct SeenEvents {
-    std::string text, thinking;
-    std::size_t events = 0, done = 0;
-    bool done_last = true;  ///< nothing came after the done event
-    EventCallback callback() {
-        return [this](const StreamEvent& e) {
-            ++events;
-            if (done > 0) done_last = false;
-            text += e.text;
-            thinking += e.thinking;
-            if (e.done) ++done;
-        };
-    }
-};
-}  // namespace
-
 TEST_CASE("OpenAIClient's event callback: each event's text and reasoning as it comes, then one done, on every endpoint") {
     {  // real captures: llama.cpp's chat (64 tokens, then a finish_reason event with no text) and its native /completion
         ReplayServer server(test_util::read_capture("llamacpp_chat_completions_stream.txt"), 7, "text/event-stream");
         OpenAIClient client(server.host());
         StreamTimer timer;
-        SeenEvents seen;
+        test_util::SeenEvents seen;
         const StreamResult r = client.chat(chat_request(), timer, seen.callback());
         REQUIRE(r.ok());
         CHECK(seen.text == r.text);
@@ -434,7 +416,7 @@ TEST_CASE("OpenAIClient's event callback: each event's text and reasoning as it 
         g.prompt = "Once upon a time";
         g.options.num_predict = 32;
         StreamTimer timer;
-        SeenEvents seen;
+        test_util::SeenEvents seen;
         const StreamResult r = client.native_completion(g, timer, seen.callback());
         REQUIRE(r.ok());
         CHECK(!r.text.empty());
@@ -450,7 +432,7 @@ TEST_CASE("OpenAIClient's event callback: each event's text and reasoning as it 
     testing::MockOpenAI mock(cfg);
     OpenAIClient client(mock.base_url());
     StreamTimer timer;
-    SeenEvents seen;
+    test_util::SeenEvents seen;
     StreamResult r = client.chat(chat_request(), timer, seen.callback());
     REQUIRE(r.ok());
     CHECK(r.thinking == cfg.thinking);
@@ -463,7 +445,7 @@ TEST_CASE("OpenAIClient's event callback: each event's text and reasoning as it 
     g.model = "mock-model";
     g.prompt = "Once";
     StreamTimer completion_timer;
-    SeenEvents completion_seen;
+    test_util::SeenEvents completion_seen;
     r = client.completion(g, completion_timer, completion_seen.callback());
     REQUIRE(r.ok());
     CHECK(completion_timer.content_chunks() == 6);

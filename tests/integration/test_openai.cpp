@@ -44,8 +44,13 @@ TEST_CASE("llama.cpp /v1/chat/completions capture: text, finish_reason, usage an
         ReplayServer server(capture, chunk, "text/event-stream");
         OpenAIClient client("http://" + server.host() + "/v1/");
         StreamTimer timer;
-        const StreamResult r = client.chat(chat_request(), timer);
+        test_util::SeenEvents seen;  // the event callback: each event's text as it comes, then one done
+        const StreamResult r = client.chat(chat_request(), timer, seen.callback());
         REQUIRE_MESSAGE(r.ok(), r.failure->what());
+        CHECK(seen.text == r.text);
+        CHECK(seen.done == 1);
+        CHECK(seen.done_last);
+        CHECK(seen.events == timer.content_chunks() + 1);  // the finish_reason event has no text
         CHECK(r.done);
         CHECK(r.done_reason == "length");
         CHECK(timer.content_chunks() == 64);
@@ -79,8 +84,12 @@ TEST_CASE("llama.cpp native /completion capture: no [DONE], stop:true ends it, s
     g.prompt = "hi";
     g.options.num_predict = 64;
     StreamTimer timer;
-    const StreamResult r = client.native_completion(g, timer);
+    test_util::SeenEvents seen;
+    const StreamResult r = client.native_completion(g, timer, seen.callback());
     REQUIRE_MESSAGE(r.ok(), r.failure->what());
+    CHECK(seen.text == r.text);
+    CHECK(seen.done == 1);
+    CHECK(seen.done_last);
     CHECK(r.done_reason == "length");
     CHECK(r.server.eval_count == 64);
     CHECK(r.server.prompt_eval_count == 5);
@@ -396,35 +405,7 @@ TEST_CASE("cache_prompt:false goes on chat, completions and llama.cpp's /complet
     CHECK(bodies[3].find("truncate") == std::string::npos);
 }
 
-TEST_CASE("OpenAIClient's event callback: each event's text and reasoning as it comes, then one done, on every endpoint") {
-    {  // real captures: llama.cpp's chat (64 tokens, then a finish_reason event with no text) and its native /completion
-        ReplayServer server(test_util::read_capture("llamacpp_chat_completions_stream.txt"), 7, "text/event-stream");
-        OpenAIClient client(server.host());
-        StreamTimer timer;
-        test_util::SeenEvents seen;
-        const StreamResult r = client.chat(chat_request(), timer, seen.callback());
-        REQUIRE(r.ok());
-        CHECK(seen.text == r.text);
-        CHECK(seen.done == 1);
-        CHECK(seen.done_last);
-        CHECK(seen.events == timer.content_chunks() + 1);
-    }
-    {
-        ReplayServer server(test_util::read_capture("llamacpp_completion_stream.txt"), 11, "text/event-stream");
-        OpenAIClient client(server.host());
-        GenerateRequest g;
-        g.prompt = "Once upon a time";
-        g.options.num_predict = 32;
-        StreamTimer timer;
-        test_util::SeenEvents seen;
-        const StreamResult r = client.native_completion(g, timer, seen.callback());
-        REQUIRE(r.ok());
-        CHECK(!r.text.empty());
-        CHECK(seen.text == r.text);
-        CHECK(seen.done == 1);
-        CHECK(seen.done_last);
-    }
-    // A thinking model on chat (reasoning_content first), and /v1/completions.
+TEST_CASE("OpenAIClient's event callback on a thinking model's chat and on /v1/completions (the captures' tests check chat and native)") {
     testing::MockOpenAIConfig cfg;
     cfg.flavour = testing::OpenAIFlavour::llamacpp;
     cfg.tokens = 6;

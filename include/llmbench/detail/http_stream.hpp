@@ -606,18 +606,19 @@ private:
     }
     std::vector<char>& take_read_buffer() {
         ThreadReadBuffer& shared = thread_read_buffer();
-        if (!holds_thread_buffer_ && !shared.in_use) shared.in_use = holds_thread_buffer_ = true;
-        if (holds_thread_buffer_) return *(buffer_ = &shared.bytes);
+        if (!shared.in_use) {
+            shared.in_use = true;
+            return *(buffer_ = &shared.bytes);
+        }
         if (own_buffer_.empty()) own_buffer_.resize(read_buffer_bytes);
         return *(buffer_ = &own_buffer_);
     }
     void release_read_buffer() {
-        if (holds_thread_buffer_) thread_read_buffer().in_use = false;
-        holds_thread_buffer_ = false;
+        if (buffer_ == &thread_read_buffer().bytes) thread_read_buffer().in_use = false;
+        buffer_ = nullptr;
     }
-    std::vector<char>* buffer_ = nullptr;  ///< the buffer the last read filled
+    std::vector<char>* buffer_ = nullptr;  ///< the buffer the last read filled, until it is released
     std::vector<char> own_buffer_;         ///< empty until the thread's was in use at a read
-    bool holds_thread_buffer_ = false;
 };
 
 }  // namespace llmbench::detail

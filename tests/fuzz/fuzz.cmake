@@ -15,12 +15,21 @@ add_test(NAME fuzz_seeds
   COMMAND Python3::Interpreter "${_fuzz_source}/make_seeds.py" "${LLMBENCH_SHARED_DIR}" "${PROJECT_SOURCE_DIR}" "${_seeds}")
 set_tests_properties(fuzz_seeds PROPERTIES FIXTURES_SETUP fuzz_seeds LABELS fuzz)
 
-foreach(target parsers streams inputs datasets framing sse)  # the longest to compile first
-  add_executable(fuzz_${target} "${_fuzz_source}/fuzz_${target}.cpp")
-  set_target_properties(fuzz_${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${_fuzz_binary}")
-  target_link_libraries(fuzz_${target} PRIVATE llmbench::llmbench llmbench::eval llmbench_project_options)
-  target_compile_options(fuzz_${target} PRIVATE -fsanitize=fuzzer -O1)  # -O1: more executions per second
-  target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)
+# One binary for every target, compiled as one unit (a unity build): the library's inline code
+# is emitted once instead of six times. LLMBENCH_FUZZ_TARGET picks a run's target
+# (fuzz_main.cpp), so each is still fuzzed on its own, with its own seeds, corpus and findings.
+set(_fuzz_targets parsers streams inputs datasets framing sse)
+set(_fuzz_sources "${_fuzz_source}/fuzz_main.cpp")
+foreach(target ${_fuzz_targets})
+  list(APPEND _fuzz_sources "${_fuzz_source}/fuzz_${target}.cpp")
+endforeach()
+add_executable(llmbench_fuzz ${_fuzz_sources})
+set_target_properties(llmbench_fuzz PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${_fuzz_binary}" UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 0)
+target_link_libraries(llmbench_fuzz PRIVATE llmbench::llmbench llmbench::eval llmbench_project_options)
+target_compile_options(llmbench_fuzz PRIVATE -fsanitize=fuzzer -O1)  # -O1: more executions per second
+target_link_options(llmbench_fuzz PRIVATE -fsanitize=fuzzer)
+
+foreach(target ${_fuzz_targets})
   set(_seed_dir "${_seeds}/common")
   if(target STREQUAL "datasets" OR target STREQUAL "parsers")
     set(_seed_dir "${_seeds}/${target}")
@@ -29,10 +38,10 @@ foreach(target parsers streams inputs datasets framing sse)  # the longest to co
   set(_corpus "${_fuzz_binary}/corpus_${target}")
   file(MAKE_DIRECTORY "${_corpus}")
   add_test(NAME fuzz_${target}
-    COMMAND fuzz_${target} -max_total_time=${LLMBENCH_FUZZ_SECONDS} -rss_limit_mb=2048 -timeout=10
+    COMMAND llmbench_fuzz -max_total_time=${LLMBENCH_FUZZ_SECONDS} -rss_limit_mb=2048 -timeout=10
             -print_final_stats=1 -artifact_prefix=${_fuzz_binary}/finding_${target}_
             "${_corpus}" "${_seed_dir}")
   # COST: started first, so the other tests fill the time beside them.
   set_tests_properties(fuzz_${target} PROPERTIES FIXTURES_REQUIRED fuzz_seeds LABELS fuzz COST 1000
-                       TIMEOUT 600 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+                       TIMEOUT 600 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;LLMBENCH_FUZZ_TARGET=${target}")
 endforeach()

@@ -16,6 +16,8 @@
 #include <fstream>
 #include <string>
 
+#include "fuzz_targets.hpp"
+
 namespace {
 
 const std::string& scratch_dir() {
@@ -36,7 +38,7 @@ std::string write(const std::string& name, const std::uint8_t* data, std::size_t
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+int fuzz::datasets(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;
     namespace eval = llmbench::eval;
     const std::uint8_t* body = data + 1;

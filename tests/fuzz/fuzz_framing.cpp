@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <string>
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+#include "fuzz_targets.hpp"
+
+int fuzz::framing(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;
     const std::size_t step = 1 + data[0] % 64;
     const char* text = reinterpret_cast<const char*>(data + 1);

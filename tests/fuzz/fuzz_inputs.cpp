@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <string>
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+#include "fuzz_targets.hpp"
+
+int fuzz::inputs(const std::uint8_t* data, std::size_t size) {
     const std::string text(reinterpret_cast<const char*>(data), size);
     try {
         (void)llmbench::parse_prompts(text, "fuzz.jsonl");

@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_targets.hpp"
+
 namespace {
 
 /// Hands `text` to on_line(line, offset) line by line, until it returns false.
@@ -42,7 +44,7 @@ void answer(Parse&& parse) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+int fuzz::parsers(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
     const bool logprobs = (data[0] & 0x80) != 0;  // the top bit: whether the request asked for log-probabilities

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <string_view>
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+#include "fuzz_targets.hpp"
+
+int fuzz::sse(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     llmbench::SseParser parser;
     std::size_t start = 0;

@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "fuzz_targets.hpp"
+
 namespace {
 
 /// Serves `response` (status line and all) to every connection, then closes it.
@@ -67,7 +69,7 @@ RawResponder& server() {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+int fuzz::streams(const std::uint8_t* data, std::size_t size) {
     // The input is a body; a valid head in front keeps the parsers, not the status line, busy.
     const std::string body(reinterpret_cast<const char*>(data), size);
     server().set("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + (size ? [&] {

@@ -24,6 +24,10 @@
 #include <memory>
 #include <optional>
 
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
 #include "command_line.hpp"
 #include "example_support.hpp"
 
@@ -95,6 +99,12 @@ int main(int argc, char** argv) {
                    "samples; llmbench-report merges the N files into one summary per task");
     app.add_flag("--allow-code-execution", allow_code, "Run model-written code (HumanEval, MBPP) in the sandbox");
     app.add_option("--code-timeout", code_timeout, "Seconds per program")->capture_default_str();
+    std::string sandbox = "strict";
+    app.add_option("--sandbox", sandbox,
+                   "strict: model code runs only under bubblewrap, else nothing runs (exit 2); weak: accept the sandbox without "
+                   "it (rlimits, own user and namespaces as root; docs/evals.md says what it lacks)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"strict", "weak"}));
     app.add_option("--host", host,
                    "Ollama server (default: OLLAMA_HOST, else 127.0.0.1:11434); a comma list spreads the items over several servers "
                    "(likewise --base-url), each record naming its server_url");
@@ -106,6 +116,10 @@ int main(int argc, char** argv) {
     (void)llmbench::raise_open_files_limit();  // a socket per stream in flight; the metadata reports the limit
     backend_options.quiet = quiet;
 
+#if defined(__linux__)
+    // Model code runs as this user in the weak sandbox: it must not read our memory or environ.
+    ::prctl(PR_SET_DUMPABLE, 0);
+#endif
     try {
         std::map<std::string, std::string> path_of;
         for (const auto& p : paths) {
@@ -137,11 +151,23 @@ int main(int argc, char** argv) {
         if (!shard_text.empty())
             if (const auto s = llmbench::parse_shard(shard_text); s.sharded()) shard = s;
 
+        llmbench::eval::SandboxLimits sandbox_limits;
+        sandbox_limits.wall_s = code_timeout;
+        sandbox_limits.mode = sandbox == "weak" ? llmbench::eval::SandboxMode::weak : llmbench::eval::SandboxMode::strict;
+        const bool runs_code = std::any_of(specs.begin(), specs.end(), [](const auto& s) { return llmbench::eval::is_code_task(s.kind); });
+        if (runs_code && allow_code)  // before any task runs, not when the first code task is reached
+            if (const std::string why = llmbench::eval::sandbox_unavailable(sandbox_limits); !why.empty())
+                throw llmbench::error(llmbench::errc::usage, "the code sandbox cannot run here: " + why +
+                                                                 ". Nothing was run. To accept a weaker sandbox (no bubblewrap), pass --sandbox=weak");
+
         std::string earlier;
         if (!output.empty() && std::filesystem::exists(output)) earlier = llmbench::eval::read_text_file(output);
         example::JsonLines out(output, /*append=*/true);
         llmbench::OpenAIClientOptions client_options;
         client_options.api_key_env = backend_options.api_key_env;
+        // The key is read once, then gone from the environment every child would inherit.
+        if (const char* key = std::getenv(client_options.api_key_env.c_str()); key != nullptr && *key != '\0') client_options.api_key = key;
+        ::unsetenv(client_options.api_key_env.c_str());
         // One factory per server; the runner's workers take them in turn, so items spread over all.
         std::vector<llmbench::BackendFactory> servers;
         if (backend_options.openai()) {
@@ -178,7 +204,7 @@ int main(int argc, char** argv) {
         options.allow_code_execution = allow_code;
         options.concurrency = concurrency;
         options.controls = backend_options.controls();
-        options.sandbox.wall_s = code_timeout;
+        options.sandbox = sandbox_limits;
         options.shard = shard;
         example::stop_on_signals();
         std::size_t failed = 0;

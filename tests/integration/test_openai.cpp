@@ -210,6 +210,21 @@ TEST_CASE("the API key goes in the Authorization header and nowhere else") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.failure->http_status() == 401);
     CHECK(std::string(r.failure->what()).find("sk-secret") == std::string::npos);
+
+    // A key the program read itself (eval-suite, which then removes it from its environment
+    // before running model code) is sent with no environment variable set at all.
+    OpenAIClientOptions held;
+    held.api_key_env = "LLMBENCH_TEST_API_KEY";
+    held.api_key = "sk-held-456";
+    listener.restart();
+    {
+        OpenAIClient client("127.0.0.1:" + std::to_string(port), held);
+        StreamTimer timer;
+        (void)client.chat(chat_request(), timer);
+    }
+    listener.stop();
+    CHECK(std::getenv("LLMBENCH_TEST_API_KEY") == nullptr);
+    CHECK(seen_auth == "Bearer sk-held-456");
 }
 
 TEST_CASE("both clients send llmbench's User-Agent on every call, streamed or not - the key goes on metadata calls too") {

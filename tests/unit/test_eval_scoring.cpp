@@ -127,11 +127,22 @@ TEST_CASE("prompts: the harness's completion layout with shots, and the chat ins
     CHECK(gsm8k_prompt(math, PromptStyle::chat, 0).text.find("Q: There are 15 trees") == std::string::npos);
 
     const CodeItem add{"Made/0", "def add(a, b):\n    \"\"\"Sum.\"\"\"\n", "def check(candidate):\n    assert candidate(2, 3) == 5\n", "add", {}, {}};
-    CHECK(code_program(add, "    return a + b\n", PromptStyle::completion) ==
-          "def add(a, b):\n    \"\"\"Sum.\"\"\"\n    return a + b\n\n\ndef check(candidate):\n    assert candidate(2, 3) == 5\n\n\ncheck(add)\n");
+    const CodeTest completed = code_test(add, "    return a + b\n", PromptStyle::completion);
+    CHECK(completed.program == "def add(a, b):\n    \"\"\"Sum.\"\"\"\n    return a + b\n");
+    CHECK(completed.setup == add.prompt);  // the judge's copy of the prompt's helpers, never the completion
+    CHECK(completed.test == add.test);
+    CHECK(completed.check_entry == "add");
+    CHECK(completed.task_names == std::vector<std::string>{"add"});
     // a chat reply that repeats the whole function redefines it after a stub
-    const std::string whole = code_program(add, "def add(a, b):\n    return a + b\n", PromptStyle::chat);
+    const std::string whole = code_test(add, "def add(a, b):\n    return a + b\n", PromptStyle::chat).program;
     CHECK(whole.find("    pass\n\ndef add(a, b):\n    return a + b\n") != std::string::npos);
+    // MBPP: the functions the task asks for are the ones its reference solution defines
+    CodeItem mbpp{"mbpp/126", "Sum of common divisors.", "assert sum(10,15) == 6\n", "", {"assert sum(10,15) == 6"},
+                  "import math\ndef sum(a,b): \n    return 6\nclass Helper:\n    def inner(self): pass\n"};
+    const CodeTest m = code_test(mbpp, "def sum(a, b):\n    return 6\n", PromptStyle::completion);
+    CHECK(m.task_names == std::vector<std::string>{"sum", "Helper"});
+    CHECK(m.check_entry.empty());
+    CHECK(m.setup.empty());
 }
 
 namespace {

@@ -92,3 +92,26 @@ TEST_CASE("read_int rounds what fits and reads a number no int64 holds as unknow
     CHECK_FALSE(read(R"({"n":18446744073709551615})").has_value());  // above INT64_MAX
     CHECK(read(R"({"n":9223372036854775807})") == 9223372036854775807);
 }
+
+TEST_CASE("bytes that are not UTF-8 are written as U+FFFD so every line parses - valid UTF-8 is kept") {
+    const std::pair<std::string, std::string> cases[] = {
+        {"ok \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", "ok \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"},  // é € 😀 as they are
+        {"\xFF\xFE raw", "\xEF\xBF\xBD\xEF\xBF\xBD raw"},                                         // bytes no UTF-8 has
+        {"cut \xE2\x82", "cut \xEF\xBF\xBD\xEF\xBF\xBD"},                                         // a character cut by a 2 KiB tail
+        {"\x80 lone continuation", "\xEF\xBF\xBD lone continuation"},
+        {"\xC0\xAF overlong", "\xEF\xBF\xBD\xEF\xBF\xBD overlong"},
+        {"\xED\xA0\x80 surrogate", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD surrogate"},
+        {"\xF4\x90\x80\x80 too high", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD too high"},
+    };
+    for (const auto& [raw, expected] : cases) {
+        JsonWriter w;
+        w.begin_object().kv("text", raw).end_object();
+        INFO(w.str());
+        simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        REQUIRE(parser.parse(w.str()).get(doc) == simdjson::SUCCESS);  // simdjson validates UTF-8
+        std::string_view text;
+        REQUIRE(doc["text"].get_string().get(text) == simdjson::SUCCESS);
+        CHECK(text == expected);
+    }
+}

@@ -41,6 +41,9 @@ struct OpenAIClientOptions : ClientOptions {
     /// The environment variable holding an API key, sent as "Authorization: Bearer". The key
     /// is read once and never written anywhere (not to records, metadata or errors).
     std::string api_key_env = "OPENAI_API_KEY";
+    /// The key itself, when the program has read it already (and taken it out of its
+    /// environment, as eval-suite does before running model code); wins over api_key_env.
+    std::optional<std::string> api_key;
 };
 
 namespace detail {
@@ -384,7 +387,7 @@ public:
     /// "http://127.0.0.1:11434" (Ollama); a trailing "/v1" is accepted and dropped.
     explicit OpenAIClient(const std::string& base_url, const OpenAIClientOptions& options = {})
         : HttpClient(parse_base_url(base_url), options,
-                     {"the server", "is llama-server / vLLM / LM Studio running? Set --base-url", ""}, bearer(options.api_key_env)) {}
+                     {"the server", "is llama-server / vLLM / LM Studio running? Set --base-url", ""}, options.api_key ? bearer_of(*options.api_key) : bearer(options.api_key_env)) {}
 
     bool has_api_key() const noexcept { return has_authorization(); }
 
@@ -469,8 +472,9 @@ private:
     /// "Bearer KEY" from the environment variable `name`, or "" when it is unset or empty.
     static std::string bearer(const std::string& name) {
         const char* key = name.empty() ? nullptr : std::getenv(name.c_str());
-        return key != nullptr && *key != '\0' ? std::string("Bearer ") + key : std::string();
+        return bearer_of(key != nullptr ? key : "");
     }
+    static std::string bearer_of(const std::string& key) { return key.empty() ? std::string() : "Bearer " + key; }
 
     using Flavour = detail::OpenAIEventParser::Flavour;
 

@@ -14,13 +14,58 @@
 
 namespace llmbench {
 
-/// Appends `text` to `out` as a quoted JSON string. Control characters are escaped;
-/// UTF-8 is copied as is.
+namespace detail {
+
+/// The length of the valid UTF-8 sequence at the start of `text` (1-4), or 0 when it is not
+/// one: a stray continuation byte, an overlong form, a surrogate, a code point above U+10FFFF,
+/// or a sequence cut short.
+inline std::size_t utf8_sequence_length(std::string_view text) noexcept {
+    const auto at = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    const unsigned char lead = at(0);
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the range of the second byte
+    if (lead < 0x80) return 1;
+    if (lead >= 0xC2 && lead <= 0xDF) length = 2;
+    else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        if (lead == 0xE0) low = 0xA0;   // overlong
+        if (lead == 0xED) high = 0x9F;  // surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        if (lead == 0xF0) low = 0x90;   // overlong
+        if (lead == 0xF4) high = 0x8F;  // above U+10FFFF
+    } else {
+        return 0;
+    }
+    if (text.size() < length || at(1) < low || at(1) > high) return 0;
+    for (std::size_t i = 2; i < length; ++i)
+        if (at(i) < 0x80 || at(i) > 0xBF) return 0;
+    return length;
+}
+
+}  // namespace detail
+
+/// Appends `text` to `out` as a quoted JSON string. Control characters are escaped; valid
+/// UTF-8 is copied as is, and each byte that is not part of a valid sequence (a model's or a
+/// program's raw bytes, a tail cut mid-character) becomes U+FFFD, so every line parses.
 inline void append_json_string(std::string& out, std::string_view text) {
     static constexpr char hex[] = "0123456789abcdef";
     out.push_back('"');
-    for (char c : text) {
+    for (std::size_t i = 0; i < text.size();) {
+        const char c = text[i];
         const auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x80) {
+            const std::size_t length = detail::utf8_sequence_length(text.substr(i));
+            if (length == 0) {
+                out += "\\ufffd";
+                ++i;
+            } else {
+                out.append(text.data() + i, length);
+                i += length;
+            }
+            continue;
+        }
+        ++i;
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;

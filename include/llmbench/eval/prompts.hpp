@@ -8,11 +8,13 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "llmbench/eval/datasets.hpp"
+#include "llmbench/eval/sandbox.hpp"
 
 namespace llmbench::eval {
 
@@ -147,13 +149,42 @@ inline EvalPrompt code_prompt(const CodeItem& item, PromptStyle style) {
     return p;
 }
 
-/// The program that tests a completion: HumanEval's prompt + completion + test + check(entry);
-/// a chat reply that repeats the whole function simply redefines it. MBPP: code + asserts.
-inline std::string code_program(const CodeItem& item, const std::string& code, PromptStyle style) {
-    if (!item.test_list.empty()) return code + "\n\n" + item.test;
+/// The names a Python source defines at its top level (`def NAME`, `class NAME`).
+inline std::vector<std::string> top_level_definitions(const std::string& source) {
+    std::vector<std::string> names;
+    for (std::size_t at = 0; at < source.size();) {
+        const std::size_t end = std::min(source.find('\n', at), source.size());
+        for (const char* keyword : {"def ", "class "}) {
+            const std::size_t k = std::char_traits<char>::length(keyword);
+            if (source.compare(at, k, keyword) != 0) continue;
+            std::size_t name_end = at + k;
+            while (name_end < end && (std::isalnum(static_cast<unsigned char>(source[name_end])) || source[name_end] == '_')) ++name_end;
+            if (name_end > at + k) names.push_back(source.substr(at + k, name_end - at - k));
+        }
+        at = end + 1;
+    }
+    return names;
+}
+
+/// How a completion is tested (sandbox.hpp runs it). HumanEval: the candidate runs the prompt
+/// + completion (a chat reply that repeats the whole function simply redefines it after a
+/// stub), the judge runs the prompt (its helpers, such as `poly`, are the dataset's), the test
+/// and check(entry_point). MBPP: the candidate runs the code, the judge the asserts; the
+/// functions the task asks for are those the reference solution defines.
+inline CodeTest code_test(const CodeItem& item, const std::string& code, PromptStyle style) {
+    CodeTest t;
+    t.test = item.test;
+    if (!item.test_list.empty()) {
+        t.program = code;
+        t.task_names = top_level_definitions(item.reference_solution);
+        return t;
+    }
     const bool whole_function = style == PromptStyle::chat && code.find("def " + item.entry_point) != std::string::npos;
-    const std::string body = whole_function ? item.prompt + "    pass\n\n" + code : item.prompt + code;
-    return body + "\n\n" + item.test + "\n\ncheck(" + item.entry_point + ")\n";
+    t.program = whole_function ? item.prompt + "    pass\n\n" + code : item.prompt + code;
+    t.setup = item.prompt;
+    t.check_entry = item.entry_point;
+    t.task_names = {item.entry_point};
+    return t;
 }
 
 }  // namespace llmbench::eval

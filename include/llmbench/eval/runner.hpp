@@ -186,6 +186,9 @@ public:
             throw error(errc::usage, std::string(to_string(spec_.kind)) +
                                          " runs model-written code: pass --allow-code-execution to allow it (in a sandbox: own process, "
                                          "temporary directory, time/memory/process limits, no network where possible)");
+        if (is_code_task(spec_.kind))  // before any request: never a run that cannot score its code
+            if (const std::string why = sandbox_unavailable(options_.sandbox); !why.empty())
+                throw error(errc::usage, "sandbox: " + why + "; accept a weaker sandbox explicitly with --sandbox=weak");
         if (spec_.samples < 1) throw error(errc::usage, "samples must be at least 1");
         if (is_code_task(spec_.kind) && spec_.samples > 1 && spec_.sampling_temperature() <= 0)
             throw error(errc::usage, "pass@k with several samples needs a temperature above 0");
@@ -387,7 +390,7 @@ private:
             s.unparsable = !s.extracted;
         } else if (item.code) {
             s.extracted = item.prompt.style == PromptStyle::chat ? extract_code(reply) : reply;
-            s.exec = run_python_sandboxed(code_program(*item.code, *s.extracted, item.prompt.style), options_.sandbox);
+            s.exec = run_code_test(code_test(*item.code, *s.extracted, item.prompt.style), options_.sandbox);
             s.correct = s.exec->status == ExecStatus::passed;
         }
     }

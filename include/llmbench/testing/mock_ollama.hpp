@@ -677,10 +677,13 @@ private:
                 }
             }
             std::string text = s.token(static_cast<std::size_t>(i));
-            if (s.fault == MockFault::invalid_utf8 && i == fault_at) text = " \xff\xfe";
+            const bool invalid = s.fault == MockFault::invalid_utf8 && i == fault_at;
+            if (invalid) text = " @invalid-utf8@";  // the JSON writer would make the bytes valid: spliced in after it
             s.next = i + 1;
             s.last_token = clock::now();
-            return write(s, sink, chunk_line(s, text, s.thinking.size() + static_cast<std::size_t>(i)), true);
+            std::string line = chunk_line(s, text, s.thinking.size() + static_cast<std::size_t>(i));
+            for (std::size_t at; invalid && (at = line.find("@invalid-utf8@")) != std::string::npos;) line.replace(at, 14, "\xff\xfe");
+            return write(s, sink, line, true);
         }
         s.done = true;
         const auto last = s.tokens > 0 || !s.thinking.empty() ? s.last_token : s.first_token;

@@ -430,14 +430,16 @@ private:
                     case OpenAIFault::stall:
                         if (!sleep_for(config_.stall_for)) return false;
                         break;
-                    case OpenAIFault::invalid_utf8: text = " \xff\xfe"; break;
+                    case OpenAIFault::invalid_utf8: text = " @invalid-utf8@"; break;  // spliced in after the JSON writer
                     default: break;
                 }
             }
             const std::size_t index = s.thinking.size() + static_cast<std::size_t>(s.next++);
             JsonWriter word;
-            word.value(text);  // copies the bytes as they are, invalid ones too
-            return event(s, sink, chunk(s, word.take(), "null", flavour == OpenAIFlavour::ollama, "content", logprobs_json(s, text, index)), true);
+            word.value(text);
+            std::string data = chunk(s, word.take(), "null", flavour == OpenAIFlavour::ollama, "content", logprobs_json(s, text, index));
+            for (std::size_t at; (at = data.find("@invalid-utf8@")) != std::string::npos;) data.replace(at, 14, "\xff\xfe");
+            return event(s, sink, data, true);
         }
         const int generated = s.tokens + static_cast<int>(s.thinking.size());
         {

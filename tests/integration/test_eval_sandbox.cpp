@@ -265,9 +265,9 @@ TEST_CASE("hostile: a completion cannot make itself pass without the tests passi
     for (const SandboxLimits& limits : {quick(), weak()}) {
         const auto honest = run_code_test(doubling("def f(x):\n    return 2 * x\n"), limits);
         CHECK_MESSAGE(honest.status == ExecStatus::passed, honest.output);
-        for (const auto& [what, program] : forgeries) {
-            const auto r = run_code_test(doubling(program), limits);
-            INFO(to_string(limits.mode) << ": " << what << "\n" << r.output);
+        for (const auto& forgery : forgeries) {
+            const auto r = run_code_test(doubling(forgery.second), limits);
+            INFO(to_string(limits.mode) << ": " << forgery.first << "\n" << r.output);
             CHECK(r.status != ExecStatus::passed);
         }
     }
